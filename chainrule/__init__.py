@@ -1,0 +1,94 @@
+"""chainrule: a readable deep-learning training system with PyTorch's API, built on NumPy.
+
+>>> import chainrule as torch
+>>> x = torch.randn(2, 2, requires_grad=True)
+>>> y = x ** 2
+>>> y.grad_fn.name()
+'PowBackward0'
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from chainrule._device import device
+from chainrule._dtype import (
+    bool_ as bool,  # noqa: A004 - PyTorch's name
+)
+from chainrule._dtype import (
+    double,
+    dtype,
+    float16,
+    float32,
+    float64,
+    get_default_dtype,
+    half,
+    int8,
+    int16,
+    int32,
+    int64,
+    long,
+    promote_types,
+    result_type,
+    set_default_dtype,
+    short,
+    uint8,
+)
+from chainrule._dtype import (
+    float as float,  # noqa: A004
+)
+from chainrule._dtype import (
+    int as int,  # noqa: A004
+)
+from chainrule._size import Size
+from chainrule._tensor import Tensor
+from chainrule import _ops  # noqa: F401 - attaches the ops to Tensor
+from chainrule._ops import *  # noqa: F403
+from chainrule._creation import *  # noqa: F403
+from chainrule._random import (
+    Generator,
+    default_generator,
+    get_rng_state,
+    initial_seed,
+    manual_seed,
+    seed,
+    set_rng_state,
+)
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from chainrule import autograd  # noqa: E402
+
+FloatTensor = DoubleTensor = LongTensor = IntTensor = BoolTensor = ByteTensor = Tensor
+
+
+def is_tensor(obj) -> bool:
+    """True if ``obj`` is a chainrule tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def is_floating_point(input: Tensor) -> bool:
+    return input.is_floating_point()
+
+
+def __getattr__(name: str):
+    # Submodules load on first use so `import chainrule` stays fast.
+    import importlib
+
+    lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
+            "serialization", "testing", "cuda", "backends"}
+    if name in lazy:
+        return importlib.import_module(f"chainrule.{name}")
+    if name in ("save", "load"):
+        from chainrule import serialization
+
+        return getattr(serialization, name)
+    raise AttributeError(f"module 'chainrule' has no attribute '{name}'")

@@ -1,0 +1,406 @@
+"""Making tensors: from data (``tensor``, ``from_numpy``), filled (``zeros``, ``full``, ``arange``,
+...), random (``rand``, ``randn``, ...), and the in-place initialisers (``uniform_``, ``fill_``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._device import check_device
+from chainrule._dtype import (
+    _BY_NUMPY,
+    from_numpy_dtype,
+    get_default_dtype,
+    to_dtype,
+)
+from chainrule._ops._util import shape_from_args, tensor_method
+from chainrule._random import Generator, rng_of
+from chainrule._tensor import Tensor, make_tensor, to_array
+from chainrule.autograd.grad_mode import state
+
+__all__ = [
+    "tensor", "as_tensor", "asarray", "from_numpy", "zeros", "ones", "full", "empty", "zeros_like",
+    "ones_like", "full_like", "empty_like", "arange", "linspace", "logspace", "eye", "rand",
+    "randn", "randint", "randperm", "normal", "rand_like", "randn_like", "randint_like",
+    "bernoulli", "multinomial", "scalar_tensor",
+]
+
+
+def _finish(array: np.ndarray, requires_grad: bool, device=None) -> Tensor:
+    check_device(device)
+    t = make_tensor(array)
+    if requires_grad:
+        t.requires_grad = True
+    return t
+
+
+def _numpy_dtype(dtype, default=None) -> np.dtype:
+    if dtype is None:
+        return (default or get_default_dtype()).numpy
+    return to_dtype(dtype).numpy
+
+
+def _infer_array(data) -> np.ndarray:
+    """PyTorch's dtype inference: Python floats -> default float, ints -> int64, bools -> bool."""
+    if isinstance(data, Tensor):
+        return data._data.copy()
+    if isinstance(data, np.ndarray):
+        if data.dtype not in _BY_NUMPY:
+            from_numpy_dtype(data.dtype)
+        return data.copy()
+    if isinstance(data, (list, tuple)) and data and any(isinstance(x, Tensor) for x in _flat(data)):
+        data = _tensors_to_lists(data)
+    array = np.array(data)
+    if array.dtype.kind == "f" and not _has_numpy_float(data):
+        array = array.astype(get_default_dtype().numpy)
+    elif array.dtype.kind == "i":
+        array = array.astype(np.int64)
+    elif array.dtype.kind == "O" or array.dtype.kind == "U":
+        raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+    elif array.dtype not in _BY_NUMPY:
+        array = array.astype(from_numpy_dtype(array.dtype).numpy)
+    return array
+
+
+def _flat(data):
+    for x in data:
+        if isinstance(x, (list, tuple)):
+            yield from _flat(x)
+        else:
+            yield x
+
+
+def _has_numpy_float(data) -> bool:
+    if isinstance(data, np.generic):
+        return data.dtype.kind == "f"
+    if isinstance(data, (list, tuple)):
+        return any(isinstance(x, np.floating) for x in _flat(data))
+    return False
+
+
+def _tensors_to_lists(data):
+    if isinstance(data, Tensor):
+        return data._data
+    if isinstance(data, (list, tuple)):
+        return [_tensors_to_lists(x) for x in data]
+    return data
+
+
+def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
+           pin_memory: bool = False) -> Tensor:
+    """A new tensor holding a copy of ``data`` (nested lists, numbers, NumPy arrays).
+
+    >>> import chainrule as torch
+    >>> torch.tensor([[1., -1.], [1., -1.]])
+    tensor([[ 1., -1.],
+            [ 1., -1.]])
+    >>> torch.tensor([1, 2]).dtype
+    torch.int64
+    """
+    array = _infer_array(data)
+    if dtype is not None:
+        array = array.astype(to_dtype(dtype).numpy, copy=False)
+    return _finish(array, requires_grad, device)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """A tensor sharing ``data``'s memory when it is a tensor or NumPy array of that dtype."""
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None or to_dtype(dtype) == data.dtype else data.to(dtype)
+    if isinstance(data, np.ndarray):
+        t = from_numpy(data)
+        return t if dtype is None else t.to(dtype)
+    return tensor(data, dtype=dtype)
+
+
+asarray = as_tensor
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing ``array``'s memory (changes to one show in the other).
+
+    >>> import numpy as np, chainrule as torch
+    >>> a = np.array([1, 2, 3])
+    >>> t = torch.from_numpy(a)
+    >>> t[0] = -1
+    >>> a
+    array([-1,  2,  3])
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"expected np.ndarray (got {type(array).__name__})")
+    from_numpy_dtype(array.dtype)
+    return make_tensor(array)
+
+
+def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return _finish(np.array(value, dtype=_numpy_dtype(dtype)), requires_grad, device)
+
+
+def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    """A tensor of zeros of the given shape (float32 unless ``dtype`` says otherwise)."""
+    return _finish(np.zeros(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+
+
+def ones(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    """A tensor of ones of the given shape."""
+    return _finish(np.ones(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+
+
+def empty(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    """An uninitialised tensor of the given shape."""
+    return _finish(np.empty(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+
+
+def _fill_dtype(fill_value, dtype):
+    if dtype is not None:
+        return to_dtype(dtype).numpy
+    if isinstance(fill_value, bool):
+        return np.bool_
+    if isinstance(fill_value, int):
+        return np.int64
+    if isinstance(fill_value, Tensor):
+        return fill_value._data.dtype
+    return get_default_dtype().numpy
+
+
+def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it)."""
+    array = np.full(shape_from_args((size,)), to_array(fill_value) if isinstance(fill_value, Tensor)
+                    else fill_value, _fill_dtype(fill_value, dtype))
+    return _finish(array, requires_grad, device)
+
+
+def _like(input: Tensor, dtype):
+    return input._data.shape, _numpy_dtype(dtype, input.dtype)
+
+
+def zeros_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.zeros(shape, dt), requires_grad, device)
+
+
+def ones_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.ones(shape, dt), requires_grad, device)
+
+
+def empty_like(input, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.empty(shape, dt), requires_grad, device)
+
+
+def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
+    shape, dt = _like(input, dtype)
+    return _finish(np.full(shape, fill_value, dt), requires_grad, device)
+
+
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
+           requires_grad=False) -> Tensor:
+    """Values from ``start`` up to (not including) ``end`` in steps of ``step``.
+
+    >>> import chainrule as torch
+    >>> torch.arange(5)
+    tensor([0, 1, 2, 3, 4])
+    """
+    if end is None:
+        start, end = 0, start
+    values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if dtype is None:
+        is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+        dt = np.int64 if is_int else get_default_dtype().numpy
+    else:
+        dt = to_dtype(dtype).numpy
+    count = max(int(np.ceil((values[1] - values[0]) / values[2])), 0)
+    array = (values[0] + np.arange(count, dtype=np.float64) * values[2]).astype(dt) \
+        if np.dtype(dt).kind == "f" or not all(isinstance(v, int) for v in values) \
+        else np.arange(values[0], values[1], values[2], dtype=dt)
+    return _finish(array, requires_grad, device)
+
+
+def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    array = np.linspace(float(start), float(end), int(steps)).astype(_numpy_dtype(dtype))
+    return _finish(array, requires_grad, device)
+
+
+def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    array = np.logspace(float(start), float(end), int(steps), base=base).astype(_numpy_dtype(dtype))
+    return _finish(array, requires_grad, device)
+
+
+def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
+    """The identity matrix (``n`` x ``m``)."""
+    return _finish(np.eye(int(n), None if m is None else int(m), dtype=_numpy_dtype(dtype)),
+                   requires_grad, device)
+
+
+def rand(*size, generator: Generator | None = None, out=None, dtype=None, device=None,
+         requires_grad=False, **_) -> Tensor:
+    """Uniform random numbers in [0, 1)."""
+    dt = _numpy_dtype(dtype)
+    array = rng_of(generator).random(shape_from_args(size), dtype=np.float64 if dt == np.float16 else dt)
+    return _finish(array.astype(dt, copy=False), requires_grad, device)
+
+
+def randn(*size, generator: Generator | None = None, out=None, dtype=None, device=None,
+          requires_grad=False, **_) -> Tensor:
+    """Standard normal random numbers.
+
+    >>> import chainrule as torch
+    >>> torch.randn(2, 3).shape
+    torch.Size([2, 3])
+    """
+    dt = _numpy_dtype(dtype)
+    array = rng_of(generator).standard_normal(shape_from_args(size),
+                                              dtype=np.float64 if dt == np.float16 else dt)
+    return _finish(array.astype(dt, copy=False), requires_grad, device)
+
+
+def randint(low=0, high=None, size=None, *, generator: Generator | None = None, out=None,
+            dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
+    if size is None:
+        low, high, size = 0, low, high
+    if size is None:
+        raise TypeError("randint() missing required argument 'size'")
+    array = rng_of(generator).integers(low, high, size=tuple(size))
+    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device)
+
+
+def randperm(n, *, generator: Generator | None = None, out=None, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
+    """A random permutation of ``0 .. n-1``."""
+    array = rng_of(generator).permutation(int(n))
+    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device)
+
+
+def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, out=None,
+           dtype=None, device=None, requires_grad=False) -> Tensor:
+    """Normal random numbers; ``mean``/``std`` may be tensors (broadcast) or numbers with ``size``."""
+    rng = rng_of(generator)
+    if isinstance(mean, Tensor) or isinstance(std, Tensor):
+        m = to_array(mean)
+        s = to_array(std)
+        shape = np.broadcast_shapes(np.shape(m), np.shape(s))
+        dt = (m if isinstance(mean, Tensor) else s).dtype
+        array = (m + s * rng.standard_normal(shape)).astype(dt)
+    else:
+        if size is None:
+            raise TypeError("normal() missing required argument 'size'")
+        array = (mean + std * rng.standard_normal(tuple(size))).astype(_numpy_dtype(dtype))
+    return _finish(array, requires_grad, device)
+
+
+def rand_like(input, *, dtype=None, generator=None, **kwargs) -> Tensor:
+    return rand(input._data.shape, dtype=dtype or input.dtype, generator=generator, **kwargs)
+
+
+def randn_like(input, *, dtype=None, generator=None, **kwargs) -> Tensor:
+    return randn(input._data.shape, dtype=dtype or input.dtype, generator=generator, **kwargs)
+
+
+def randint_like(input, low=0, high=None, *, dtype=None, **kwargs) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, input._data.shape, dtype=dtype or input.dtype, **kwargs)
+
+
+def bernoulli(input, p=None, *, generator=None) -> Tensor:
+    """1 with probability ``input`` (or ``p``), else 0."""
+    probs = input._data if p is None else np.full(input._data.shape, p)
+    draws = rng_of(generator).random(input._data.shape) < probs
+    return make_tensor(draws.astype(input._data.dtype))
+
+
+def multinomial(input, num_samples, replacement=False, *, generator=None) -> Tensor:
+    """Indices drawn with probabilities proportional to the rows of ``input``."""
+    rng = rng_of(generator)
+    weights = np.atleast_2d(input._data.astype(np.float64))
+    rows = []
+    for w in weights:
+        rows.append(rng.choice(len(w), size=num_samples, replace=replacement, p=w / w.sum()))
+    result = np.array(rows, dtype=np.int64)
+    return make_tensor(result if input._data.ndim == 2 else result[0])
+
+
+# ------------------------------------------------------- in-place initialisers
+def _write_values(self: Tensor, values, name: str) -> Tensor:
+    """Overwrite every element (initialisers are not recorded by autograd)."""
+    if state.enabled and self._requires_grad:
+        from chainrule._ops.inplace import check_inplace_allowed
+
+        check_inplace_allowed(self, name)
+    if not self._data.flags.writeable:
+        raise RuntimeError(f"{name}: the tensor's memory is read-only (an expanded view?)")
+    self._data[...] = values
+    self._bump_version()
+    return self
+
+
+@tensor_method()
+def uniform_(self, a: float = 0.0, b: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with uniform random numbers in ``[a, b)``."""
+    return _write_values(self, rng_of(generator).uniform(a, b, self._data.shape), "uniform_")
+
+
+@tensor_method()
+def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Tensor:
+    """Fill with normal random numbers."""
+    return _write_values(self, rng_of(generator).normal(mean, std, self._data.shape), "normal_")
+
+
+@tensor_method()
+def fill_(self, value) -> Tensor:
+    """Set every element to ``value``."""
+    return _write_values(self, value._data if isinstance(value, Tensor) else value, "fill_")
+
+
+@tensor_method()
+def zero_(self) -> Tensor:
+    """Set every element to zero."""
+    return _write_values(self, 0, "zero_")
+
+
+@tensor_method()
+def random_(self, low=0, high=None, *, generator=None) -> Tensor:
+    if high is None:
+        low, high = 0, low if low else 2**24
+    return _write_values(self, rng_of(generator).integers(low, high, self._data.shape), "random_")
+
+
+@tensor_method()
+def bernoulli_(self, p=0.5, *, generator=None) -> Tensor:
+    probs = p._data if isinstance(p, Tensor) else p
+    return _write_values(self, rng_of(generator).random(self._data.shape) < probs, "bernoulli_")
+
+
+@tensor_method()
+def exponential_(self, lambd: float = 1.0, *, generator=None) -> Tensor:
+    return _write_values(self, rng_of(generator).exponential(1 / lambd, self._data.shape), "exponential_")
+
+
+@tensor_method()
+def new_zeros(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return zeros(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_ones(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return ones(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_full(self, size, fill_value, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return full(size, fill_value, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_empty(self, *size, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return empty(*size, dtype=dtype or self.dtype, requires_grad=requires_grad)
+
+
+@tensor_method()
+def new_tensor(self, data, *, dtype=None, device=None, requires_grad=False) -> Tensor:
+    return tensor(data, dtype=dtype or self.dtype, requires_grad=requires_grad)

@@ -1,0 +1,54 @@
+"""``device``: chainrule computes on the CPU; other devices give a clear error."""
+
+from __future__ import annotations
+
+
+class device:
+    """A compute device. Only ``'cpu'`` exists in chainrule.
+
+    >>> import chainrule as torch
+    >>> torch.device("cpu")
+    device(type='cpu')
+    """
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type: str | device = "cpu", index: int | None = None) -> None:
+        if isinstance(type, device):
+            type, index = type.type, type.index
+        name, _, number = str(type).partition(":")
+        if number:
+            index = int(number)
+        self.type = name
+        self.index = index
+
+    def __repr__(self) -> str:
+        if self.index is None:
+            return f"device(type='{self.type}')"
+        return f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, str):
+            other = device(other)
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+
+CPU = device("cpu")
+
+
+def check_device(dev) -> None:
+    """Raise for any device but the CPU (``None`` means the CPU)."""
+    if dev is None or dev is CPU:
+        return
+    name = dev.type if isinstance(dev, device) else str(dev).partition(":")[0]
+    if name != "cpu":
+        raise RuntimeError(
+            f"chainrule runs on the CPU only; device '{dev}' is not available "
+            "(use device='cpu' or leave the device out)"
+        )

@@ -1,0 +1,13 @@
+"""chainrule's ops, one file per family. Importing this attaches them to ``Tensor``.
+
+Each module defines its ``Function`` subclasses (forward and backward side by
+side) and the public functions; ``tensor_method`` makes those methods too.
+"""
+
+from chainrule._ops.arithmetic import *  # noqa: F403
+from chainrule._ops.comparison import *  # noqa: F403
+from chainrule._ops.conversion import *  # noqa: F403
+from chainrule._ops.linalg import *  # noqa: F403
+from chainrule._ops.reduction import *  # noqa: F403
+from chainrule._ops.shape import *  # noqa: F403
+from chainrule._ops.unary import *  # noqa: F403

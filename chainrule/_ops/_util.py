@@ -1,0 +1,111 @@
+"""What every op module shares: attaching ops to ``Tensor``, dtype promotion of
+operands, and normalising ``dim`` arguments. Each of these lives here only."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from chainrule._dtype import _BY_NUMPY, get_default_dtype, result_type
+from chainrule._tensor import Tensor, make_tensor
+
+__all__ = ["tensor_method", "binary_arrays", "float_result_arrays", "normalize_dim",
+           "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise"]
+
+
+def tensor_method(*names: str) -> Callable:
+    """Attach the decorated function to ``Tensor`` as a method (by its own name, or ``names``)."""
+
+    def attach(func: Callable) -> Callable:
+        for name in names or (func.__name__,):
+            setattr(Tensor, name, func)
+        return func
+
+    return attach
+
+
+def _scalar_or_array(value):
+    return value._data if isinstance(value, Tensor) else value
+
+
+def binary_arrays(a, b) -> tuple:
+    """The NumPy operands of a binary op, cast to PyTorch's result dtype.
+
+    Python numbers stay Python numbers (NumPy treats them as weakly typed, as
+    PyTorch does), except where PyTorch's result dtype differs from NumPy's.
+    """
+    x = _scalar_or_array(a)
+    y = _scalar_or_array(b)
+    x_is_array = type(x) is np.ndarray
+    y_is_array = type(y) is np.ndarray
+    if x_is_array and y_is_array:
+        if x.dtype is y.dtype or x.dtype == y.dtype:
+            return x, y
+    elif x_is_array:
+        if x.dtype.kind == "f" and type(y) in (float, int):
+            return x, y
+    elif y_is_array:
+        if y.dtype.kind == "f" and type(x) in (float, int):
+            return x, y
+    return _cast_to(x, y, result_type(a, b).numpy)
+
+
+def _cast_to(x, y, target) -> tuple:
+    if type(x) is np.ndarray and x.dtype != target:
+        x = x.astype(target)
+    if type(y) is np.ndarray and y.dtype != target:
+        y = y.astype(target)
+    return x, y
+
+
+def float_result_arrays(a, b) -> tuple:
+    """Like ``binary_arrays``, but integer results become the default float (true division)."""
+    target = result_type(a, b)
+    if not target.is_floating_point:
+        target = get_default_dtype()
+    return _cast_to(_scalar_or_array(a), _scalar_or_array(b), target.numpy)
+
+
+def check_float_or_raise(t: Tensor, op: str) -> None:
+    if t._data.dtype.kind != "f":
+        raise RuntimeError(f"\"{op}\" not implemented for '{_type_label(t._data.dtype)}'")
+
+
+def _type_label(np_dtype) -> str:
+    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}[
+        _BY_NUMPY[np_dtype].name]
+
+
+def normalize_dim(dim: int, ndim: int) -> int:
+    """A dimension index in ``[0, ndim)``; IndexError in PyTorch's words when out of range."""
+    bound = max(ndim, 1)
+    if not -bound <= dim < bound:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-bound}, {bound - 1}], but got {dim})")
+    return dim % bound
+
+
+def normalize_dims(dim, ndim: int) -> tuple[int, ...] | None:
+    """``dim`` given as None, an int or a sequence, as a sorted tuple (None: all dims)."""
+    if dim is None:
+        return None
+    if isinstance(dim, (int, np.integer)):
+        return (normalize_dim(int(dim), ndim),)
+    dims = tuple(normalize_dim(int(d), ndim) for d in dim)
+    if len(set(dims)) != len(dims):
+        raise RuntimeError(f"dim {dims} appears multiple times in the list of dims")
+    return tuple(sorted(dims)) if dims else None
+
+
+def shape_from_args(args: Sequence) -> tuple[int, ...]:
+    """Accept ``f(2, 3)``, ``f((2, 3))``, ``f([2, 3])`` and ``f(torch.Size([2, 3]))``."""
+    if len(args) == 1 and isinstance(args[0], (tuple, list)):
+        args = args[0]
+    elif len(args) == 1 and isinstance(args[0], Tensor):
+        args = args[0].tolist()
+    try:
+        return tuple(int(s) for s in args)
+    except TypeError:
+        raise TypeError(f"expected a sequence of ints for a shape, got {args!r}") from None

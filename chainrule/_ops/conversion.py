@@ -1,0 +1,136 @@
+"""Type and copy conversions: ``to``, ``float``, ``long``, ``clone``, ``type_as``, ``copy_``, ..."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._device import check_device, device
+from chainrule._dtype import dtype as dtype_class
+from chainrule._dtype import to_dtype
+from chainrule._ops._util import Tensor, tensor_method
+from chainrule.autograd.function import Function
+
+
+class ToCopy(Function):
+    node_name = "ToCopyBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dtype=None):
+        ctx.input_dtype = a._data.dtype
+        return a._data.astype(dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.to(ctx.input_dtype)
+
+
+class Clone(Function):
+    node_name = "CloneBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        return a._data.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad
+
+
+def _parse_to_args(args, kwargs):
+    target_dtype = kwargs.get("dtype")
+    for arg in args:
+        if isinstance(arg, Tensor):
+            target_dtype = arg.dtype
+        elif isinstance(arg, (str, device)):
+            check_device(arg)
+        elif arg is not None:
+            target_dtype = arg
+    if "device" in kwargs:
+        check_device(kwargs["device"])
+    return None if target_dtype is None else to_dtype(target_dtype)
+
+
+@tensor_method()
+def to(self, *args, **kwargs) -> Tensor:
+    """Convert dtype (and accept ``device='cpu'``): ``t.to(torch.float64)``, ``t.to('cpu')``."""
+    target = _parse_to_args(args, kwargs)
+    copy = kwargs.get("copy", False)
+    if target is None or target.numpy == self._data.dtype:
+        return clone(self) if copy else self
+    return ToCopy.apply(self, dtype=target.numpy)
+
+
+def _converter(target: dtype_class):
+    def convert(self, memory_format=None) -> Tensor:
+        return to(self, target)
+
+    convert.__doc__ = f"``self.to({target!r})``"
+    return convert
+
+
+for _name, _target in (("float", "float32"), ("double", "float64"), ("half", "float16"),
+                       ("long", "int64"), ("int", "int32"), ("short", "int16"), ("char", "int8"),
+                       ("byte", "uint8"), ("bool", "bool")):
+    setattr(Tensor, _name, _converter(to_dtype(_target)))
+
+
+@tensor_method()
+def type_as(self, other: Tensor) -> Tensor:
+    return to(self, other.dtype)
+
+
+@tensor_method()
+def type(self, dtype=None, non_blocking=False, **kwargs):
+    """With no argument, the type name (``'torch.FloatTensor'``); else convert."""
+    if dtype is None:
+        from chainrule._tensor_str import type_name
+
+        return type_name(self)
+    if isinstance(dtype, str) and dtype.endswith("Tensor"):
+        names = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
+                 "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16",
+                 "CharTensor": "int8", "ByteTensor": "uint8", "BoolTensor": "bool"}
+        dtype = names[dtype.rsplit(".", 1)[-1]]
+    return to(self, dtype)
+
+
+@tensor_method()
+def clone(input, *, memory_format=None) -> Tensor:
+    """A copy with its own memory; gradients flow back to ``input``."""
+    return Clone.apply(input)
+
+
+def view_as_dtype(self, target) -> Tensor:
+    return _reinterpret(self, to_dtype(target))
+
+
+def _reinterpret(self: Tensor, target: dtype_class) -> Tensor:
+    from chainrule._tensor import make_view
+
+    return make_view(self, self._data.view(target.numpy))
+
+
+@tensor_method()
+def copy_(self, src, non_blocking=False) -> Tensor:
+    """Copy ``src`` (broadcast, cast) into this tensor's memory."""
+    from chainrule._ops.inplace import apply_inplace
+
+    source = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
+    return apply_inplace(self, _copy_from, (source,), None, "copy_")
+
+
+class CopyFrom(Function):
+    node_name = "CopyBackwards"
+
+    @staticmethod
+    def forward(ctx, a, src):
+        ctx.src_dtype = src._data.dtype
+        return np.broadcast_to(src._data, a._data.shape).astype(a._data.dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, grad.to(ctx.src_dtype)
+
+
+def _copy_from(self: Tensor, src: Tensor) -> Tensor:
+    return CopyFrom.apply(self, src)

@@ -1,0 +1,85 @@
+"""In-place ops (``add_``, ``mul_``, ``x[i] = v``, ...): the out-of-place op, written back.
+
+Every in-place op runs its out-of-place twin and copies the result into the
+tensor's memory, so each gradient formula exists once. When autograd records,
+the tensor's history is rebased onto the new node (as in PyTorch) and the op
+reads a snapshot of the old values, since the write would otherwise change
+what its backward saved. The version counter is bumped, so any *other*
+backward that saved this tensor fails loudly instead of computing garbage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._tensor import Tensor, make_tensor
+from chainrule.autograd.grad_mode import state
+
+
+def _records(self: Tensor, args) -> bool:
+    if not state.enabled:
+        return False
+    if self._requires_grad:
+        return True
+    return any(isinstance(a, Tensor) and a._requires_grad for a in args)
+
+
+def check_inplace_allowed(self: Tensor, op_name: str) -> None:
+    """The errors PyTorch raises for in-place changes autograd cannot follow."""
+    if self.grad_fn is None and self._requires_grad:
+        raise RuntimeError(
+            f"a leaf Variable that requires grad is being used in an in-place operation ({op_name}).")
+    base = self._base
+    if base is not None and base._requires_grad:
+        if base.grad_fn is None:
+            raise RuntimeError(
+                f"a view of a leaf Variable that requires grad is being used in an in-place "
+                f"operation ({op_name}).")
+        raise NotImplementedError(
+            f"in-place {op_name} on a view of a tensor that requires grad is not supported by "
+            "chainrule; apply the operation to the whole tensor, or use an out-of-place op")
+
+
+def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
+    """Copy ``data`` into ``self``'s memory with PyTorch's shape and dtype checks."""
+    target = self._data
+    if data.shape != target.shape:
+        try:
+            broadcast = np.broadcast_shapes(data.shape, target.shape)
+        except ValueError:
+            broadcast = data.shape
+        if broadcast != target.shape:
+            raise RuntimeError(
+                f"output with shape {list(target.shape)} doesn't match the broadcast shape "
+                f"{list(broadcast)}")
+    if data.dtype != target.dtype and not np.can_cast(data.dtype, target.dtype, "same_kind"):
+        from chainrule._ops._util import _type_label
+
+        raise RuntimeError(
+            f"result type {_type_label(data.dtype)} can't be cast to the desired output type "
+            f"{_type_label(target.dtype)}")
+    if not target.flags.writeable:
+        raise RuntimeError(
+            "unsupported operation: more than one element of the written-to tensor refers to a "
+            "single memory location. Please clone() the tensor before performing the operation.")
+    np.copyto(target, data, casting="unsafe")
+    self._bump_version()
+
+
+def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None,
+                  op_name: str = "") -> Tensor:
+    """Run ``op(self, *args, **kwargs)`` out of place and write the result into ``self``."""
+    kwargs = kwargs or {}
+    if _records(self, args):
+        check_inplace_allowed(self, op_name or getattr(op, "__name__", "op") + "_")
+        snapshot = make_tensor(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
+        result = op(snapshot, *args, **kwargs)
+        write_result(self, result._data, op_name)
+        if result.grad_fn is not None:
+            self.grad_fn = result.grad_fn
+            self._output_nr = result._output_nr
+            self._requires_grad = True
+        return self
+    result = op(self, *args, **kwargs)
+    write_result(self, result._data, op_name)
+    return self

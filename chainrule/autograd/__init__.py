@@ -1,0 +1,141 @@
+"""Reverse-mode automatic differentiation: ``backward``, ``grad``, ``Function`` and grad modes.
+
+>>> import chainrule as torch
+>>> x = torch.tensor(3.0, requires_grad=True)
+>>> (dy_dx,) = torch.autograd.grad(x ** 2, x, create_graph=True)
+>>> dy_dx
+tensor(6., grad_fn=<MulBackward0>)
+>>> torch.autograd.grad(dy_dx, x)
+(tensor(2.),)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from chainrule._tensor import Tensor, make_tensor
+from chainrule.autograd.anomaly_mode import detect_anomaly, is_anomaly_enabled, set_detect_anomaly
+from chainrule.autograd.engine import run_backward
+from chainrule.autograd.function import Function, FunctionCtx, Node, once_differentiable
+from chainrule.autograd.grad_mode import (
+    enable_grad,
+    inference_mode,
+    is_grad_enabled,
+    no_grad,
+    set_grad_enabled,
+)
+from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+
+__all__ = [
+    "backward", "grad", "Function", "FunctionCtx", "Node", "once_differentiable", "no_grad",
+    "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "detect_anomaly",
+    "set_detect_anomaly", "is_anomaly_enabled", "gradcheck", "gradgradcheck",
+]
+
+
+def _as_tuple(value) -> tuple:
+    if value is None:
+        return ()
+    if isinstance(value, Tensor):
+        return (value,)
+    return tuple(value)
+
+
+def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
+    if grad_outputs and len(grad_outputs) != len(outputs):
+        raise RuntimeError(
+            f"grad can be implicitly created only for scalar outputs; got {len(grad_outputs)} "
+            f"gradients for {len(outputs)} outputs")
+    roots = []
+    for i, out in enumerate(outputs):
+        if not isinstance(out, Tensor):
+            raise TypeError(f"expected a Tensor as output {i}, got {type(out).__name__}")
+        if not out._requires_grad:
+            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+        grad = grad_outputs[i] if grad_outputs else None
+        if grad is None:
+            if out._data.size != 1:
+                raise RuntimeError("grad can be implicitly created only for scalar outputs")
+            grad = make_tensor(np.ones_like(out._data))
+        else:
+            if not isinstance(grad, Tensor):
+                grad = make_tensor(np.asarray(grad, dtype=out._data.dtype))
+            if grad._data.shape != out._data.shape:
+                raise RuntimeError(
+                    f"Mismatch in shape: grad_output[{i}] has a shape of {grad.shape} and "
+                    f"output[{i}] has a shape of {out.shape}.")
+            if not create_graph and grad._requires_grad:
+                grad = grad.detach()
+        if out.grad_fn is None:
+            roots.append((out._accumulator_node(), 0, grad))
+        else:
+            roots.append((out.grad_fn, out._output_nr, grad))
+    return roots
+
+
+def _capture_map(inputs: tuple) -> dict:
+    capture = {}
+    for i, t in enumerate(inputs):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected a Tensor as input {i}, got {type(t).__name__}")
+        if not t._requires_grad:
+            raise RuntimeError(f"One of the differentiated Tensors does not require grad (input {i})")
+        place = (t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)
+        capture.setdefault(place, i)
+    return capture
+
+
+def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
+             create_graph: bool = False, inputs=None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of the leaves (or of ``inputs``)."""
+    outputs = _as_tuple(tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _roots(outputs, _as_tuple(grad_tensors), create_graph)
+    if inputs is None:
+        run_backward(roots, retain_graph, create_graph)
+        return
+    inputs = _as_tuple(inputs)
+    if not inputs:
+        raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    capture = _capture_map(inputs)
+    captured = run_backward(roots, retain_graph, create_graph, capture=capture)
+    for i, t in enumerate(inputs):
+        g = captured.get(capture[(t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)])
+        if g is None:
+            continue
+        if not create_graph:
+            g = make_tensor(g._data.copy())
+        t._grad = g if t._grad is None else t._grad + g
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
+         create_graph: bool = False, only_inputs: bool = True, allow_unused: bool | None = None,
+         is_grads_batched: bool = False, materialize_grads: bool = False) -> tuple:
+    """The gradients of ``outputs`` with respect to ``inputs``, without touching ``.grad``."""
+    outputs = _as_tuple(outputs)
+    inputs_tuple = _as_tuple(inputs)
+    if allow_unused is None:
+        allow_unused = materialize_grads
+    if retain_graph is None:
+        retain_graph = create_graph
+    roots = _roots(outputs, _as_tuple(grad_outputs), create_graph)
+    capture = _capture_map(inputs_tuple)
+    captured = run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
+    results = []
+    for t in inputs_tuple:
+        place = (t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)
+        g = captured.get(capture[place])
+        if g is None:
+            if materialize_grads:
+                g = make_tensor(np.zeros_like(t._data))
+            elif not allow_unused:
+                raise RuntimeError(
+                    "One of the differentiated Tensors appears to not have been used in the graph. "
+                    "Set allow_unused=True if this is the desired behavior.")
+        elif not create_graph and g._requires_grad:
+            g = g.detach()
+        results.append(g)
+    return tuple(results)

@@ -1,0 +1,345 @@
+"""Recording operations: ``Function`` (an op with its gradient) and ``Node`` (a ``grad_fn``).
+
+Every differentiable op in chainrule is a ``Function`` subclass with two static
+methods side by side: ``forward(ctx, *inputs)`` computes the result and saves
+what the gradient needs; ``backward(ctx, *grad_outputs)`` applies the chain
+rule, returning one gradient per input. ``Function.apply`` runs ``forward``
+and, when an input requires grad, links a new ``Node`` into the graph; the
+node is also the ``ctx`` that ``forward`` wrote to, and is what ``grad_fn``
+shows (``<MulBackward0 object at ...>``).
+
+Built-in ops return NumPy arrays from ``forward`` (cheap) and write
+``backward`` with chainrule ops (so it is itself differentiable, which is what
+``create_graph=True`` needs). User-defined functions may use tensors in both,
+as in PyTorch:
+
+>>> import chainrule as torch
+>>> class Cube(torch.autograd.Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         ctx.save_for_backward(x)
+...         return x ** 3
+...     @staticmethod
+...     def backward(ctx, grad):
+...         (x,) = ctx.saved_tensors
+...         return grad * 3 * x ** 2
+>>> x = torch.tensor(2.0, requires_grad=True)
+>>> Cube.apply(x).backward()
+>>> x.grad
+tensor(12.)
+"""
+
+from __future__ import annotations
+
+import traceback
+from typing import Any, ClassVar
+
+import numpy as np
+
+from chainrule._tensor import Tensor, make_tensor
+from chainrule.autograd.grad_mode import state
+from chainrule.utils.hooks import RemovableHandle
+
+__all__ = ["Function", "Node", "AccumulateGrad", "FunctionCtx", "once_differentiable"]
+
+_FREED_MESSAGE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed "
+    "when you call .backward() or autograd.grad(). Specify retain_graph=True if you need to "
+    "backward through the graph a second time or if you need to access saved tensors after "
+    "calling backward."
+)
+
+
+class _SavedOutput:
+    """Marks a saved value that is one of the node's own outputs (rebuilt on unpack)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class Node:
+    """A node of the backward graph: what ``tensor.grad_fn`` returns.
+
+    ``next_functions`` holds, for each input of the op, the ``(node, output_nr)``
+    its gradient flows on to (``None`` for inputs that need no gradient).
+    """
+
+    __slots__ = (
+        "next_functions", "needs_input_grad", "_input_meta", "_num_outputs",
+        "_saved", "_saved_versions", "_output_data", "_output_meta", "_released",
+        "_tensor_hooks", "_retain_hooks", "_pre_hooks", "_post_hooks",
+        "_forward_trace", "_materialize_grads", "_non_differentiable", "metadata",
+        "__dict__", "__weakref__",
+    )
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at 0x{id(self):x}>"
+
+    def register_hook(self, hook) -> RemovableHandle:
+        """``hook(grad_inputs, grad_outputs)`` runs after this node computed its gradients."""
+        if self._post_hooks is None:
+            self._post_hooks = {}
+        return RemovableHandle.add(self._post_hooks, hook)
+
+    def register_prehook(self, hook) -> RemovableHandle:
+        """``hook(grad_outputs)`` runs before this node; it may return new grad_outputs."""
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        return RemovableHandle.add(self._pre_hooks, hook)
+
+
+class BackwardNode(Node):
+    """The node recorded by ``Function.apply``; it is also the op's ``ctx``."""
+
+    __slots__ = ()
+    _function: ClassVar[type[Function]]
+
+    # ctx API used inside forward/backward
+    def save_for_backward(self, *values) -> None:
+        """Keep tensors (or the NumPy result of a built-in forward) for ``backward``."""
+        self._saved = values
+
+    def save_for_forward(self, *values) -> None:
+        self._saved = values
+
+    @property
+    def saved_tensors(self) -> tuple[Tensor, ...]:
+        """The values given to ``save_for_backward``; fails after the graph was freed
+        or when one of them has since been modified in place."""
+        if self._released:
+            raise RuntimeError(_FREED_MESSAGE)
+        saved = self._saved
+        if saved is None:
+            return ()
+        versions = self._saved_versions
+        unpacked = []
+        for i, value in enumerate(saved):
+            if isinstance(value, _SavedOutput):
+                data = self._output_data[value.index]
+                value = make_tensor(data, True, self, value.index)
+            elif type(value) is np.ndarray:
+                value = make_tensor(value)
+            if versions is not None and versions[i] is not None:
+                counter, expected = versions[i]
+                if counter[0] != expected:
+                    _raise_modified(value, counter[0], expected, self)
+            unpacked.append(value)
+        return tuple(unpacked)
+
+    @property
+    def saved_variables(self):
+        return self.saved_tensors
+
+    def mark_non_differentiable(self, *values) -> None:
+        self._non_differentiable = values
+
+    def mark_dirty(self, *tensors) -> None:
+        pass
+
+    def set_materialize_grads(self, value: bool) -> None:
+        self._materialize_grads = value
+
+    def _release(self) -> None:
+        self._released = True
+        self._saved = None
+        self._output_data = None
+
+
+FunctionCtx = BackwardNode
+
+
+def _raise_modified(value, version: int, expected: int, node: Node) -> None:
+    from chainrule._tensor_str import type_name
+
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an "
+        f"inplace operation: [{type_name(value)} {list(value.shape)}], which is an input or "
+        f"output of {node.name()}, is at version {version}; expected version {expected} "
+        "instead. Hint: the operation that modified it came after the forward call; "
+        "use .clone() before modifying, or modify a copy."
+    )
+
+
+class _UntrackedCtx:
+    """The ``ctx`` given to ``forward`` when nothing needs a gradient: saves nothing."""
+
+    needs_input_grad = ()
+    _materialize_grads = True
+
+    def save_for_backward(self, *values) -> None:
+        pass
+
+    save_for_forward = save_for_backward
+    mark_non_differentiable = save_for_backward
+    mark_dirty = save_for_backward
+
+    def set_materialize_grads(self, value: bool) -> None:
+        pass
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        pass
+
+
+_UNTRACKED_CTX = _UntrackedCtx()
+
+
+class AccumulateGrad(Node):
+    """The node at a leaf tensor: adds the incoming gradient into ``variable.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+        self.next_functions = ()
+        self.needs_input_grad = ()
+        self._num_outputs = 1
+        self._tensor_hooks = None
+        self._retain_hooks = None
+        self._pre_hooks = None
+        self._post_hooks = None
+        self._released = False
+        self._saved = None
+
+
+def _as_array(value):
+    if isinstance(value, Tensor):
+        return value._data
+    if type(value) is np.ndarray:
+        return value
+    return np.asarray(value)
+
+
+class Function:
+    """Base class for ops with a hand-written gradient (PyTorch's ``autograd.Function``).
+
+    Subclasses define ``forward(ctx, *args, **kwargs)`` and ``backward(ctx, *grads)``
+    as static methods and are called through ``apply``. Built-in ops set
+    ``node_name`` to PyTorch's node name (``"MulBackward0"``); otherwise the
+    node is called ``<ClassName>Backward``.
+    """
+
+    node_name: ClassVar[str | None] = None
+    _backward_cls: ClassVar[type[BackwardNode]]
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        name = cls.__dict__.get("node_name") or f"{cls.__name__}Backward"
+        cls._backward_cls = type(name, (BackwardNode,), {"__slots__": (), "_function": cls})
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
+
+    @staticmethod
+    def backward(ctx, *grad_outputs):
+        raise NotImplementedError("You must implement either the backward or vjp method for your custom autograd.Function to use it with backward mode AD.")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        if state.enabled:
+            for arg in args:
+                if isinstance(arg, Tensor) and arg._requires_grad:
+                    return cls._apply_tracked(args, kwargs)
+        result = cls.forward(_UNTRACKED_CTX, *args, **kwargs)
+        if type(result) is np.ndarray:
+            return make_tensor(result)
+        if isinstance(result, tuple):
+            return tuple(make_tensor(_as_array(r)) if r is not None else None for r in result)
+        return make_tensor(_as_array(result))
+
+    @classmethod
+    def _apply_tracked(cls, args, kwargs):
+        node = cls._backward_cls.__new__(cls._backward_cls)
+        edges = []
+        meta = []
+        for arg in args:
+            if isinstance(arg, Tensor) and arg._requires_grad:
+                fn = arg.grad_fn
+                edges.append((arg._accumulator_node(), 0) if fn is None else (fn, arg._output_nr))
+                meta.append(arg._data)
+            else:
+                edges.append((None, 0))
+                meta.append(None)
+        node.next_functions = tuple(edges)
+        node.needs_input_grad = tuple(m is not None for m in meta)
+        node._input_meta = tuple(None if m is None else (m.shape, m.dtype) for m in meta)
+        node._saved = None
+        node._saved_versions = None
+        node._released = False
+        node._tensor_hooks = None
+        node._retain_hooks = None
+        node._pre_hooks = None
+        node._post_hooks = None
+        node._materialize_grads = True
+        node._non_differentiable = None
+        node._forward_trace = traceback.format_stack()[:-2] if state.anomaly else None
+
+        state.enabled = False
+        try:
+            result = cls.forward(node, *args, **kwargs)
+        finally:
+            state.enabled = True
+
+        single = not isinstance(result, tuple)
+        raw = (result,) if single else result
+        arrays = tuple(_as_array(r) for r in raw)
+        node._num_outputs = len(arrays)
+        node._output_data = arrays
+        node._output_meta = None if single else tuple((a.shape, a.dtype) for a in arrays)
+        excluded = node._non_differentiable
+        outputs = []
+        for i, data in enumerate(arrays):
+            differentiable = data.dtype.kind == "f" and not (
+                excluded and any(_same(raw[i], data, e) for e in excluded))
+            outputs.append(make_tensor(data, True, node, i) if differentiable else make_tensor(data))
+        if node._saved is not None:
+            _record_saved(node, raw, outputs)
+        else:
+            node._output_data = None
+        return outputs[0] if single else tuple(outputs)
+
+
+def _same(raw, data, marked) -> bool:
+    return marked is raw or marked is data or (isinstance(marked, Tensor) and marked._data is data)
+
+
+def _record_saved(node: BackwardNode, raw_outputs: tuple, outputs: list) -> None:
+    """Note each saved value's version, so backward can detect later in-place changes.
+
+    A saved value that *is* one of the outputs is stored as its data and rebuilt
+    on unpack with this node as its ``grad_fn`` (no reference cycle node -> output).
+    """
+    saved = list(node._saved)
+    versions = []
+    keep_outputs = False
+    for i, value in enumerate(saved):
+        j = next((k for k, raw in enumerate(raw_outputs) if value is raw), None)
+        if j is not None:
+            saved[i] = _SavedOutput(j)
+            counter = outputs[j]._vc
+            if counter is None:
+                counter = outputs[j]._vc = [0]
+            versions.append((counter, counter[0]))
+            keep_outputs = True
+        elif isinstance(value, Tensor):
+            counter = value._vc
+            if counter is None:
+                counter = value._vc = [0]
+            versions.append((counter, counter[0]))
+        else:
+            versions.append(None)
+    node._saved = tuple(saved)
+    node._saved_versions = tuple(versions)
+    if not keep_outputs:
+        node._output_data = None
+
+
+def once_differentiable(backward):
+    """Mark a ``backward`` as not differentiable itself (kept for API compatibility)."""
+    return backward
