@@ -68,11 +68,13 @@ def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
                     f"output[{i}] has a shape of {out.shape}.")
             if not create_graph and grad._requires_grad:
                 grad = grad.detach()
-        if out.grad_fn is None:
-            roots.append((out._accumulator_node(), 0, grad))
-        else:
-            roots.append((out.grad_fn, out._output_nr, grad))
+        roots.append((*_place(out), grad))
     return roots
+
+
+def _place(t: Tensor) -> tuple:
+    """Where ``t``'s gradient arrives: its leaf accumulator or its producer's output slot."""
+    return (t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)
 
 
 def _capture_map(inputs: tuple) -> dict:
@@ -82,8 +84,7 @@ def _capture_map(inputs: tuple) -> dict:
             raise TypeError(f"expected a Tensor as input {i}, got {type(t).__name__}")
         if not t._requires_grad:
             raise RuntimeError(f"One of the differentiated Tensors does not require grad (input {i})")
-        place = (t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)
-        capture.setdefault(place, i)
+        capture.setdefault(_place(t), i)
     return capture
 
 
@@ -102,8 +103,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
         raise RuntimeError("'inputs' argument to backward() cannot be empty.")
     capture = _capture_map(inputs)
     captured = run_backward(roots, retain_graph, create_graph, capture=capture)
-    for i, t in enumerate(inputs):
-        g = captured.get(capture[(t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)])
+    for t in inputs:
+        g = captured.get(capture[_place(t)])
         if g is None:
             continue
         if not create_graph:
@@ -126,8 +127,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
     captured = run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
     results = []
     for t in inputs_tuple:
-        place = (t._accumulator_node(), 0) if t.grad_fn is None else (t.grad_fn, t._output_nr)
-        g = captured.get(capture[place])
+        g = captured.get(capture[_place(t)])
         if g is None:
             if materialize_grads:
                 g = make_tensor(np.zeros_like(t._data))

@@ -195,7 +195,8 @@ def _apply_node(node: Node, grads: list, buffers: dict, retain_graph: bool) -> N
     for index, ((child, nr), grad, meta) in enumerate(zip(edges, results, node._input_meta)):
         if child is None or grad is None:
             continue
-        grad = _conform(grad, meta, node, index)
+        if type(grad) is not Tensor or grad._data.shape != meta[0] or grad._data.dtype != meta[1]:
+            grad = _conform(grad, meta, node, index)
         slots = buffers.get(child)
         if slots is None:
             slots = buffers[child] = [None] * child._num_outputs

@@ -67,13 +67,24 @@ class Node:
     its gradient flows on to (``None`` for inputs that need no gradient).
     """
 
-    __slots__ = (
-        "next_functions", "needs_input_grad", "_input_meta", "_num_outputs",
-        "_saved", "_saved_versions", "_output_data", "_output_meta", "_released",
-        "_tensor_hooks", "_retain_hooks", "_pre_hooks", "_post_hooks",
-        "_forward_trace", "_materialize_grads", "_non_differentiable", "metadata",
-        "__dict__", "__weakref__",
-    )
+    # Class-level defaults: a new node stores only what differs (fewer writes per op).
+    next_functions: tuple = ()
+    needs_input_grad: tuple = ()
+    _input_meta: tuple = ()
+    _num_outputs = 1
+    _saved = None
+    _saved_versions = None
+    _output_data = None
+    _output_meta = None
+    _released = False
+    _tensor_hooks = None
+    _retain_hooks = None
+    _pre_hooks = None
+    _post_hooks = None
+    _forward_trace = None
+    _materialize_grads = True
+    _non_differentiable = None
+    metadata: dict
 
     def name(self) -> str:
         return type(self).__name__
@@ -96,8 +107,6 @@ class Node:
 
 class BackwardNode(Node):
     """The node recorded by ``Function.apply``; it is also the op's ``ctx``."""
-
-    __slots__ = ()
     _function: ClassVar[type[Function]]
 
     # ctx API used inside forward/backward
@@ -182,29 +191,12 @@ class _UntrackedCtx:
     def set_materialize_grads(self, value: bool) -> None:
         pass
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        pass
-
-
-_UNTRACKED_CTX = _UntrackedCtx()
-
 
 class AccumulateGrad(Node):
     """The node at a leaf tensor: adds the incoming gradient into ``variable.grad``."""
 
-    __slots__ = ("variable",)
-
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable
-        self.next_functions = ()
-        self.needs_input_grad = ()
-        self._num_outputs = 1
-        self._tensor_hooks = None
-        self._retain_hooks = None
-        self._pre_hooks = None
-        self._post_hooks = None
-        self._released = False
-        self._saved = None
 
 
 def _as_array(value):
@@ -230,7 +222,7 @@ class Function:
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("node_name") or f"{cls.__name__}Backward"
-        cls._backward_cls = type(name, (BackwardNode,), {"__slots__": (), "_function": cls})
+        cls._backward_cls = type(name, (BackwardNode,), {"_function": cls})
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -246,7 +238,7 @@ class Function:
             for arg in args:
                 if isinstance(arg, Tensor) and arg._requires_grad:
                     return cls._apply_tracked(args, kwargs)
-        result = cls.forward(_UNTRACKED_CTX, *args, **kwargs)
+        result = cls.forward(_UntrackedCtx(), *args, **kwargs)
         if type(result) is np.ndarray:
             return make_tensor(result)
         if isinstance(result, tuple):
@@ -255,30 +247,29 @@ class Function:
 
     @classmethod
     def _apply_tracked(cls, args, kwargs):
-        node = cls._backward_cls.__new__(cls._backward_cls)
+        node = cls._backward_cls()
         edges = []
-        meta = []
+        metas = []
+        needs = []
         for arg in args:
             if isinstance(arg, Tensor) and arg._requires_grad:
                 fn = arg.grad_fn
-                edges.append((arg._accumulator_node(), 0) if fn is None else (fn, arg._output_nr))
-                meta.append(arg._data)
+                if fn is None:
+                    edges.append((arg._accumulator or arg._accumulator_node(), 0))
+                else:
+                    edges.append((fn, arg._output_nr))
+                data = arg._data
+                metas.append((data.shape, data.dtype))
+                needs.append(True)
             else:
-                edges.append((None, 0))
-                meta.append(None)
+                edges.append(_NO_EDGE)
+                metas.append(None)
+                needs.append(False)
         node.next_functions = tuple(edges)
-        node.needs_input_grad = tuple(m is not None for m in meta)
-        node._input_meta = tuple(None if m is None else (m.shape, m.dtype) for m in meta)
-        node._saved = None
-        node._saved_versions = None
-        node._released = False
-        node._tensor_hooks = None
-        node._retain_hooks = None
-        node._pre_hooks = None
-        node._post_hooks = None
-        node._materialize_grads = True
-        node._non_differentiable = None
-        node._forward_trace = traceback.format_stack()[:-2] if state.anomaly else None
+        node.needs_input_grad = tuple(needs)
+        node._input_meta = metas
+        if state.anomaly:
+            node._forward_trace = traceback.format_stack()[:-2]
 
         state.enabled = False
         try:
@@ -286,12 +277,17 @@ class Function:
         finally:
             state.enabled = True
 
+        if type(result) is np.ndarray and node._non_differentiable is None:
+            out = make_tensor(result, True, node) if result.dtype.kind == "f" else make_tensor(result)
+            if node._saved is not None:
+                _record_saved(node, (result,), (result,), (out,))
+            return out
         single = not isinstance(result, tuple)
         raw = (result,) if single else result
         arrays = tuple(_as_array(r) for r in raw)
         node._num_outputs = len(arrays)
-        node._output_data = arrays
-        node._output_meta = None if single else tuple((a.shape, a.dtype) for a in arrays)
+        if not single:
+            node._output_meta = tuple((a.shape, a.dtype) for a in arrays)
         excluded = node._non_differentiable
         outputs = []
         for i, data in enumerate(arrays):
@@ -299,17 +295,18 @@ class Function:
                 excluded and any(_same(raw[i], data, e) for e in excluded))
             outputs.append(make_tensor(data, True, node, i) if differentiable else make_tensor(data))
         if node._saved is not None:
-            _record_saved(node, raw, outputs)
-        else:
-            node._output_data = None
+            _record_saved(node, raw, arrays, outputs)
         return outputs[0] if single else tuple(outputs)
+
+
+_NO_EDGE = (None, 0)
 
 
 def _same(raw, data, marked) -> bool:
     return marked is raw or marked is data or (isinstance(marked, Tensor) and marked._data is data)
 
 
-def _record_saved(node: BackwardNode, raw_outputs: tuple, outputs: list) -> None:
+def _record_saved(node: BackwardNode, raw_outputs: tuple, arrays: tuple, outputs) -> None:
     """Note each saved value's version, so backward can detect later in-place changes.
 
     A saved value that *is* one of the outputs is stored as its data and rebuilt
@@ -317,27 +314,26 @@ def _record_saved(node: BackwardNode, raw_outputs: tuple, outputs: list) -> None
     """
     saved = list(node._saved)
     versions = []
-    keep_outputs = False
     for i, value in enumerate(saved):
-        j = next((k for k, raw in enumerate(raw_outputs) if value is raw), None)
-        if j is not None:
-            saved[i] = _SavedOutput(j)
-            counter = outputs[j]._vc
-            if counter is None:
-                counter = outputs[j]._vc = [0]
-            versions.append((counter, counter[0]))
-            keep_outputs = True
-        elif isinstance(value, Tensor):
-            counter = value._vc
-            if counter is None:
-                counter = value._vc = [0]
-            versions.append((counter, counter[0]))
+        for j, raw in enumerate(raw_outputs):
+            if value is raw:
+                saved[i] = _SavedOutput(j)
+                counter = outputs[j]._vc
+                if counter is None:
+                    counter = outputs[j]._vc = [0]
+                versions.append((counter, counter[0]))
+                node._output_data = arrays
+                break
         else:
-            versions.append(None)
+            if isinstance(value, Tensor):
+                counter = value._vc
+                if counter is None:
+                    counter = value._vc = [0]
+                versions.append((counter, counter[0]))
+            else:
+                versions.append(None)
     node._saved = tuple(saved)
-    node._saved_versions = tuple(versions)
-    if not keep_outputs:
-        node._output_data = None
+    node._saved_versions = versions
 
 
 def once_differentiable(backward):
