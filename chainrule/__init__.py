@@ -11,6 +11,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import numpy as _np
+
+# PyTorch computes 1/0, log(0) and overflow silently (inf/nan); so does chainrule,
+# without paying for an errstate context on every op.
+_np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
+
 from chainrule._device import device
 from chainrule._dtype import (
     bool_ as bool,  # noqa: A004 - PyTorch's name

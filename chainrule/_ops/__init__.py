@@ -7,7 +7,9 @@ side) and the public functions; ``tensor_method`` makes those methods too.
 from chainrule._ops.arithmetic import *  # noqa: F403
 from chainrule._ops.comparison import *  # noqa: F403
 from chainrule._ops.conversion import *  # noqa: F403
+from chainrule._ops.indexing import *  # noqa: F403
 from chainrule._ops.linalg import *  # noqa: F403
 from chainrule._ops.reduction import *  # noqa: F403
+from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403

@@ -17,6 +17,8 @@ from chainrule._ops._util import (
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
 
+__all__ = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "neg", "pow", "square", "subtract", "multiply", "divide", "true_divide", "negative"]
+
 
 class Add(Function):
     node_name = "AddBackward0"
@@ -200,8 +202,6 @@ class PowScalar(Function):
         exponent = ctx.exponent
         if exponent == 0:
             return grad * 0
-        if exponent == 2:
-            return grad * 2 * a
         return grad * exponent * a ** (exponent - 1)
 
 
@@ -401,3 +401,5 @@ Tensor.__itruediv__ = div_
 Tensor.__ipow__ = pow_
 Tensor.__ifloordiv__ = floor_divide_
 Tensor.__imod__ = remainder_
+
+subtract, multiply, divide, true_divide, negative = sub, mul, div, div, neg

@@ -6,6 +6,8 @@ import numpy as np
 
 from chainrule._ops._util import Tensor, binary_arrays, make_tensor, tensor_method
 
+__all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal"]
+
 
 def _comparison(ufunc, name: str):
     def compare(input, other) -> Tensor:

@@ -10,6 +10,8 @@ from chainrule._dtype import to_dtype
 from chainrule._ops._util import Tensor, tensor_method
 from chainrule.autograd.function import Function
 
+__all__ = ["clone"]
+
 
 class ToCopy(Function):
     node_name = "ToCopyBackward0"

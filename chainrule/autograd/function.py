@@ -32,7 +32,7 @@ tensor(12.)
 from __future__ import annotations
 
 import traceback
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -197,6 +197,9 @@ class AccumulateGrad(Node):
 
     def __init__(self, variable: Tensor) -> None:
         self.variable = variable
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
 
 
 def _as_array(value):

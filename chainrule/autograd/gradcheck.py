@@ -101,10 +101,13 @@ def gradgradcheck(func, inputs, grad_outputs=None, *, eps: float = 1e-6, atol: f
     count = len(inputs)
 
     def first_derivatives(*args):
+        from chainrule.autograd.grad_mode import enable_grad
+
         values, cotangents = args[:count], args[count:]
-        outs = _outputs_tuple(func(*values))
-        wanted = [values[i] for i in diff_indices]
-        grads = grad(outs, wanted, cotangents, create_graph=True, allow_unused=True)
+        with enable_grad():  # the numerical Jacobian calls this under no_grad
+            outs = _outputs_tuple(func(*values))
+            wanted = [values[i] for i in diff_indices]
+            grads = grad(outs, wanted, cotangents, create_graph=True, allow_unused=True)
         return tuple(g for g in grads if g is not None)
 
     return gradcheck(first_derivatives, inputs + tuple(grad_outputs), eps=eps, atol=atol,

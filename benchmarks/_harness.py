@@ -1,0 +1,37 @@
+"""Side-by-side timing: alternate chainrule and torch, report medians and torch/chainrule ratios."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+
+def time_per_call(step: Callable[[], object], repeats: int) -> float:
+    """Seconds per call of ``step`` over ``repeats`` calls."""
+    start = time.perf_counter()
+    for _ in range(repeats):
+        step()
+    return (time.perf_counter() - start) / repeats
+
+
+def alternate(chainrule_step: Callable, torch_step: Callable, repeats: int, rounds: int,
+              warmup: int = 3) -> tuple[float, float]:
+    """Median seconds per call of each, measured in alternating rounds (so drift hits both)."""
+    for _ in range(warmup):
+        chainrule_step()
+        torch_step()
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(time_per_call(chainrule_step, repeats))
+        theirs.append(time_per_call(torch_step, repeats))
+    return statistics.median(ours), statistics.median(theirs)
+
+
+def report_row(name: str, ours: float, theirs: float, unit: float = 1e-3, unit_name: str = "ms") -> str:
+    return (f"| {name:<34} | {ours / unit:>10.3f} {unit_name} | {theirs / unit:>10.3f} {unit_name} "
+            f"| {theirs / ours:>6.2f} |")
+
+
+TABLE_HEADER = ("| case                               |   chainrule   |     torch     | torch/chainrule |\n"
+                "|------------------------------------|---------------|---------------|-----------------|")

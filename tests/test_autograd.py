@@ -1,0 +1,395 @@
+"""The autograd engine and tensor basics, compared with torch: graph structure, backward,
+autograd.grad, grad modes, hooks, in-place checks, conversions and devices."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+
+torch = pytest.importorskip("torch")
+
+
+def pair(values, dtype="float64", requires_grad=True):
+    """The same values as a chainrule and a torch tensor."""
+    array = np.asarray(values, dtype=dtype)
+    ours = chainrule.tensor(array.copy(), requires_grad=requires_grad)
+    theirs = torch.tensor(array.copy(), requires_grad=requires_grad)
+    return ours, theirs
+
+
+def graph_names(fn, depth: int = 3):
+    """``(node class, output_nr)`` of the nodes reachable from ``fn``, breadth-first
+    (``None`` for an input that needs no gradient)."""
+    names = []
+    level = [(fn, 0)]
+    for _ in range(depth):
+        next_level = []
+        for node, nr in level:
+            names.append(None if node is None else (type(node).__name__, nr))
+            if node is not None:
+                next_level.extend(node.next_functions)
+        level = next_level
+    return names
+
+
+# ------------------------------------------------------------------ leaves and grad_fn
+def test_requires_grad_and_is_leaf():
+    x, tx = pair([1.0, 2.0])
+    c, tc = pair([3.0, 4.0], requires_grad=False)
+    y, ty = x * c, tx * tc
+    assert (x.is_leaf, c.is_leaf, y.is_leaf) == (tx.is_leaf, tc.is_leaf, ty.is_leaf)
+    assert (x.requires_grad, c.requires_grad, y.requires_grad) == (True, False, True)
+    assert (c * 2).grad_fn is None
+
+
+EXPRESSIONS = {
+    "pow": lambda x, y: x ** 2,
+    "mean": lambda x, y: x.mean(),
+    "sum": lambda x, y: (x * y).sum(),
+    "add_mul": lambda x, y: x * 3 + y,
+    "sub_div": lambda x, y: (x - y) / y,
+    "exp_neg": lambda x, y: (-x).exp(),
+    "matmul": lambda x, y: x.reshape(2, 1) @ y.reshape(1, 2),
+    "constant": lambda x, y: x * 2.0,
+}
+
+
+@pytest.mark.parametrize("name", list(EXPRESSIONS))
+def test_grad_fn_graph_matches_torch(name):
+    x, tx = pair([1.0, 2.0])
+    y, ty = pair([3.0, 4.0])
+    out, tout = EXPRESSIONS[name](x, y), EXPRESSIONS[name](tx, ty)
+    assert graph_names(out.grad_fn) == graph_names(tout.grad_fn)
+
+
+def test_next_functions_of_leaf_and_constant():
+    x, tx = pair([1.0, 2.0])
+    c, tc = pair([1.0, 2.0], requires_grad=False)
+    edges = (x * c).grad_fn.next_functions
+    tedges = (tx * tc).grad_fn.next_functions
+    assert [None if n is None else type(n).__name__ for n, _ in edges] == \
+        [None if n is None else type(n).__name__ for n, _ in tedges]
+    assert edges[0][0].variable is x
+    assert edges[0][0] is (x + 1).grad_fn.next_functions[0][0]  # one AccumulateGrad per leaf
+
+
+# ------------------------------------------------------------------------- backward
+def test_grad_accumulates_over_two_backward_calls():
+    x, tx = pair([1.0, -2.0, 3.0])
+    for _ in range(2):
+        (x ** 3).sum().backward()
+        (tx ** 3).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_backward_with_gradient(dtype):
+    x, tx = pair([[1.0, 2.0], [3.0, 4.0]], dtype)
+    g = np.array([[1.0, -1.0], [0.5, 2.0]], dtype=dtype)
+    (x.exp() * x).backward(gradient=chainrule.tensor(g))
+    (tx.exp() * tx).backward(gradient=torch.tensor(g))
+    assert x.grad.dtype == getattr(chainrule, dtype)
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-6)
+
+
+def test_non_scalar_backward_needs_gradient():
+    x, tx = pair([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        (tx * 2).backward()
+    with pytest.raises(RuntimeError, match="grad can be implicitly created only for scalar outputs"):
+        (x * 2).backward()
+
+
+def test_backward_twice_needs_retain_graph():
+    x, _ = pair([1.0, 2.0])
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.numpy(), 2 * (np.exp([1.0, 2.0]) * np.array([2.0, 3.0])))
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_backward_inputs_only_fills_those():
+    x, tx = pair([1.0, 2.0])
+    y, ty = pair([3.0, 4.0])
+    (x * y).sum().backward(inputs=[y])
+    (tx * ty).sum().backward(inputs=[ty])
+    assert x.grad is None and tx.grad is None
+    np.testing.assert_allclose(y.grad.numpy(), ty.grad.numpy())
+
+
+def test_long_chain_backward_has_no_recursion_limit():
+    x = chainrule.tensor(1.0, requires_grad=True)
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    y.backward()
+    assert x.grad.item() == 1.0
+
+
+# ---------------------------------------------------------------------- autograd.grad
+@pytest.mark.parametrize("power", [3, 4, 5])
+def test_higher_order_grad(power):
+    x, tx = pair([0.5, -1.5, 2.0])
+    grads, tgrads = [], []
+    y, ty = (x ** power).sum(), (tx ** power).sum()
+    for _ in range(3):
+        (y,) = chainrule.autograd.grad(y, x, create_graph=True)
+        (ty,) = torch.autograd.grad(ty, tx, create_graph=True)
+        grads.append(y.detach().numpy().copy())
+        tgrads.append(ty.detach().numpy().copy())
+        y, ty = y.sum(), ty.sum()
+    for ours, theirs in zip(grads, tgrads):
+        np.testing.assert_allclose(ours, theirs)
+
+
+def test_grad_does_not_touch_dot_grad():
+    x, _ = pair([1.0, 2.0])
+    (g,) = chainrule.autograd.grad((x * x).sum(), x)
+    assert x.grad is None and not g.requires_grad
+    np.testing.assert_allclose(g.numpy(), [2.0, 4.0])
+
+
+def test_grad_allow_unused():
+    x, _ = pair([1.0])
+    unused, _ = pair([2.0])
+    with pytest.raises(RuntimeError, match="appears to not have been used in the graph"):
+        chainrule.autograd.grad((x * 2).sum(), [x, unused])
+    gx, gu = chainrule.autograd.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert gu is None and gx.item() == 2.0
+
+
+def test_grad_with_grad_outputs_and_multiple_outputs():
+    x, tx = pair([1.0, 2.0, 3.0])
+    g = np.array([1.0, 0.0, -2.0])
+    ours = chainrule.autograd.grad([x * x, x.exp().sum()], x,
+                                   grad_outputs=[chainrule.tensor(g), chainrule.tensor(1.0, dtype=chainrule.float64)])
+    theirs = torch.autograd.grad([tx * tx, tx.exp().sum()], tx,
+                                 grad_outputs=[torch.tensor(g), torch.tensor(1.0, dtype=torch.float64)])
+    np.testing.assert_allclose(ours[0].numpy(), theirs[0].numpy())
+
+
+def test_grad_of_non_leaf_input():
+    x, tx = pair([1.0, 2.0])
+    h, th = x * 3, tx * 3
+    (g,) = chainrule.autograd.grad((h ** 2).sum(), h)
+    (tg,) = torch.autograd.grad((th ** 2).sum(), th)
+    np.testing.assert_allclose(g.numpy(), tg.numpy())
+
+
+# ------------------------------------------------------------------------- grad modes
+def test_no_grad_context_decorator():
+    x, _ = pair([1.0])
+    with chainrule.no_grad():
+        assert not (x * 2).requires_grad
+        with chainrule.enable_grad():
+            assert (x * 2).requires_grad
+    assert (x * 2).requires_grad
+
+    @chainrule.no_grad()
+    def double(t):
+        return t * 2
+
+    assert not double(x).requires_grad
+    assert chainrule.is_grad_enabled()
+
+
+def test_set_grad_enabled_forms():
+    x, _ = pair([1.0])
+    with chainrule.set_grad_enabled(False):
+        assert not (x * 2).requires_grad
+    assert chainrule.is_grad_enabled()
+    chainrule.set_grad_enabled(False)
+    try:
+        assert not (x * 2).requires_grad
+    finally:
+        chainrule.set_grad_enabled(True)
+    assert (x * 2).requires_grad
+
+    @chainrule.set_grad_enabled(False)
+    def double(t):
+        return t * 2
+
+    assert chainrule.is_grad_enabled()
+    assert not double(x).requires_grad
+    assert chainrule.is_grad_enabled()
+
+
+# --------------------------------------------------------------- detach and retain_grad
+def test_detach_shares_memory_and_cuts_graph():
+    x, _ = pair([1.0, 2.0])
+    d = x.detach()
+    assert not d.requires_grad and d.is_leaf and d.grad_fn is None
+    d.numpy()[0] = 5.0
+    assert x.detach().numpy()[0] == 5.0
+
+
+def test_requires_grad_():
+    x = chainrule.tensor([1.0])
+    assert x.requires_grad_() is x and x.requires_grad
+    x.requires_grad_(False)
+    assert not x.requires_grad
+    with pytest.raises(RuntimeError, match="only Tensors of floating point"):
+        chainrule.tensor([1]).requires_grad_()
+    y = chainrule.tensor([1.0], requires_grad=True) * 2
+    with pytest.raises(RuntimeError, match="you can only change requires_grad flags of leaf variables"):
+        y.requires_grad_(False)
+
+
+def test_retain_grad():
+    x, tx = pair([1.0, 2.0])
+    h, th = x * x, tx * tx
+    h.retain_grad()
+    th.retain_grad()
+    (h * 3).sum().backward()
+    (th * 3).sum().backward()
+    assert h.retains_grad
+    np.testing.assert_allclose(h.grad.numpy(), th.grad.numpy())
+    with pytest.warns(UserWarning, match="not a leaf Tensor"):
+        (x * 2).grad
+
+
+# ----------------------------------------------------------------------------- hooks
+def test_register_hook_replaces_gradient_and_removes():
+    x, _ = pair([1.0, 2.0])
+    seen = []
+    handle = x.register_hook(lambda g: seen.append(g.numpy().copy()) or g * 10)
+    (x * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [20.0, 20.0])
+    np.testing.assert_allclose(seen[0], [2.0, 2.0])
+    handle.remove()
+    x.grad = None
+    (x * 2).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
+
+
+def test_hook_on_intermediate_changes_upstream_gradient():
+    x, tx = pair([1.0, 2.0])
+    h, th = x * 3, tx * 3
+    h.register_hook(lambda g: g + 1)
+    th.register_hook(lambda g: g + 1)
+    (h * h).sum().backward()
+    (th * th).sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+
+
+# --------------------------------------------------------------------------- in-place
+def test_inplace_after_save_raises():
+    x, tx = pair([1.0, 2.0])
+    y, ty = x.exp(), tx.exp()
+    y.add_(1)
+    ty.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        ty.sum().backward()
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        y.sum().backward()
+
+
+def test_inplace_on_leaf_requiring_grad_raises():
+    x, tx = pair([1.0, 2.0])
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        tx.add_(1)
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        x.add_(1)
+
+
+def test_inplace_under_no_grad_on_leaf_is_allowed():
+    x, _ = pair([1.0, 2.0])
+    with chainrule.no_grad():
+        x.mul_(2)
+    np.testing.assert_allclose(x.detach().numpy(), [2.0, 4.0])
+
+
+def test_inplace_gradient_flows():
+    x, tx = pair([1.0, 2.0])
+    y, ty = x * 2, tx * 2
+    y.mul_(x)
+    ty.mul_(tx)
+    y.sum().backward()
+    ty.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy())
+    assert y.grad_fn.name() == ty.grad_fn.name()
+
+
+# ------------------------------------------------------------------------ conversions
+def test_numpy_on_requires_grad_raises():
+    x, _ = pair([1.0])
+    with pytest.raises(RuntimeError, match=r"Can't call numpy\(\) on Tensor that requires grad"):
+        x.numpy()
+    assert x.detach().numpy().tolist() == [1.0]
+
+
+@pytest.mark.parametrize("values", [3.5, [1, 2], [[True, False]], [[1.5, 2.0], [3.0, 4.0]], []])
+def test_item_and_tolist(values):
+    ours, theirs = chainrule.tensor(values), torch.tensor(values)
+    assert ours.tolist() == theirs.tolist()
+    if theirs.numel() == 1:
+        assert ours.item() == theirs.item()
+        assert type(ours.item()) is type(theirs.item())
+
+
+def test_item_of_many_elements_raises():
+    with pytest.raises(RuntimeError, match="a Tensor with 2 elements cannot be converted to Scalar"):
+        chainrule.tensor([1.0, 2.0]).item()
+
+
+def test_from_numpy_and_numpy_share_memory():
+    array = np.arange(4, dtype=np.float32)
+    t = chainrule.from_numpy(array)
+    array[0] = 10
+    assert t.tolist()[0] == 10
+    t.add_(1)
+    assert array[1] == 2
+    back = t.numpy()
+    back[2] = -1
+    assert t.tolist()[2] == -1
+    assert t.dtype == chainrule.float32
+
+
+def test_size_repr_and_behaviour():
+    s, ts = chainrule.zeros(2, 3).shape, torch.zeros(2, 3).shape
+    assert repr(s) == repr(ts) == "torch.Size([2, 3])"
+    assert s == (2, 3) and s.numel() == ts.numel() and isinstance(s, tuple)
+    assert repr(chainrule.zeros(()).shape) == repr(torch.zeros(()).shape)
+
+
+# ---------------------------------------------------------------------------- devices
+def test_cpu_device_accepted_everywhere():
+    x = chainrule.ones(2, device="cpu")
+    assert x.device == chainrule.device("cpu") and str(x.device) == "cpu"
+    assert x.to("cpu").tolist() == [1.0, 1.0]
+    assert x.to(chainrule.device("cpu"), dtype=chainrule.float64).dtype == chainrule.float64
+    assert x.cpu() is x
+    assert chainrule.zeros(1, device=chainrule.device("cpu")).device.type == "cpu"
+    assert repr(chainrule.device("cpu")) == repr(torch.device("cpu"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: chainrule.zeros(2, device="cuda"),
+    lambda: chainrule.tensor([1.0], device="cuda:0"),
+    lambda: chainrule.ones(2).to("cuda"),
+    lambda: chainrule.ones(2).cuda(),
+])
+def test_cuda_raises_clearly(make):
+    with pytest.raises(RuntimeError, match="cuda"):
+        make()
+
+
+# --------------------------------------------------------------------------- gradcheck
+GRADCHECK_FUNCTIONS = {
+    "poly": lambda x, y: (x ** 3 * y - x / (y + 3)).sum(),
+    "exp_broadcast": lambda x, y: (x.exp() * y.reshape(4, 1)),
+    "matmul": lambda x, y: x.reshape(2, 2) @ y.reshape(2, 2),
+    "tanh_mean": lambda x, y: (x.tanh() + y.sigmoid()).mean(),
+}
+
+
+@pytest.mark.parametrize("name", list(GRADCHECK_FUNCTIONS))
+def test_gradcheck(name):
+    x = chainrule.tensor([0.3, -0.7, 1.1, 0.5], dtype=chainrule.float64, requires_grad=True)
+    y = chainrule.tensor([0.9, 0.2, -0.4, 1.3], dtype=chainrule.float64, requires_grad=True)
+    fn = GRADCHECK_FUNCTIONS[name]
+    assert chainrule.autograd.gradcheck(fn, (x, y))

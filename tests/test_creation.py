@@ -1,0 +1,186 @@
+"""Creating tensors: dtype inference of ``tensor``, the filled and random factories (shapes and
+dtypes against torch), and reproducible random numbers from seeds and generators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+
+torch = pytest.importorskip("torch")
+
+
+def assert_like_torch(ours, theirs, values: bool = True):
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    assert str(ours.dtype) == str(theirs.dtype)
+    assert ours.requires_grad == theirs.requires_grad
+    if values:
+        np.testing.assert_allclose(ours.detach().numpy().astype(np.float64),
+                                   theirs.detach().numpy().astype(np.float64), rtol=1e-6)
+
+
+DATA = {
+    "int": 3,
+    "float": 3.5,
+    "bool": True,
+    "int_list": [1, 2, 3],
+    "mixed_list": [1, 2.5],
+    "bool_list": [True, False],
+    "bool_int_list": [True, 2],
+    "nested": [[1.0, 2.0], [3.0, 4.0]],
+    "nested_ints": [[1, 2], [3, 4]],
+    "empty": [],
+    "empty_nested": [[], []],
+    "np_float64": np.array([1.5, 2.5]),
+    "np_float32": np.array([1.5, 2.5], dtype=np.float32),
+    "np_int32": np.array([1, 2], dtype=np.int32),
+    "np_bool": np.array([True, False]),
+    "np_scalar_float64": np.float64(2.5),
+    "list_of_np_float64": [np.float64(1.0), np.float64(2.0)],
+}
+
+
+@pytest.mark.parametrize("name", list(DATA))
+def test_tensor_infers_dtype_like_torch(name):
+    assert_like_torch(chainrule.tensor(DATA[name]), torch.tensor(DATA[name]))
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "int64", "uint8", "bool"])
+def test_tensor_with_explicit_dtype(dtype):
+    data = [[0, 1], [2, 3]]
+    assert_like_torch(chainrule.tensor(data, dtype=getattr(chainrule, dtype)),
+                      torch.tensor(data, dtype=getattr(torch, dtype)))
+
+
+def test_tensor_copies_but_as_tensor_and_from_numpy_share():
+    array = np.zeros(3)
+    copied, shared, from_np = chainrule.tensor(array), chainrule.as_tensor(array), chainrule.from_numpy(array)
+    array[0] = 7
+    assert copied.tolist()[0] == 0
+    assert shared.tolist()[0] == 7 and from_np.tolist()[0] == 7
+
+
+def test_tensor_requires_grad():
+    assert_like_torch(chainrule.tensor([1.0, 2.0], requires_grad=True),
+                      torch.tensor([1.0, 2.0], requires_grad=True))
+    with pytest.raises(RuntimeError, match="floating point"):
+        chainrule.tensor([1, 2], requires_grad=True)
+
+
+FILLED = {
+    "zeros": lambda lib: lib.zeros(2, 3),
+    "zeros_tuple": lambda lib: lib.zeros((2, 3), dtype=lib.int64),
+    "zeros_0d": lambda lib: lib.zeros(()),
+    "zeros_empty": lambda lib: lib.zeros(0, 4),
+    "ones": lambda lib: lib.ones([4], dtype=lib.float64),
+    "ones_grad": lambda lib: lib.ones(2, requires_grad=True),
+    "full_float": lambda lib: lib.full((2, 2), 1.5),
+    "full_int": lambda lib: lib.full((2,), 7),
+    "full_bool": lambda lib: lib.full((2,), True),
+    "arange_int": lambda lib: lib.arange(5),
+    "arange_start_stop": lambda lib: lib.arange(2, 9, 3),
+    "arange_float": lambda lib: lib.arange(0, 1, 0.25),
+    "arange_float_start": lambda lib: lib.arange(1.0, 4),
+    "arange_negative_step": lambda lib: lib.arange(5, 0, -2),
+    "arange_dtype": lambda lib: lib.arange(4, dtype=lib.float64),
+    "linspace": lambda lib: lib.linspace(0, 1, 5),
+    "linspace_one": lambda lib: lib.linspace(-2, 2, 1),
+    "logspace": lambda lib: lib.logspace(0, 2, 3),
+    "eye": lambda lib: lib.eye(3),
+    "eye_rect": lambda lib: lib.eye(2, 4, dtype=lib.int64),
+    "zeros_like": lambda lib: lib.zeros_like(lib.ones(2, 3, dtype=lib.float64)),
+    "ones_like_dtype": lambda lib: lib.ones_like(lib.ones(2), dtype=lib.int32),
+    "full_like": lambda lib: lib.full_like(lib.ones(3, dtype=lib.int64), 4),
+    "scalar_tensor": lambda lib: lib.scalar_tensor(3),
+}
+
+
+@pytest.mark.parametrize("name", list(FILLED))
+def test_filled_factories(name):
+    assert_like_torch(FILLED[name](chainrule), FILLED[name](torch))
+
+
+EMPTY = {
+    "empty": lambda lib: lib.empty(2, 3),
+    "empty_dtype": lambda lib: lib.empty((4,), dtype=lib.int16),
+    "empty_like": lambda lib: lib.empty_like(lib.ones(2, dtype=lib.float64)),
+}
+
+
+@pytest.mark.parametrize("name", list(EMPTY))
+def test_uninitialised_factories(name):
+    assert_like_torch(EMPTY[name](chainrule), EMPTY[name](torch), values=False)
+
+
+RANDOM = {
+    "rand": lambda lib: lib.rand(3, 4),
+    "rand_tuple_dtype": lambda lib: lib.rand((2, 2), dtype=lib.float64),
+    "randn": lambda lib: lib.randn(5),
+    "randn_grad": lambda lib: lib.randn(2, 3, requires_grad=True),
+    "randint": lambda lib: lib.randint(0, 10, (3, 2)),
+    "randint_high_only": lambda lib: lib.randint(5, (4,)),
+    "randint_dtype": lambda lib: lib.randint(0, 3, (2,), dtype=lib.int32),
+    "randperm": lambda lib: lib.randperm(6),
+    "normal_floats": lambda lib: lib.normal(0.0, 1.0, (2, 3)),
+    "normal_tensors": lambda lib: lib.normal(lib.zeros(3), lib.ones(3)),
+    "rand_like": lambda lib: lib.rand_like(lib.ones(2, 2, dtype=lib.float64)),
+    "randn_like": lambda lib: lib.randn_like(lib.ones(3)),
+    "randint_like": lambda lib: lib.randint_like(lib.ones(3), 0, 4),
+}
+
+
+@pytest.mark.parametrize("name", list(RANDOM))
+def test_random_factories_shapes_and_dtypes(name):
+    assert_like_torch(RANDOM[name](chainrule), RANDOM[name](torch), values=False)
+
+
+def test_random_value_ranges():
+    u = chainrule.rand(10_000).numpy()
+    assert 0 <= u.min() and u.max() < 1 and abs(u.mean() - 0.5) < 0.02
+    n = chainrule.randn(10_000).numpy()
+    assert abs(n.mean()) < 0.05 and abs(n.std() - 1) < 0.05
+    ints = chainrule.randint(3, 7, (1000,)).numpy()
+    assert set(ints.tolist()) == {3, 4, 5, 6}
+    assert sorted(chainrule.randperm(50).tolist()) == list(range(50))
+    shifted = chainrule.normal(10.0, 0.1, (1000,)).numpy()
+    assert abs(shifted.mean() - 10) < 0.05
+
+
+@pytest.mark.parametrize("make", [lambda: chainrule.rand(4), lambda: chainrule.randn(2, 2),
+                                  lambda: chainrule.randint(0, 100, (5,)), lambda: chainrule.randperm(8)])
+def test_manual_seed_reproduces(make):
+    chainrule.manual_seed(123)
+    first = make().tolist()
+    second = make().tolist()
+    chainrule.manual_seed(123)
+    assert make().tolist() == first
+    assert first != second
+
+
+def test_generator_is_independent_of_global_state():
+    g = chainrule.Generator().manual_seed(7)
+    first = chainrule.randn(3, generator=g).tolist()
+    chainrule.manual_seed(0)
+    chainrule.randn(10)
+    g.manual_seed(7)
+    assert chainrule.randn(3, generator=g).tolist() == first
+    assert g.initial_seed() == 7
+
+
+def test_rng_state_round_trip():
+    state = chainrule.get_rng_state()
+    first = chainrule.rand(3).tolist()
+    chainrule.set_rng_state(state)
+    assert chainrule.rand(3).tolist() == first
+
+
+def test_default_dtype_applies_to_factories():
+    previous = chainrule.get_default_dtype()
+    chainrule.set_default_dtype(chainrule.float64)
+    try:
+        for t in (chainrule.zeros(1), chainrule.rand(1), chainrule.tensor([1.0]), chainrule.arange(0.0, 1.0)):
+            assert t.dtype == chainrule.float64
+        assert chainrule.arange(3).dtype == chainrule.int64
+    finally:
+        chainrule.set_default_dtype(previous)
