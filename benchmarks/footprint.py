@@ -1,0 +1,82 @@
+"""Import time, peak memory of a training run, and installed size: chainrule vs torch.
+
+Each measurement runs in a fresh subprocess so neither library's state leaks
+into the other's numbers.
+
+    python -m benchmarks.footprint [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {lib}; print(time.perf_counter() - t)"
+
+TRAIN_SNIPPET = """
+import resource, sys
+import numpy as np
+import {lib} as torch
+from {lib} import nn, optim
+sys.path.insert(0, {root!r})
+from benchmarks.mlp_step import build
+step = build(torch, 64)
+for _ in range({steps}):
+    step()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+"""
+
+
+def _run(code: str) -> str:
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def import_seconds(lib: str, repeats: int) -> float:
+    return statistics.median(float(_run(IMPORT_SNIPPET.format(lib=lib))) for _ in range(repeats))
+
+
+def peak_rss_bytes(lib: str, steps: int) -> int:
+    root = str(Path(__file__).resolve().parents[1])
+    return int(_run(TRAIN_SNIPPET.format(lib=lib, root=root, steps=steps)))
+
+
+def installed_bytes(package: str) -> int:
+    """Bytes on disk of the package folder (and, for torch, its bundled libraries)."""
+    spec = importlib.util.find_spec(package)
+    folder = Path(spec.origin).parent
+    return sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+
+
+def run(quick: bool = False) -> list[str]:
+    repeats = 3 if quick else 7
+    steps = 50 if quick else 300
+    rows = []
+    ours, theirs = import_seconds("chainrule", repeats), import_seconds("torch", repeats)
+    rows.append(f"| import time                        | {ours * 1e3:>10.1f} ms | {theirs * 1e3:>10.1f} ms "
+                f"| chainrule/torch = {ours / theirs:.3f} |")
+    ours, theirs = peak_rss_bytes("chainrule", steps), peak_rss_bytes("torch", steps)
+    rows.append(f"| peak RSS, MLP training (batch 64)  | {ours / 2**20:>10.1f} MB | {theirs / 2**20:>10.1f} MB "
+                f"| chainrule/torch = {ours / theirs:.3f} |")
+    ours, theirs = installed_bytes("chainrule"), installed_bytes("torch")
+    rows.append(f"| installed size (package folder)    | {ours / 2**20:>10.1f} MB | {theirs / 2**20:>10.1f} MB "
+                f"| chainrule/torch = {ours / theirs:.4f} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(os.cpu_count()))
+    for row in run(args.quick):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()

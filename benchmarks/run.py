@@ -1,0 +1,33 @@
+"""Every benchmark, chainrule side by side with torch, in one run: ``python -m benchmarks.run``.
+
+Prints medians and ratios (torch time / chainrule time; above 1 means chainrule
+is faster). Paste the output into benchmarks/RESULTS.md with the date and machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+
+from benchmarks import footprint, mlp_step
+from benchmarks._harness import TABLE_HEADER
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    args = parser.parse_args()
+    print(f"date: {datetime.date.today()}  machine: {platform.machine()}, {os.cpu_count()} cores, "
+          f"{platform.python_implementation()} {platform.python_version()}")
+    print(TABLE_HEADER)
+    for row in mlp_step.run(args.quick):
+        print(row, flush=True)
+    for row in footprint.run(args.quick):
+        print(row, flush=True)
+    print("\nper-op overhead: python -m benchmarks.op_overhead")
+
+
+if __name__ == "__main__":
+    main()
