@@ -1,0 +1,265 @@
+"""Activation layers: thin modules over ``chainrule.nn.functional``'s activations."""
+
+from __future__ import annotations
+
+from chainrule._creation import empty
+from chainrule._ops._util import Tensor
+from chainrule.nn import functional as F
+from chainrule.nn import init
+from chainrule.nn.modules.module import Module
+from chainrule.nn.parameter import Parameter
+
+__all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh",
+           "Sigmoid", "Softplus", "Softsign", "Softmax", "Softmin", "LogSoftmax", "Hardtanh",
+           "Hardsigmoid", "Hardswish", "LogSigmoid", "Tanhshrink", "Threshold", "GLU", "PReLU"]
+
+
+def _inplace_repr(inplace: bool) -> str:
+    return "inplace=True" if inplace else ""
+
+
+class _InplaceActivation(Module):
+    """An elementwise activation whose only option is ``inplace``."""
+
+    function = staticmethod(F.relu)
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).function(input, inplace=self.inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class _PlainActivation(Module):
+    """An elementwise activation with no options."""
+
+    function = staticmethod(F.tanh)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).function(input)
+
+
+class ReLU(_InplaceActivation):
+    """``max(0, x)``.
+
+    >>> import chainrule as torch
+    >>> torch.nn.ReLU()(torch.tensor([-1.0, 2.0]))
+    tensor([0., 2.])
+    """
+
+    function = staticmethod(F.relu)
+
+
+class SELU(_InplaceActivation):
+    function = staticmethod(F.selu)
+
+
+class SiLU(_InplaceActivation):
+    function = staticmethod(F.silu)
+
+
+class Mish(_InplaceActivation):
+    function = staticmethod(F.mish)
+
+
+class Hardsigmoid(_InplaceActivation):
+    function = staticmethod(F.hardsigmoid)
+
+
+class Hardswish(_InplaceActivation):
+    function = staticmethod(F.hardswish)
+
+
+class Tanh(_PlainActivation):
+    function = staticmethod(F.tanh)
+
+
+class Sigmoid(_PlainActivation):
+    function = staticmethod(F.sigmoid)
+
+
+class Softsign(_PlainActivation):
+    function = staticmethod(F.softsign)
+
+
+class LogSigmoid(_PlainActivation):
+    function = staticmethod(F.logsigmoid)
+
+
+class Tanhshrink(_PlainActivation):
+    function = staticmethod(F.tanhshrink)
+
+
+class Hardtanh(Module):
+    """Clamp to ``[min_val, max_val]``."""
+
+    def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        if max_val <= min_val:
+            raise AssertionError("max_val must be greater than min_val")
+        self.min_val = min_val
+        self.max_val = max_val
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+
+
+class ReLU6(Hardtanh):
+    """``min(max(0, x), 6)``."""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__(0.0, 6.0, inplace)
+
+    def extra_repr(self) -> str:
+        return _inplace_repr(self.inplace)
+
+
+class Threshold(Module):
+    def __init__(self, threshold: float, value: float, inplace: bool = False) -> None:
+        super().__init__()
+        self.threshold = threshold
+        self.value = value
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.threshold(input, self.threshold, self.value, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+
+
+class LeakyReLU(Module):
+    """``x`` where positive, ``negative_slope * x`` elsewhere."""
+
+    def __init__(self, negative_slope: float = 1e-2, inplace: bool = False) -> None:
+        super().__init__()
+        self.negative_slope = negative_slope
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.leaky_relu(input, self.negative_slope, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+
+
+class ELU(Module):
+    """``x`` where positive, ``alpha * (exp(x) - 1)`` elsewhere."""
+
+    def __init__(self, alpha: float = 1.0, inplace: bool = False) -> None:
+        super().__init__()
+        self.alpha = alpha
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.elu(input, self.alpha, self.inplace)
+
+    def extra_repr(self) -> str:
+        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+
+
+class CELU(ELU):
+    def forward(self, input: Tensor) -> Tensor:
+        return F.celu(input, self.alpha, self.inplace)
+
+
+class GELU(Module):
+    """``x * Phi(x)``; ``approximate='tanh'`` uses the tanh formula."""
+
+    def __init__(self, approximate: str = "none") -> None:
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.gelu(input, approximate=self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """``log(1 + exp(beta * x)) / beta``."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0) -> None:
+        super().__init__()
+        self.beta = beta
+        self.threshold = threshold
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class _SoftmaxLike(Module):
+    function = staticmethod(F.softmax)
+
+    def __init__(self, dim: int | None = None) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return type(self).function(input, self.dim, _stacklevel=5)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class Softmax(_SoftmaxLike):
+    """Normalise ``exp(x)`` to sum to 1 along ``dim``.
+
+    >>> import chainrule as torch
+    >>> torch.nn.Softmax(dim=1)(torch.zeros(1, 4))
+    tensor([[0.2500, 0.2500, 0.2500, 0.2500]])
+    """
+
+    function = staticmethod(F.softmax)
+
+
+class Softmin(_SoftmaxLike):
+    function = staticmethod(F.softmin)
+
+
+class LogSoftmax(_SoftmaxLike):
+    function = staticmethod(F.log_softmax)
+
+
+class GLU(Module):
+    def __init__(self, dim: int = -1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.glu(input, self.dim)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"
+
+
+class PReLU(Module):
+    """``x`` where positive, ``weight * x`` elsewhere; ``weight`` is learned (one or per channel)."""
+
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
+        self.num_parameters = num_parameters
+        super().__init__()
+        self.init = init
+        self.weight = Parameter(empty(num_parameters, dtype=dtype))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        init.constant_(self.weight, self.init)
+
+    def forward(self, input: Tensor) -> Tensor:
+        return F.prelu(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"num_parameters={self.num_parameters}"

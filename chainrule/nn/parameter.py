@@ -1,0 +1,70 @@
+"""``Parameter``: a tensor that a ``Module`` registers as one of its learnable weights.
+
+Assigning a ``Parameter`` to a module attribute (``self.weight = Parameter(...)``)
+is what makes it appear in ``module.parameters()`` and ``state_dict()``; a
+``Buffer`` does the same for state that is not learned (running statistics).
+"""
+
+from __future__ import annotations
+
+from chainrule._tensor import Tensor, _blank_tensor
+
+__all__ = ["Parameter", "Buffer"]
+
+
+def _shared_data(data: Tensor | None):
+    if data is None:
+        from chainrule._creation import empty
+
+        data = empty(0)
+    if not isinstance(data, Tensor):
+        raise TypeError(f"Parameter data must be a Tensor, got {type(data).__name__}")
+    return data._data
+
+
+class Parameter(Tensor):
+    """A leaf tensor, sharing ``data``'s memory, that modules register as learnable.
+
+    >>> import chainrule as torch
+    >>> torch.nn.Parameter(torch.ones(2))
+    Parameter containing:
+    tensor([1., 1.], requires_grad=True)
+    """
+
+    def __new__(cls, data: Tensor | None = None, requires_grad: bool = True) -> Parameter:
+        param = _blank_tensor(cls, _shared_data(data))
+        if isinstance(data, Tensor):
+            # Sharing the version counter keeps in-place checks correct through either name.
+            if data._vc is None:
+                data._vc = [0]
+            param._vc = data._vc
+        param.requires_grad = requires_grad
+        return param
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__
+
+    def __reduce_ex__(self, protocol):
+        return (_rebuild_parameter, (type(self), self._data, self._requires_grad))
+
+
+def _rebuild_parameter(cls, data, requires_grad):
+    param = _blank_tensor(cls, data)
+    param._requires_grad = requires_grad
+    return param
+
+
+class Buffer(Tensor):
+    """Marks a tensor to be registered as a module buffer when assigned as an attribute.
+
+    The module stores a plain ``Tensor``; ``persistent=False`` keeps it out of ``state_dict``.
+    """
+
+    def __new__(cls, data: Tensor | None = None, *, persistent: bool = True) -> Buffer:
+        buffer = _blank_tensor(cls, _shared_data(data))
+        if isinstance(data, Tensor):
+            buffer._requires_grad = data._requires_grad and data.grad_fn is None
+        buffer.persistent = persistent
+        return buffer
