@@ -1,0 +1,22 @@
+"""Training utilities: ``fit``/``evaluate``/``predict``, callbacks, metrics and ``History``.
+
+>>> from chainrule.train import fit, EarlyStopping, accuracy
+"""
+
+from chainrule.train.callbacks import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientClipping,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    ProgressBar,
+    TrainingState,
+)
+from chainrule.train.history import History
+from chainrule.train.loop import evaluate, fit, predict
+from chainrule.train.metrics import accuracy, confusion_matrix, mean_absolute_error, top_k_accuracy
+
+__all__ = ["fit", "evaluate", "predict", "History", "Callback", "TrainingState", "EarlyStopping",
+           "ModelCheckpoint", "LRSchedulerCallback", "GradientClipping", "CSVLogger", "ProgressBar",
+           "accuracy", "top_k_accuracy", "confusion_matrix", "mean_absolute_error"]

@@ -1,0 +1,280 @@
+"""The training loop: ``fit`` a model, ``evaluate`` it, ``predict`` with it.
+
+``fit`` runs exactly the seed notes' loop (zero_grad, forward, loss, backward, step,
+``loss.item()``) and does everything else once per epoch, so it costs no more per batch
+than the hand-written loop unless a callback asks for per-batch hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+
+import chainrule
+from chainrule.train.callbacks import (
+    BATCH_HOOKS,
+    Callback,
+    EarlyStopping,
+    GradientClipping,
+    LRSchedulerCallback,
+    ProgressBar,
+    TrainingState,
+    save_atomically,
+    uses_hook,
+)
+from chainrule.train.history import History
+from chainrule.train.metrics import CLASSIFICATION_METRICS, METRICS, as_numpy
+
+__all__ = ["fit", "evaluate", "predict"]
+
+MetricSpec = str | Callable[[Any, Any], float]
+
+
+def _resolve_metrics(metrics: Sequence[MetricSpec] | None) -> dict[str, Callable]:
+    resolved = {}
+    for metric in metrics or ():
+        if isinstance(metric, str):
+            if metric not in METRICS:
+                raise ValueError(f"unknown metric {metric!r}; choose from {sorted(METRICS)}")
+            resolved[metric] = METRICS[metric]
+        else:
+            resolved[getattr(metric, "__name__", "metric")] = metric
+    return resolved
+
+
+def evaluate(model, criterion, loader: Iterable, metrics: Sequence[MetricSpec] | None = ("accuracy",)
+             ) -> dict[str, float]:
+    """Score ``model`` on every batch of ``loader`` without building graphs.
+
+    Returns ``{"loss": mean of batch losses, <metric>: sample-weighted mean}``. Classification
+    metrics (accuracy, top-k) are skipped when the targets are floating point.
+
+    >>> import chainrule as torch
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> data = TensorDataset(torch.randn(8, 3), torch.randint(0, 2, (8,)))
+    >>> sorted(evaluate(torch.nn.Linear(3, 2), torch.nn.CrossEntropyLoss(), DataLoader(data)))
+    ['accuracy', 'loss']
+    """
+    metric_functions = _resolve_metrics(metrics)
+    was_training = getattr(model, "training", False)
+    model.eval()
+    loss_total, batches, samples = 0.0, 0, 0
+    metric_totals = dict.fromkeys(metric_functions, 0.0)
+    with chainrule.no_grad():
+        for inputs, targets in loader:
+            output = model(inputs)
+            if criterion is not None:
+                loss_total += criterion(output, targets).item()
+            if batches == 0 and as_numpy(targets).dtype.kind == "f":
+                metric_functions = {name: fn for name, fn in metric_functions.items()
+                                    if fn not in CLASSIFICATION_METRICS}
+                metric_totals = dict.fromkeys(metric_functions, 0.0)
+            size = len(targets)
+            for name, function in metric_functions.items():
+                metric_totals[name] += function(output, targets) * size
+            batches += 1
+            samples += size
+    model.train(was_training)
+    results = {"loss": loss_total / max(batches, 1)} if criterion is not None else {}
+    results.update({name: total / max(samples, 1) for name, total in metric_totals.items()})
+    return results
+
+
+def predict(model, data) -> Any:
+    """Outputs of ``model`` (in eval mode, without gradients) for a tensor or for every batch of
+    a loader (whose batches are inputs or ``(inputs, targets, ...)``), concatenated along dim 0."""
+    was_training = getattr(model, "training", False)
+    model.eval()
+    with chainrule.no_grad():
+        if isinstance(data, chainrule.Tensor):
+            output = model(data)
+        else:
+            outputs = [model(batch[0] if isinstance(batch, (tuple, list)) else batch)
+                       for batch in data]
+            output = chainrule.cat(outputs)
+    model.train(was_training)
+    return output
+
+
+def _loader_generators(loader) -> list:
+    generators = [getattr(loader, "generator", None),
+                  getattr(getattr(loader, "sampler", None), "generator", None)]
+    unique = []
+    for generator in generators:
+        if generator is not None and all(generator is not g for g in unique):
+            unique.append(generator)
+    return unique
+
+
+def _rng_state(loader) -> dict[str, Any]:
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    return {"chainrule": chainrule.get_rng_state(),
+            "numpy": {"name": name, "keys": [int(k) for k in keys], "pos": int(position),
+                      "has_gauss": int(has_gauss), "cached_gaussian": float(cached)},
+            "loader": [g.get_state() for g in _loader_generators(loader)]}
+
+
+def _set_rng_state(state: dict[str, Any], loader) -> None:
+    chainrule.set_rng_state(state["chainrule"])
+    legacy = state["numpy"]
+    np.random.set_state((legacy["name"], np.asarray(legacy["keys"], dtype=np.uint32), legacy["pos"],
+                         legacy["has_gauss"], legacy["cached_gaussian"]))
+    for generator, generator_state in zip(_loader_generators(loader), state["loader"]):
+        generator.set_state(generator_state)
+
+
+def _callback_keys(callbacks) -> list[str]:
+    # Keyed by class and occurrence so a resumed run may add or drop unrelated callbacks.
+    seen: dict[str, int] = {}
+    keys = []
+    for callback in callbacks:
+        name = type(callback).__name__
+        keys.append(f"{name}:{seen.get(name, 0)}")
+        seen[name] = seen.get(name, 0) + 1
+    return keys
+
+
+def _save_checkpoint(path, state: TrainingState, callbacks, loader) -> None:
+    model, optimizer, history = state.model, state.optimizer, state.history
+    save_atomically({"epoch": state.epoch, "stopped": state.stop_training,
+                     "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(),
+                     "callbacks": {key: callback.state_dict() for key, callback
+                                   in zip(_callback_keys(callbacks), callbacks)},
+                     "history": history.to_dict(), "rng": _rng_state(loader)}, path)
+
+
+def _load_checkpoint(path) -> dict[str, Any]:
+    try:
+        return chainrule.load(path, weights_only=False)
+    except TypeError:  # a load() without PyTorch's weights_only switch
+        return chainrule.load(path)
+
+
+def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks) -> float:
+    total, batches = 0.0, 0
+    if not batch_callbacks:
+        for inputs, targets in train_loader:
+            optimizer.zero_grad()
+            loss = criterion(model(inputs), targets)
+            loss.backward()
+            optimizer.step()
+            total += loss.item()
+            batches += 1
+        return total / max(batches, 1)
+    begin = [c for c in batch_callbacks if uses_hook(c, "on_batch_begin")]
+    before_step = [c for c in batch_callbacks if uses_hook(c, "on_before_optimizer_step")]
+    end = [c for c in batch_callbacks if uses_hook(c, "on_batch_end") or "on_batch_end" in vars(c)]
+    for batch, (inputs, targets) in enumerate(train_loader):
+        logs: dict[str, Any] = {}
+        for callback in begin:
+            callback.on_batch_begin(batch, logs)
+        optimizer.zero_grad()
+        loss = criterion(model(inputs), targets)
+        loss.backward()
+        for callback in before_step:
+            callback.on_before_optimizer_step(logs)
+        optimizer.step()
+        logs["loss"] = loss.item()
+        total += logs["loss"]
+        batches += 1
+        for callback in end:
+            callback.on_batch_end(batch, logs)
+    return total / max(batches, 1)
+
+
+def _wants_batch_hooks(callback: Callback) -> bool:
+    return any(uses_hook(callback, hook) or hook in vars(callback) for hook in BATCH_HOOKS)
+
+
+def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Iterable | None = None,
+        epochs: int = 10, patience: int | None = None, callbacks: Sequence[Callback] = (),
+        metrics: Sequence[MetricSpec] | None = ("accuracy",), scheduler=None,
+        clip_grad_norm: float | None = None, progress: bool = True,
+        resume: str | os.PathLike | None = None, checkpoint_path: str | os.PathLike | None = None,
+        seed: int | None = None) -> History:
+    """Train ``model`` for up to ``epochs`` epochs and return its ``History``.
+
+    Each epoch trains on every batch of ``train_loader`` (recording the mean batch loss as
+    ``loss``), then scores ``valid_loader`` (``val_loss`` and ``val_<metric>``). Shortcuts:
+    ``patience`` adds ``EarlyStopping(patience=patience)`` (best weights restored at the end),
+    ``scheduler`` adds ``LRSchedulerCallback(scheduler)``, ``clip_grad_norm`` adds
+    ``GradientClipping``, ``progress`` adds a ``ProgressBar``.
+
+    ``checkpoint_path`` saves everything needed to continue at each epoch end (weights,
+    optimizer, callbacks, history, random states); ``resume`` continues from such a file and
+    ends with exactly the weights an uninterrupted run would have. ``seed`` seeds chainrule and
+    NumPy first (ignored when resuming: the saved random state wins).
+
+    >>> import chainrule as torch
+    >>> from chainrule.utils.data import DataLoader, TensorDataset
+    >>> data = DataLoader(TensorDataset(torch.randn(16, 2), torch.randn(16, 1)), batch_size=4)
+    >>> model = torch.nn.Linear(2, 1)
+    >>> history = fit(model, torch.nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.1),
+    ...               data, data, epochs=2, progress=False)
+    >>> len(history.train_loss), len(history.valid_loss)
+    (2, 2)
+    """
+    callbacks = list(callbacks)
+    if patience is not None:
+        callbacks.append(EarlyStopping(patience=patience))
+    if scheduler is not None:
+        callbacks.append(LRSchedulerCallback(scheduler))
+    if clip_grad_norm is not None:
+        callbacks.append(GradientClipping(clip_grad_norm))
+    if progress and not any(isinstance(c, ProgressBar) for c in callbacks):
+        callbacks.append(ProgressBar())
+
+    history = History()
+    state = TrainingState(model, optimizer, history, epochs)
+    if resume is not None:
+        checkpoint = _load_checkpoint(resume)
+        model.load_state_dict(checkpoint["model"])
+        optimizer.load_state_dict(checkpoint["optimizer"])
+        for key, callback in zip(_callback_keys(callbacks), callbacks):
+            if key in checkpoint["callbacks"]:
+                callback.load_state_dict(checkpoint["callbacks"][key])
+        history.history = History.from_dict(checkpoint["history"]).history
+        state.epoch = checkpoint["epoch"] + 1
+        state.stop_training = checkpoint.get("stopped", False)
+        _set_rng_state(checkpoint["rng"], train_loader)
+    elif seed is not None:
+        chainrule.manual_seed(seed)
+
+    for callback in callbacks:
+        callback.set_state(state)
+    batch_callbacks = [c for c in callbacks if _wants_batch_hooks(c)]
+    epoch_callbacks = [c for c in callbacks if uses_hook(c, "on_epoch_begin")]
+
+    logs: dict[str, Any] = {}
+    for callback in callbacks:
+        callback.on_train_begin(logs)
+    for epoch in range(state.epoch, epochs if not state.stop_training else state.epoch):
+        state.epoch = epoch
+        logs = {}
+        for callback in epoch_callbacks:
+            callback.on_epoch_begin(epoch, logs)
+        started = time.perf_counter()
+        model.train()
+        logs["loss"] = _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks)
+        if valid_loader is not None:
+            scores = evaluate(model, criterion, valid_loader, metrics)
+            logs.update({f"val_{name}": value for name, value in scores.items()})
+        param_groups = getattr(optimizer, "param_groups", None)
+        if param_groups:
+            logs["lr"] = float(param_groups[0]["lr"])
+        logs["time"] = time.perf_counter() - started
+        history.append(logs)
+        for callback in callbacks:
+            callback.on_epoch_end(epoch, logs)
+        if checkpoint_path is not None:
+            _save_checkpoint(checkpoint_path, state, callbacks, train_loader)
+        if state.stop_training:
+            break
+    for callback in callbacks:
+        callback.on_train_end(logs)
+    return history

@@ -1,0 +1,223 @@
+"""chainrule.train callbacks: EarlyStopping restore semantics, checkpoints, CSV logs, schedulers,
+gradient clipping, progress output, and the per-batch hook dispatch."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule.train import (
+    Callback,
+    CSVLogger,
+    EarlyStopping,
+    GradientClipping,
+    LRSchedulerCallback,
+    ModelCheckpoint,
+    ProgressBar,
+    TrainingState,
+    fit,
+)
+from chainrule.train.callbacks import uses_hook
+
+torch = pytest.importorskip("torch")
+
+
+def tiny_model():
+    return chainrule.nn.Linear(2, 1)
+
+
+def attach(callback, model, epochs=10):
+    state = TrainingState(model, None, None, epochs)
+    callback.set_state(state)
+    return state
+
+
+def set_weight(model, value):
+    with chainrule.no_grad():
+        model.weight.fill_(value)
+
+
+def run_epochs(callback, model, val_losses):
+    """Drive ``callback`` like fit does: weights = epoch number, then on_epoch_end."""
+    state = attach(callback, model, len(val_losses))
+    callback.on_train_begin({})
+    for epoch, loss in enumerate(val_losses):
+        state.epoch = epoch
+        set_weight(model, float(epoch))
+        callback.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+        if state.stop_training:
+            break
+    callback.on_train_end({})
+    return state
+
+
+@pytest.mark.parametrize("losses,patience,stopped,best", [
+    ([5, 4, 3, 3.5, 3.6, 3.7, 1], 3, 5, 2),   # stops after 3 epochs without improvement
+    ([5, 4, 3, 2, 1], 3, None, 4),            # ran out of epochs: last epoch was best
+    ([1, 2, 3, 0.5, 4, 5], 3, None, 3),       # improvement resets the count; ended by epochs
+])
+def test_early_stopping_stops_and_restores_best_weights(losses, patience, stopped, best):
+    model = tiny_model()
+    callback = EarlyStopping(patience=patience)
+    state = run_epochs(callback, model, losses)
+    assert callback.stopped_epoch == stopped and state.stop_training == (stopped is not None)
+    assert callback.best_epoch == best
+    np.testing.assert_array_equal(model.weight.detach().numpy(), np.full((1, 2), float(best)))
+
+
+def test_early_stopping_restores_even_when_another_callback_stops_training():
+    model = tiny_model()
+    early = EarlyStopping(patience=10)
+    state = attach(early, model)
+    for epoch, loss in enumerate([3.0, 1.0, 2.0]):
+        set_weight(model, float(epoch))
+        early.on_epoch_end(epoch, {"val_loss": loss})
+    state.stop_training = True  # e.g. a time limit
+    early.on_train_end({})
+    np.testing.assert_array_equal(model.weight.detach().numpy(), np.full((1, 2), 1.0))
+
+
+def test_early_stopping_options():
+    model = tiny_model()
+    keep = EarlyStopping(patience=1, restore_best_weights=False)
+    run_epochs(keep, model, [1.0, 2.0])
+    np.testing.assert_array_equal(model.weight.detach().numpy(), np.full((1, 2), 1.0))
+    maximise = EarlyStopping(monitor="val_accuracy", mode="max", patience=2, min_delta=0.1)
+    state = attach(maximise, model)
+    for epoch, acc in enumerate([0.5, 0.55, 0.58]):  # below min_delta: no improvement
+        maximise.on_epoch_end(epoch, {"val_accuracy": acc})
+    assert maximise.best_epoch == 0 and state.stop_training
+    with pytest.raises(ValueError, match="mode must be 'min' or 'max'"):
+        EarlyStopping(mode="lowest")
+
+
+def test_early_stopping_state_round_trip():
+    model = tiny_model()
+    first = EarlyStopping(patience=3)
+    run_epochs(first, model, [2.0, 1.0, 1.5])
+    second = EarlyStopping(patience=3)
+    second.load_state_dict(first.state_dict())
+    assert second.wait == 1 and second.best_epoch == 1 and second.tracker.best == 1.0
+
+
+def test_model_checkpoint_saves_best_and_last(tmp_path):
+    model = tiny_model()
+    best = tmp_path / "best.pt"
+    checkpoint = ModelCheckpoint(best, save_best_only=True, save_last=True)
+    run_epochs(checkpoint, model, [3.0, 1.0, 2.0])
+    assert chainrule.load(str(best))["weight"].numpy().tolist() == [[1.0, 1.0]]
+    assert chainrule.load(str(tmp_path / "best-last.pt"))["weight"].numpy().tolist() == [[2.0, 2.0]]
+    every = ModelCheckpoint(tmp_path / "epoch{epoch}.pt", save_best_only=False)
+    run_epochs(every, model, [3.0, 4.0])
+    assert (tmp_path / "epoch1.pt").exists() and (tmp_path / "epoch2.pt").exists()
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_csv_logger_writes_header_and_rows(tmp_path):
+    path = tmp_path / "logs" / "log.csv"
+    logger = CSVLogger(path)
+    run_epochs(logger, tiny_model(), [0.5, 0.25])
+    rows = list(csv.reader(path.open()))
+    assert rows == [["epoch", "loss", "val_loss"], ["1", "1.0", "0.5"], ["2", "1.0", "0.25"]]
+    appended = CSVLogger(path, append=True)
+    run_epochs(appended, tiny_model(), [0.125])
+    assert list(csv.reader(path.open()))[-1] == ["1", "1.0", "0.125"]
+    assert len(list(csv.reader(path.open()))) == 4
+
+
+def test_progress_bar_plain_prints_one_line_per_epoch():
+    out = io.StringIO()
+    bar = ProgressBar(file=out, use_tqdm=False)
+    run_epochs(bar, tiny_model(), [0.5, 0.25, 0.125])
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 3 and lines[1].startswith("epoch 2/3") and "val_loss=0.25" in lines[1].split()
+
+
+def test_progress_bar_uses_tqdm_when_available():
+    pytest.importorskip("tqdm")
+    out = io.StringIO()
+    bar = ProgressBar(file=out)
+    run_epochs(bar, tiny_model(), [0.5, 0.25])
+    assert "2/2" in out.getvalue()
+
+
+def test_only_overridden_batch_hooks_are_used():
+    class PerEpoch(Callback):
+        def on_epoch_end(self, epoch, logs):
+            pass
+
+    assert not uses_hook(PerEpoch(), "on_batch_end")
+    assert uses_hook(GradientClipping(1.0), "on_before_optimizer_step")
+    assert not uses_hook(EarlyStopping(), "on_batch_begin")
+
+
+def regression_loaders():
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    x = chainrule.randn(32, 2)
+    y = x.sum(dim=1, keepdim=True)
+    return DataLoader(TensorDataset(x, y), batch_size=8), DataLoader(TensorDataset(x, y),
+                                                                       batch_size=32)
+
+
+def test_batch_hooks_see_every_batch_and_can_stop_training():
+    train, valid = regression_loaders()
+    seen = []
+
+    class Recorder(Callback):
+        def on_batch_end(self, batch, logs):
+            seen.append((self.state.epoch, batch, type(logs["loss"])))
+
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                self.state.stop_training = True
+
+    model = tiny_model()
+    history = fit(model, chainrule.nn.MSELoss(), chainrule.optim.SGD(model.parameters(), lr=0.01),
+                  train, valid, epochs=5, callbacks=[Recorder()], metrics=None, progress=False)
+    assert len(history) == 2
+    assert seen == [(e, b, float) for e in range(2) for b in range(4)]
+
+
+def test_gradient_clipping_bounds_the_update():
+    train, valid = regression_loaders()
+    model = tiny_model()
+    start = [p.detach().clone() for p in model.parameters()]
+    lr = 1.0
+    fit(model, chainrule.nn.MSELoss(), chainrule.optim.SGD(model.parameters(), lr=lr), train, valid,
+        epochs=1, clip_grad_norm=0.01, metrics=None, progress=False)
+    moved = np.sqrt(sum(float(((p.detach() - s) ** 2).sum().item())
+                        for p, s in zip(model.parameters(), start)))
+    assert 0 < moved <= 4 * lr * 0.01 + 1e-6  # 4 steps, each of norm at most lr * max_norm
+
+
+def test_lr_scheduler_callback_per_epoch_and_per_batch():
+    train, valid = regression_loaders()
+    model = tiny_model()
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=1.0)
+    scheduler = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = fit(model, chainrule.nn.MSELoss(), optimizer, train, valid, epochs=3,
+                  scheduler=scheduler, metrics=None, progress=False)
+    assert history["lr"] == [1.0, 0.5, 0.25]
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=1.0)
+    per_batch = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    fit(model, chainrule.nn.MSELoss(), optimizer, train, valid, epochs=1,
+        callbacks=[LRSchedulerCallback(per_batch, per="batch")], metrics=None, progress=False)
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.5**4)
+    with pytest.raises(ValueError, match="per must be 'epoch' or 'batch'"):
+        LRSchedulerCallback(per_batch, per="step")
+
+
+def test_reduce_lr_on_plateau_reads_the_monitored_loss():
+    model = tiny_model()
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=1.0)
+    plateau = chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=0, factor=0.1)
+    callback = LRSchedulerCallback(plateau)
+    attach(callback, model)
+    for epoch, loss in enumerate([1.0, 1.0, 1.0]):
+        callback.on_epoch_end(epoch, {"val_loss": loss})
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01)

@@ -1,0 +1,98 @@
+"""The ``chainrule`` command line: train on the embedded digits, evaluate a run, clean errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from chainrule.__main__ import main
+
+torch = pytest.importorskip("torch")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def chainrule_cli(*args, cwd=None):
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",  # one BLAS thread per test worker
+           **os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": REPO}
+    return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd or REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    result = chainrule_cli("train", "--epochs", "1", "--run-dir", str(run_dir), "--no-progress",
+                           "--hidden", "32")
+    assert result.returncode == 0, result.stderr
+    return run_dir, result
+
+
+def test_train_writes_a_complete_run_folder(trained_run):
+    run_dir, result = trained_run
+    assert "test accuracy:" in result.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["epochs_run"] == 1 and summary["config"]["hidden"] == [32]
+    assert 0.3 < summary["test_accuracy"] <= 1.0  # one epoch is far better than chance (0.1)
+    assert (run_dir / "model.pt").exists() and (run_dir / "train_state.pt").exists()
+    rows = list(csv.reader((run_dir / "log.csv").open()))
+    assert rows[0][:3] == ["epoch", "loss", "val_loss"] and len(rows) == 2
+    for name in summary["plots"]:
+        assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "loss.png" in summary["plots"]
+
+
+def test_evaluate_rescores_the_saved_run(trained_run):
+    run_dir, _ = trained_run
+    summary = json.loads((run_dir / "summary.json").read_text())
+    result = chainrule_cli("evaluate", str(run_dir))
+    assert result.returncode == 0, result.stderr
+    assert f"test accuracy: {summary['test_accuracy']:.4f}" in result.stdout
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["train", "--optimizer", "lbfgs"], "invalid choice: 'lbfgs'"),
+    (["train", "--hidden", "12,x"], "comma-separated integers"),
+    (["train", "--valid-fraction", "1.5"], "[0, 1)"),
+    (["train", "--dataset", "/no/such/folder"], "unknown dataset"),
+    (["evaluate", "/no/such/run"], "cannot evaluate run"),
+    (["run", "/no/such/script.py"], "no such script"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_arguments_give_one_line_and_exit_code_2(argv, message, capsys):
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.count("\n") == 1 and captured.err.startswith("chainrule: error:")
+    assert message in captured.err
+
+
+def test_bad_arguments_in_a_subprocess_print_no_traceback(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = chainrule_cli("train", "--dataset", str(empty), "--epochs", "1")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_train_lenet5_with_sgd_and_no_validation(tmp_path):
+    result = chainrule_cli("train", "--model", "cnn", "--epochs", "1", "--optimizer", "sgd",
+                           "--lr", "0.05", "--valid-fraction", "0", "--no-progress",
+                           "--run-dir", str(tmp_path / "cnn"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "cnn" / "summary.json").read_text())
+    assert summary["config"]["model"] == "cnn" and summary["test_accuracy"] > 0.3
+    assert "val_loss" not in summary["history"]
+
+
+def test_run_executes_a_torch_script_on_chainrule(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text("import sys\nimport torch\n"
+                      "print(type(torch.ones(2)).__module__.split('.')[0], sys.argv[1:])\n")
+    result = chainrule_cli("run", str(script), "--flag", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "chainrule ['--flag', '1']"
