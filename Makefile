@@ -22,9 +22,10 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 demo: $(STAMP_RUN)
 	$(VENV)/bin/chainrule train
 
+# Two test processes on two cores: one BLAS thread each, or they fight over the cores.
 test: $(STAMP_TEST)
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -n 2 --dist loadfile
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n 2 --dist loadfile
 
 lint: $(STAMP_TEST)
 	$(VENV)/bin/ruff check .
