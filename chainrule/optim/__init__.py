@@ -1,0 +1,20 @@
+"""Optimizers (``chainrule.optim``): update parameters in place from their ``.grad``.
+
+>>> import chainrule as torch
+>>> w = torch.nn.Parameter(torch.tensor([1.0]))
+>>> opt = torch.optim.SGD([w], lr=0.5)
+>>> (w * w).sum().backward(); opt.step()
+>>> w
+Parameter containing:
+tensor([0.], requires_grad=True)
+"""
+
+from chainrule.optim import lr_scheduler
+from chainrule.optim.adagrad import Adagrad
+from chainrule.optim.adam import Adam
+from chainrule.optim.adamw import AdamW
+from chainrule.optim.optimizer import Optimizer
+from chainrule.optim.rmsprop import RMSprop
+from chainrule.optim.sgd import SGD
+
+__all__ = ["Optimizer", "SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "lr_scheduler"]

@@ -1,0 +1,92 @@
+"""Adam: per-parameter steps from bias-corrected running moments of the gradient."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule.optim.optimizer import Optimizer, gradient_of, step_counter, zeros_like_param
+
+__all__ = ["Adam"]
+
+
+class Adam(Optimizer):
+    """``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with ``m``, ``v`` running means of ``g`` and ``g**2``.
+
+    >>> import chainrule as torch
+    >>> w = torch.nn.Parameter(torch.zeros(2))
+    >>> opt = torch.optim.Adam([w], lr=0.1)
+    >>> w.grad = torch.ones(2); opt.step()
+    >>> w
+    Parameter containing:
+    tensor([-0.1000, -0.1000], requires_grad=True)
+    """
+
+    _decoupled_weight_decay = False
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
+                 foreach=None, maximize: bool = False, capturable: bool = False,
+                 differentiable: bool = False, fused=None) -> None:
+        if not 0.0 <= lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 <= eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if not 0.0 <= betas[0] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
+        if not 0.0 <= betas[1] < 1.0:
+            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
+        if not 0.0 <= weight_decay:
+            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
+                        maximize=maximize, foreach=foreach, capturable=capturable,
+                        differentiable=differentiable, fused=fused)
+        super().__init__(params, defaults)
+
+    def step(self, closure=None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                data = p._data
+                grad = gradient_of(p, group["maximize"])
+                state = self.state[p]
+                if "exp_avg" not in state:
+                    state["exp_avg"] = zeros_like_param(p)
+                    state["exp_avg_sq"] = zeros_like_param(p)
+                    if group["amsgrad"]:
+                        state["max_exp_avg_sq"] = zeros_like_param(p)
+                step = step_counter(state)
+                if weight_decay:
+                    if self._decoupled_weight_decay:
+                        data *= 1 - lr * weight_decay
+                    else:
+                        grad = grad + weight_decay * data
+                exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+                scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
+                scratch *= 1 - beta1
+                exp_avg += scratch
+                np.multiply(grad, grad, out=scratch)
+                scratch *= 1 - beta2
+                exp_avg_sq *= beta2
+                exp_avg_sq += scratch
+                step_size = lr / (1 - beta1 ** step)
+                bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+                if group["amsgrad"]:
+                    max_sq = state["max_exp_avg_sq"]._data
+                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
+                    np.sqrt(max_sq, out=scratch)
+                else:
+                    np.sqrt(exp_avg_sq, out=scratch)
+                scratch /= bias_correction2_sqrt
+                scratch += eps
+                np.divide(exp_avg, scratch, out=scratch)
+                scratch *= step_size
+                data -= scratch
+                p._bump_version()
+        return loss

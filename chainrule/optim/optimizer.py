@@ -1,0 +1,199 @@
+"""``Optimizer``: the base every optimizer shares (parameter groups, state, state dicts).
+
+Subclasses implement ``step()`` as a loop over ``param_groups`` that updates
+each parameter's NumPy array in place, the way the algorithm reads on paper.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from copy import deepcopy
+from typing import Any
+
+import numpy as np
+
+from chainrule._tensor import Tensor, make_tensor
+
+__all__ = ["Optimizer", "required"]
+
+
+class _RequiredParameter:
+    def __repr__(self) -> str:
+        return "<required parameter>"
+
+
+required = _RequiredParameter()
+
+
+class Optimizer:
+    """Holds ``param_groups`` (dicts of ``params`` plus hyper-parameters) and per-parameter ``state``."""
+
+    def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
+        self.defaults = defaults
+        self.state: defaultdict = defaultdict(dict)
+        self.param_groups: list[dict] = []
+        self._step_pre_hooks: dict = {}
+        self._step_post_hooks: dict = {}
+        if isinstance(params, Tensor):
+            raise TypeError("params argument given to the optimizer should be an iterable of "
+                            f"Tensors or dicts, but got {type(params).__name__}")
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {key}: {group[key]}" for key in sorted(group) if key != "params")
+        lines.append(")")
+        return "\n".join(lines)
+
+    def add_param_group(self, param_group: dict) -> None:
+        """Add a group of parameters with its own hyper-parameters (missing ones take the defaults)."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"param_group must be a dict, but got {type(param_group).__name__}")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        for p in params:
+            if not isinstance(p, Tensor):
+                raise TypeError("optimizer can only optimize Tensors, but one of the params is "
+                                f"{type(p).__name__}")
+            if p.grad_fn is not None:
+                raise ValueError("can't optimize a non-leaf Tensor")
+        group = {"params": params}
+        for name, default in self.defaults.items():
+            if default is required and name not in param_group:
+                raise ValueError(f"parameter group didn't specify a value of required optimization parameter {name}")
+            group[name] = param_group.get(name, default)
+        group.update({k: v for k, v in param_group.items() if k not in group})
+        existing = {id(p) for g in self.param_groups for p in g["params"]}
+        if any(id(p) in existing for p in params):
+            raise ValueError("some parameters appear in more than one parameter group")
+        self.param_groups.append(group)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of all optimized parameters (to None, or to zero)."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                if set_to_none:
+                    p._grad = None
+                else:
+                    p._grad.grad_fn = None
+                    p._grad._requires_grad = False
+                    p._grad._data.fill(0)
+
+    def step(self, closure: Callable | None = None):
+        raise NotImplementedError
+
+    def _run_closure(self, closure: Callable | None):
+        if closure is None:
+            return None
+        from chainrule.autograd.grad_mode import enable_grad
+
+        with enable_grad():
+            return closure()
+
+    # ------------------------------------------------------------------ state dicts
+    def state_dict(self) -> dict:
+        """``{'state': {index: {...}}, 'param_groups': [{..., 'params': [indices]}]}`` as in PyTorch."""
+        index_of: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            for p in group["params"]:
+                index_of.setdefault(id(p), len(index_of))
+            packed["params"] = [index_of[id(p)] for p in group["params"]]
+            groups.append(packed)
+        state = {index_of[id(p)]: value for p, value in self.state.items() if id(p) in index_of}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        """Restore state saved by ``state_dict()`` (tensors are copied, cast to each parameter's dtype)."""
+        state_dict = deepcopy(state_dict)
+        saved_groups = state_dict["param_groups"]
+        if len(saved_groups) != len(self.param_groups):
+            raise ValueError("loaded state dict has a different number of parameter groups")
+        for mine, saved in zip(self.param_groups, saved_groups):
+            if len(mine["params"]) != len(saved["params"]):
+                raise ValueError("loaded state dict contains a parameter group that doesn't match "
+                                 "the size of optimizer's group")
+        by_index = {index: p for mine, saved in zip(self.param_groups, saved_groups)
+                    for index, p in zip(saved["params"], mine["params"])}
+        self.state = defaultdict(dict)
+        for index, values in state_dict["state"].items():
+            param = by_index.get(int(index))
+            if param is None:
+                continue
+            self.state[param] = {key: _cast_state(key, value, param) for key, value in values.items()}
+        for mine, saved in zip(self.param_groups, saved_groups):
+            mine.update({k: v for k, v in saved.items() if k != "params"})
+
+    # ------------------------------------------------------------------ hooks
+    def register_step_pre_hook(self, hook: Callable):
+        from chainrule.utils.hooks import RemovableHandle
+
+        return RemovableHandle.add(self._step_pre_hooks, hook)
+
+    def register_step_post_hook(self, hook: Callable):
+        from chainrule.utils.hooks import RemovableHandle
+
+        return RemovableHandle.add(self._step_post_hooks, hook)
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "step" in cls.__dict__:
+            cls.step = _with_step_hooks(cls.__dict__["step"])
+
+
+def _with_step_hooks(step: Callable) -> Callable:
+    from functools import wraps
+
+    from chainrule.autograd.grad_mode import no_grad
+
+    @wraps(step)
+    def hooked(self, *args, **kwargs):
+        for hook in list(self._step_pre_hooks.values()):
+            result = hook(self, args, kwargs)
+            if result is not None:
+                args, kwargs = result
+        with no_grad():
+            out = step(self, *args, **kwargs)
+        for hook in list(self._step_post_hooks.values()):
+            hook(self, args, kwargs)
+        return out
+
+    return hooked
+
+
+def _cast_state(key: str, value, param: Tensor):
+    if not isinstance(value, Tensor):
+        return value
+    if key == "step":  # the step count stays float32, as in PyTorch
+        return make_tensor(value._data.astype(np.float32))
+    return make_tensor(value._data.astype(param._data.dtype))
+
+
+def step_counter(state: dict) -> float:
+    """Advance ``state['step']`` (a 0-d float32 tensor, as PyTorch keeps it) and return it."""
+    step = state.get("step")
+    if step is None:
+        step = state["step"] = make_tensor(np.zeros((), np.float32))
+    step._data += 1
+    return float(step._data)
+
+
+def zeros_like_param(p: Tensor) -> Tensor:
+    return make_tensor(np.zeros_like(p._data))
+
+
+def gradient_of(p: Tensor, maximize: bool) -> np.ndarray:
+    grad = p._grad._data
+    return -grad if maximize else grad

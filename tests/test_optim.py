@@ -1,0 +1,287 @@
+"""Optimizers: several steps against torch from identical weights and gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+import chainrule.optim as optim
+from chainrule._tensor import make_tensor
+
+torch = pytest.importorskip("torch")
+
+CONFIGS = [
+    ("SGD", dict(lr=0.1)),
+    ("SGD", dict(lr=0.1, momentum=0.9)),
+    ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5, weight_decay=0.01)),
+    ("SGD", dict(lr=0.05, momentum=0.8, nesterov=True, weight_decay=0.1)),
+    ("SGD", dict(lr=0.1, maximize=True)),
+    ("Adam", dict(lr=0.01)),
+    ("Adam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1)),
+    ("Adam", dict(lr=0.01, amsgrad=True)),
+    ("Adam", dict(lr=0.01, maximize=True, eps=1e-6)),
+    ("AdamW", dict(lr=0.01)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.3, amsgrad=True)),
+    ("RMSprop", dict(lr=0.01)),
+    ("RMSprop", dict(lr=0.01, alpha=0.9, weight_decay=0.1, momentum=0.5)),
+    ("RMSprop", dict(lr=0.01, centered=True, momentum=0.9)),
+    ("RMSprop", dict(lr=0.01, centered=True, maximize=True)),
+    ("Adagrad", dict(lr=0.1)),
+    ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
+    ("Adagrad", dict(lr=0.1, eps=1e-5, maximize=True)),
+]
+
+
+def _pair(shapes, dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(s).astype(dtype) for s in shapes]
+    ours = [make_tensor(a.copy(), requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a.copy(), requires_grad=True) for a in arrays]
+    return ours, theirs
+
+
+def _set_grads(ours, theirs, rng, dtype):
+    for p, q in zip(ours, theirs):
+        g = rng.standard_normal(p.shape).astype(dtype)
+        p.grad = make_tensor(g.copy())
+        q.grad = torch.tensor(g.copy())
+
+
+def _run(name, kwargs, dtype, steps=6, groups=False):
+    shapes = [(3, 4), (4,), ()]
+    ours, theirs = _pair(shapes, dtype)
+    if groups:
+        params_ours = [{"params": ours[:2]}, {"params": ours[2:], "lr": kwargs["lr"] * 3}]
+        params_theirs = [{"params": theirs[:2]}, {"params": theirs[2:], "lr": kwargs["lr"] * 3}]
+    else:
+        params_ours, params_theirs = ours, theirs
+    opt = getattr(optim, name)(params_ours, **kwargs)
+    ref = getattr(torch.optim, name)(params_theirs, **kwargs)
+    rng = np.random.default_rng(1)
+    for _ in range(steps):
+        _set_grads(ours, theirs, rng, dtype)
+        opt.step()
+        ref.step()
+    return opt, ref, ours, theirs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name,kwargs", CONFIGS)
+def test_steps_match_torch(name, kwargs, dtype):
+    opt, ref, ours, theirs = _run(name, kwargs, dtype)
+    tol = 1e-6 if dtype == np.float64 else 2e-6
+    for p, q in zip(ours, theirs):
+        assert p._data.dtype == dtype
+        np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=tol, atol=tol)
+    for p, q in zip(ours, theirs):
+        for key, value in ref.state[q].items():
+            mine = opt.state[p][key]
+            assert isinstance(mine, chainrule.Tensor)
+            assert mine.dtype.name == str(value.dtype).replace("torch.", "")
+            np.testing.assert_allclose(mine._data, value.numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kwargs", [c for c in CONFIGS if c[0] in ("SGD", "Adam", "RMSprop")])
+def test_param_groups_with_different_lrs(name, kwargs):
+    _, _, ours, theirs = _run(name, kwargs, np.float64, groups=True)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(p._data, q.detach().numpy(), rtol=1e-7, atol=1e-9)
+
+
+def test_step_updates_in_place_and_bumps_version():
+    p = make_tensor(np.ones(3, np.float32), requires_grad=True)
+    storage = p._data
+    p.grad = make_tensor(np.ones(3, np.float32))
+    before = p._version
+    optim.Adam([p], lr=0.1).step()
+    assert p._data is storage and p._data.dtype == np.float32
+    assert p._version == before + 1
+    assert p.grad_fn is None
+
+
+def test_parameters_without_grad_are_skipped():
+    p = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step()
+    np.testing.assert_array_equal(p._data, 1)
+    assert len(opt.state) == 0
+
+
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_zero_grad(set_to_none):
+    p = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    (p * p).sum().backward()
+    opt = optim.SGD([p], lr=0.1)
+    opt.zero_grad(set_to_none=set_to_none)
+    if set_to_none:
+        assert p.grad is None
+    else:
+        np.testing.assert_array_equal(p.grad._data, 0)
+
+
+@pytest.mark.parametrize("name,kwargs", CONFIGS[::2])
+def test_state_dict_layout_and_round_trip(name, kwargs):
+    opt, ref, ours, theirs = _run(name, kwargs, np.float32, steps=3, groups=True)
+    state = opt.state_dict()
+    expected = ref.state_dict()
+    assert sorted(state) == ["param_groups", "state"]
+    assert [g["params"] for g in state["param_groups"]] == [g["params"] for g in expected["param_groups"]]
+    assert sorted(state["state"]) == sorted(expected["state"])
+    for index in expected["state"]:
+        assert sorted(state["state"][index]) == sorted(expected["state"][index])
+    for mine, theirs_group in zip(state["param_groups"], expected["param_groups"]):
+        for key in ("lr", "weight_decay"):
+            assert mine[key] == theirs_group[key]
+
+    fresh_params = [make_tensor(p._data.copy(), requires_grad=True) for p in ours]
+    groups = [{"params": fresh_params[:2]}, {"params": fresh_params[2:], "lr": 1.0}]
+    fresh = getattr(optim, name)(groups, **kwargs)
+    fresh.load_state_dict(state)
+    assert fresh.param_groups[1]["lr"] == opt.param_groups[1]["lr"]
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        for a, b in zip(ours, fresh_params):
+            g = rng.standard_normal(a.shape).astype(np.float32)
+            a.grad = make_tensor(g.copy())
+            b.grad = make_tensor(g.copy())
+        opt.step()
+        fresh.step()
+    for a, b in zip(ours, fresh_params):
+        np.testing.assert_array_equal(a._data, b._data)
+
+
+def test_load_state_dict_does_not_alias_saved_tensors():
+    p = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    p.grad = make_tensor(np.ones(2, np.float32))
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step()
+    state = opt.state_dict()
+    other = optim.SGD([make_tensor(np.ones(2, np.float32), requires_grad=True)], lr=0.1, momentum=0.9)
+    other.load_state_dict(state)
+    buffer = next(iter(other.state.values()))["momentum_buffer"]
+    buffer._data += 1
+    np.testing.assert_array_equal(state["state"][0]["momentum_buffer"]._data, 1)
+
+
+def test_add_param_group_and_errors():
+    a = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    b = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    opt = optim.SGD([a], lr=0.1)
+    opt.add_param_group({"params": b, "lr": 0.5, "momentum": 0.9})
+    assert opt.param_groups[1]["lr"] == 0.5 and opt.param_groups[1]["momentum"] == 0.9
+    assert opt.param_groups[1]["dampening"] == 0
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt.add_param_group({"params": [a]})
+    with pytest.raises(ValueError, match="empty parameter list"):
+        optim.SGD([], lr=0.1)
+    with pytest.raises(ValueError, match="Invalid learning rate"):
+        optim.Adam([a], lr=-1)
+    with pytest.raises(ValueError, match="Nesterov"):
+        optim.SGD([a], lr=0.1, nesterov=True)
+    with pytest.raises(TypeError):
+        optim.SGD(a, lr=0.1)
+
+
+def test_closure_and_step_hooks():
+    p = make_tensor(np.array([2.0], np.float32), requires_grad=True)
+    opt = optim.SGD([p], lr=0.25)
+    calls = []
+    opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    handle = opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+
+    def closure():
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    loss = opt.step(closure)
+    assert float(loss) == 4.0
+    np.testing.assert_allclose(p._data, [1.0])
+    assert calls == ["pre", "post"]
+    handle.remove()
+    opt.step(closure)
+    assert calls == ["pre", "post", "pre"]
+
+
+def test_adagrad_state_exists_before_first_step():
+    p = make_tensor(np.ones(2, np.float32), requires_grad=True)
+    state = optim.Adagrad([p], initial_accumulator_value=0.3).state_dict()["state"][0]
+    assert float(state["step"]) == 0.0
+    np.testing.assert_allclose(state["sum"]._data, 0.3)
+
+
+# ------------------------------------------------------------ gradient utilities
+def _params_with_grads(dtype=np.float32, seed=0):
+    rng = np.random.default_rng(seed)
+    shapes = [(3, 4), (5,), ()]
+    ours, theirs = [], []
+    for shape in shapes:
+        w = np.asarray(rng.standard_normal(shape), dtype=dtype)
+        g = np.asarray(rng.standard_normal(shape) * 3, dtype=dtype)
+        p = make_tensor(w.copy(), requires_grad=True)
+        p.grad = make_tensor(g.copy())
+        q = torch.tensor(w.copy(), requires_grad=True)
+        q.grad = torch.tensor(g.copy())
+        ours.append(p)
+        theirs.append(q)
+    return ours, theirs
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.5, float("inf")])
+@pytest.mark.parametrize("max_norm", [0.5, 1e6])
+def test_clip_grad_norm_matches_torch(norm_type, max_norm, dtype):
+    from chainrule.nn.utils import clip_grad_norm_
+
+    ours, theirs = _params_with_grads(dtype)
+    total = clip_grad_norm_(ours, max_norm, norm_type=norm_type)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, max_norm, norm_type=norm_type)
+    assert isinstance(total, chainrule.Tensor) and total.shape == ()
+    assert total.dtype.name == str(expected.dtype)[6:]
+    np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-5)
+    for p, q in zip(ours, theirs):
+        assert p.grad.dtype.name == str(q.grad.dtype)[6:]
+        np.testing.assert_allclose(p.grad._data, q.grad.numpy(), rtol=1e-5, atol=1e-7)
+
+
+def test_clip_grad_norm_single_tensor_skips_missing_grads_and_errors_on_nonfinite():
+    from chainrule.nn.utils import clip_grad_norm_
+
+    p = make_tensor(np.zeros(2, np.float32), requires_grad=True)
+    p.grad = make_tensor(np.array([3.0, 4.0], np.float32))
+    q = make_tensor(np.zeros(2, np.float32), requires_grad=True)
+    assert clip_grad_norm_(p, 1.0).item() == pytest.approx(5.0)
+    np.testing.assert_allclose(p.grad._data, [0.6, 0.8], rtol=1e-5)
+    assert clip_grad_norm_([q], 1.0).item() == 0.0
+    p.grad = make_tensor(np.array([np.inf, 1.0], np.float32))
+    with pytest.raises(RuntimeError, match="non-finite"):
+        clip_grad_norm_([p], 1.0, error_if_nonfinite=True)
+
+
+def test_clip_grad_value_matches_torch():
+    from chainrule.nn.utils import clip_grad_value_
+
+    ours, theirs = _params_with_grads()
+    clip_grad_value_(ours, 0.7)
+    torch.nn.utils.clip_grad_value_(theirs, 0.7)
+    for p, q in zip(ours, theirs):
+        np.testing.assert_array_equal(p.grad._data, q.grad.numpy())
+
+
+def test_parameters_to_vector_and_back():
+    from chainrule.nn.utils import parameters_to_vector, vector_to_parameters
+
+    ours, theirs = _params_with_grads()
+    vector = parameters_to_vector(ours)
+    expected = torch.nn.utils.parameters_to_vector(theirs)
+    np.testing.assert_array_equal(vector.detach().numpy(), expected.detach().numpy())
+    vector.sum().backward()
+    assert ours[0].grad is not None
+    new = np.arange(vector.numel(), dtype=np.float32)
+    vector_to_parameters(chainrule.tensor(new), ours)
+    np.testing.assert_array_equal(ours[0]._data.ravel(), new[:12])
+    np.testing.assert_array_equal(ours[2]._data, new[-1])
+    with pytest.raises(TypeError, match="expected torch.Tensor"):
+        vector_to_parameters(new, ours)
