@@ -10,8 +10,10 @@ import math
 
 import numpy as np
 
+from chainrule._dtype import result_type
 from chainrule._ops._util import Tensor, normalize_dim, shape_from_args, tensor_method
 from chainrule._tensor import make_view
+from chainrule._tensor_str import type_name
 from chainrule.autograd.function import Function
 
 
@@ -45,9 +47,9 @@ class UnsafeView(Reshape):
     node_name = "UnsafeViewBackward0"
 
 
-def _viewed(a: Tensor, result: Tensor) -> Tensor:
-    """Mark ``result`` as a view of ``a`` when it shares its memory."""
-    if result._data.base is not None and np.shares_memory(result._data, a._data):
+def _viewed(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
+    """Mark ``result`` as a view of ``a`` when it shares its memory (``known_view``: no need to check)."""
+    if known_view or (result._data.base is not None and np.shares_memory(result._data, a._data)):
         counter = a._vc
         if counter is None:
             counter = a._vc = [0]
@@ -115,8 +117,8 @@ def expand(self, *sizes) -> Tensor:
     data = self._data
     if len(sizes) < data.ndim:
         raise RuntimeError(
-            f"expand(torch.FloatTensor{{{list(data.shape)}}}, size={list(sizes)}): the number of "
-            "sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
+            f"expand({type_name(self)}{{{list(data.shape)}}}, size={list(sizes)}): the number of "
+            f"sizes provided ({len(sizes)}) must be greater or equal to the number of dimensions in "
             f"the tensor ({data.ndim})")
     lead = len(sizes) - data.ndim
     target = tuple(data.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
@@ -272,4 +274,368 @@ def contiguous(self, memory_format=None) -> Tensor:
     return clone(self)
 
 
-__all__ = ["make_view"]
+
+
+@tensor_method()
+def unflatten(input, dim: int, sizes) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one of which may be ``-1``)."""
+    shape = input._data.shape
+    dim = normalize_dim(dim, len(shape))
+    inner = _infer_shape(tuple(int(s) for s in sizes), shape[dim], (shape[dim],))
+    return view(input, shape[:dim] + inner + shape[dim + 1:])
+
+
+@tensor_method()
+def movedim(input, source, destination) -> Tensor:
+    """Move the dimensions ``source`` to the positions ``destination`` (a view)."""
+    ndim = input._data.ndim
+    source = [source] if isinstance(source, int) else list(source)
+    destination = [destination] if isinstance(destination, int) else list(destination)
+    if len(source) != len(destination):
+        raise RuntimeError(
+            f"movedim: Invalid source or destination dims: source ({source} dims) should contain "
+            f"the same number of dims as destination ({destination} dims)")
+    return _viewed(input, Permute.apply(input, dims=_moved_order(ndim, source, destination)))
+
+
+def _moved_order(ndim: int, source: list, destination: list) -> tuple:
+    source = [normalize_dim(d, ndim) for d in source]
+    destination = [normalize_dim(d, ndim) for d in destination]
+    order = [None] * ndim
+    for s, d in zip(source, destination, strict=True):
+        order[d] = s
+    rest = iter(d for d in range(ndim) if d not in source)
+    return tuple(next(rest) if o is None else o for o in order)
+
+
+moveaxis = Tensor.moveaxis = movedim
+swapaxes = swapdims = transpose
+
+
+@tensor_method()
+def resize_(self, *sizes) -> Tensor:
+    """Change the shape in place, keeping the values in memory order (data only, no autograd)."""
+    if self._requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    shape = shape_from_args(sizes)
+    numel = math.prod(shape)
+    flat = self._data.reshape(-1)
+    if numel <= flat.size:
+        data = flat[:numel].reshape(shape)
+    else:
+        data = np.zeros(numel, dtype=flat.dtype)
+        data[:flat.size] = flat
+        data = data.reshape(shape)
+    self._data = data
+    self._bump_version()
+    return self
+
+
+@tensor_method()
+def resize_as_(self, other: Tensor) -> Tensor:
+    return resize_(self, other._data.shape)
+
+
+class Cat(Function):
+    node_name = "CatBackward0"
+
+    @staticmethod
+    def forward(ctx, *tensors, dim=0, dtype=None):
+        ctx.dim = dim
+        ctx.sizes = [t._data.shape[dim] if t._data.ndim else 0 for t in tensors]
+        return np.concatenate([t._data for t in tensors], axis=dim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return tuple(grad.split(ctx.sizes, ctx.dim))
+
+
+def _skippable(t: Tensor) -> bool:
+    """PyTorch still accepts legacy empty 1-D tensors of shape ``(0,)`` in ``cat``."""
+    return t._data.shape == (0,)
+
+
+@tensor_method()
+def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Join tensors along an existing dimension.
+
+    >>> import chainrule as torch
+    >>> torch.cat([torch.zeros(1, 2), torch.ones(1, 2)]).shape
+    torch.Size([2, 2])
+    """
+    tensors = list(tensors)
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    dtype = result_type(*tensors).numpy
+    kept = [t for t in tensors if not _skippable(t)]
+    if not kept:
+        return Cat.apply(*tensors, dim=0, dtype=dtype)
+    reference = kept[0]._data.shape
+    if not reference:
+        raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
+    dim = normalize_dim(dim, len(reference))
+    for position, t in enumerate(tensors):
+        shape = t._data.shape
+        if _skippable(t):
+            continue
+        if len(shape) != len(reference):
+            raise RuntimeError(
+                f"Tensors must have same number of dimensions: got {len(reference)} and {len(shape)}")
+        for d, (expected, got) in enumerate(zip(reference, shape, strict=True)):
+            if d != dim and expected != got:
+                raise RuntimeError(
+                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                    f"{expected} but got size {got} for tensor number {position} in the list.")
+    result = Cat.apply(*kept, dim=dim, dtype=dtype)
+    if out is not None:
+        out._data = result._data
+        return out
+    return result
+
+
+concat = concatenate = cat
+
+
+class Stack(Function):
+    node_name = "StackBackward0"
+
+    @staticmethod
+    def forward(ctx, *tensors, dim=0, dtype=None):
+        ctx.dim = dim
+        return np.stack([t._data for t in tensors], axis=dim, dtype=dtype)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.unbind(ctx.dim)
+
+
+def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Join tensors of the same shape along a new dimension."""
+    tensors = list(tensors)
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    reference = tensors[0]._data.shape
+    for position, t in enumerate(tensors):
+        if t._data.shape != reference:
+            raise RuntimeError(
+                f"stack expects each tensor to be equal size, but got {list(reference)} at entry 0 "
+                f"and {list(t._data.shape)} at entry {position}")
+    dim = normalize_dim(dim, len(reference) + 1)
+    result = Stack.apply(*tensors, dim=dim, dtype=result_type(*tensors).numpy)
+    if out is not None:
+        out._data = result._data
+        return out
+    return result
+
+
+def hstack(tensors) -> Tensor:
+    tensors = [t if t._data.ndim else t.reshape(1) for t in tensors]
+    return cat(tensors, 0 if tensors[0]._data.ndim == 1 else 1)
+
+
+def vstack(tensors) -> Tensor:
+    return cat([t if t._data.ndim >= 2 else t.reshape(1, -1) for t in tensors], 0)
+
+
+row_stack = vstack
+
+
+class Split(Function):
+    node_name = "SplitBackward0"
+
+    @staticmethod
+    def forward(ctx, a, sizes=(), dim=0):
+        ctx.dim = dim
+        data = a._data
+        lead = (slice(None),) * dim
+        starts = np.cumsum((0,) + sizes[:-1]).tolist()
+        return tuple(data[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes, strict=True))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return cat(grads, ctx.dim)
+
+
+class SplitWithSizes(Split):
+    node_name = "SplitWithSizesBackward0"
+
+
+def _split_views(input: Tensor, node: type[Split], sizes: list, dim: int) -> tuple:
+    return tuple(_viewed(input, part, True) for part in node.apply(input, sizes=tuple(sizes), dim=dim))
+
+
+@tensor_method()
+def split(tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Cut into pieces of ``split_size`` (the last may be smaller) or of the listed sizes (views)."""
+    if not tensor._data.ndim:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    dim = normalize_dim(dim, tensor._data.ndim)
+    length = tensor._data.shape[dim]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size < 0:
+            raise RuntimeError(f"split expects split_size be non-negative, but got split_size={size}")
+        if size == 0 and length:
+            raise RuntimeError(
+                f"split_size can only be 0 if dimension size is 0, but got dimension size of {length}")
+        count = max(-(-length // size), 1) if size else 1
+        sizes = [size] * (count - 1) + [length - size * (count - 1)]
+        return _split_views(tensor, Split, sizes, dim)
+    sizes = [int(s) for s in split_size_or_sections]
+    if sum(sizes) != length or any(s < 0 for s in sizes):
+        raise RuntimeError(
+            f"split_with_sizes expects split_sizes to sum exactly to {length} (input tensor's size at "
+            f"dimension {dim}), but got split_sizes={sizes}")
+    return _split_views(tensor, SplitWithSizes, sizes, dim)
+
+
+@tensor_method()
+def chunk(input, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of equal size (the last may be smaller, or fewer pieces)."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    length = input.size(dim)
+    return split(input, max(-(-length // chunks), 1) if length else 0, dim)
+
+
+class Unbind(Function):
+    node_name = "UnbindBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0):
+        ctx.dim = dim
+        data = a._data
+        return tuple(data[(slice(None),) * dim + (i,)] for i in range(data.shape[dim]))
+
+    @staticmethod
+    def backward(ctx, *grads):
+        return stack(grads, ctx.dim)
+
+
+@tensor_method()
+def unbind(input, dim: int = 0) -> tuple:
+    """The slices along ``dim``, as a tuple of views."""
+    if not input._data.ndim:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    dim = normalize_dim(dim, input._data.ndim)
+    if input._data.shape[dim] == 0:
+        return ()
+    return tuple(_viewed(input, part, True) for part in Unbind.apply(input, dim=dim))
+
+
+@tensor_method()
+def narrow(input, dim: int, start: int, length: int) -> Tensor:
+    """The slice ``start:start + length`` along ``dim`` (a view)."""
+    if not input._data.ndim:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    dim = normalize_dim(dim, input._data.ndim)
+    size = input._data.shape[dim]
+    start = int(start)
+    if not -size <= start <= size:
+        raise IndexError(
+            f"start out of range (expected to be in range of [{-size}, {size}], but got {start})")
+    start %= size if size else 1
+    if start + length > size:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({size}).")
+    return input[(slice(None),) * dim + (slice(start, start + length),)]
+
+
+class Flip(Function):
+    node_name = "FlipBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=()):
+        ctx.dims = dims
+        return np.flip(a._data, dims).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad.flip(ctx.dims)
+
+
+@tensor_method()
+def flip(input, *dims) -> Tensor:
+    """Reverse the order of elements along ``dims`` (a copy, as in PyTorch)."""
+    ndim = input._data.ndim
+    dims = tuple(normalize_dim(d, ndim) for d in shape_from_args(dims))
+    return Flip.apply(input, dims=dims)
+
+
+@tensor_method()
+def fliplr(input) -> Tensor:
+    return flip(input, 1)
+
+
+@tensor_method()
+def flipud(input) -> Tensor:
+    return flip(input, 0)
+
+
+class Roll(Function):
+    node_name = "RollBackward0"
+
+    @staticmethod
+    def forward(ctx, a, shifts=(), dims=None):
+        ctx.shifts, ctx.dims = shifts, dims
+        return np.roll(a._data, shifts, axis=dims)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Roll.apply(grad, shifts=tuple(-s for s in ctx.shifts), dims=ctx.dims)
+
+
+@tensor_method()
+def roll(input, shifts, dims=None) -> Tensor:
+    """Rotate elements along ``dims`` by ``shifts`` (over the flattened tensor without ``dims``)."""
+    shifts = (shifts,) if isinstance(shifts, int) else tuple(shifts)
+    if dims is not None:
+        dims = (dims,) if isinstance(dims, int) else tuple(dims)
+        if len(dims) != len(shifts):
+            raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:{len(dims)}")
+        dims = tuple(normalize_dim(d, input._data.ndim) for d in dims)
+    elif len(shifts) != 1:
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, dims:0")
+    return Roll.apply(input, shifts=shifts, dims=dims)
+
+
+class Repeat(Function):
+    node_name = "RepeatBackward0"
+
+    @staticmethod
+    def forward(ctx, a, repeats=()):
+        ctx.input_shape = a._data.shape
+        ctx.repeats = repeats
+        return np.tile(a._data, repeats)
+
+    @staticmethod
+    def backward(ctx, grad):
+        repeats = ctx.repeats
+        sizes = (1,) * (len(repeats) - len(ctx.input_shape)) + ctx.input_shape
+        interleaved = tuple(n for pair in zip(repeats, sizes, strict=True) for n in pair)
+        if not interleaved:
+            return grad
+        summed = grad.reshape(interleaved).sum(tuple(range(0, len(interleaved), 2)))
+        return summed.reshape(ctx.input_shape)
+
+
+@tensor_method()
+def repeat(self, *sizes) -> Tensor:
+    """Tile the tensor ``sizes[i]`` times along each dimension (a copy)."""
+    repeats = shape_from_args(sizes)
+    if len(repeats) < self._data.ndim:
+        raise RuntimeError(
+            "Number of dimensions of repeat dims can not be smaller than number of dimensions of tensor")
+    return Repeat.apply(self, repeats=repeats)
+
+
+@tensor_method()
+def tile(input, *dims) -> Tensor:
+    """Like ``repeat``, but missing leading ``dims`` count as 1."""
+    dims = shape_from_args(dims)
+    return repeat(input, (1,) * (input._data.ndim - len(dims)) + dims)
+
+
+__all__ = ["make_view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "transpose",
+           "swapaxes", "swapdims", "t", "permute", "movedim", "moveaxis", "cat", "concat",
+           "concatenate", "stack", "hstack", "vstack", "row_stack", "split", "chunk", "unbind",
+           "narrow", "flip", "fliplr", "flipud", "roll", "tile"]
