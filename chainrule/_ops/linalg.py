@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, tensor_method
+from chainrule._ops._util import Tensor, _type_label, make_tensor, tensor_method
 from chainrule.autograd.function import Function
 
 
@@ -75,15 +75,21 @@ class BatchedMatmul(Matmul):
     node_name = "UnsafeViewBackward0"
 
 
+class VectorMatmul(Matmul):
+    """``vector @ matrix``: PyTorch computes it as a 1-row ``mm`` and squeezes the row away."""
+
+    node_name = "SqueezeBackward4"
+
+
 def _matmul_node(x: np.ndarray, y: np.ndarray) -> type[Function]:
     if x.ndim == 1 and y.ndim == 1:
         return Dot
     if x.ndim == 2 and y.ndim == 1:
         return Mv
-    if x.ndim <= 2 and y.ndim <= 2:
+    if x.ndim == 1 and y.ndim == 2:
+        return VectorMatmul
+    if x.ndim == 2 and y.ndim == 2:
         return Matmul
-    if x.ndim == 3 and y.ndim == 3:
-        return Bmm
     return BatchedMatmul
 
 
@@ -106,11 +112,237 @@ def matmul(input, other) -> Tensor:
 def mm(input, mat2) -> Tensor:
     """Product of two matrices (2-D only)."""
     if input._data.ndim != 2 or mat2._data.ndim != 2:
-        raise RuntimeError(f"self must be a matrix" if input._data.ndim != 2 else "mat2 must be a matrix")
+        raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else "mat2 must be a matrix")
     return Matmul.apply(input, mat2)
 
 
 Tensor.__matmul__ = matmul
 Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 
-__all__ = ["matmul", "mm", "_type_label"]
+
+
+@tensor_method()
+def bmm(input, mat2) -> Tensor:
+    """Batched product of two 3-D tensors ``(b, n, m) @ (b, m, p)``."""
+    x, y = input._data, mat2._data
+    if x.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if y.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    if y.shape[:2] != (x.shape[0], x.shape[2]):
+        raise RuntimeError(
+            "Expected size for first two dimensions of batch2 tensor to be: "
+            f"[{x.shape[0]}, {x.shape[2]}] but got: [{y.shape[0]}, {y.shape[1]}].")
+    return Bmm.apply(input, mat2)
+
+
+@tensor_method()
+def mv(input, vec) -> Tensor:
+    """Matrix-vector product ``(n, m) @ (m,)``."""
+    x, y = input._data, vec._data
+    if x.ndim != 2 or y.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {x.ndim}, {y.ndim}")
+    if x.shape[1] != y.shape[0]:
+        raise RuntimeError(
+            f"size mismatch, got input ({x.shape[0]}), mat ({x.shape[0]}x{x.shape[1]}), "
+            f"vec ({y.shape[0]})")
+    return Mv.apply(input, vec)
+
+
+@tensor_method()
+def dot(input, tensor) -> Tensor:
+    """Inner product of two 1-D tensors of the same size and dtype."""
+    x, y = input._data, tensor._data
+    if x.ndim != 1 or y.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {x.ndim}D and {y.ndim}D tensors")
+    if x.shape != y.shape:
+        raise RuntimeError(
+            f"inconsistent tensor size, expected tensor [{x.size}] and src [{y.size}] to have the "
+            f"same number of elements, but got {x.size} and {y.size} elements respectively")
+    if x.dtype != y.dtype:
+        raise RuntimeError(
+            "dot : expected both vectors to have same dtype, but found "
+            f"{_type_label(x.dtype)} and {_type_label(y.dtype)}")
+    return Dot.apply(input, tensor)
+
+
+@tensor_method("outer", "ger")
+def outer(input, vec2) -> Tensor:
+    """Outer product of two 1-D tensors: ``out[i, j] = input[i] * vec2[j]``."""
+    return input.reshape(-1, 1) * vec2
+
+
+ger = outer
+
+
+class AddProduct(Function):
+    """``beta * input + alpha * (mat1 @ mat2)`` in one node (a linear layer's forward)."""
+
+    node_name = "AddmmBackward0"
+
+    @staticmethod
+    def forward(ctx, input, a, b, beta=1, alpha=1):
+        x, y = a._data, b._data
+        _check_same_dtype(x, y)
+        product = np.matmul(x, y)
+        if alpha != 1:
+            product *= alpha
+        bias = input._data if isinstance(input, Tensor) else input
+        ctx.save_for_backward(a, b)
+        ctx.beta, ctx.alpha = beta, alpha
+        if beta == 0:
+            return product
+        return product + (bias if beta == 1 else beta * bias)
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_input, need_a, need_b = ctx.needs_input_grad
+        scaled = grad if ctx.alpha == 1 else grad * ctx.alpha
+        grad_input = (grad if ctx.beta == 1 else grad * ctx.beta) if need_input else None
+        return (grad_input, scaled @ b.mT if need_a else None,
+                a.mT @ scaled if need_b else None)
+
+
+class AddBatchProduct(AddProduct):
+    node_name = "BaddbmmBackward0"
+
+
+@tensor_method()
+def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts to the product's shape."""
+    if mat1._data.ndim != 2 or mat2._data.ndim != 2:
+        raise RuntimeError("mat1 must be a matrix" if mat1._data.ndim != 2 else "mat2 must be a matrix")
+    _check_product_shapes(mat1._data, mat2._data)
+    return AddProduct.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+
+
+@tensor_method()
+def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
+    """``beta * input + alpha * bmm(batch1, batch2)``."""
+    if batch1._data.ndim != 3 or batch2._data.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3
+                           else "batch2 must be a 3D tensor")
+    _check_product_shapes(batch1._data, batch2._data)
+    return AddBatchProduct.apply(input, batch1, batch2, beta=beta, alpha=alpha)
+
+
+def _check_product_shapes(x: np.ndarray, y: np.ndarray) -> None:
+    if x.shape[-1] != y.shape[-2]:
+        left, right = "x".join(map(str, x.shape[-2:])), "x".join(map(str, y.shape[-2:]))
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
+
+
+# ---------------------------------------------------------------------- einsum
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _parse_einsum(equation: str, shapes: list[tuple]) -> tuple[list[str], str]:
+    """Operand and output subscripts with ``...`` spelled out as letters, and the output explicit."""
+    equation = equation.replace(" ", "")
+    inputs_part, arrow, output = equation.partition("->")
+    inputs = inputs_part.split(",")
+    if len(inputs) != len(shapes):
+        raise RuntimeError(
+            "einsum(): more operands were provided than specified in the equation"
+            if len(shapes) > len(inputs) else
+            "einsum(): fewer operands were provided than specified in the equation")
+    unused = [c for c in _LETTERS if c not in equation]
+    ellipsis_ndim = max((len(s) - len(t.replace("...", "")) for t, s in zip(inputs, shapes)
+                         if "..." in t), default=0)
+    ellipsis = "".join(unused[:ellipsis_ndim])
+    spelled = []
+    for term, shape in zip(inputs, shapes):
+        if "..." in term:
+            term = term.replace("...", ellipsis[ellipsis_ndim - (len(shape) - len(term) + 3):])
+        if len(term) != len(shape):
+            raise RuntimeError(
+                f"einsum(): the number of subscripts in the equation ({len(term)}) does not match "
+                f"the number of dimensions ({len(shape)}) for operand {len(spelled)}"
+                + (" and no ellipsis was given" if "..." not in term else ""))
+        spelled.append(term)
+    if arrow:
+        output = output.replace("...", ellipsis)
+    else:
+        counts = {c: "".join(spelled).count(c) for c in "".join(spelled)}
+        output = ellipsis + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ellipsis))
+    return spelled, output
+
+
+class Einsum(Function):
+    node_name = "EinsumBackward0"
+
+    @staticmethod
+    def forward(ctx, subscripts, output, *operands):
+        arrays = [t._data for t in operands]
+        ctx.save_for_backward(*operands)
+        ctx.subscripts, ctx.output = subscripts, output
+        sizes = {}
+        for term, array in zip(subscripts, arrays):
+            for c, n in zip(term, array.shape):
+                sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]  # a broadcast 1 yields
+        ctx.sizes = sizes
+        equation = ",".join(subscripts) + "->" + output
+        # The optimised path (BLAS, pairwise order) pays off except for small two-operand cases.
+        optimize = len(arrays) > 2 or sum(a.size for a in arrays) > 4096
+        return np.asarray(np.einsum(equation, *arrays, optimize=optimize))
+
+    @staticmethod
+    def backward(ctx, grad):
+        operands = ctx.saved_tensors
+        grads = [None, None]
+        for i, term in enumerate(ctx.subscripts):
+            if not ctx.needs_input_grad[i + 2]:
+                grads.append(None)
+                continue
+            grads.append(_einsum_input_grad(ctx, grad, operands, i, term))
+        return tuple(grads)
+
+
+def _einsum_input_grad(ctx, grad, operands, index: int, term: str) -> Tensor:
+    """Contract the output gradient with the other operands, back onto operand ``index``'s subscripts."""
+    others = [(t, o) for j, (t, o) in enumerate(zip(ctx.subscripts, operands)) if j != index]
+    available = set(ctx.output).union(*(set(t) for t, _ in others))
+    unique = "".join(dict.fromkeys(term))
+    kept = "".join(c for c in unique if c in available)
+    result = Einsum.apply([ctx.output] + [t for t, _ in others], kept, grad, *(o for _, o in others))
+    if kept != unique:
+        # Letters summed within this operand alone: the gradient is constant along them.
+        shape = tuple(ctx.sizes[c] if c in kept else 1 for c in unique)
+        result = result.reshape(shape).expand(tuple(ctx.sizes[c] for c in unique))
+    if unique != term:
+        result = _onto_diagonals(result, unique, term, ctx)
+    return result
+
+
+def _onto_diagonals(grad: Tensor, unique: str, term: str, ctx) -> Tensor:
+    """Place a gradient over ``unique`` letters onto the diagonals of a repeated-letter ``term``."""
+    used = set("".join(ctx.subscripts) + ctx.output)
+    fresh = iter(c for c in _LETTERS if c not in used)
+    spread, seen, identities = [], set(), []
+    for c in term:
+        if c in seen:
+            letter = next(fresh)
+            identities.append((c + letter, make_tensor(np.eye(ctx.sizes[c], dtype=grad._data.dtype))))
+            spread.append(letter)
+        else:
+            seen.add(c)
+            spread.append(c)
+    return Einsum.apply([unique] + [t for t, _ in identities], "".join(spread), grad,
+                        *(eye for _, eye in identities))
+
+
+def einsum(equation: str, *operands) -> Tensor:
+    """Sum of products over the indices named by ``equation`` (``'ij,jk->ik'``), as ``numpy.einsum``.
+
+    >>> import chainrule as torch
+    >>> torch.einsum("ij,j->i", torch.ones(2, 3), torch.ones(3))
+    tensor([3., 3.])
+    """
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    subscripts, output = _parse_einsum(equation, [t._data.shape for t in operands])
+    return Einsum.apply(subscripts, output, *operands)
+
+
+__all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "ger", "addmm", "baddbmm", "einsum"]

@@ -2,10 +2,23 @@
 
 from __future__ import annotations
 
+# This module defines ``sum``, ``max``, ``all``, ... as PyTorch does; Python's own are ``builtins.*``.
+import builtins
+import warnings
+from collections import namedtuple
+
 import numpy as np
 
 from chainrule._dtype import to_dtype
-from chainrule._ops._util import Tensor, normalize_dims, shape_from_args, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    make_tensor,
+    normalize_dim,
+    normalize_dims,
+    shape_from_args,
+    tensor_method,
+)
+from chainrule._ops.selection import maximum, minimum, where
 from chainrule.autograd.function import Function
 
 
@@ -14,6 +27,12 @@ def _kept_shape(shape: tuple, dims: tuple | None) -> tuple:
     if dims is None:
         return (1,) * len(shape)
     return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def reduction_dims(dim, ndim: int) -> tuple[int, ...] | None:
+    """``normalize_dims`` for a reduction: a 0-d tensor's only "dim" is the whole tensor."""
+    dims = normalize_dims(dim, ndim)
+    return None if ndim == 0 else dims
 
 
 def _accumulate_dtype(data: np.ndarray, dtype):
@@ -57,8 +76,13 @@ class Mean(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        ctx.count = data.size if dims is None else int(np.prod([data.shape[d] for d in dims]))
+        ctx.count = count = _reduced_size(data.shape, dims)
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
+        if count == 0:
+            # The mean of nothing is nan, silently, in PyTorch.
+            with warnings.catch_warnings(), np.errstate(all="ignore"):
+                warnings.simplefilter("ignore", RuntimeWarning)
+                return np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype)
         return np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype)
 
     @staticmethod
@@ -105,7 +129,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     >>> torch.tensor([[1, 2], [3, 4]]).sum(dim=0)
     tensor([4, 6])
     """
-    dims = normalize_dims(dim, input._data.ndim)
+    dims = reduction_dims(dim, input._data.ndim)
     if dim is None:
         return Sum.apply(input, dtype=dtype)
     return SumDim.apply(input, dims=dims, keepdim=keepdim, dtype=dtype)
@@ -114,7 +138,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 @tensor_method()
 def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Mean of all elements, or over ``dim``."""
-    dims = normalize_dims(dim, input._data.ndim)
+    dims = reduction_dims(dim, input._data.ndim)
     if dim is None:
         return Mean.apply(input, dtype=dtype)
     return MeanDim.apply(input, dims=dims, keepdim=keepdim, dtype=dtype)
@@ -128,6 +152,500 @@ def sum_to_size(self, *size) -> Tensor:
     if shape == data_shape:
         return self
     lead = len(data_shape) - len(shape)
-    if lead < 0 or any(s != 1 and s != data_shape[lead + i] for i, s in enumerate(shape)):
+    if lead < 0 or builtins.any(s != 1 and s != data_shape[lead + i] for i, s in enumerate(shape)):
         raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(data_shape)}}}.")
     return SumToSize.apply(self, shape=shape)
+
+
+# ------------------------------------------------------------ products and extremes
+def _as_kept(grad: Tensor, ctx) -> Tensor:
+    """The gradient of a reduction, reshaped so it broadcasts against the input."""
+    return grad if ctx.keepdim else grad.reshape(_kept_shape(ctx.input_shape, ctx.dims))
+
+
+def _reduced_size(shape: tuple, dims: tuple | None) -> int:
+    return int(np.prod(shape if dims is None else [shape[d] for d in dims]))
+
+
+def _product_of_others(data: np.ndarray, dims: tuple | None) -> np.ndarray:
+    """For each element, the product of the other elements of its reduction: exact with zeros."""
+    moved = data.reshape(-1) if dims is None else np.moveaxis(data, dims[0], -1)
+    ones = np.ones_like(moved[..., :1])
+    before = np.concatenate([ones, np.cumprod(moved[..., :-1], axis=-1)], axis=-1)
+    after = np.flip(np.cumprod(np.flip(moved[..., 1:], -1), axis=-1), -1)
+    after = np.concatenate([after, ones], axis=-1)
+    others = before * after
+    return others.reshape(data.shape) if dims is None else np.moveaxis(others, -1, dims[0])
+
+
+class Prod(Function):
+    node_name = "ProdBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=None, keepdim=False, dtype=None):
+        data = a._data
+        result = np.prod(data, axis=dims, keepdims=keepdim, dtype=_accumulate_dtype(data, dtype))
+        ctx.save_for_backward(a, result)
+        ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result = ctx.saved_tensors
+        grad = _as_kept(grad, ctx)
+        if (a._data != 0).all():
+            return grad * _as_kept(result, ctx) / a
+        return grad * make_tensor(_product_of_others(a._data, ctx.dims))
+
+
+class ProdDim(Prod):
+    node_name = "ProdBackward1"
+
+
+class Extreme(Function):
+    """``amax``/``amin`` and ``max()``/``min()``: ties share the gradient evenly."""
+
+    node_name = "AmaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=None, keepdim=False, largest=True):
+        data = a._data
+        result = (np.max if largest else np.min)(data, axis=dims, keepdims=keepdim)
+        ctx.save_for_backward(a, result)
+        ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result = ctx.saved_tensors
+        chosen = a == _as_kept(result, ctx).detach()
+        count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
+        return where(chosen, _as_kept(grad, ctx) / count, 0.0)
+
+
+class Amin(Extreme):
+    node_name = "AminBackward0"
+
+
+class MaxAll(Extreme):
+    node_name = "MaxBackward1"
+
+
+class MinAll(Extreme):
+    node_name = "MinBackward1"
+
+
+class ExtremeDim(Function):
+    """``max(dim)``/``min(dim)``: values and the index of the first extreme; the gradient goes there."""
+
+    node_name = "MaxBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0, keepdim=False, largest=True):
+        data = a._data
+        if data.ndim == 0:
+            ctx.input_shape = ()
+            return data.copy(), np.zeros((), np.int64)
+        indices = (np.argmax if largest else np.argmin)(data, axis=dim, keepdims=True)
+        values = np.take_along_axis(data, indices, axis=dim)
+        if not keepdim:
+            values, indices = np.squeeze(values, dim), np.squeeze(indices, dim)
+        ctx.mark_non_differentiable(indices)
+        ctx.input_shape, ctx.dims, ctx.keepdim, ctx.dim = data.shape, (dim,), keepdim, dim
+        ctx.indices = indices if keepdim else np.expand_dims(indices, dim)
+        return values, indices.astype(np.int64, copy=False)
+
+    @staticmethod
+    def backward(ctx, grad, grad_indices):
+        if not ctx.input_shape:
+            return grad
+        positions = np.arange(ctx.input_shape[ctx.dim]).reshape(
+            (-1,) + (1,) * (len(ctx.input_shape) - ctx.dim - 1))
+        chosen = make_tensor(positions == ctx.indices)
+        return where(chosen, _as_kept(grad, ctx), 0.0)
+
+
+class MinDim(ExtremeDim):
+    node_name = "MinBackward0"
+
+
+def _return_type(name: str):
+    """A ``(values, indices)`` named tuple printed like ``torch.return_types.<name>``."""
+    base = namedtuple(name, ["values", "indices"])
+
+    def __repr__(self) -> str:
+        return f"torch.return_types.{name}(\nvalues={self.values!r},\nindices={self.indices!r})"
+
+    return type(name, (base,), {"__slots__": (), "__repr__": __repr__,
+                                "__module__": "torch.return_types"})
+
+
+max_return = _return_type("max")
+min_return = _return_type("min")
+
+
+def _check_nonempty(name: str, data: np.ndarray, dims) -> None:
+    if dims is None:
+        if data.size == 0:
+            raise RuntimeError(
+                f"{name}(): Expected reduction dim to be specified for input.numel() == 0. Specify "
+                "the reduction dim with the 'dim' argument.")
+        return
+    for d in dims:
+        if data.ndim and data.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def _extreme(name: str, largest: bool, input, dim, keepdim, other):
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        return (maximum if largest else minimum)(input, other)
+    data = input._data
+    if dim is None:
+        _check_nonempty(name, data, None)
+        return (MaxAll if largest else MinAll).apply(input, largest=largest)
+    axis = normalize_dims(dim, data.ndim)
+    _check_nonempty(name, data, axis)
+    values, indices = (ExtremeDim if largest else MinDim).apply(
+        input, dim=axis[0], keepdim=keepdim, largest=largest)
+    return (max_return if largest else min_return)(values, indices)
+
+
+@tensor_method()
+def max(input, dim=None, keepdim=False, *, other=None):  # noqa: A001 - PyTorch's name
+    """The largest element; with ``dim``, ``(values, indices)`` along it; with a tensor, ``maximum``.
+
+    >>> import chainrule as torch
+    >>> torch.tensor([[1, 5], [7, 2]]).max(dim=1).values
+    tensor([5, 7])
+    """
+    return _extreme("max", True, input, dim, keepdim, other)
+
+
+@tensor_method()
+def min(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
+    """The smallest element; with ``dim``, ``(values, indices)``; with a tensor, ``minimum``."""
+    return _extreme("min", False, input, dim, keepdim, other)
+
+
+def _amax_amin(name: str, node: type[Function], input, dim, keepdim) -> Tensor:
+    dims = reduction_dims(dim, input._data.ndim)
+    _check_nonempty(name, input._data, dims if dims is not None else
+                    (tuple(range(input._data.ndim)) if input._data.size == 0 else None))
+    return node.apply(input, dims=dims, keepdim=keepdim, largest=name == "amax")
+
+
+@tensor_method()
+def amax(input, dim=(), keepdim=False) -> Tensor:
+    """The largest values over ``dim`` (all dims by default); ties share the gradient."""
+    return _amax_amin("amax", Extreme, input, dim, keepdim)
+
+
+@tensor_method()
+def amin(input, dim=(), keepdim=False) -> Tensor:
+    """The smallest values over ``dim`` (all dims by default); ties share the gradient."""
+    return _amax_amin("amin", Amin, input, dim, keepdim)
+
+
+def _arg_extreme(name: str, func, input, dim, keepdim) -> Tensor:
+    data = input._data
+    if dim is None:
+        _check_nonempty(name, data, None)
+        index = np.asarray(func(data))
+        return make_tensor(index.reshape((1,) * data.ndim) if keepdim else index)
+    axis = normalize_dim(dim, data.ndim)
+    _check_nonempty(name, data, (axis,))
+    if data.ndim == 0:
+        return make_tensor(np.array(0))
+    return make_tensor(func(data, axis=axis, keepdims=keepdim).astype(np.int64, copy=False))
+
+
+@tensor_method()
+def argmax(input, dim=None, keepdim=False) -> Tensor:
+    """The index of the (first) largest element, flat or along ``dim``."""
+    return _arg_extreme("argmax", np.argmax, input, dim, keepdim)
+
+
+@tensor_method()
+def argmin(input, dim=None, keepdim=False) -> Tensor:
+    """The index of the (first) smallest element, flat or along ``dim``."""
+    return _arg_extreme("argmin", np.argmin, input, dim, keepdim)
+
+
+@tensor_method()
+def prod(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
+    """Product of all elements, or along ``dim``; integers give int64."""
+    if dim is None:
+        return Prod.apply(input, dtype=dtype)
+    return ProdDim.apply(input, dims=(normalize_dim(dim, input._data.ndim),), keepdim=keepdim,
+                         dtype=dtype)
+
+
+# --------------------------------------------------------------------- spread
+def _check_float(name: str, data: np.ndarray) -> None:
+    if data.dtype.kind != "f":
+        raise RuntimeError(f"{name} only support floating point and complex dtypes")
+
+
+def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str) -> tuple:
+    """The variance array and its divisor ``N - correction``, warning as PyTorch does when <= 0."""
+    _check_float("std and var", data)
+    divisor = _reduced_size(data.shape, dims) - correction
+    if divisor > 0:
+        result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+    else:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the reduction factor (input numel divided by output numel).",
+                      stacklevel=4)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore", RuntimeWarning)
+            result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+    return np.asarray(result, dtype=data.dtype), divisor
+
+
+class Var(Function):
+    node_name = "VarBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=None, correction=1, keepdim=False):
+        data = a._data
+        result, ctx.divisor = _variance(data, dims, correction, keepdim, "var")
+        ctx.save_for_backward(a)
+        ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        centred = a - a.mean(ctx.dims, keepdim=True)
+        with np.errstate(divide="ignore"):
+            scale = np.float64(2) / ctx.divisor
+        return _as_kept(grad, ctx) * centred * float(scale)
+
+
+class Std(Function):
+    node_name = "StdBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=None, correction=1, keepdim=False):
+        data = a._data
+        variance, ctx.divisor = _variance(data, dims, correction, keepdim, "std")
+        result = np.sqrt(variance)
+        ctx.save_for_backward(a, result)
+        ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result = ctx.saved_tensors
+        centred = a - a.mean(ctx.dims, keepdim=True)
+        return _as_kept(grad, ctx) * centred / (_as_kept(result, ctx) * ctx.divisor)
+
+
+def _spread(node: type[Function], input, dim, unbiased, keepdim, correction) -> Tensor:
+    if isinstance(dim, bool):
+        dim, unbiased = None, dim
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = reduction_dims(dim, input._data.ndim)
+    return node.apply(input, dims=dims, correction=correction, keepdim=keepdim)
+
+
+@tensor_method()
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
+    """Variance over ``dim`` with ``correction`` (1: unbiased, Bessel's correction; 0: biased)."""
+    return _spread(Var, input, dim, unbiased, keepdim, correction)
+
+
+@tensor_method()
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
+    """Standard deviation over ``dim``, with ``correction`` as in ``var``."""
+    return _spread(Std, input, dim, unbiased, keepdim, correction)
+
+
+# ----------------------------------------------------------------------- norms
+class VectorNorm(Function):
+    """``(sum |x|^p)^(1/p)`` over ``dims``; ``p`` may be 0, inf or -inf."""
+
+    node_name = "LinalgVectorNormBackward0"
+
+    @staticmethod
+    def forward(ctx, a, p=2.0, dims=None, keepdim=False):
+        data = a._data
+        magnitude = np.abs(data)
+        if p == 2:
+            result = np.sqrt(np.sum(data * data, axis=dims, keepdims=keepdim))
+        elif p == 1:
+            result = np.sum(magnitude, axis=dims, keepdims=keepdim)
+        elif p == np.inf:
+            result = np.max(magnitude, axis=dims, keepdims=keepdim, initial=0)
+        elif p == -np.inf:
+            result = np.min(magnitude, axis=dims, keepdims=keepdim)
+        elif p == 0:
+            result = np.sum(data != 0, axis=dims, keepdims=keepdim).astype(data.dtype)
+        else:
+            result = np.sum(magnitude ** p, axis=dims, keepdims=keepdim) ** (1.0 / p)
+        result = np.asarray(result, dtype=data.dtype)
+        ctx.save_for_backward(a, result)
+        ctx.p, ctx.input_shape, ctx.dims, ctx.keepdim = p, data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result = ctx.saved_tensors
+        p, grad, norm = ctx.p, _as_kept(grad, ctx), _as_kept(result, ctx)
+        if p == 0:
+            return None  # PyTorch leaves the gradient of a count undefined, not zero
+        if p == 1:
+            return grad * a.sign()
+        if p in (np.inf, -np.inf):
+            chosen = a.abs() == norm.detach()
+            count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
+            return where(chosen, grad * a.sign() / count, 0.0)
+        if p == 2:
+            return where(norm == 0, 0.0, grad * a / norm)
+        scaled = a * a.abs() ** (p - 2) / norm ** (p - 1)
+        return where(norm == 0, 0.0, grad * scaled)
+
+
+@tensor_method()
+def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
+    """The vector norm of ``input`` (flattened, or over ``dim``); ``p`` is a number or ``'fro'``.
+
+    >>> import chainrule as torch
+    >>> torch.tensor([3.0, 4.0]).norm()
+    tensor(5.)
+    """
+    data = input._data
+    if data.dtype.kind != "f":
+        raise RuntimeError(
+            "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
+            f"{_label(data)}")
+    if p == "fro" or p is None:
+        if isinstance(dim, (tuple, list)) and len(dim) > 2:
+            raise RuntimeError(
+                f"linalg.matrix_norm: dim must be a 2-tuple. Got {' '.join(str(d) for d in dim)}")
+        p = 2.0
+    elif isinstance(p, str):
+        raise NotImplementedError(f"norm with p={p!r} is not supported by chainrule")
+    if dtype is not None:
+        input = input.to(dtype)
+    dims = reduction_dims(dim, data.ndim)
+    return VectorNorm.apply(input, p=float(p), dims=dims, keepdim=keepdim)
+
+
+# ------------------------------------------------------------- log-sum-exp, scans
+class LogSumExp(Function):
+    node_name = "LogsumexpBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dims=None, keepdim=False):
+        data = a._data
+        if data.dtype.kind != "f":
+            from chainrule._dtype import get_default_dtype
+
+            data = data.astype(get_default_dtype().numpy)
+        # Shift by the maximum so exp never overflows; infinite maxima are left unshifted.
+        shift = np.max(data, axis=dims, keepdims=True, initial=-np.inf)
+        shift = np.where(np.isfinite(shift), shift, 0)
+        with np.errstate(divide="ignore"):
+            result = np.log(np.sum(np.exp(data - shift), axis=dims, keepdims=True)) + shift
+        if not keepdim:
+            result = result.reshape(np.sum(data, axis=dims).shape)
+        result = result.astype(data.dtype, copy=False)
+        ctx.save_for_backward(a, result)
+        ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result = ctx.saved_tensors
+        return _as_kept(grad, ctx) * (a - _as_kept(result, ctx)).exp()
+
+
+@tensor_method()
+def logsumexp(input, dim, keepdim=False) -> Tensor:
+    """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
+    dims = reduction_dims(dim, input._data.ndim)
+    return LogSumExp.apply(input, dims=dims, keepdim=keepdim)
+
+
+class Cumsum(Function):
+    node_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0, dtype=None):
+        data = a._data
+        ctx.dim = dim
+        return np.cumsum(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # Each input element feeds every later output: the gradient is a reversed cumsum.
+        return _reversed_cumsum(grad, ctx.dim)
+
+
+class Cumprod(Function):
+    node_name = "CumprodBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0, dtype=None):
+        data = a._data
+        result = np.cumprod(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+        ctx.save_for_backward(a, result)
+        ctx.dim = dim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result, dim = *ctx.saved_tensors, ctx.dim
+        if (a._data != 0).all():
+            return _reversed_cumsum(grad * result, dim) / a
+        # Only elements up to the first zero of each line get a gradient; the first zero's
+        # is computed from the running product with that zero replaced by one.
+        zeros_so_far = make_tensor(np.cumsum(a._data == 0, axis=dim))
+        before_zero = zeros_so_far == 0
+        first_zero = (a == 0) & (zeros_so_far == 1)
+        grad_before = _reversed_cumsum(grad * result, dim) / where(before_zero, a, 1.0)
+        grad_first = _reversed_cumsum(grad * where(first_zero, 1.0, a).cumprod(dim), dim)
+        return where(before_zero, grad_before, where(first_zero, grad_first, 0.0))
+
+
+def _reversed_cumsum(grad: Tensor, dim: int) -> Tensor:
+    """``flip(cumsum(flip(grad)))``: each element's sum with all later ones along ``dim``."""
+    return grad.sum(dim, keepdim=True) - grad.cumsum(dim) + grad
+
+
+@tensor_method()
+def cumsum(input, dim, *, dtype=None) -> Tensor:
+    """Running sum along ``dim``; integers accumulate in int64."""
+    return Cumsum.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
+
+
+@tensor_method()
+def cumprod(input, dim, *, dtype=None) -> Tensor:
+    """Running product along ``dim``; integers accumulate in int64."""
+    return Cumprod.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
+
+
+def _truth_reduction(func, input, dim, keepdim) -> Tensor:
+    data = input._data
+    result = np.asarray(func(data, axis=reduction_dims(dim, data.ndim), keepdims=keepdim))
+    return make_tensor(result.astype(np.uint8) if data.dtype == np.uint8 else result)
+
+
+@tensor_method()
+def all(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    """Whether every element (over ``dim``) is nonzero; a bool tensor."""
+    return _truth_reduction(np.all, input, dim, keepdim)
+
+
+@tensor_method()
+def any(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
+    """Whether some element (over ``dim``) is nonzero; a bool tensor."""
+    return _truth_reduction(np.any, input, dim, keepdim)
+
+
+__all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
+           "norm", "logsumexp", "cumsum", "cumprod", "all", "any"]

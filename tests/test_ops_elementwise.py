@@ -1,0 +1,304 @@
+"""Elementwise ops (unary functions, where/maximum/minimum/clamp, lerp) against torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule
+
+torch = pytest.importorskip("torch")
+
+def _to_chainrule(value, requires_grad):
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = np.asarray(value)
+        t = chainrule.tensor(value)
+        return t.requires_grad_() if requires_grad and value.dtype.kind == "f" else t
+    return value
+
+
+def _to_torch(value, requires_grad):
+    if isinstance(value, (np.ndarray, np.generic)):
+        value = np.asarray(value)
+        t = torch.tensor(value)
+        return t.requires_grad_() if requires_grad and value.dtype.kind == "f" else t
+    return value
+
+
+def compare_with_torch(op, *args, rtol=None, atol=None, grad=True, name=None, **kwargs):
+    """Run ``op(lib, *args)`` in chainrule and torch: compare values, dtypes, grad_fn names and
+    the gradients of ``(out * w).sum()`` for random ``w``."""
+    ours_in = [_to_chainrule(a, grad) for a in args]
+    theirs_in = [_to_torch(a, grad) for a in args]
+    ours = op(chainrule, *ours_in, **kwargs)
+    theirs = op(torch, *theirs_in, **kwargs)
+    low = any(np.asarray(a).dtype == np.float32 for a in args)
+    rtol = rtol if rtol is not None else (1e-5 if low else 1e-10)
+    atol = atol if atol is not None else (1e-5 if low else 1e-10)
+    assert str(ours.dtype) == str(theirs.dtype)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol)
+    if not grad or not theirs.requires_grad:
+        return ours
+    assert ours.grad_fn is not None
+    assert ours.grad_fn.name() == (name or theirs.grad_fn.name())
+    weights = np.random.default_rng(1).standard_normal(tuple(theirs.shape)).astype(
+        str(theirs.dtype).replace("torch.", ""))
+    (ours * chainrule.tensor(weights)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    for mine, other in zip(ours_in, theirs_in):
+        if isinstance(other, torch.Tensor) and other.requires_grad:
+            assert (mine.grad is None) == (other.grad is None)
+            if other.grad is not None:
+                np.testing.assert_allclose(mine.grad.numpy(), other.grad.numpy(), rtol=rtol, atol=atol)
+    return ours
+
+
+SHAPES = [(), (0,), (5,), (2, 3, 4)]
+DTYPES = [np.float32, np.float64]
+
+
+def sample(shape, dtype, low=-3.0, high=3.0, seed=0):
+    return np.random.default_rng(seed).uniform(low, high, shape).astype(dtype)
+
+
+# name -> (low, high) of the inputs drawn: inside each function's smooth domain.
+UNARY = {
+    "exp": (-3, 3), "log": (0.1, 5), "log1p": (-0.9, 5), "expm1": (-3, 3), "log2": (0.1, 5),
+    "log10": (0.1, 5), "sqrt": (0.1, 5), "rsqrt": (0.1, 5), "sin": (-4, 4), "cos": (-4, 4),
+    "tan": (-1.2, 1.2), "tanh": (-4, 4), "sigmoid": (-8, 8), "relu": (-3, 3), "abs": (-3, 3),
+    "sign": (-3, 3), "floor": (-3, 3), "ceil": (-3, 3), "round": (-3, 3), "trunc": (-3, 3),
+    "frac": (-3, 3), "reciprocal": (0.2, 4), "erf": (-4, 4),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_unary_function_matches_torch(name, shape, dtype):
+    x = sample(shape, dtype, *UNARY[name])
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t), x)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_method_matches_torch(name):
+    x = sample((3, 4), np.float64, *UNARY[name])
+    compare_with_torch(lambda lib, t: getattr(t, name)(), x)
+
+
+@pytest.mark.parametrize("name", ["abs", "sign", "floor", "ceil", "round", "trunc", "relu", "exp",
+                                  "log", "sqrt", "sin", "sigmoid", "reciprocal", "erf", "tanh"])
+def test_unary_integer_input_dtype(name):
+    x = np.array([1, 2, 7, 3], dtype=np.int64)
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t), x, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "sin", "cos", "tanh", "sigmoid", "erf",
+                                  "abs", "floor", "round", "reciprocal", "rsqrt", "frac", "sign"])
+def test_unary_inplace_matches_torch(name):
+    x = sample((2, 3), np.float64, *UNARY[name])
+    compare_with_torch(lambda lib, t: getattr(t * 1, name + "_")(), x)
+
+
+def test_inplace_writes_into_the_tensor():
+    data = sample((4,), np.float32, 0.1, 3)
+    x = chainrule.tensor(data)
+    assert x.sqrt_() is x
+    np.testing.assert_allclose(x.numpy(), np.sqrt(data), rtol=1e-6)
+    assert x.dtype == chainrule.float32
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+                                  "sigmoid", "erf", "log1p", "expm1", "log2", "log10", "reciprocal",
+                                  "abs", "frac"])
+def test_unary_gradcheck(name):
+    x = chainrule.tensor(sample((3,), np.float64, *UNARY[name], seed=3), requires_grad=True)
+    assert chainrule.autograd.gradcheck(getattr(chainrule, name), (x,))
+
+
+def second_derivative(lib, op, data):
+    """d/dx of sum(w2 * d/dx sum(w1 * op(x))): checks that each backward is differentiable."""
+    x = lib.tensor(data, requires_grad=True)
+    w1 = lib.tensor(np.linspace(-1, 1, data.size).reshape(data.shape))
+    (first,) = lib.autograd.grad((op(x) * w1).sum(), x, create_graph=True)
+    (second,) = lib.autograd.grad((first * (w1 + 2)).sum(), x)
+    return second.numpy()
+
+
+@pytest.mark.parametrize("name", ["exp", "log", "sqrt", "rsqrt", "sin", "cos", "tan", "tanh",
+                                  "sigmoid", "erf", "log1p", "expm1", "log2", "log10", "reciprocal"])
+def test_unary_second_derivative_matches_torch(name):
+    data = sample((4,), np.float64, *UNARY[name], seed=3)
+    ours = second_derivative(chainrule, getattr(chainrule, name), data)
+    theirs = second_derivative(torch, getattr(torch, name), data)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_round_decimals_and_half_to_even():
+    x = np.array([0.5, 1.5, 2.5, -0.5, 1.25, 3.14159], dtype=np.float64)
+    compare_with_torch(lambda lib, t: lib.round(t), x)
+    compare_with_torch(lambda lib, t: lib.round(t, decimals=2), x)
+    compare_with_torch(lambda lib, t: t.round(decimals=1), x)
+
+
+def test_erf_extremes():
+    x = np.array([-np.inf, -30, -6, -1.0, -1e-8, 0, 0.5, 1, 1.5, 2.7, 5.5, 9, np.inf])
+    compare_with_torch(lambda lib, t: lib.erf(t), x, grad=False, rtol=1e-14, atol=1e-15)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=20))
+def test_erf_accuracy_hypothesis(values):
+    x = np.array(values, dtype=np.float64)
+    compare_with_torch(lambda lib, t: lib.erf(t), x, grad=False, rtol=1e-14, atol=1e-15)
+
+
+def test_special_values_follow_torch():
+    x = np.array([0.0, -1.0, np.inf, -np.inf, np.nan], dtype=np.float32)
+    for name in ["log", "sqrt", "rsqrt", "reciprocal", "exp", "sigmoid", "tanh", "sign", "abs"]:
+        ours = getattr(chainrule, name)(chainrule.tensor(x)).numpy()
+        theirs = getattr(torch, name)(torch.tensor(x)).numpy()
+        np.testing.assert_allclose(ours, theirs, rtol=1e-6, equal_nan=True)
+
+
+def test_gradient_at_kinks_matches_torch():
+    x = np.array([-1.0, 0.0, 1.0])
+    for name in ["abs", "relu", "sign", "floor", "frac"]:
+        compare_with_torch(lambda lib, t, n=name: getattr(lib, n)(t), x)
+
+
+def test_unary_errors():
+    with pytest.raises(NotImplementedError, match="frac_cpu.*Long"):
+        chainrule.frac(chainrule.tensor([1, 2]))
+    with pytest.raises(NotImplementedError, match="abs_cpu.*Bool"):
+        chainrule.abs(chainrule.tensor([True]))
+    x = chainrule.ones(3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable.*in-place"):
+        x.exp_()
+
+
+# ------------------------------------------------------------- where / max / clamp
+BROADCAST_PAIRS = [((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((), (4,)), ((0, 3), (3,))]
+
+
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_where_matches_torch(shapes, dtype):
+    a, b = sample(shapes[0], dtype, seed=1), sample(shapes[1], dtype, seed=2)
+    condition = np.broadcast_to(sample(shapes[1], np.float64, seed=3), np.broadcast_shapes(*shapes)) > 0
+    compare_with_torch(lambda lib, c, x, y: lib.where(c, x, y), np.ascontiguousarray(condition), a, b)
+    compare_with_torch(lambda lib, c, x, y: x.where(c, y), np.ascontiguousarray(condition), a, b)
+
+
+@pytest.mark.parametrize("a, b", [(np.array([1.5, 2.0], np.float32), 0.0), (0, np.array([1, 2])),
+                                  (1.0, 0.0), (1, 0), (np.array([1, 2]), 0.5),
+                                  (np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0]))])
+def test_where_number_operands_and_promotion(a, b):
+    condition = np.array([True, False])
+    compare_with_torch(lambda lib, c, x, y: lib.where(c, x, y), condition, a, b)
+
+
+def test_where_condition_only_and_errors():
+    mask = np.array([[True, False], [False, True]])
+    ours = chainrule.where(chainrule.tensor(mask))
+    theirs = torch.where(torch.tensor(mask))
+    assert len(ours) == len(theirs)
+    for o, t in zip(ours, theirs):
+        np.testing.assert_array_equal(o.numpy(), t.numpy())
+        assert str(o.dtype) == str(t.dtype)
+    with pytest.raises(RuntimeError, match="boolean tensor.*Float"):
+        chainrule.where(chainrule.ones(2), chainrule.ones(2), chainrule.ones(2))
+
+
+@pytest.mark.parametrize("name", ["maximum", "minimum"])
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_maximum_minimum_match_torch(name, shapes, dtype):
+    a = np.round(sample(shapes[0], dtype, seed=1))
+    b = np.round(sample(shapes[1], dtype, seed=2))  # rounding makes ties, which split the gradient
+    compare_with_torch(lambda lib, x, y: getattr(lib, name)(x, y), a, b)
+    compare_with_torch(lambda lib, x, y: getattr(x, name)(y), a, b)
+
+
+def test_maximum_propagates_nan_and_rejects_numbers():
+    a = np.array([np.nan, 1.0]), np.array([0.0, np.nan])
+    compare_with_torch(lambda lib, x, y: lib.maximum(x, y), *a, grad=False)
+    with pytest.raises(TypeError, match="must be Tensor, not float"):
+        chainrule.maximum(chainrule.ones(2), 1.0)
+
+
+CLAMP_BOUNDS = [(-1.0, 1.0), (None, 0.5), (-0.5, None), (1.0, -1.0), (0, 2)]
+
+
+@pytest.mark.parametrize("bounds", CLAMP_BOUNDS)
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_clamp_number_bounds_match_torch(bounds, shape, dtype):
+    x = np.round(sample(shape, dtype), 1)  # includes values exactly on the bounds
+    low, high = bounds
+    compare_with_torch(lambda lib, t: lib.clamp(t, low, high), x)
+    compare_with_torch(lambda lib, t: t.clip(min=low, max=high), x)
+
+
+@pytest.mark.parametrize("name, bound", [("clamp_min", 0.0), ("clamp_max", 0.3)])
+def test_clamp_min_max_match_torch(name, bound):
+    x = np.round(sample((3, 4), np.float64), 1)
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t, bound), x)
+    compare_with_torch(lambda lib, t, b: getattr(t, name)(b), x, np.round(sample((4,), np.float64, seed=5), 1))
+
+
+@pytest.mark.parametrize("shapes", [((3, 4), (4,), (3, 1)), ((5,), (5,), (5,)), ((2, 3), (), ())])
+def test_clamp_tensor_bounds_match_torch(shapes):
+    x = np.round(sample(shapes[0], np.float64, seed=1), 1)
+    low = np.round(sample(shapes[1], np.float64, -2, 1, seed=2), 1)
+    high = np.round(sample(shapes[2], np.float64, -1, 2, seed=3), 1)  # some low > high
+    compare_with_torch(lambda lib, t, lo, hi: lib.clamp(t, lo, hi), x, low, high)
+    compare_with_torch(lambda lib, t, lo: lib.clamp(t, min=lo), x, low)
+    compare_with_torch(lambda lib, t, hi: lib.clamp(t, max=hi), x, high)
+
+
+@pytest.mark.parametrize("x, low", [(np.array([1, 5, -3]), 0), (np.array([1, 5, -3]), 0.5),
+                                    (np.array([1.0, 5.0], np.float32), 2)])
+def test_clamp_dtype_promotion(x, low):
+    compare_with_torch(lambda lib, t: lib.clamp(t, low), x)
+
+
+def test_clamp_inplace_and_errors():
+    x = np.array([-2.0, 0.0, 3.0])
+    compare_with_torch(lambda lib, t: (t * 1).clamp_(-1, 1), x)
+    compare_with_torch(lambda lib, t: (t * 1).clamp_min_(0.5), x)
+    compare_with_torch(lambda lib, t: (t * 1).clamp_max_(0.5), x)
+    plain = chainrule.tensor(x)
+    assert plain.clamp_(max=1.0) is plain
+    assert plain.tolist() == [-2.0, 0.0, 1.0]
+    with pytest.raises(RuntimeError, match="At least one of 'min' or 'max'"):
+        chainrule.clamp(plain)
+    with pytest.raises(TypeError, match="invalid combination of arguments"):
+        chainrule.clamp(plain, plain, 1.0)
+
+
+def test_clamp_gradcheck():
+    x = chainrule.tensor(sample((4,), np.float64, seed=7), requires_grad=True)
+    low = chainrule.tensor(sample((4,), np.float64, -2, 0, seed=8), requires_grad=True)
+    high = chainrule.tensor(sample((4,), np.float64, 0, 2, seed=9), requires_grad=True)
+    assert chainrule.autograd.gradcheck(chainrule.clamp, (x, low, high))
+    assert chainrule.autograd.gradcheck(lambda t: chainrule.clamp(t, -0.5, 0.5), (x,))
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("weight", [0.3, "tensor"])
+def test_lerp_matches_torch(dtype, weight):
+    a, b = sample((2, 3), dtype, seed=1), sample((3,), dtype, seed=2)
+    if weight == "tensor":
+        w = sample((2, 1), dtype, 0, 1, seed=3)
+        compare_with_torch(lambda lib, x, y, t: lib.lerp(x, y, t), a, b, w)
+    else:
+        compare_with_torch(lambda lib, x, y: x.lerp(y, weight), a, b)
+    compare_with_torch(lambda lib, x, y: (x * 1).lerp_(y, 0.25), a, b)
+
+
+def test_lerp_dtype_error():
+    with pytest.raises(RuntimeError, match="expected dtype float for `end` but got dtype double"):
+        chainrule.ones(2).lerp(chainrule.ones(2, dtype=chainrule.float64), 0.5)
