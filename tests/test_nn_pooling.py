@@ -1,0 +1,163 @@
+"""Pooling and interpolation against torch: values, indices and gradients."""
+
+import numpy as np
+import pytest
+
+import chainrule
+import chainrule.nn.functional as F
+
+torch = pytest.importorskip("torch")
+TF = torch.nn.functional
+
+TOL = {np.float32: dict(rtol=1e-5, atol=1e-5), np.float64: dict(rtol=1e-10, atol=1e-10)}
+
+
+def compare(ours, theirs, shape, dtype=np.float64, **kwargs):
+    x = np.random.default_rng(0).standard_normal(shape).astype(dtype)
+    xc, xt = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ours(xc, **kwargs), theirs(xt, **kwargs)
+    indices = None
+    if isinstance(out, tuple):
+        (out, indices), (expected, expected_indices) = out, expected
+        np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+        assert indices.dtype == chainrule.int64
+    assert tuple(out.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), **TOL[dtype])
+    g = np.random.default_rng(1).standard_normal(tuple(expected.shape)).astype(dtype)
+    out.backward(chainrule.tensor(g))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), **TOL[dtype])
+    assert xc.grad.dtype == xc.dtype
+
+
+MAX2D = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 0), dilation=(2, 1)),
+    dict(kernel_size=2, stride=1, return_indices=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, return_indices=True),
+]
+
+
+@pytest.mark.parametrize("kwargs", MAX2D, ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_pool2d_matches_torch(kwargs, dtype):
+    compare(F.max_pool2d, TF.max_pool2d, (2, 3, 7, 6), dtype, **kwargs)
+
+
+def test_max_pool2d_unbatched_and_ties():
+    compare(F.max_pool2d, TF.max_pool2d, (3, 6, 6), kernel_size=2, return_indices=True)
+    x = chainrule.ones(1, 1, 4, 4, requires_grad=True)
+    F.max_pool2d(x, 2).sum().backward()
+    expected = torch.ones(1, 1, 4, 4, requires_grad=True)
+    TF.max_pool2d(expected, 2).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), expected.grad.numpy())
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=3), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2, stride=1, dilation=2, return_indices=True)], ids=str)
+def test_max_pool1d_matches_torch(kwargs):
+    compare(F.max_pool1d, TF.max_pool1d, (2, 3, 9), **kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 1), count_include_pad=False),
+    dict(kernel_size=2, divisor_override=3),
+], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_avg_pool2d_matches_torch(kwargs, dtype):
+    compare(F.avg_pool2d, TF.avg_pool2d, (2, 3, 7, 6), dtype, **kwargs)
+
+
+def test_avg_pool1d_matches_torch():
+    compare(F.avg_pool1d, TF.avg_pool1d, (2, 3, 9), kernel_size=3, stride=2, padding=1,
+            ceil_mode=True, count_include_pad=False)
+
+
+@pytest.mark.parametrize("output_size", [1, (3, 4), (7, 6), (4, None), (5, 2)], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adaptive_avg_pool2d_matches_torch(output_size, dtype):
+    compare(F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 3, 7, 6), dtype,
+            output_size=output_size)
+
+
+@pytest.mark.parametrize("output_size", [1, (3, 4), (2, 3), (5, 2)], ids=str)
+def test_adaptive_max_pool2d_matches_torch(output_size):
+    compare(F.adaptive_max_pool2d, TF.adaptive_max_pool2d, (2, 3, 7, 6), output_size=output_size,
+            return_indices=True)
+
+
+def test_adaptive_pool1d_matches_torch():
+    compare(F.adaptive_avg_pool1d, TF.adaptive_avg_pool1d, (2, 3, 7), output_size=3)
+    compare(F.adaptive_max_pool1d, TF.adaptive_max_pool1d, (2, 3, 7), output_size=3)
+
+
+@pytest.mark.parametrize("kwargs,shape", [
+    (dict(scale_factor=2), (2, 3, 5, 6)),
+    (dict(size=(7, 4)), (2, 3, 5, 6)),
+    (dict(scale_factor=1.5, mode="nearest"), (1, 2, 5, 5)),
+    (dict(size=(7, 13), mode="bilinear", align_corners=False), (2, 3, 5, 6)),
+    (dict(size=(7, 13), mode="bilinear", align_corners=True), (2, 3, 5, 6)),
+    (dict(scale_factor=1.7, mode="bilinear", align_corners=False), (2, 3, 5, 6)),
+    (dict(scale_factor=(0.5, 2), mode="bilinear", align_corners=True), (1, 2, 6, 3)),
+    (dict(scale_factor=2.5, mode="linear"), (2, 3, 5)),
+    (dict(size=9, mode="nearest"), (2, 3, 4)),
+], ids=str)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_interpolate_matches_torch(kwargs, shape, dtype):
+    compare(F.interpolate, TF.interpolate, shape, dtype, **kwargs)
+
+
+@pytest.mark.parametrize("fn,tfn,kwargs", [
+    (F.max_pool2d, TF.max_pool2d, dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    (F.avg_pool2d, TF.avg_pool2d, dict(kernel_size=3, stride=2, padding=1)),
+    (F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, dict(output_size=(3, 4))),
+    (F.adaptive_max_pool2d, TF.adaptive_max_pool2d, dict(output_size=(3, 4))),
+    (F.interpolate, TF.interpolate, dict(size=(9, 8), mode="bilinear", align_corners=False)),
+])
+def test_pooling_double_backward_matches_torch(fn, tfn, kwargs):
+    x = np.random.default_rng(0).standard_normal((2, 3, 7, 6))
+    results = []
+    for lib, f in ((chainrule, fn), (torch, tfn)):
+        t = lib.tensor(x, requires_grad=True)
+        (g,) = lib.autograd.grad((f(t, **kwargs) ** 3).sum(), t, create_graph=True)
+        (g ** 2).sum().backward()
+        results.append(t.grad.detach().numpy())
+    np.testing.assert_allclose(*results, rtol=1e-9, atol=1e-9)
+
+
+def test_pooling_errors():
+    with pytest.raises(RuntimeError, match="pad should be at most half"):
+        F.max_pool2d(chainrule.randn(1, 1, 4, 4), 2, padding=2)
+    with pytest.raises(RuntimeError, match="Output size is too small"):
+        F.max_pool2d(chainrule.randn(1, 1, 2, 2), 3)
+
+
+@pytest.mark.parametrize("name,args,kwargs", [
+    ("MaxPool2d", (2,), {}), ("MaxPool2d", (3, 2, 1), dict(ceil_mode=True)),
+    ("MaxPool1d", (3,), dict(stride=2)), ("AvgPool2d", (3, 2, 1), {}), ("AvgPool1d", (3,), {}),
+    ("AdaptiveAvgPool2d", ((3, None),), {}), ("AdaptiveMaxPool2d", (2,), {}),
+    ("AdaptiveAvgPool1d", (4,), {}), ("Upsample", (), dict(scale_factor=2)),
+    ("Upsample", (), dict(size=(3, 4), mode="bilinear")),
+])
+def test_pool_module_repr_and_forward(name, args, kwargs):
+    ours = getattr(chainrule.nn, name)(*args, **kwargs)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    shape = (2, 3, 8) if name.endswith("1d") else (2, 3, 8, 7)
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
+    np.testing.assert_allclose(ours(chainrule.tensor(x)).numpy(),
+                               theirs(torch.tensor(x)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_max_pool_module_return_indices():
+    x = np.random.default_rng(0).standard_normal((1, 2, 6, 6)).astype(np.float32)
+    _, indices = chainrule.nn.MaxPool2d(2, return_indices=True)(chainrule.tensor(x))
+    _, expected = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
+    np.testing.assert_array_equal(indices.numpy(), expected.numpy())
