@@ -12,20 +12,7 @@ from chainrule.nn.functional.linear import bilinear, linear
 from chainrule.nn.functional.padding import pad
 from chainrule.nn.functional.sparse import embedding, one_hot
 
-# Written in parallel by other contributors; remove the guards once they all exist.
-try:
-    from chainrule.nn.functional.loss import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.functional.conv import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.functional.pooling import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.functional.normalization import *  # noqa: F403
-except ImportError:
-    pass
+from chainrule.nn.functional.loss import *  # noqa: F403
+from chainrule.nn.functional.conv import *  # noqa: F403
+from chainrule.nn.functional.pooling import *  # noqa: F403
+from chainrule.nn.functional.normalization import *  # noqa: F403

@@ -14,33 +14,10 @@ from chainrule.nn.modules.dropout import *  # noqa: F403
 from chainrule.nn.modules.sparse import Embedding
 from chainrule.nn.modules.flatten import Flatten, Unflatten
 
-# The modules below are written in parallel by other contributors; until each
-# lands, chainrule.nn works without it. Remove the guards once all exist.
-try:
-    from chainrule.nn.modules.loss import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.conv import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.pooling import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.batchnorm import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.normalization import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.conv_dropout import *  # noqa: F403
-except ImportError:
-    pass
-try:
-    from chainrule.nn.modules.upsampling import *  # noqa: F403
-except ImportError:
-    pass
+from chainrule.nn.modules.loss import *  # noqa: F403
+from chainrule.nn.modules.conv import *  # noqa: F403
+from chainrule.nn.modules.pooling import *  # noqa: F403
+from chainrule.nn.modules.batchnorm import *  # noqa: F403
+from chainrule.nn.modules.normalization import *  # noqa: F403
+from chainrule.nn.modules.conv_dropout import *  # noqa: F403
+from chainrule.nn.modules.upsampling import *  # noqa: F403

@@ -1,0 +1,480 @@
+"""Convolutions: ``conv1d``, ``conv2d``, ``conv_transpose2d``, ``unfold`` and ``fold``.
+
+A convolution is a matrix product once every receptive field is laid out as a
+column (*im2col*): ``out = weight.reshape(O, C*kh*kw) @ columns``. The columns
+are copied out of a strided *view* of the padded input (no Python loop over
+pixels), then one ``np.matmul`` per group does all the arithmetic.
+
+Three ops close the chain rule among themselves, so convolutions can be
+differentiated any number of times:
+
+* ``Convolution(x, w)``: the forward pass.
+* ``ConvolutionInputGrad(g, w)``: ``weight.T @ g`` scattered back onto the
+  input positions each column came from (*col2im*); this is also
+  ``conv_transpose2d``.
+* ``ConvolutionWeightGrad(x, g)``: ``g @ columns.T``.
+
+Layout detail that makes the copies fast: columns are ``(C, kh, kw, N, Ho, Wq)``
+where, for stride 1, ``Wq`` is the padded width rather than the output width.
+Each kernel position then reads one long contiguous run of the padded input per
+sample; the ``Wq - Wo`` extra "wrap-around" columns are computed and discarded.
+
+>>> import chainrule as torch
+>>> import chainrule.nn.functional as F
+>>> F.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)).shape
+torch.Size([1, 1, 2, 2])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from chainrule._ops._util import Tensor
+from chainrule.autograd.function import Function
+
+__all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
+
+
+def pair(value, n: int = 2, name: str = "argument") -> tuple[int, ...]:
+    """An int or a length-``n`` sequence as an ``n``-tuple of ints."""
+    if isinstance(value, (int, np.integer)):
+        return (int(value),) * n
+    value = tuple(int(v) for v in value)
+    if len(value) == 1:
+        return value * n
+    if len(value) != n:
+        raise RuntimeError(f"expected {name} to be a single integer value or a list of {n} values "
+                           f"to match the convolution dimensions, but got {name}={list(value)}")
+    return value
+
+
+def window_view(padded: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple,
+                dilation: tuple) -> np.ndarray:
+    """``(..., kh, kw, Ho, Wo)`` read-only view: ``[..., i, j, h, w]`` is
+    ``padded[..., h*sh + i*dh, w*sw + j*dw]``."""
+    *lead, row, col = padded.strides
+    return as_strided(padded, padded.shape[:-2] + tuple(kernel) + tuple(out_size),
+                      tuple(lead) + (row * dilation[0], col * dilation[1],
+                                     row * stride[0], col * stride[1]), writeable=False)
+
+
+def add_windows(padded: np.ndarray, columns: np.ndarray, stride: tuple, dilation: tuple) -> None:
+    """The reverse of ``window_view``: add ``columns[..., i, j, h, w]`` into
+    ``padded[..., h*sh + i*dh, w*sw + j*dw]`` (one strided add per kernel position)."""
+    kh, kw, ho, wo = columns.shape[-4:]
+    *lead, row, col = padded.strides
+    strides = tuple(lead) + (row * stride[0], col * stride[1])
+    shape = padded.shape[:-2] + (ho, wo)
+    for i in range(kh):
+        for j in range(kw):
+            target = as_strided(padded[..., i * dilation[0]:, j * dilation[1]:], shape, strides)
+            target += columns[..., i, j, :, :]
+
+
+@dataclass(frozen=True)
+class ConvGeometry:
+    """Everything about a 2-d convolution but the values: sizes, stride, padding, groups.
+
+    1-d convolutions are 2-d ones with a height of 1 (``spatial_dims == 1``).
+    """
+
+    batch: int
+    in_channels: int
+    out_channels: int
+    in_size: tuple  # (H, W)
+    kernel: tuple  # (kh, kw)
+    stride: tuple
+    padding: tuple  # ((top, bottom), (left, right))
+    dilation: tuple
+    groups: int
+    spatial_dims: int
+
+    @property
+    def padded_size(self) -> tuple:
+        (top, bottom), (left, right) = self.padding
+        return self.in_size[0] + top + bottom, self.in_size[1] + left + right
+
+    @property
+    def out_size(self) -> tuple:
+        return tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in
+                     zip(self.padded_size, self.kernel, self.stride, self.dilation))
+
+    @property
+    def column_width(self) -> int:
+        # Stride 1: read whole padded rows so each sample's window is one contiguous run.
+        return self.padded_size[1] if self.stride[1] == 1 else self.out_size[1]
+
+    def as_4d(self, array: np.ndarray) -> np.ndarray:
+        return array[:, :, None, :] if self.spatial_dims == 1 else array
+
+    def from_4d(self, array: np.ndarray) -> np.ndarray:
+        return array[:, :, 0, :] if self.spatial_dims == 1 else array
+
+    def input_shape(self) -> tuple:
+        tail = self.in_size[1:] if self.spatial_dims == 1 else self.in_size
+        return (self.batch, self.in_channels) + tuple(tail)
+
+    def weight_4d(self, weight: np.ndarray) -> np.ndarray:
+        return weight.reshape(self.out_channels, self.in_channels // self.groups, *self.kernel)
+
+
+def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """im2col: ``(groups, C/groups * kh * kw, N * Ho * Wq)`` copied from the padded input."""
+    n, c = geo.batch, geo.in_channels
+    (top, _), (left, _) = geo.padding
+    hp, wp = geo.padded_size
+    h, w = geo.in_size
+    # One spare zero row: the wrap-around columns of the last output row read into it.
+    padded = np.zeros((c, n, hp + 1, wp), x.dtype)
+    padded[:, :, top:top + h, left:left + w] = geo.as_4d(x).transpose(1, 0, 2, 3)
+    ho, _ = geo.out_size
+    view = window_view(padded, geo.kernel, (ho, geo.column_width), geo.stride, geo.dilation)
+    cols = np.empty((c,) + geo.kernel + (n, ho, geo.column_width), x.dtype)
+    np.copyto(cols, view.transpose(0, 2, 3, 1, 4, 5))
+    return cols.reshape(geo.groups, -1, n * ho * geo.column_width)
+
+
+def grad_columns(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The output gradient as ``(groups, O/groups, N * Ho * Wq)``, zero in wrap-around columns."""
+    ho, wo = geo.out_size
+    wq = geo.column_width
+    shape = (geo.out_channels, geo.batch, ho, wq)
+    wide = np.empty(shape, grad.dtype) if wq == wo else np.zeros(shape, grad.dtype)
+    wide[..., :wo] = geo.as_4d(grad).transpose(1, 0, 2, 3)
+    return wide.reshape(geo.groups, geo.out_channels // geo.groups, -1)
+
+
+def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+             geo: ConvGeometry) -> np.ndarray:
+    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
+    ho, wo = geo.out_size
+    wide = np.matmul(w, cols).reshape(geo.out_channels, geo.batch, ho, geo.column_width)
+    out = np.empty((geo.batch, geo.out_channels, ho, wo), cols.dtype)
+    np.copyto(out, wide[..., :wo].transpose(1, 0, 2, 3))
+    if bias is not None:
+        out += bias.reshape(-1, 1, 1)
+    return geo.from_4d(out)
+
+
+def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input."""
+    g = grad_columns(grad, geo)
+    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
+    ho, _ = geo.out_size
+    cols = np.matmul(w.transpose(0, 2, 1), g).reshape(
+        (geo.in_channels,) + geo.kernel + (geo.batch, ho, geo.column_width))
+    hp, wp = geo.padded_size
+    padded = np.zeros((geo.in_channels, geo.batch, hp + 1, wp), grad.dtype)
+    add_windows(padded, cols.transpose(0, 3, 1, 2, 4, 5), geo.stride, geo.dilation)
+    (top, _), (left, _) = geo.padding
+    h, w_ = geo.in_size
+    out = np.empty((geo.batch, geo.in_channels, h, w_), grad.dtype)
+    np.copyto(out, padded[:, :, top:top + h, left:left + w_].transpose(1, 0, 2, 3))
+    return geo.from_4d(out)
+
+
+def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    g = grad_columns(grad, geo)
+    gw = np.matmul(g, cols.transpose(0, 2, 1))
+    return gw.reshape((geo.out_channels, geo.in_channels // geo.groups) + geo.kernel[2 - geo.spatial_dims:])
+
+
+class Convolution(Function):
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, geometry):
+        cols = columns(x._data, geometry)
+        ctx.save_for_backward(x, weight)
+        ctx.geometry = geometry
+        ctx.cols = cols
+        return convolve(cols, geometry.weight_4d(weight._data),
+                        None if bias is None else bias._data, geometry)
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        needs_x, needs_w, needs_b = ctx.needs_input_grad
+        gx = ConvolutionInputGrad.apply(grad, weight, None, geometry=geo) if needs_x else None
+        gw = ConvolutionWeightGrad.apply(x, grad, geometry=geo, cols=ctx.cols) if needs_w else None
+        gb = grad.sum(tuple(d for d in range(grad.ndim) if d != 1)) if needs_b else None
+        return gx, gw, gb
+
+
+class ConvolutionInputGrad(Function):
+    """``conv_transpose``: the convolution's gradient w.r.t. its input, as an op of ``(g, w)``."""
+
+    node_name = "ConvolutionBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, weight, bias, geometry):
+        ctx.save_for_backward(grad, weight)
+        ctx.geometry = geometry
+        out = input_grad(grad._data, geometry.weight_4d(weight._data), geometry)
+        if bias is not None:
+            out += bias._data.reshape((-1,) + (1,) * (out.ndim - 2))
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, weight = ctx.saved_tensors
+        geo = ctx.geometry
+        needs_g, needs_w, needs_b = ctx.needs_input_grad
+        g_grad = Convolution.apply(gg, weight, None, geometry=geo) if needs_g else None
+        w_grad = ConvolutionWeightGrad.apply(gg, grad, geometry=geo) if needs_w else None
+        b_grad = gg.sum(tuple(d for d in range(gg.ndim) if d != 1)) if needs_b else None
+        return g_grad, w_grad, b_grad
+
+
+class ConvolutionWeightGrad(Function):
+    """The convolution's gradient w.r.t. its weight, as an op of ``(x, g)``."""
+
+    node_name = "ConvolutionBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, x, grad, geometry, cols=None):
+        ctx.save_for_backward(x, grad)
+        ctx.geometry = geometry
+        if cols is None:
+            cols = columns(x._data, geometry)
+        return weight_grad(cols, grad._data, geometry)
+
+    @staticmethod
+    def backward(ctx, gg):
+        x, grad = ctx.saved_tensors
+        geo = ctx.geometry
+        needs_x, needs_g = ctx.needs_input_grad
+        x_grad = ConvolutionInputGrad.apply(grad, gg, None, geometry=geo) if needs_x else None
+        g_grad = Convolution.apply(x, gg, None, geometry=geo) if needs_g else None
+        return x_grad, g_grad
+
+
+def _check_input(input: Tensor, weight: Tensor, groups: int, spatial_dims: int,
+                 channel_dim: int, transposed: bool) -> None:
+    if input.ndim != spatial_dims + 2:
+        raise RuntimeError(
+            f"Expected {spatial_dims + 1}D (unbatched) or {spatial_dims + 2}D (batched) input to "
+            f"conv{'_transpose' if transposed else ''}{spatial_dims}d, but got input of size: "
+            f"{list(input.shape)}")
+    if weight.ndim != spatial_dims + 2:
+        raise RuntimeError(f"weight should have at least three dimensions, got {list(weight.shape)}")
+    expected = weight.shape[channel_dim] * (1 if transposed else groups)
+    if input.shape[1] != expected:
+        raise RuntimeError(
+            f"Given {'transposed=1, ' if transposed else ''}groups={groups}, weight of size "
+            f"{list(weight.shape)}, expected input{list(input.shape)} to have {expected} "
+            f"channels, but got {input.shape[1]} channels instead")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(
+            f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+
+
+def _same_padding(kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
+    if any(s != 1 for s in stride):
+        raise ValueError("padding='same' is not supported for strided convolutions")
+    return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
+
+
+def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims: int):
+    unbatched = input.ndim == spatial_dims + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_input(input, weight, groups, spatial_dims, 1, False)
+    kernel = tuple(weight.shape[2:])
+    stride = pair(stride, spatial_dims, "stride")
+    dilation = pair(dilation, spatial_dims, "dilation")
+    if isinstance(padding, str):
+        if padding not in ("same", "valid"):
+            raise ValueError(f"Invalid padding string '{padding}', should be one of ('valid', 'same')")
+        pads = _same_padding(kernel, dilation, stride) if padding == "same" else ((0, 0),) * spatial_dims
+    else:
+        pads = tuple((p, p) for p in pair(padding, spatial_dims, "padding"))
+    if spatial_dims == 1:
+        kernel, stride, dilation, pads = (1,) + kernel, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
+    geo = ConvGeometry(input.shape[0], input.shape[1], weight.shape[0],
+                       (1,) * (2 - spatial_dims) + tuple(input.shape[2:]), kernel, stride, pads,
+                       dilation, groups, spatial_dims)
+    if any(o <= 0 for o in geo.out_size):
+        raise RuntimeError(
+            f"Calculated padded input size per channel: ({' x '.join(map(str, geo.padded_size[2 - spatial_dims:]))}). "
+            f"Kernel size: ({' x '.join(map(str, kernel[2 - spatial_dims:]))}). "
+            "Kernel size can't be greater than actual input size")
+    out = Convolution.apply(input, weight, bias, geometry=geo)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """1-d cross-correlation: input ``(N, C_in, L)``, weight ``(C_out, C_in/groups, k)``.
+
+    ``padding`` is an int, a 1-tuple, ``'valid'`` or ``'same'``.
+    """
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 1)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
+           dilation=1, groups: int = 1) -> Tensor:
+    """2-d cross-correlation: input ``(N, C_in, H, W)``, weight ``(C_out, C_in/groups, kh, kw)``.
+
+    ``padding`` is an int, a pair, ``'valid'`` or ``'same'``.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.conv2d(torch.ones(1, 2, 4, 4), torch.ones(3, 2, 3, 3), padding="same").shape
+    torch.Size([1, 3, 4, 4])
+    """
+    return _convolution(input, weight, bias, stride, padding, dilation, groups, 2)
+
+
+def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
+                    spatial_dims: int):
+    unbatched = input.ndim == spatial_dims + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    _check_input(input, weight, groups, spatial_dims, 0, True)
+    kernel = tuple(weight.shape[2:])
+    stride = pair(stride, spatial_dims, "stride")
+    dilation = pair(dilation, spatial_dims, "dilation")
+    padding = pair(padding, spatial_dims, "padding")
+    output_padding = pair(output_padding, spatial_dims, "output_padding")
+    for op, s, d in zip(output_padding, stride, dilation):
+        if op >= max(s, d):
+            raise RuntimeError("output padding must be smaller than either stride or dilation, "
+                               f"but got output_padding={list(output_padding)}, stride={list(stride)}, "
+                               f"dilation={list(dilation)}")
+    size = tuple((i - 1) * s - 2 * p + d * (k - 1) + 1 + op for i, s, p, d, k, op in
+                 zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+    pads = tuple((p, p) for p in padding)
+    if spatial_dims == 1:
+        kernel, stride, dilation, pads, size = ((1,) + kernel, (1,) + stride, (1,) + dilation,
+                                                ((0, 0),) + pads, (1,) + size)
+    # The transposed convolution is the gradient of the convolution that maps its output
+    # (of size ``size``) to its input; output_padding rows are ones no kernel window reaches.
+    geo = ConvGeometry(input.shape[0], weight.shape[1] * groups, weight.shape[0], size, kernel,
+                       stride, pads, dilation, groups, spatial_dims)
+    out = ConvolutionInputGrad.apply(input, weight, bias, geometry=geo)
+    return out.squeeze(0) if unbatched else out
+
+
+def conv_transpose1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """1-d transposed convolution; weight ``(C_in, C_out/groups, k)``."""
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 1)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1,
+                     padding=0, output_padding=0, groups: int = 1, dilation=1) -> Tensor:
+    """2-d transposed convolution (the gradient of ``conv2d`` w.r.t. its input);
+    weight ``(C_in, C_out/groups, kh, kw)``.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.conv_transpose2d(torch.ones(1, 2, 3, 3), torch.ones(2, 4, 2, 2), stride=2).shape
+    torch.Size([1, 4, 6, 6])
+    """
+    return _conv_transpose(input, weight, bias, stride, padding, output_padding, groups,
+                           dilation, 2)
+
+
+# ------------------------------------------------------------------ unfold / fold
+
+
+@dataclass(frozen=True)
+class _Sliding:
+    kernel: tuple
+    dilation: tuple
+    padding: tuple
+    stride: tuple
+    size: tuple  # the (H, W) of the image side
+
+    @property
+    def blocks(self) -> tuple:
+        return tuple((s + 2 * p - d * (k - 1) - 1) // st + 1 for s, p, d, k, st in
+                     zip(self.size, self.padding, self.dilation, self.kernel, self.stride))
+
+
+def _unfold_array(x: np.ndarray, sl: _Sliding) -> np.ndarray:
+    n, c = x.shape[:2]
+    (ph, pw), (h, w) = sl.padding, sl.size
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), x.dtype)
+    padded[:, :, ph:ph + h, pw:pw + w] = x
+    view = window_view(padded, sl.kernel, sl.blocks, sl.stride, sl.dilation)
+    return view.reshape(n, c * sl.kernel[0] * sl.kernel[1], -1)
+
+
+def _fold_array(cols: np.ndarray, sl: _Sliding) -> np.ndarray:
+    n = cols.shape[0]
+    kh, kw = sl.kernel
+    c = cols.shape[1] // (kh * kw)
+    (ph, pw), (h, w) = sl.padding, sl.size
+    padded = np.zeros((n, c, h + 2 * ph, w + 2 * pw), cols.dtype)
+    add_windows(padded, cols.reshape((n, c, kh, kw) + sl.blocks), sl.stride, sl.dilation)
+    return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
+
+
+class Im2Col(Function):
+    node_name = "Im2ColBackward0"
+
+    @staticmethod
+    def forward(ctx, x, sliding):
+        ctx.sliding = sliding
+        return _unfold_array(x._data, sliding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Col2Im.apply(grad, sliding=ctx.sliding)
+
+
+class Col2Im(Function):
+    node_name = "Col2ImBackward0"
+
+    @staticmethod
+    def forward(ctx, cols, sliding):
+        ctx.sliding = sliding
+        return _fold_array(cols._data, sliding)
+
+    @staticmethod
+    def backward(ctx, grad):
+        return Im2Col.apply(grad, sliding=ctx.sliding)
+
+
+def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sliding blocks as columns: ``(N, C, H, W) -> (N, C*kh*kw, L)``.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.unfold(torch.ones(1, 2, 4, 4), kernel_size=2).shape
+    torch.Size([1, 8, 9])
+    """
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.ndim != 4:
+        raise NotImplementedError(
+            f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
+    sl = _Sliding(pair(kernel_size), pair(dilation), pair(padding), pair(stride),
+                  tuple(input.shape[2:]))
+    out = Im2Col.apply(input, sliding=sl)
+    return out.squeeze(0) if unbatched else out
+
+
+def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
+    """Sum columns back into an image: ``(N, C*kh*kw, L) -> (N, C, H, W)`` (the adjoint of ``unfold``)."""
+    unbatched = input.ndim == 2
+    if unbatched:
+        input = input.unsqueeze(0)
+    sl = _Sliding(pair(kernel_size), pair(dilation), pair(padding), pair(stride), pair(output_size))
+    kh, kw = sl.kernel
+    blocks = sl.blocks[0] * sl.blocks[1]
+    if input.ndim != 3 or input.shape[1] % (kh * kw) or input.shape[2] != blocks:
+        raise RuntimeError(
+            f"Expected size of input's dimension 2 to match the calculated number of sliding "
+            f"blocks {sl.blocks[0]} * {sl.blocks[1]} = {blocks}, but got "
+            f"input.size(2)={input.shape[-1]}.")
+    out = Col2Im.apply(input, sliding=sl)
+    return out.squeeze(0) if unbatched else out

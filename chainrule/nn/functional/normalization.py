@@ -1,0 +1,206 @@
+"""Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm`` (and ``dropout2d``).
+
+All three standardise ``x`` over some axes, ``x_hat = (x - mean) / sqrt(var + eps)``,
+then apply a per-feature affine map ``x_hat * weight + bias``. They differ only
+in which axes the statistics span (batch norm: every axis but the channel one;
+layer norm: the trailing ``normalized_shape``; group norm: each group of
+channels), so one op, ``Normalize``, serves them all. Its gradient is the
+classic closed form::
+
+    dx = invstd * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
+
+>>> import chainrule as torch
+>>> import chainrule.nn.functional as F
+>>> F.layer_norm(torch.tensor([[1.0, 3.0]]), (2,))
+tensor([[-1.0000,  1.0000]])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from chainrule._ops._util import Tensor, make_tensor
+from chainrule._ops.inplace import apply_inplace
+from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import state
+from chainrule.nn.functional.dropout import NativeDropout, check_probability, scaled_keep_mask
+
+__all__ = ["batch_norm", "layer_norm", "group_norm", "dropout2d"]
+
+
+@dataclass(frozen=True)
+class NormLayout:
+    """Where the statistics and the affine parameters live for one input shape."""
+
+    stats_shape: tuple  # the input reshaped so that ``stats_axes`` span one group
+    stats_axes: tuple
+    affine_shape: tuple  # how weight and bias broadcast against the input
+    eps: float
+
+    def standardize(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(x_hat, mean, var)`` with biased variance, in the input's dtype."""
+        grouped = x.reshape(self.stats_shape)
+        mean = grouped.mean(self.stats_axes, keepdims=True)
+        centered = grouped - mean
+        var = np.square(centered).mean(self.stats_axes, keepdims=True)
+        invstd = 1.0 / np.sqrt(var + np.asarray(self.eps, x.dtype))
+        centered *= invstd
+        return centered.reshape(x.shape), mean, var
+
+    def affine_axes(self) -> tuple:
+        return tuple(d for d, s in enumerate(self.affine_shape) if s == 1)
+
+
+class Normalize(Function):
+    """``standardize(x) * weight + bias`` (weight and bias optional)."""
+
+    node_name = "NativeNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, layout, stats=None):
+        x_hat, mean, var = layout.standardize(x._data)
+        if stats is not None:
+            stats.extend((mean, var))
+        ctx.save_for_backward(x, weight)
+        ctx.layout = layout
+        ctx.bias_shape = None if bias is None else bias._data.shape
+        ctx.x_hat = x_hat
+        ctx.invstd = 1.0 / np.sqrt(var + np.asarray(layout.eps, var.dtype))
+        out = x_hat
+        if weight is not None:
+            out = out * weight._data.reshape(layout.affine_shape)
+        if bias is not None:
+            out = out + bias._data.reshape(layout.affine_shape)
+        return out if out is not x_hat else x_hat.copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        layout = ctx.layout
+        axes = layout.stats_axes
+        needs_x, needs_w, needs_b = ctx.needs_input_grad
+        if state.enabled:
+            # create_graph: rebuild the statistics from x with recorded ops, so that
+            # second derivatives see how x_hat and invstd depend on x.
+            grouped = x.reshape(layout.stats_shape)
+            centered = grouped - grouped.mean(axes, keepdim=True)
+            invstd = ((centered * centered).mean(axes, keepdim=True) + layout.eps).rsqrt()
+            x_hat = (centered * invstd).reshape(x.shape)
+        else:
+            invstd, x_hat = make_tensor(ctx.invstd), make_tensor(ctx.x_hat)
+        reduce = layout.affine_axes()
+        grad_w = (grad * x_hat).sum(reduce).reshape(weight.shape) if needs_w else None
+        grad_b = grad.sum(reduce).reshape(ctx.bias_shape) if needs_b else None
+        grad_x = None
+        if needs_x:
+            g_hat = grad if weight is None else grad * weight.reshape(layout.affine_shape)
+            g_hat = g_hat.reshape(layout.stats_shape)
+            x_hat_g = x_hat.reshape(layout.stats_shape)
+            grad_x = invstd * (g_hat - g_hat.mean(axes, keepdim=True)
+                               - x_hat_g * (g_hat * x_hat_g).mean(axes, keepdim=True))
+            grad_x = grad_x.reshape(x.shape)
+        return grad_x, grad_w, grad_b
+
+
+class BatchNorm(Normalize):
+    node_name = "NativeBatchNormBackward0"
+
+
+class LayerNorm(Normalize):
+    node_name = "NativeLayerNormBackward0"
+
+
+class GroupNorm(Normalize):
+    node_name = "NativeGroupNormBackward0"
+
+
+def _channel_affine_shape(shape: tuple) -> tuple:
+    return (1, shape[1]) + (1,) * (len(shape) - 2)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of ``(N, C, *)`` by batch statistics (``training``) or by
+    the running ones, which training updates in place:
+    ``running = (1 - momentum) * running + momentum * batch`` (unbiased variance).
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.batch_norm(torch.tensor([[1.0], [3.0]]), None, None, training=True)
+    tensor([[-1.0000],
+            [ 1.0000]])
+    """
+    shape = tuple(input.shape)
+    affine_shape = _channel_affine_shape(shape)
+    if not training:
+        if running_mean is None or running_var is None:
+            raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
+        invstd = 1.0 / np.sqrt(running_var._data + np.asarray(eps, running_var._data.dtype))
+        scale = make_tensor(invstd) if weight is None else weight * make_tensor(invstd)
+        shift = -make_tensor(running_mean._data) * scale
+        if bias is not None:
+            shift = shift + bias
+        return input * scale.reshape(affine_shape) + shift.reshape(affine_shape)
+    count = input._data.size // shape[1] if len(shape) > 1 else 0
+    if count <= 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"torch.Size({list(shape)})")
+    layout = NormLayout(shape, (0,) + tuple(range(2, len(shape))), affine_shape, eps)
+    stats: list = []
+    out = BatchNorm.apply(input, weight, bias, layout=layout, stats=stats)
+    if running_mean is not None:
+        mean = stats[0].reshape(-1)
+        running_mean._data *= 1 - momentum
+        running_mean._data += momentum * mean.astype(running_mean._data.dtype)
+    if running_var is not None:
+        unbiased = stats[1].reshape(-1) * (count / (count - 1))
+        running_var._data *= 1 - momentum
+        running_var._data += momentum * unbiased.astype(running_var._data.dtype)
+    return out
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias``."""
+    if isinstance(normalized_shape, int):
+        normalized_shape = (normalized_shape,)
+    normalized_shape = tuple(int(s) for s in normalized_shape)
+    shape = tuple(input.shape)
+    k = len(normalized_shape)
+    if k == 0 or shape[len(shape) - k:] != normalized_shape or k > len(shape):
+        raise RuntimeError(
+            f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
+            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(shape)}")
+    lead = shape[:len(shape) - k]
+    layout = NormLayout(shape, tuple(range(len(lead), len(shape))),
+                        (1,) * len(lead) + normalized_shape, eps)
+    return LayerNorm.apply(input, weight, bias, layout=layout)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise each group of ``C / num_groups`` channels of ``(N, C, *)`` per sample."""
+    shape = tuple(input.shape)
+    if len(shape) < 2 or shape[1] % num_groups:
+        raise RuntimeError(
+            f"Expected number of channels in input to be divisible by num_groups, but got input "
+            f"of shape {list(shape)} and num_groups={num_groups}")
+    layout = NormLayout((shape[0], num_groups, -1), (2,), _channel_affine_shape(shape), eps)
+    return GroupNorm.apply(input, weight, bias, layout=layout)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
+    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``) with probability ``p``."""
+    check_probability(p)
+    if not training or p == 0.0:
+        return input
+    shape = tuple(input.shape)
+    keep_dims = 2 if len(shape) == 4 else 1
+    mask = scaled_keep_mask(shape[:keep_dims] + (1,) * (len(shape) - keep_dims), p,
+                            input._data.dtype)
+    if inplace:
+        return apply_inplace(input, NativeDropout.apply, (mask,), None, "dropout2d_")
+    return NativeDropout.apply(input, mask)
