@@ -11,7 +11,7 @@ import datetime
 import os
 import platform
 
-from benchmarks import footprint, mlp_step
+from benchmarks import footprint, lenet_step, mlp_step
 from benchmarks._harness import TABLE_HEADER
 
 
@@ -22,7 +22,7 @@ def main() -> None:
     print(f"date: {datetime.date.today()}  machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.python_implementation()} {platform.python_version()}")
     print(TABLE_HEADER)
-    for row in mlp_step.run(args.quick):
+    for row in mlp_step.run(args.quick) + lenet_step.run(args.quick):
         print(row, flush=True)
     for row in footprint.run(args.quick):
         print(row, flush=True)

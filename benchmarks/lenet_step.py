@@ -1,0 +1,65 @@
+"""LeNet-5 training step at batch 64 (SGD, cross-entropy), chainrule vs torch.
+
+    python -m benchmarks.lenet_step [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from benchmarks._harness import TABLE_HEADER, alternate, report_row
+
+
+def lenet5(nn):
+    """LeNet-5 as in LeCun et al. (1998), with ReLU and max pooling, for 28x28 inputs."""
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(16 * 5 * 5, 120), nn.ReLU(),
+        nn.Linear(120, 84), nn.ReLU(),
+        nn.Linear(84, 10))
+
+
+def build(lib, batch: int = 64, seed: int = 0):
+    lib.manual_seed(seed)
+    model = lenet5(lib.nn)
+    optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    criterion = lib.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    images = lib.from_numpy(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32))
+    labels = lib.from_numpy(rng.integers(0, 10, batch).astype(np.int64))
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
+
+def run(quick: bool = False) -> list[str]:
+    import torch
+
+    import chainrule
+
+    repeats, rounds = (5, 3) if quick else (20, 7)
+    ours, theirs = alternate(build(chainrule), build(torch), repeats, rounds)
+    return [report_row("LeNet-5 train step, batch 64", ours, theirs)]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    print(TABLE_HEADER)
+    for row in run(args.quick):
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
