@@ -105,7 +105,7 @@ def test_erf_extremes():
     compare_with_torch(lambda lib, t: lib.erf(t), x, grad=False, rtol=1e-14, atol=1e-15)
 
 
-@settings(max_examples=25, deadline=None)
+@settings(deadline=None)
 @given(st.lists(st.floats(-10, 10), min_size=1, max_size=20))
 def test_erf_accuracy_hypothesis(values):
     x = np.array(values, dtype=np.float64)

@@ -103,7 +103,7 @@ hypothesis = pytest.importorskip("hypothesis")
 st = hypothesis.strategies
 
 
-@hypothesis.settings(max_examples=25, deadline=None)
+@hypothesis.settings(deadline=None)
 @hypothesis.given(shape=st.lists(st.integers(1, 12), min_size=0, max_size=4),
                   exponent=st.integers(-9, 9), integral=st.booleans(),
                   dtype=st.sampled_from(["float32", "float64", "int64"]), seed=st.integers(0, 99))

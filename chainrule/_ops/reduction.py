@@ -440,7 +440,11 @@ class Std(Function):
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
         centred = a - a.mean(ctx.dims, keepdim=True)
-        return _as_kept(grad, ctx) * centred / (_as_kept(result, ctx) * ctx.divisor)
+        kept_result = _as_kept(result, ctx)
+        # A zero spread has no direction to move in: PyTorch defines that gradient as 0, not nan.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scale = (_as_kept(grad, ctx) / kept_result).masked_fill(kept_result == 0, 0)
+        return scale * centred / ctx.divisor
 
 
 def _spread(node: type[Function], input, dim, unbiased, keepdim, correction) -> Tensor:
