@@ -1,0 +1,330 @@
+"""chainrule.diagnostics: gradient statistics, findings, activation health, plots, graphs,
+the GradientMonitor callback, and anomaly detection in the autograd engine."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule import nn
+from chainrule.diagnostics import (
+    ActivationMonitor,
+    GradientMonitor,
+    check_gradients,
+    draw_graph,
+    grad_stats,
+    plot_grad_flow,
+)
+
+torch = pytest.importorskip("torch")
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def mlp(sizes, activation=nn.ReLU):
+    layers = []
+    for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(fan_in, fan_out), activation()]
+    return nn.Sequential(*layers[:-1])
+
+
+def backward_on_random_batch(model, features, classes, samples=64):
+    x = chainrule.randn(samples, features)
+    y = chainrule.randint(0, classes, (samples,))
+    nn.CrossEntropyLoss()(model(x), y).backward()
+
+
+def kinds(findings):
+    return {finding.kind for finding in findings}
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    chainrule.manual_seed(0)
+
+
+# --- grad_stats --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [chainrule.float32, chainrule.float64])
+def test_grad_stats_match_a_direct_computation_and_torch(dtype):
+    model = mlp([5, 7, 3]).to(dtype)
+    x = np.random.default_rng(0).standard_normal((4, 5))
+    model(chainrule.tensor(x, dtype=dtype)).relu().pow(2).sum().backward()
+
+    reference = torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))
+    reference = reference.to(getattr(torch, str(dtype).split(".")[1]))
+    with torch.no_grad():
+        for name, p in reference.named_parameters():
+            p.copy_(torch.from_numpy(dict(model.named_parameters())[name].detach().numpy().copy()))
+    reference(torch.from_numpy(x).to(reference[0].weight.dtype)).relu().pow(2).sum().backward()
+    torch_params = dict(reference.named_parameters())
+
+    rows = grad_stats(model)
+    assert [row.name for row in rows] == [name for name, _ in model.named_parameters()]
+    tol = 1e-5 if dtype == chainrule.float32 else 1e-10
+    for row in rows:
+        p = dict(model.named_parameters())[row.name]
+        g, w = p.grad.numpy().astype(np.float64), p.detach().numpy().astype(np.float64)
+        np.testing.assert_allclose(g, torch_params[row.name].grad.double().numpy(), rtol=tol,
+                                   atol=tol)
+        assert row.shape == tuple(p.shape)
+        assert row.weight_norm == pytest.approx(np.sqrt((w ** 2).sum()), rel=tol)
+        assert row.grad_norm == pytest.approx(np.sqrt((g ** 2).sum()), rel=tol)
+        assert row.ratio == pytest.approx(row.grad_norm / row.weight_norm, rel=tol)
+        assert row.mean_abs_grad == pytest.approx(np.abs(g).mean(), rel=tol)
+        assert row.max_abs_grad == pytest.approx(np.abs(g).max(), rel=tol)
+        assert row.zero_fraction == pytest.approx((g == 0).mean())
+        assert row.nonfinite == 0
+
+
+def test_grad_stats_counts_zeros_and_nonfinite_and_skips_parameters_without_grad():
+    model = nn.Linear(3, 2)
+    model.weight.grad = chainrule.tensor([[0.0, float("nan"), 1.0], [float("inf"), 0.0, 0.0]])
+    (row,) = grad_stats(model)  # the bias has no gradient
+    assert row.name == "weight"
+    assert row.nonfinite == 2
+    assert row.zero_fraction == pytest.approx(3 / 6)
+
+
+def test_grad_stats_prints_an_aligned_table():
+    model = mlp([4, 8, 2])
+    backward_on_random_batch(model, 4, 2)
+    lines = str(grad_stats(model)).splitlines()
+    assert lines[0].split()[:3] == ["parameter", "shape", "|w|"]
+    assert [line.split()[0] for line in lines[2:]] == ["0.weight", "0.bias", "2.weight", "2.bias"]
+    assert len({len(line) for line in lines[:2]}) == 1
+
+
+# --- check_gradients: the four diagnoses the issue asks for -------------------------------------
+
+def test_deep_sigmoid_mlp_is_flagged_vanishing():
+    model = mlp([16] + [32] * 30 + [4], nn.Sigmoid)
+    backward_on_random_batch(model, 16, 4)
+    findings = check_gradients(model)
+    assert kinds(findings) == {"vanishing"}
+    (finding,) = findings
+    assert finding.name == "0.weight"
+    assert finding.value < 1e-10
+    for cure in ("ReLU", "initialisation", "batch normalisation", "skip"):
+        assert cure in finding.message
+
+
+def test_a_moderately_deep_sigmoid_mlp_is_flagged_by_the_relative_test_alone():
+    model = mlp([16] + [32] * 10 + [4], nn.Sigmoid)
+    backward_on_random_batch(model, 16, 4)
+    assert min(row.mean_abs_grad for row in grad_stats(model)) > 1e-12
+    assert "vanishing" in kinds(check_gradients(model))
+    assert "vanishing" not in kinds(check_gradients(model, relative_vanishing=1e-30,
+                                                     vanishing_threshold=1e-30))
+
+
+def test_relu_mlp_with_weights_scaled_by_ten_is_flagged_exploding():
+    model = mlp([16] + [64] * 5 + [4])
+    with chainrule.no_grad():
+        for module in model.modules():
+            if isinstance(module, nn.Linear):
+                module.weight.mul_(10)
+    backward_on_random_batch(model, 16, 4)
+    findings = check_gradients(model)
+    assert "exploding" in kinds(findings)
+    finding = next(f for f in findings if f.kind == "exploding")
+    assert finding.value > 1e3
+    assert "clipping" in finding.message
+
+
+def test_negative_bias_before_relu_is_flagged_dead_relu():
+    model = mlp([16, 64, 64, 4])
+    with chainrule.no_grad():
+        model[2].bias.fill_(-100.0)
+    with ActivationMonitor(model) as monitor:
+        for _ in range(3):
+            backward_on_random_batch(model, 16, 4)
+    findings = check_gradients(model, monitor)
+    dead = [f for f in findings if f.kind == "dead_relu"]
+    assert [f.name for f in dead] == ["3"]
+    assert dead[0].value == 1.0
+    row = {r.name: r for r in monitor.report()}["3"]
+    assert (row.kind, row.units, row.batches, row.dead_fraction) == ("ReLU", 64, 3, 1.0)
+    assert {r.name: r for r in monitor.report()}["1"].dead_fraction < 0.5
+
+
+def test_healthy_network_gets_no_findings():
+    model = mlp([784, 128, 64, 10])
+    with ActivationMonitor(model) as monitor:
+        backward_on_random_batch(model, 784, 10, samples=128)
+    assert check_gradients(model, monitor) == []
+
+
+def test_saturated_sigmoid_is_flagged():
+    model = nn.Sequential(nn.Linear(8, 16), nn.Sigmoid(), nn.Linear(16, 2))
+    with chainrule.no_grad():
+        model[0].weight.mul_(100)
+    with ActivationMonitor(model) as monitor:
+        backward_on_random_batch(model, 8, 2)
+    (finding,) = check_gradients(model, monitor.report())
+    assert (finding.kind, finding.name) == ("saturated", "1")
+    assert finding.value > 0.5
+    assert monitor.report()[0].dead_fraction is None
+
+
+@pytest.mark.parametrize("activation, values, saturated", [
+    (nn.Sigmoid, [0.005, 0.5, 0.995, 0.2], 0.5),
+    (nn.Tanh, [-0.995, 0.0, 0.5, 0.999], 0.5),
+])
+def test_saturation_thresholds(activation, values, saturated):
+    layer = activation()
+    with ActivationMonitor(layer) as monitor:
+        inverse = {nn.Sigmoid: lambda y: np.log(y / (1 - y)), nn.Tanh: np.arctanh}[activation]
+        layer(chainrule.tensor(inverse(np.array([values]))))
+    assert monitor.report()[0].saturated_fraction == pytest.approx(saturated)
+
+
+def test_nonfinite_gradients_are_flagged():
+    model = nn.Linear(3, 2)
+    model(chainrule.randn(4, 3)).sum().backward()
+    model.weight.grad[0, 0] = float("nan")
+    findings = check_gradients(model)
+    assert [(f.kind, f.name, f.value) for f in findings] == [("nonfinite", "weight", 1.0)]
+    assert "detect_anomaly" in findings[0].message
+
+
+def test_activation_monitor_removes_its_hooks_on_exit():
+    model = mlp([4, 8, 2])
+    with ActivationMonitor(model) as monitor:
+        model(chainrule.randn(2, 4))
+    model(chainrule.randn(2, 4))
+    assert monitor.report()[0].batches == 1
+    assert not model[1]._forward_hooks
+
+
+# --- anomaly detection (in the autograd core) --------------------------------------------------
+
+def test_detect_anomaly_names_sqrt_backward_and_the_forward_traceback():
+    x = chainrule.tensor([-1.0, 4.0], requires_grad=True)
+    with chainrule.autograd.detect_anomaly():
+        y = x.sqrt().sum()
+        with pytest.raises(RuntimeError, match="SqrtBackward0") as error:
+            y.backward()
+    message = str(error.value)
+    assert "nan" in message
+    assert "test_diagnostics.py" in message and "x.sqrt()" in message
+
+
+def test_without_anomaly_detection_nan_gradients_pass_silently():
+    x = chainrule.tensor([-1.0], requires_grad=True)
+    x.sqrt().sum().backward()
+    assert np.isnan(x.grad.numpy()).all()
+    assert not chainrule.autograd.is_anomaly_enabled()
+
+
+def test_set_detect_anomaly_as_context_manager_restores_the_previous_mode():
+    x = chainrule.tensor([0.0], requires_grad=True)
+    with chainrule.autograd.set_detect_anomaly(True):
+        assert chainrule.autograd.is_anomaly_enabled()
+        y = x.log().sum()
+        with pytest.raises(RuntimeError, match="Function 'LogBackward0' returned inf values"):
+            y.backward()
+    assert not chainrule.autograd.is_anomaly_enabled()
+
+
+# --- draw_graph --------------------------------------------------------------------------------
+
+def test_dot_text_of_a_small_mlp_names_every_parameter_and_op():
+    model = mlp([4, 8, 3])
+    out = model(chainrule.randn(5, 4)).sum()
+    params = dict(model.named_parameters())
+    dot = draw_graph(out, params)
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    for name, p in params.items():
+        assert f"{name}\\n{tuple(p.shape)}" in dot
+    for node in ("AddmmBackward0", "ReluBackward0", "SumBackward0"):
+        assert node in dot
+    assert "ReluBackward0\\n(5, 8)" in dot
+    assert dot.count("->") == 8  # 7 graph edges and the output
+
+
+def test_draw_graph_handles_deep_graphs_and_shared_nodes():
+    x = chainrule.randn(3, requires_grad=True)
+    y = x
+    for _ in range(3000):  # deeper than Python's recursion limit
+        y = y * 1.0
+    dot = draw_graph(y + y, {"x": x})
+    assert dot.count("MulBackward0") == 3000
+    assert dot.count("AddBackward0") == 1 and '"x\\n(3,)"' in dot
+
+
+def test_draw_graph_writes_dot_when_graphviz_is_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    model = nn.Linear(2, 1)
+    with pytest.warns(UserWarning, match="dot"):
+        dot = draw_graph(model(chainrule.randn(1, 2)), path=tmp_path / "graph.svg")
+    assert (tmp_path / "graph.dot").read_text() == dot
+
+
+# --- plot_grad_flow ----------------------------------------------------------------------------
+
+def test_plot_grad_flow_writes_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    model = mlp([4, 8, 8, 2])
+    backward_on_random_batch(model, 4, 2)
+    figure = plot_grad_flow(model, path=tmp_path / "flow" / "grad_flow.png")
+    assert (tmp_path / "flow" / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
+    labels = [label.get_text() for label in figure.axes[0].get_xticklabels()]
+    assert labels == ["0.weight", "2.weight", "4.weight"]
+
+
+# --- GradientMonitor ---------------------------------------------------------------------------
+
+def fit_with_monitor(model, monitor, epochs=2):
+    from chainrule.train import fit
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    x = chainrule.randn(64, 16)
+    data = DataLoader(TensorDataset(x, chainrule.randint(0, 4, (64,))), batch_size=16)
+    return fit(model, nn.CrossEntropyLoss(), chainrule.optim.SGD(model.parameters(), lr=0.01),
+               data, epochs=epochs, callbacks=[monitor], progress=False)
+
+
+def test_gradient_monitor_records_norms_and_reports_each_kind_once():
+    model = mlp([16] + [32] * 30 + [4], nn.Sigmoid)
+    out = io.StringIO()
+    monitor = GradientMonitor(file=out)
+    history = fit_with_monitor(model, monitor, epochs=3)
+    assert [f.kind for f in monitor.findings] == ["vanishing"]
+    assert out.getvalue().count("[vanishing]") == 1
+    column = history.history["grad_norm/0.weight"]
+    assert len(column) == len(history) == 3
+    assert monitor.history["grad_norm/0.weight"] == column
+    assert all(value < 1e-10 for value in column)
+    assert not model[1]._forward_hooks  # the activation monitor is gone after training
+
+
+def test_gradient_monitor_is_quiet_on_a_healthy_network():
+    out = io.StringIO()
+    monitor = GradientMonitor(file=out)
+    history = fit_with_monitor(mlp([16, 32, 4]), monitor)
+    assert monitor.findings == [] and out.getvalue() == ""
+    assert history.history["grad_norm/2.bias"][-1] > 0
+
+
+# --- the example -------------------------------------------------------------------------------
+
+def test_vanishing_gradients_example_runs_quick(tmp_path):
+    pytest.importorskip("matplotlib")
+    env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+           **os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": REPO}
+    result = subprocess.run([sys.executable, os.path.join(REPO, "examples", "vanishing_gradients.py"),
+                             "--quick", "--out", str(tmp_path)], env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
+    sections = result.stdout.split("== ")[1:]
+    assert [section.split(":")[1].split()[0] for section in sections] == ["1", "0", "0", "0"]
+    assert "[vanishing]" in sections[0]
+
