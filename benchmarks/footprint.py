@@ -18,8 +18,10 @@ from pathlib import Path
 
 IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {lib}; print(time.perf_counter() - t)"
 
+# VmHWM, not getrusage: ru_maxrss survives fork+exec, so a child of a big parent (this runner,
+# after the in-process benchmarks) would report the parent's peak.
 TRAIN_SNIPPET = """
-import resource, sys
+import sys
 import numpy as np
 import {lib} as torch
 from {lib} import nn, optim
@@ -28,7 +30,8 @@ from benchmarks.mlp_step import build
 step = build(torch, 64)
 for _ in range({steps}):
     step()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+peak_kb = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
+print(int(peak_kb) * 1024)
 """
 
 
