@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--resume", default=None, metavar="CKPT",
                        help="continue from a run's train_state.pt")
     train.add_argument("--no-progress", action="store_true")
+    train.add_argument("--diagnose", action="store_true",
+                       help="watch the gradients while training; write grad_flow.png, the "
+                            "autograd graph and diagnostics.txt into the run folder")
 
     evaluate = commands.add_parser("evaluate", help="re-score a saved run on its test set")
     evaluate.add_argument("run_dir")
@@ -130,6 +133,18 @@ def _save_plots(run_dir: str, history, model, test_images, config: dict) -> list
     return written
 
 
+def _save_diagnostics(run_dir: str, model, criterion, train_set, monitor, config: dict) -> list[str]:
+    from chainrule.diagnostics import write_diagnostics
+    from chainrule.utils.data import DataLoader
+
+    inputs, targets = next(iter(DataLoader(train_set, batch_size=config["batch_size"])))
+    written = write_diagnostics(model, criterion, inputs, targets, run_dir, monitor.findings,
+                                title=f"{config['model']} on {config['dataset']}")
+    print(f"diagnostics: {len(monitor.findings)} kind(s) of problem reported during training; "
+          f"see {written[-1]}")
+    return written
+
+
 def _train(args) -> int:
     import chainrule
     from chainrule import nn
@@ -170,19 +185,28 @@ def _train(args) -> int:
     criterion = nn.CrossEntropyLoss()
     if args.resume is not None and not os.path.exists(args.resume):
         raise UsageError(f"--resume: no such checkpoint {args.resume!r}")
+    callbacks = [CSVLogger(os.path.join(run_dir, "log.csv"), append=bool(args.resume)),
+                 ModelCheckpoint(os.path.join(run_dir, WEIGHTS))]
+    monitor = None
+    if args.diagnose:
+        from chainrule.diagnostics import GradientMonitor
+
+        monitor = GradientMonitor()
+        callbacks.append(monitor)
     history = fit(model, criterion, optimizer, train_loader, valid_loader, epochs=args.epochs,
-                  patience=args.patience,
-                  callbacks=[CSVLogger(os.path.join(run_dir, "log.csv"), append=bool(args.resume)),
-                             ModelCheckpoint(os.path.join(run_dir, WEIGHTS))],
+                  patience=args.patience, callbacks=callbacks,
                   progress=not args.no_progress, resume=args.resume,
                   checkpoint_path=os.path.join(run_dir, STATE))
     # EarlyStopping restored the best weights; save them whatever the checkpoint callback chose.
     chainrule.save(model.state_dict(), os.path.join(run_dir, WEIGHTS))
     scores = evaluate(model, criterion, test_loader)
     plots = _save_plots(run_dir, history, model, test_images, config)
+    diagnostics = (_save_diagnostics(run_dir, model, criterion, train_set, monitor, config)
+                   if monitor is not None else [])
     summary = {"config": config, "test_loss": scores["loss"], "test_accuracy": scores["accuracy"],
                "epochs_run": len(history), "best_epoch": history.best_epoch,
                "history": history.to_dict(), "plots": [os.path.basename(p) for p in plots],
+               "diagnostics": [os.path.basename(p) for p in diagnostics],
                "seconds": time.perf_counter() - started}
     with open(os.path.join(run_dir, SUMMARY), "w") as handle:
         json.dump(summary, handle, indent=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -17,9 +18,9 @@ torch = pytest.importorskip("torch")
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def chainrule_cli(*args, cwd=None):
+def chainrule_cli(*args, cwd=None, env=None):
     env = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",  # one BLAS thread per test worker
-           **os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": REPO}
+           **os.environ, "MPLBACKEND": "Agg", "PYTHONPATH": REPO, **(env or {})}
     return subprocess.run([sys.executable, "-m", "chainrule", *args], cwd=cwd or REPO, env=env,
                           capture_output=True, text=True, timeout=300)
 
@@ -96,3 +97,71 @@ def test_run_executes_a_torch_script_on_chainrule(tmp_path):
     result = chainrule_cli("run", str(script), "--flag", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "chainrule ['--flag', '1']"
+
+
+FAKE_DOT = """#!/bin/sh
+# Stands in for Graphviz's dot: -Tsvg -o PATH, DOT text on stdin.
+while [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift;; esac; shift; done
+{ echo '<svg xmlns="http://www.w3.org/2000/svg"><!--'; cat; echo '--></svg>'; } > "$out"
+"""
+
+
+def diagnose(tmp_path, *args, fake_dot=False):
+    env = {}
+    if fake_dot:
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "dot").write_text(FAKE_DOT)
+        (bin_dir / "dot").chmod(0o755)
+        env["PATH"] = f"{bin_dir}{os.pathsep}{os.environ['PATH']}"
+    run_dir = tmp_path / "run"
+    result = chainrule_cli("train", "--epochs", "2", "--no-progress", "--diagnose",
+                           "--run-dir", str(run_dir), *args, env=env)
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return run_dir, summary, result
+
+
+def test_train_diagnose_writes_gradient_flow_graph_and_report(tmp_path):
+    run_dir, summary, result = diagnose(tmp_path, "--hidden", "32", fake_dot=True)
+    assert sorted(summary["diagnostics"]) == ["diagnostics.txt", "grad_flow.png", "graph.dot",
+                                              "graph.svg"]
+    assert (run_dir / "grad_flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    dot = (run_dir / "graph.dot").read_text()
+    assert dot.startswith("digraph") and dot.rstrip().endswith("}")
+    for name in ("fc1.weight", "fc1.bias", "logits.weight", "logits.bias"):
+        assert f'label="{name}\\n' in dot
+    for node in ("NllLossBackward0", "AddmmBackward0", "ReluBackward0"):
+        assert f'label="{node}\\n' in dot
+    assert dot in (run_dir / "graph.svg").read_text()  # the graph went through the dot program
+    report = (run_dir / "diagnostics.txt").read_text()
+    assert report.count("no problems found") == 2  # during training, and on the final batch
+    assert "fc1.weight" in report.split("Gradient statistics")[1]
+    assert len(summary["history"]["grad_norm/fc1.weight"]) == summary["epochs_run"] == 2
+    assert "GradientMonitor" not in result.stderr
+
+
+def test_train_diagnose_names_vanishing_gradients_of_a_deep_sigmoid_network(tmp_path):
+    run_dir, summary, result = diagnose(tmp_path, "--activation", "sigmoid",
+                                        "--hidden", ",".join(["32"] * 20))
+    assert ("graph.svg" in summary["diagnostics"]) == (shutil.which("dot") is not None)
+    report = (run_dir / "diagnostics.txt").read_text()
+    assert "no problems found" not in report
+    assert report.count("[vanishing]") == 2 and "skip (residual) connections" in report
+    assert result.stderr.count("GradientMonitor (epoch 1): [vanishing]") == 1
+
+
+def test_train_diagnose_a_cnn_graph_shows_convolutions(tmp_path):
+    run_dir, summary, _ = diagnose(tmp_path, "--model", "cnn", "--valid-fraction", "0",
+                                   "--epochs", "1")
+    dot = (run_dir / "graph.dot").read_text()
+    for name in ("0.weight", "3.weight", "11.bias", "ConvolutionBackward0",
+                 "MaxPool2DWithIndicesBackward0"):
+        assert f'label="{name}\\n' in dot
+    assert "no problems found" in (run_dir / "diagnostics.txt").read_text()
+
+
+def test_train_without_diagnose_writes_no_diagnostics(trained_run):
+    run_dir, _ = trained_run
+    assert json.loads((run_dir / "summary.json").read_text())["diagnostics"] == []
+    assert not (run_dir / "diagnostics.txt").exists() and not (run_dir / "graph.dot").exists()

@@ -15,9 +15,10 @@ from chainrule.diagnostics.grad_stats import GradStat, GradStats, grad_stats
 from chainrule.diagnostics.activations import ActivationMonitor, ActivationStat
 from chainrule.diagnostics.findings import KINDS, Finding, check_gradients
 from chainrule.diagnostics.grad_flow import plot_grad_flow
-from chainrule.diagnostics.graph import draw_graph
+from chainrule.diagnostics.graph import draw_graph, render_graph
 from chainrule.diagnostics.monitor import GradientMonitor
+from chainrule.diagnostics.report import write_diagnostics
 
 __all__ = ["grad_stats", "GradStats", "GradStat", "ActivationMonitor", "ActivationStat",
            "check_gradients", "Finding", "KINDS", "plot_grad_flow", "draw_graph",
-           "GradientMonitor"]
+           "render_graph", "GradientMonitor", "write_diagnostics"]

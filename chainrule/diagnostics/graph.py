@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import warnings
 
-__all__ = ["draw_graph"]
+__all__ = ["draw_graph", "render_graph"]
 
 
 def _shape(shape) -> str:
@@ -83,11 +83,14 @@ def draw_graph(output, params: dict | None = None, path: str | os.PathLike | Non
             lines.append(f'  "{id(node)}" [label={_quote(label)}, fillcolor="lightgrey"];')
     dot = "\n".join(lines + edges + ["}"]) + "\n"
     if path is not None:
-        _write(dot, os.fspath(path), format)
+        render_graph(dot, path, format)
     return dot
 
 
-def _write(dot: str, path: str, format: str) -> None:  # noqa: A002
+def render_graph(dot: str, path: str | os.PathLike, format: str = "svg") -> None:  # noqa: A002
+    """Render DOT text to ``path`` with Graphviz's ``dot`` program; ``format="dot"``, or no
+    ``dot`` program (with a warning), writes the DOT text itself (to a ``.dot`` file)."""
+    path = os.fspath(path)
     directory = os.path.dirname(path)
     if directory:
         os.makedirs(directory, exist_ok=True)
