@@ -55,6 +55,27 @@ def test_max_pool2d_unbatched_and_ties():
     np.testing.assert_array_equal(x.grad.numpy(), expected.grad.numpy())
 
 
+@pytest.mark.parametrize("with_nan", [False, True])
+@pytest.mark.parametrize("kernel", [2, 3, (2, 3)])
+def test_max_pool2d_side_by_side_windows_ties_nan_and_infinite_grads(kernel, with_nan):
+    """Windows with stride == kernel take a fast path: same winners, NaNs and gradients."""
+    x = np.random.default_rng(0).standard_normal((2, 3, 8, 7))
+    x = np.maximum(np.round(x), 0)  # many ties, as after a ReLU
+    x[0, 1, 0, :3] = np.inf
+    if with_nan:
+        x[0, 0, 0, 0] = x[1, 2, 3, 4] = x[1, 2, 3, 5] = np.nan
+    results = []
+    for lib in (chainrule, torch):
+        t = lib.tensor(x, requires_grad=True)
+        out, indices = lib.nn.functional.max_pool2d(t, kernel, return_indices=True)
+        g = np.random.default_rng(1).standard_normal(tuple(out.shape))
+        g[0, 0, 1, 1], g[1, 1, 0, 0] = np.inf, np.nan
+        out.backward(lib.tensor(g))
+        results.append((out.detach().numpy(), indices.numpy(), t.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_array_equal(ours, theirs)
+
+
 @pytest.mark.parametrize("kwargs", [
     dict(kernel_size=3), dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
     dict(kernel_size=2, stride=1, dilation=2, return_indices=True)], ids=str)

@@ -84,16 +84,18 @@ class PoolGeometry:
                           tuple(lead) + (row * self.stride[0], col * self.stride[1]))
 
     @property
-    def tiles(self) -> bool:
-        """Windows tile the input exactly (``stride == kernel``, no padding or dilation)."""
-        return (self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
-                and self.in_size == tuple(o * k for o, k in zip(self.out_size, self.kernel)))
+    def disjoint(self) -> bool:
+        """Windows side by side (``stride == kernel``, no padding or dilation), e.g. 2x2 / 2.
 
-    def tiled(self, x: np.ndarray) -> np.ndarray:
-        """``(N, C, Ho, Wo, kh * kw)`` copy of the windows (only when ``tiles``)."""
+        Rows and columns past the last whole window (odd sizes) belong to no window."""
+        return (self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
+                and all(o * k <= s for o, k, s in zip(self.out_size, self.kernel, self.in_size)))
+
+    def blocks(self, x: np.ndarray) -> np.ndarray:
+        """``(N, C, Ho, kh, Wo, kw)`` view of the covered part (only when ``disjoint``)."""
         (ho, wo), (kh, kw) = self.out_size, self.kernel
-        blocks = x.reshape(x.shape[:2] + (ho, kh, wo, kw)).transpose(0, 1, 2, 4, 3, 5)
-        return blocks.reshape(x.shape[:2] + (ho, wo, kh * kw))
+        covered = x[:, :, :ho * kh, :wo * kw]
+        return covered.reshape(x.shape[:2] + (ho, kh, wo, kw))
 
     def positions(self):
         kw = self.kernel[1]
@@ -131,14 +133,45 @@ def _gather(source: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.nd
     return out
 
 
+def _disjoint_max(x: np.ndarray, geo: PoolGeometry):
+    """Max and winning position of side-by-side windows, or ``None`` if a window holds a NaN.
+
+    The window positions are first copied out as ``kh * kw`` contiguous planes: NumPy is
+    several times faster on those than on the interleaved pixels of the input.
+    """
+    (kh, kw) = geo.kernel
+    planes = np.empty((kh, kw) + x.shape[:2] + geo.out_size, x.dtype)
+    np.copyto(planes, geo.blocks(x).transpose(3, 5, 0, 1, 2, 4))
+    planes = planes.reshape((kh * kw,) + planes.shape[2:])
+    best = np.maximum.reduce(planes, axis=0)
+    if np.isnan(best).any():
+        return None  # PyTorch's NaN rule needs the sequential scan
+    # The first position holding the max wins, as in PyTorch's scan.
+    winners = np.zeros(best.shape, np.int16)
+    unclaimed = planes[0] != best
+    for k in range(1, kh * kw):
+        hit = planes[k] == best
+        hit &= unclaimed
+        winners += hit * np.int16(k)
+        unclaimed &= ~hit
+    return best, winners
+
+
 def _scatter(grad: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Add each output's gradient to the input element that won its window."""
-    if geo.tiles:
-        kh, kw = geo.kernel
-        blocks = np.zeros(grad.shape + (kh * kw,), grad.dtype)
-        np.put_along_axis(blocks, winners[..., None].astype(np.intp), grad[..., None], -1)
-        blocks = blocks.reshape(grad.shape + (kh, kw)).transpose(0, 1, 2, 4, 3, 5)
-        return blocks.reshape(grad.shape[:2] + geo.in_size)
+    if geo.disjoint:
+        covered = geo.out_size[0] * geo.kernel[0], geo.out_size[1] * geo.kernel[1]
+        full = np.empty if covered == geo.in_size else np.zeros
+        out = full(grad.shape[:2] + geo.in_size, grad.dtype)
+        blocks = geo.blocks(out)
+        finite = np.isfinite(grad).all()
+        for k, i, j in geo.positions():
+            target = blocks[:, :, :, i, :, j]
+            if finite:  # a product with the mask is much faster than np.where
+                np.multiply(grad, winners == k, out=target)
+            else:
+                np.copyto(target, np.where(winners == k, grad, 0))
+        return out
     buffer = np.zeros(grad.shape[:2] + geo.buffer_size, grad.dtype)
     for k, i, j in geo.positions():
         target = geo.writable_window(buffer, i, j)
@@ -153,15 +186,10 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geometry):
-        if geometry.tiles:
-            # Fast path (e.g. 2x2 / stride 2): one copy of the windows, then argmax.
-            blocks = geometry.tiled(x._data)
-            winners = blocks.argmax(-1)
-            best = np.take_along_axis(blocks, winners[..., None], -1)[..., 0]
-            winners = winners.astype(np.int16)
-            ctx.winners = winners
-            ctx.geometry = geometry
-            return best, winners
+        fast = _disjoint_max(x._data, geometry) if geometry.disjoint else None
+        if fast is not None:
+            ctx.winners, ctx.geometry = fast[1], geometry
+            return fast
         view = geometry.windows(geometry.padded(x._data, -np.inf))
         best = view[:, :, 0, 0].copy()
         winners = np.zeros(best.shape, np.int16)
