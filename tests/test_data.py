@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import collections
+import contextlib
 import multiprocessing
+import re
 import time
 
 import numpy as np
@@ -379,3 +381,276 @@ def test_persistent_workers_and_early_break():
     next(it)
     del it
     assert _no_children_left()
+
+
+# ---- more of torch.utils.data's contract ------------------------------------------------------
+
+@pytest.mark.parametrize("make", [
+    lambda d: d.RandomSampler(range(3), replacement="x"),
+    lambda d: d.RandomSampler(range(3), num_samples=0),
+    lambda d: d.WeightedRandomSampler([1.0, 2.0], 0),
+    lambda d: d.WeightedRandomSampler([1.0, 2.0], 2, replacement=1),
+    lambda d: d.WeightedRandomSampler([[1.0, 2.0]], 2),
+    lambda d: d.BatchSampler(range(3), 2, "no"),
+    lambda d: d.BatchSampler(range(3), True, False),
+    lambda d: d.random_split(range(10), [1.2, -0.2]),
+    lambda d: d.ConcatDataset([]),
+    lambda d: d.ConcatDataset([range(3)])[-4],
+])
+def test_argument_errors_match_torch(make):
+    with pytest.raises(Exception) as theirs:
+        make(tdata)
+    with pytest.raises(type(theirs.value), match=re.escape(str(theirs.value))):
+        make(cdata)
+
+
+@pytest.mark.parametrize("n, lengths, empty_fraction", [
+    (7, [0.5, 0.5], False), (3, [0.1, 0.9], False), (11, [0.2] * 5, False), (5, [0.0, 1.0], True),
+    (9, [4, 0, 5], False)])
+def test_random_split_sizes_match_torch(n, lengths, empty_fraction):
+    with pytest.warns(UserWarning, match="index 0 is 0") if empty_fraction else \
+            contextlib.nullcontext():
+        ours = cdata.random_split(range(n), lengths, generator=chainrule.Generator().manual_seed(0))
+        theirs = tdata.random_split(range(n), lengths, generator=torch.Generator().manual_seed(0))
+    assert [len(s) for s in ours] == [len(s) for s in theirs]
+    assert all(type(s) is cdata.Subset for s in ours)
+    assert sorted(i for s in ours for i in s) == list(range(n))
+
+
+def test_samplers_lengths_and_orders_match_torch():
+    for ours, theirs in [
+        (cdata.SequentialSampler(range(6)), tdata.SequentialSampler(range(6))),
+        (cdata.RandomSampler(range(6), num_samples=14), tdata.RandomSampler(range(6), num_samples=14)),
+        (cdata.SubsetRandomSampler([4, 2, 9]), tdata.SubsetRandomSampler([4, 2, 9])),
+        (cdata.WeightedRandomSampler([1.0, 0.0, 2.0], 7), tdata.WeightedRandomSampler([1.0, 0.0, 2.0], 7)),
+    ]:
+        assert len(ours) == len(theirs) == len(list(ours))
+    assert list(cdata.SequentialSampler(range(6))) == list(tdata.SequentialSampler(range(6)))
+    # Past one permutation, RandomSampler without replacement starts a new one (as torch does).
+    drawn = list(cdata.RandomSampler(range(6), num_samples=14))
+    assert sorted(drawn[:6]) == sorted(drawn[6:12]) == list(range(6)) and len(set(drawn[12:])) == 2
+    weights = chainrule.tensor([1.0, 0.0, 2.0])
+    assert cdata.WeightedRandomSampler(weights, 3).weights.dtype == chainrule.float64
+    for sampler in (cdata.RandomSampler(range(8), generator=chainrule.Generator().manual_seed(4)),
+                    cdata.SubsetRandomSampler(range(8), generator=chainrule.Generator().manual_seed(4)),
+                    cdata.WeightedRandomSampler([1.0] * 8, 8, False,
+                                                generator=chainrule.Generator().manual_seed(4))):
+        first = list(sampler)
+        assert sorted(first) == list(range(8)) and first != list(sampler)  # the generator moves on
+
+
+def test_loader_with_explicit_sampler_batch_sampler_and_collate_fn_matches_torch():
+    ours_ds, theirs_ds = _tensor_datasets(10)
+    order = [7, 2, 9, 0, 4]
+    groups = [[1, 3], [8], [0, 2, 5]]
+
+    def first_column(batch):
+        return [int(sample[1]) for sample in batch]
+
+    cases = [dict(sampler=order, batch_size=2), dict(sampler=order, batch_size=2, drop_last=True),
+             dict(batch_sampler=groups), dict(batch_sampler=groups, collate_fn=first_column),
+             dict(sampler=order, batch_size=None), dict(batch_size=4, collate_fn=first_column)]
+    for kwargs in cases:
+        ours = list(cdata.DataLoader(ours_ds, **kwargs))
+        theirs = list(tdata.DataLoader(theirs_ds, **kwargs))
+        assert len(ours) == len(theirs) == len(cdata.DataLoader(ours_ds, **kwargs)), kwargs
+        for a, b in zip(ours, theirs):
+            _same(a, b)
+    sampler = cdata.SubsetRandomSampler([1, 5, 6], generator=chainrule.Generator().manual_seed(2))
+    seen = [y.item() for _, y in cdata.DataLoader(ours_ds, sampler=sampler)]
+    assert sorted(seen) == sorted((np.array([1, 5, 6]) % 3).tolist())
+
+
+def _collate_samples(lib, np_module=np):
+    t = lib.tensor
+    return {
+        "tensor_lists": [[t([1.0, 2.0]), t(3)], [t([4.0, 5.0]), t(6)]],
+        "nested_dicts": [{"x": {"y": t([1, 2]), "z": 1.5}, "s": "a"},
+                         {"x": {"y": t([3, 4]), "z": 2.5}, "s": "b"}],
+        "namedtuple_of_arrays": [Point(np.ones(3), np.int64(1)), Point(np.zeros(3), np.int64(2))],
+        "float64_arrays": [np.arange(4.0), np.arange(4.0) * 2],
+        "bool_arrays": [np.array([True, False]), np.array([False, False])],
+        "numpy_ints": [np.int64(3), np.int64(-1)],
+        "numpy_bools": [np.bool_(True), np.bool_(False)],
+        "bytes": [b"ab", b"cd"],
+        "tuple_of_tensor_and_label": [(t([[1.0]]), 0), (t([[2.0]]), 1)],
+    }
+
+
+@pytest.mark.parametrize("name", list(_collate_samples(torch)))
+def test_default_collate_nested_structures_match_torch(name):
+    ours = cdata.default_collate(_collate_samples(chainrule)[name])
+    theirs = tdata.default_collate(_collate_samples(torch)[name])
+    _same(ours, theirs)
+
+
+def test_shuffled_order_is_the_same_with_or_without_workers():
+    ds, _ = _tensor_datasets(20)
+
+    def labels_and_rows(num_workers, generator):
+        loader = cdata.DataLoader(ds, batch_size=3, shuffle=True, num_workers=num_workers,
+                                  generator=generator)
+        return [x[:, 0].tolist() for x, _ in loader]
+
+    seeded = [labels_and_rows(w, chainrule.Generator().manual_seed(11)) for w in (0, 2)]
+    assert seeded[0] == seeded[1]
+    chainrule.manual_seed(5)
+    main_rng = labels_and_rows(0, None)
+    chainrule.manual_seed(5)
+    assert labels_and_rows(2, None) == main_rng
+    assert _no_children_left()
+
+
+# ---- worker processes: real processes, failures, cleanup --------------------------------------
+
+class _Pids(cdata.Dataset):
+    def __len__(self):
+        return 6
+
+    def __getitem__(self, i):
+        import os
+
+        return os.getpid()
+
+
+def _gone(pids, deadline=10.0):
+    """True once none of ``pids`` is a live process (a zombie counts as gone)."""
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        alive = []
+        for pid in pids:
+            try:
+                with open(f"/proc/{pid}/stat") as handle:
+                    state = handle.read().rsplit(")", 1)[1].split()[0]
+            except FileNotFoundError:
+                continue
+            if state not in ("Z", "X"):
+                alive.append(pid)
+        if not alive:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_workers_are_separate_processes_and_are_joined():
+    import os
+
+    loader = cdata.DataLoader(_Pids(), batch_size=2, num_workers=2)
+    iterator = iter(loader)
+    worker_pids = {w.pid for w in iterator._workers}
+    pids = {pid for batch in iterator for pid in batch.tolist()}
+    assert pids == worker_pids and os.getpid() not in pids and len(pids) == 2
+    assert _gone(worker_pids, deadline=0.5)
+
+
+class _SignalTimeout:
+    """Turn a hang into a test failure after ``seconds``."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        import signal
+
+        def fail(signum, frame):
+            raise TimeoutError(f"DataLoader hung for {self.seconds} s")
+
+        self.previous = signal.signal(signal.SIGALRM, fail)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        import signal
+
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
+class _LocalErrorDataset(cdata.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        class Unpicklable(Exception):  # a class pickle cannot find by name
+            pass
+
+        raise Unpicklable(f"local failure {i}")
+
+
+class _UnpicklableSample(cdata.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return lambda: i
+
+
+class _MissingKey(cdata.Dataset):
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return {}["label"]
+
+
+class _FaultyStream(cdata.IterableDataset):
+    def __iter__(self):
+        yield 1
+        raise OSError("stream broke")
+
+
+def _failing_init(worker_id):
+    if worker_id == 1:
+        raise ZeroDivisionError("init failed in worker 1")
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: cdata.DataLoader(_Faulty(), batch_size=2, num_workers=2), ValueError, "bad sample 5"),
+    (lambda: cdata.DataLoader(_Faulty(), batch_size=2, num_workers=2, persistent_workers=True),
+     ValueError, "bad sample 5"),
+    (lambda: cdata.DataLoader(_LocalErrorDataset(), num_workers=1), RuntimeError,
+     "Unpicklable: local failure 0"),
+    (lambda: cdata.DataLoader(_UnpicklableSample(), num_workers=2, collate_fn=lambda b: b),
+     Exception, "pickle"),
+    (lambda: cdata.DataLoader(_MissingKey(), num_workers=1), KeyError, "'label'"),
+    (lambda: cdata.DataLoader(_FaultyStream(), num_workers=1), OSError, "stream broke"),
+    (lambda: cdata.DataLoader(_Faulty(), batch_size=2, num_workers=2, worker_init_fn=_failing_init),
+     ZeroDivisionError, "init failed in worker 1"),
+], ids=["getitem", "persistent", "local-exception-class", "unpicklable-sample", "keyerror",
+        "iterable", "worker_init_fn"])
+def test_worker_errors_surface_in_main_process_without_hang_or_orphans(make, error, message):
+    loader = make()
+    iterator = iter(loader)
+    pids = [w.pid for w in iterator._workers]
+    with _SignalTimeout(30), pytest.raises(error, match=message) as info:
+        list(iterator)
+    text = str(info.value)
+    assert "DataLoader worker process" in text and "Traceback (most recent call last)" in text
+    assert "\\n" not in text  # readable, even for KeyError
+    assert _gone(pids)
+
+
+ORPHAN_SCRIPT = """
+import os, signal, sys
+sys.path.insert(0, {repo!r})
+from chainrule.utils.data import DataLoader
+loader = DataLoader(list(range(100)), batch_size=2, num_workers=2, persistent_workers=True)
+iterator = iter(loader)
+next(iterator)
+print(" ".join(str(w.pid) for w in iterator._workers), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_workers_exit_when_the_main_process_is_killed(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN_SCRIPT.format(repo=repo))
+    result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == -9, result.stderr
+    pids = [int(p) for p in result.stdout.split()]
+    assert len(pids) == 2 and _gone(pids)

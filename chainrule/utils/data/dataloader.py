@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import itertools
 import multiprocessing
+import pickle
 import queue
 import time
 from collections.abc import Callable
@@ -139,9 +140,16 @@ class DataLoader:
         return length
 
 
+def _base_seed(loader: DataLoader) -> int:
+    # Drawn by every iterator, as PyTorch does, so a seeded generator gives the same shuffled
+    # order with or without worker processes.
+    return int(rng_of(loader.generator).integers(2**62))
+
+
 class _SingleProcessIter:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
+        _base_seed(loader)
         self._fetcher = loader._make_fetcher()()
         self._sampler_iter = None if loader._is_iterable else iter(loader._index_sampler)
 
@@ -166,7 +174,7 @@ class _MultiProcessingIter:
         self._shut_down = False
         self._epoch = 0
         context = loader._context()
-        base_seed = int(rng_of(loader.generator).integers(2**62))
+        base_seed = _base_seed(loader)
         self._result_queue = context.Queue()
         self._index_queues, self._workers = [], []
         make_fetcher = loader._make_fetcher()
@@ -220,9 +228,9 @@ class _MultiProcessingIter:
                 self._finish_epoch()
                 raise StopIteration
             if self._rcvd_idx not in self._buffer:
-                epoch, send_idx, data = self._get_result()
+                epoch, send_idx, payload = self._get_result()
                 if epoch == self._epoch:
-                    self._buffer[send_idx] = data
+                    self._buffer[send_idx] = pickle.loads(payload)
                 continue
             data = self._buffer.pop(self._rcvd_idx)
             self._rcvd_idx += 1

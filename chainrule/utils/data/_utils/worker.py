@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import queue
 import random
 import sys
@@ -31,6 +32,13 @@ def get_worker_info() -> WorkerInfo | None:
     return _worker_info
 
 
+class _KeyErrorMessage(str):
+    # KeyError's str() is the repr of its argument, which would print the traceback's
+    # newlines as \n.
+    def __repr__(self) -> str:
+        return self
+
+
 class ExceptionWrapper:
     """An exception and its traceback text, picklable across processes."""
 
@@ -39,9 +47,15 @@ class ExceptionWrapper:
         self.exc_type = exc_info[0]
         self.exc_msg = "".join(traceback.format_exception(*exc_info))
         self.where = where
+        try:
+            pickle.dumps(self.exc_type)
+        except Exception:  # e.g. a class defined inside a function: re-raised as RuntimeError
+            self.exc_type = RuntimeError
 
     def reraise(self):
         message = f"Caught {self.exc_type.__name__} {self.where}.\nOriginal {self.exc_msg}"
+        if self.exc_type is KeyError:
+            message = _KeyErrorMessage(message)
         try:
             exception = self.exc_type(message)
         except Exception:
@@ -62,6 +76,16 @@ def seed_worker(seed: int) -> None:
 
     random.seed(seed)
     chainrule.manual_seed(seed)
+
+
+def _serialise(data, worker_id: int) -> bytes:
+    """Pickle a result in the worker itself: the queue's feeder thread would only print a
+    pickling error, and the main process would wait for the lost batch for ever."""
+    try:
+        return pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        error = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
+        return pickle.dumps(error, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def worker_loop(dataset, index_queue, result_queue, make_fetcher,
@@ -93,10 +117,10 @@ def worker_loop(dataset, index_queue, result_queue, make_fetcher,
         if epoch != fetcher_epoch:
             fetcher, fetcher_epoch, ended = None, epoch, False
         if init_error is not None:
-            result_queue.put((epoch, send_idx, init_error))
+            result_queue.put((epoch, send_idx, _serialise(init_error, worker_id)))
             continue
         if ended:
-            result_queue.put((epoch, send_idx, IterableEnded(worker_id)))
+            result_queue.put((epoch, send_idx, _serialise(IterableEnded(worker_id), worker_id)))
             continue
         try:
             if fetcher is None:
@@ -107,7 +131,7 @@ def worker_loop(dataset, index_queue, result_queue, make_fetcher,
             data = IterableEnded(worker_id)
         except Exception:
             data = ExceptionWrapper(where=f"in DataLoader worker process {worker_id}")
-        result_queue.put((epoch, send_idx, data))
+        result_queue.put((epoch, send_idx, _serialise(data, worker_id)))
     # The main process may not drain everything on shutdown: do not block exiting on it.
     result_queue.cancel_join_thread()
     result_queue.close()
