@@ -191,3 +191,70 @@ def test_temperature_data():
     assert t_c.dtype == chainrule.float32 and tuple(t_u.shape) == (11,)
     assert t_c.tolist()[:2] == [0.5, 14.0]
     np.testing.assert_allclose(t_u.numpy()[-1], 68.4, rtol=1e-6)
+
+
+@pytest.mark.parametrize("position", [10, 12, 16])
+def test_read_idx_reports_corrupt_gzip_stream(tmp_path, position):
+    path = tmp_path / "garbled-idx1-ubyte.gz"
+    data = bytearray(gzip.compress(_idx_bytes(np.arange(200, dtype=np.uint8) % 7)))
+    data[position] ^= 0xA5  # inside the deflate stream: zlib fails, not the CRC check
+    path.write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="garbled-idx1-ubyte.gz.*corrupt"):
+        datasets.read_idx(path)
+
+
+def test_corrupt_dataset_file_names_the_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.MNIST, "system_dirs", [])
+    images, labels = _fake()
+    _write_split(tmp_path, "train", images, labels)
+    labels_file = tmp_path / "train-labels-idx1-ubyte.gz"
+    labels_file.write_bytes(labels_file.read_bytes()[:-20])
+    with pytest.raises(RuntimeError, match=str(labels_file)):
+        datasets.MNIST(tmp_path)
+
+
+def test_download_falls_back_to_the_next_mirror_on_a_bad_file(tmp_path, file_server,
+                                                              monkeypatch):
+    served, url = file_server
+    images, resources = _serve_mnist(served)
+    broken = served / "broken"
+    broken.mkdir()
+    for name, _ in resources:  # the first mirror serves truncated copies
+        (broken / name).write_bytes((served / name).read_bytes()[:100])
+    monkeypatch.setattr(datasets.MNIST, "system_dirs", [])
+    monkeypatch.setattr(datasets.MNIST, "resources", resources)
+    monkeypatch.setattr(datasets.MNIST, "mirrors", [f"{url}broken/", url])
+    ds = datasets.MNIST(tmp_path / "root", train=False, download=True)
+    np.testing.assert_array_equal(ds.data.numpy(), images)
+    assert not list((tmp_path / "root" / "MNIST" / "raw").glob(".*"))  # no temporary files left
+
+
+def test_download_skipped_when_files_are_present(tmp_path, monkeypatch):
+    images, labels = _fake()
+    for prefix in ("train", "t10k"):
+        _write_split(tmp_path, prefix, images, labels)
+    monkeypatch.setattr(datasets.MNIST, "system_dirs", [])
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:1/"])  # unreachable
+    assert len(datasets.MNIST(tmp_path, download=True)) == 5
+
+
+@pytest.mark.skipif(not FASHION_DIR.is_dir(), reason="Fashion-MNIST package not installed")
+def test_fashion_mnist_system_dir_needs_no_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(datasets.FashionMNIST, "mirrors", ["http://127.0.0.1:1/"])
+    ds = datasets.FashionMNIST(tmp_path, train=True, download=True,
+                               transform=transforms.Compose([transforms.ToTensor(),
+                                                             transforms.Normalize((0.5,), (0.5,))]))
+    assert len(ds) == 60000 and not (tmp_path / "FashionMNIST").exists()
+    image, target = ds[0]
+    assert tuple(image.shape) == (1, 28, 28) and -1.0 <= float(image.numpy().min())
+    assert ds.classes[target] in datasets.FashionMNIST.classes
+
+
+def test_embedded_digits_ship_with_their_licence():
+    licence = datasets.digits.EMBEDDED.parent / "LICENSE-digits.txt"
+    text = licence.read_text()
+    assert "Yann LeCun" in text and "CC BY-SA 3.0" in text
+    tomllib = pytest.importorskip("tomllib")
+    pyproject = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    shipped = pyproject["tool"]["setuptools"]["package-data"]["chainrule"]
+    assert "datasets/_embedded/*.npz" in shipped and "datasets/_embedded/*.txt" in shipped

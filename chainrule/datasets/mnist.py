@@ -8,6 +8,7 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def _read_bytes(path: Path) -> bytes:
             with gzip.open(path, "rb") as f:
                 return f.read()
         return path.read_bytes()
-    except (OSError, EOFError) as error:
+    except (OSError, EOFError, zlib.error) as error:
         raise RuntimeError(f"{path}: cannot read IDX file ({error}); it may be truncated or "
                            f"corrupt, delete it and download again") from error
 
