@@ -11,7 +11,8 @@ from chainrule._dtype import _BY_NUMPY, get_default_dtype, result_type
 from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["tensor_method", "binary_arrays", "float_result_arrays", "normalize_dim",
-           "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise"]
+           "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise",
+           "broadcast_error"]
 
 
 def tensor_method(*names: str) -> Callable:
@@ -57,6 +58,27 @@ def _cast_to(x, y, target) -> tuple:
     if type(y) is np.ndarray and y.dtype != target:
         y = y.astype(target)
     return x, y
+
+
+def broadcast_error(error: ValueError, *operands) -> Exception:
+    """PyTorch's RuntimeError for operands whose shapes do not broadcast.
+
+    Ops let NumPy broadcast and only call this when NumPy raised ``error`` (a
+    ``try`` costs nothing on the happy path); any other ValueError is returned as is.
+    """
+    shapes = [np.shape(_scalar_or_array(o)) for o in operands]
+    ndim = max(len(s) for s in shapes)
+    for offset in range(1, ndim + 1):
+        first = None
+        for shape in shapes:
+            if offset <= len(shape) and shape[-offset] != 1:
+                if first is None:
+                    first = shape[-offset]
+                elif shape[-offset] != first:
+                    return RuntimeError(
+                        f"The size of tensor a ({first}) must match the size of tensor b "
+                        f"({shape[-offset]}) at non-singleton dimension {ndim - offset}")
+    return error
 
 
 def float_result_arrays(a, b) -> tuple:

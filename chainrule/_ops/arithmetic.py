@@ -11,10 +11,12 @@ import numpy as np
 from chainrule._ops._util import (
     Tensor,
     binary_arrays,
+    broadcast_error,
     float_result_arrays,
     tensor_method,
 )
 from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.unary import reciprocal
 from chainrule.autograd.function import Function
 
 __all__ = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "neg", "pow", "square", "subtract", "multiply", "divide", "true_divide", "negative"]
@@ -27,7 +29,10 @@ class Add(Function):
     def forward(ctx, a, b, alpha=1):
         x, y = binary_arrays(a, b)
         ctx.alpha = alpha
-        return x + y if alpha == 1 else x + alpha * y
+        try:
+            return x + y if alpha == 1 else x + alpha * y
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -45,7 +50,10 @@ class Sub(Function):
                 "Subtraction, the `-` operator, with two bool tensors is not supported. Use the "
                 "`^` or `logical_xor()` operator instead.")
         ctx.alpha = alpha
-        return x - y if alpha == 1 else x - alpha * y
+        try:
+            return x - y if alpha == 1 else x - alpha * y
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -65,7 +73,10 @@ class Mul(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return x * y
+        try:
+            return x * y
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -78,20 +89,13 @@ class Div(Function):
     node_name = "DivBackward0"
 
     @staticmethod
-    def forward(ctx, a, b, rounding_mode=None):
-        if rounding_mode is not None:
-            x, y = binary_arrays(a, b)
-            if rounding_mode == "floor":
-                return _floor_divide(x, y)
-            if rounding_mode == "trunc":
-                quotient = np.true_divide(x, y)
-                return np.trunc(quotient).astype(quotient.dtype if np.result_type(x, y).kind == "f"
-                                                 else np.result_type(x, y), copy=False)
-            raise RuntimeError(
-                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+    def forward(ctx, a, b):
         x, y = float_result_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return x / y
+        try:
+            return x / y
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -102,11 +106,40 @@ class Div(Function):
         return grad_a, grad_b
 
 
+class RoundedDiv(Function):
+    """``div(a, b, rounding_mode='floor' | 'trunc')``: piecewise constant, so zero gradients."""
+
+    node_name = "DivBackward2"
+
+    @staticmethod
+    def forward(ctx, a, b, rounding_mode):
+        x, y = binary_arrays(a, b)
+        if rounding_mode == "floor":
+            return _floor_divide(x, y)
+        if rounding_mode == "trunc":
+            try:
+                quotient = np.true_divide(x, y)
+            except ValueError as error:
+                raise broadcast_error(error, x, y) from None
+            return np.trunc(quotient).astype(quotient.dtype if np.result_type(x, y).kind == "f"
+                                             else np.result_type(x, y), copy=False)
+        raise RuntimeError(
+            f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found '{rounding_mode}'")
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_b = ctx.needs_input_grad[:2]
+        return (grad * 0 if need_a else None), (grad * 0 if need_b else None), None
+
+
 def _floor_divide(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.result_type(x, y).kind in "iub" and np.any(np.asarray(y) == 0):
             raise RuntimeError("ZeroDivisionError")
-        return np.floor_divide(x, y)
+        try:
+            return np.floor_divide(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
 
 class FloorDivide(Function):
@@ -133,7 +166,10 @@ class Remainder(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return np.remainder(x, y)
+        try:
+            return np.remainder(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -141,6 +177,12 @@ class Remainder(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_b = -grad * (a / b).floor() if need_b else None
         return (grad if need_a else None), grad_b
+
+
+class RemainderTensor(Remainder):
+    """``a % b`` with a tensor ``b``: PyTorch names this node RemainderBackward1."""
+
+    node_name = "RemainderBackward1"
 
 
 class Fmod(Function):
@@ -152,7 +194,10 @@ class Fmod(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return np.fmod(x, y)
+        try:
+            return np.fmod(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -160,6 +205,10 @@ class Fmod(Function):
         need_a, need_b = ctx.needs_input_grad
         grad_b = -grad * (a / b).trunc() if need_b else None
         return (grad if need_a else None), grad_b
+
+
+class FmodTensor(Fmod):
+    node_name = "FmodBackward1"
 
 
 class Neg(Function):
@@ -213,7 +262,10 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
-        result = np.power(x, y)
+        try:
+            result = np.power(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
         ctx.save_for_backward(a, b, result)
         return result
 
@@ -281,7 +333,9 @@ def mul(input, other, *, out=None) -> Tensor:
 @tensor_method("div", "divide", "true_divide")
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """Elementwise quotient; integers give the default float dtype unless ``rounding_mode`` is set."""
-    return _maybe_out(Div.apply(input, other, rounding_mode=rounding_mode), out)
+    if rounding_mode is not None:
+        return _maybe_out(RoundedDiv.apply(input, other, rounding_mode), out)
+    return _maybe_out(Div.apply(input, other), out)
 
 
 @tensor_method()
@@ -291,12 +345,12 @@ def floor_divide(input, other) -> Tensor:
 
 @tensor_method()
 def remainder(input, other) -> Tensor:
-    return Remainder.apply(input, other)
+    return (RemainderTensor if isinstance(other, Tensor) else Remainder).apply(input, other)
 
 
 @tensor_method()
 def fmod(input, other) -> Tensor:
-    return Fmod.apply(input, other)
+    return (FmodTensor if isinstance(other, Tensor) else Fmod).apply(input, other)
 
 
 @tensor_method("neg", "negative")
@@ -341,7 +395,8 @@ Tensor.__rsub__ = lambda self, other: RSub.apply(other, self)
 Tensor.__mul__ = mul
 Tensor.__rmul__ = _reflected(mul)
 Tensor.__truediv__ = div
-Tensor.__rtruediv__ = _reflected(div)
+# PyTorch computes ``number / tensor`` as ``tensor.reciprocal() * number`` (a MulBackward0 node).
+Tensor.__rtruediv__ = lambda self, other: mul(reciprocal(self), other)
 Tensor.__floordiv__ = floor_divide
 Tensor.__rfloordiv__ = _reflected(floor_divide)
 Tensor.__mod__ = remainder

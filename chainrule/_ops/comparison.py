@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, binary_arrays, make_tensor, tensor_method
+from chainrule._ops._util import Tensor, binary_arrays, broadcast_error, make_tensor, tensor_method
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal"]
 
@@ -12,7 +12,10 @@ __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less
 def _comparison(ufunc, name: str):
     def compare(input, other) -> Tensor:
         x, y = binary_arrays(input, other)
-        return make_tensor(np.asarray(ufunc(x, y)))
+        try:
+            return make_tensor(np.asarray(ufunc(x, y)))
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}``, broadcasting; a bool tensor."
@@ -42,19 +45,27 @@ def _as_bool(value) -> np.ndarray:
     return np.asarray(value._data if isinstance(value, Tensor) else value).astype(bool, copy=False)
 
 
+def _logical(ufunc, input, other) -> Tensor:
+    x, y = _as_bool(input), _as_bool(other)
+    try:
+        return make_tensor(ufunc(x, y))
+    except ValueError as error:
+        raise broadcast_error(error, x, y) from None
+
+
 @tensor_method()
 def logical_and(input, other) -> Tensor:
-    return make_tensor(np.logical_and(_as_bool(input), _as_bool(other)))
+    return _logical(np.logical_and, input, other)
 
 
 @tensor_method()
 def logical_or(input, other) -> Tensor:
-    return make_tensor(np.logical_or(_as_bool(input), _as_bool(other)))
+    return _logical(np.logical_or, input, other)
 
 
 @tensor_method()
 def logical_xor(input, other) -> Tensor:
-    return make_tensor(np.logical_xor(_as_bool(input), _as_bool(other)))
+    return _logical(np.logical_xor, input, other)
 
 
 @tensor_method()
@@ -67,7 +78,10 @@ def _bitwise(ufunc, name: str):
         x, y = binary_arrays(input, other)
         if any(np.asarray(v).dtype.kind == "f" for v in (x, y)):
             raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
-        return make_tensor(np.asarray(ufunc(x, y)))
+        try:
+            return make_tensor(np.asarray(ufunc(x, y)))
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     op.__name__ = name
     return tensor_method(name)(op)

@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import result_type
-from chainrule._ops._util import Tensor, _type_label, binary_arrays, make_tensor, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    _type_label,
+    binary_arrays,
+    broadcast_error,
+    make_tensor,
+    tensor_method,
+)
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
 
@@ -24,7 +31,10 @@ class Where(Function):
     def forward(ctx, condition, a, b):
         x, y = binary_arrays(a, b)
         ctx.condition = condition
-        result = np.where(condition, x, y)
+        try:
+            result = np.where(condition, x, y)
+        except ValueError as error:
+            raise broadcast_error(error, condition, x, y) from None
         if type(x) is not np.ndarray and type(y) is not np.ndarray:
             result = result.astype(result_type(a, b).numpy, copy=False)
         return result
@@ -69,7 +79,10 @@ class Maximum(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return np.maximum(x, y)
+        try:
+            return np.maximum(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -84,7 +97,10 @@ class Minimum(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        return np.minimum(x, y)
+        try:
+            return np.minimum(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -125,7 +141,10 @@ def _clamp_array(a: Tensor, low, high) -> np.ndarray:
     low = low._data if isinstance(low, Tensor) else low
     high = high._data if isinstance(high, Tensor) else high
     # np.clip gives ``high`` wherever low > high, which is PyTorch's rule too.
-    return np.clip(data, low, high)
+    try:
+        return np.clip(data, low, high)
+    except ValueError as error:
+        raise broadcast_error(error, data, low, high) from None
 
 
 class ClampNumbers(Function):
