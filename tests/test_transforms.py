@@ -167,3 +167,53 @@ def test_resize_matches_torch_interpolate(mode, size):
     np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     assert T.Resize(3)(data.transpose(1, 2, 0)).shape[:2] == (3, 3)
     assert tuple(T.Resize(10)(chainrule.tensor(data)).shape) == (2, 12, 10)
+
+
+def _torch_rotate(data: np.ndarray, angle: float, mode: str) -> np.ndarray:
+    """torchvision's tensor rotation (no fill): an affine grid about the image centre, sampled
+    with grid_sample(align_corners=False, zeros outside)."""
+    h, w = data.shape[-2:]
+    theta = np.radians(angle)
+    cos, sin = np.cos(theta), np.sin(theta)
+    matrix = torch.tensor([[[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]]], dtype=torch.float64)
+    image = torch.tensor(data, dtype=torch.float64)[None]
+    grid = torch.nn.functional.affine_grid(matrix, list(image.shape), align_corners=False)
+    return torch.nn.functional.grid_sample(image, grid, mode=mode, padding_mode="zeros",
+                                           align_corners=False)[0].numpy()
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+@pytest.mark.parametrize("angle", [17.3, -41.0, 123.4])
+@pytest.mark.parametrize("shape", [(2, 9, 9), (1, 7, 12)])
+def test_rotation_matches_torch_grid_sample(interpolation, angle, shape):
+    data = np.random.default_rng(3).random(shape)
+    expected = _torch_rotate(data, angle, interpolation)
+    out = F.rotate(chainrule.tensor(data), angle, T.InterpolationMode(interpolation))
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-9)
+    hwc = F.rotate(data.transpose(1, 2, 0), angle, T.InterpolationMode(interpolation))
+    np.testing.assert_allclose(hwc.transpose(2, 0, 1), expected, atol=1e-9)
+
+
+def test_random_rotation_draws_angles_in_range():
+    image = np.zeros((9, 9), np.float64)
+    image[4, 6:] = 1.0  # a ray pointing right from the centre
+    chainrule.manual_seed(0)
+    rotation = T.RandomRotation((10, 80))
+    for _ in range(20):
+        out = rotation(image)
+        rows, cols = np.nonzero(out)
+        assert (rows <= 4).all() and (cols >= 4).all()  # turned counter-clockwise, by < 90 degrees
+    assert T.RandomRotation(30).degrees == [-30.0, 30.0]
+
+
+def test_random_crop_with_padding_reaches_every_window_of_the_padded_image():
+    image = np.arange(1, 17, dtype=np.uint8).reshape(4, 4)
+    padded = np.pad(image, 2)
+    windows = {padded[t:t + 4, l:l + 4].tobytes(): (t, l) for t in range(5) for l in range(5)}
+    chainrule.manual_seed(0)
+    seen = {windows[T.RandomCrop(4, padding=2)(image).tobytes()] for _ in range(400)}
+    assert seen == set(windows.values())
+    ltrb = T.RandomCrop((4, 5), padding=(1, 0, 0, 0))(image)  # left padding only: one window
+    np.testing.assert_array_equal(ltrb, np.pad(image, ((0, 0), (1, 0))))
+    edge = T.RandomCrop(6, padding=1, padding_mode="edge")(image)
+    np.testing.assert_array_equal(edge, np.pad(image, 1, mode="edge"))
