@@ -17,6 +17,10 @@ import numpy as _np
 # without paying for an errstate context on every op.
 _np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
 
+from chainrule._allocator import keep_freed_memory as _keep_freed_memory
+
+_keep_freed_memory()
+
 from chainrule._device import device
 from chainrule._dtype import (
     bool_ as bool,  # noqa: A004 - PyTorch's name

