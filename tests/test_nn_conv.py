@@ -1,6 +1,8 @@
 """Convolutions (F.conv1d/conv2d/conv_transpose*/unfold/fold, nn.Conv*) against torch:
 forward values and every gradient, float32 and float64, plus double backward."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -202,3 +204,141 @@ def test_conv_transpose2d_output_size():
     up = chainrule.nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1)
     assert tuple(up(chainrule.randn(1, 2, 4, 4), output_size=(8, 8)).shape) == (1, 3, 8, 8)
     assert tuple(up(chainrule.randn(1, 2, 4, 4)).shape) == (1, 3, 7, 7)
+
+
+# ------------------------------------------------------------------ the grid
+
+
+def _grid(spatial_dims, transposed=False):
+    """Every combination of stride, padding, dilation, groups and bias on small inputs."""
+    cases = []
+    for stride, padding, dilation, groups, bias in itertools.product(
+            (1, 2), (0, 1, "same", "valid"), (1, 2), (1, 2), (True, False)):
+        if isinstance(padding, str) and (transposed or (padding == "same" and stride != 1)):
+            continue
+        channels_in, channels_out = 2 * groups, 3 * groups
+        kernel = (3, 2)[:spatial_dims]
+        size = (7, 6)[:spatial_dims]
+        if transposed:
+            weight = (channels_in, channels_out // groups, *kernel)
+        else:
+            weight = (channels_out, channels_in // groups, *kernel)
+        case = dict(shapes=[(2, channels_in, *size), weight] + ([(channels_out,)] if bias else []),
+                    stride=stride, padding=padding, dilation=dilation, groups=groups)
+        cases.append(case)
+        if transposed and stride == 2:  # output_padding must be below stride or dilation
+            cases.append(dict(case, output_padding=1))
+    return cases
+
+
+def _case_id(case):
+    return "-".join(f"{k}={v}" for k, v in case.items() if k != "shapes") + \
+        ("-bias" if len(case["shapes"]) == 3 else "")
+
+
+@pytest.mark.parametrize("case", _grid(2), ids=_case_id)
+def test_conv2d_grid_matches_torch(case):
+    case = dict(case)
+    compare(F.conv2d, TF.conv2d, case.pop("shapes"), **case)
+
+
+@pytest.mark.parametrize("case", _grid(1), ids=_case_id)
+def test_conv1d_grid_matches_torch(case):
+    case = dict(case)
+    compare(F.conv1d, TF.conv1d, case.pop("shapes"), **case)
+
+
+@pytest.mark.parametrize("case", _grid(2, transposed=True), ids=_case_id)
+def test_conv_transpose2d_grid_matches_torch(case):
+    case = dict(case)
+    compare(F.conv_transpose2d, TF.conv_transpose2d, case.pop("shapes"), **case)
+
+
+@pytest.mark.parametrize("case", _grid(1, transposed=True), ids=_case_id)
+def test_conv_transpose1d_grid_matches_torch(case):
+    case = dict(case)
+    compare(F.conv_transpose1d, TF.conv_transpose1d, case.pop("shapes"), **case)
+
+
+@pytest.mark.parametrize("kernel_size,dilation,padding,stride", itertools.product(
+    (2, (2, 3)), (1, (2, 1)), (0, 1), (1, (2, 3))), ids=str)
+def test_unfold_and_fold_grid_match_torch(kernel_size, dilation, padding, stride):
+    kwargs = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
+    compare(F.unfold, TF.unfold, [(2, 3, 7, 6)], **kwargs)
+    blocks = TF.unfold(torch.zeros(2, 3, 7, 6), **kwargs).shape
+    compare(F.fold, TF.fold, [tuple(blocks)], output_size=(7, 6), **kwargs)
+
+
+# ------------------------------------------------------------------ modules against torch
+
+
+def _module_pair(name, *args, **kwargs):
+    torch.manual_seed(0)
+    theirs = getattr(torch.nn, name)(*args, **kwargs).double()
+    ours = getattr(chainrule.nn, name)(*args, **kwargs).double()
+    ours.load_state_dict({k: chainrule.tensor(v.detach().numpy())
+                          for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def _compare_modules(ours, theirs, shape, **forward_kwargs):
+    x = np.random.default_rng(0).standard_normal(shape)
+    xc, xt = chainrule.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = ours(xc, **forward_kwargs), theirs(xt, **forward_kwargs)
+    assert tuple(out.shape) == tuple(expected.shape)
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), **TOL[np.float64])
+    g = np.random.default_rng(1).standard_normal(tuple(expected.shape))
+    out.backward(chainrule.tensor(g))
+    expected.backward(torch.tensor(g))
+    np.testing.assert_allclose(xc.grad.numpy(), xt.grad.numpy(), **TOL[np.float64])
+    for name, p in theirs.named_parameters():
+        mine = dict(ours.named_parameters())[name]
+        np.testing.assert_allclose(mine.grad.numpy(), p.grad.numpy(), **TOL[np.float64])
+
+
+@pytest.mark.parametrize("padding_mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, 2, "same", "valid"], ids=str)
+def test_conv1d_module_padding_modes(padding_mode, padding):
+    ours, theirs = _module_pair("Conv1d", 4, 6, 3, padding=padding, padding_mode=padding_mode,
+                                groups=2, dilation=2 if padding == "same" else 1)
+    _compare_modules(ours, theirs, (2, 4, 9))
+
+
+@pytest.mark.parametrize("padding_mode", ["reflect", "replicate", "circular"])
+def test_conv2d_module_strided_padding_modes(padding_mode):
+    ours, theirs = _module_pair("Conv2d", 3, 4, 3, stride=2, padding=(1, 2), dilation=(1, 2),
+                                padding_mode=padding_mode, bias=False)
+    _compare_modules(ours, theirs, (2, 3, 8, 9))
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape", [
+    ("ConvTranspose2d", (4, 6, 3), dict(stride=2, padding=1, output_padding=1, groups=2),
+     (2, 4, 4, 5)),
+    ("ConvTranspose2d", (3, 2, (2, 3)), dict(stride=(2, 1), dilation=(1, 2), bias=False),
+     (2, 3, 4, 4)),
+    ("ConvTranspose1d", (4, 2, 3), dict(stride=3, padding=1, output_padding=2), (2, 4, 5)),
+    ("Conv2d", (4, 6, (3, 2)), dict(stride=(1, 2), padding=1, groups=2),
+     (2, 4, 7, 6)),
+], ids=str)
+def test_conv_modules_match_torch(name, args, kwargs, shape):
+    _compare_modules(*_module_pair(name, *args, **kwargs), shape)
+
+
+def test_conv_transpose2d_module_output_size_matches_torch():
+    ours, theirs = _module_pair("ConvTranspose2d", 2, 3, 3, stride=2, padding=1)
+    _compare_modules(ours, theirs, (1, 2, 4, 4), output_size=(8, 7))
+    with pytest.raises(ValueError, match="requested an output size of \\[9, 9\\]"):
+        ours(chainrule.randn(1, 2, 4, 4, dtype=chainrule.float64), output_size=(9, 9))
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel_size=2),
+                                    dict(kernel_size=(2, 3), dilation=(1, 2), padding=1, stride=2)],
+                         ids=str)
+def test_unfold_and_fold_modules_match_torch(kwargs):
+    ours, theirs = chainrule.nn.Unfold(**kwargs), torch.nn.Unfold(**kwargs)
+    assert repr(ours) == repr(theirs)
+    _compare_modules(ours, theirs, (2, 3, 7, 6))
+    ours, theirs = chainrule.nn.Fold((7, 6), **kwargs), torch.nn.Fold((7, 6), **kwargs)
+    assert repr(ours) == repr(theirs)
+    blocks = torch.nn.Unfold(**kwargs)(torch.zeros(2, 3, 7, 6)).shape
+    _compare_modules(ours, theirs, tuple(blocks))

@@ -1,5 +1,7 @@
 """Pooling and interpolation against torch: values, indices and gradients."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -182,3 +184,80 @@ def test_max_pool_module_return_indices():
     _, indices = chainrule.nn.MaxPool2d(2, return_indices=True)(chainrule.tensor(x))
     _, expected = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
     np.testing.assert_array_equal(indices.numpy(), expected.numpy())
+
+
+# ------------------------------------------------------------------ the grid
+
+
+@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", itertools.product(
+    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (1, 2), (False, True)), ids=str)
+def test_max_pool2d_grid_matches_torch(kernel_size, stride, padding, dilation, ceil_mode):
+    compare(F.max_pool2d, TF.max_pool2d, (2, 3, 8, 7), kernel_size=kernel_size, stride=stride,
+            padding=padding, dilation=dilation, ceil_mode=ceil_mode, return_indices=True)
+
+
+@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", itertools.product(
+    (2, 3), (None, 1, 2), (0, 1), (1, 2), (False, True)), ids=str)
+def test_max_pool1d_grid_matches_torch(kernel_size, stride, padding, dilation, ceil_mode):
+    compare(F.max_pool1d, TF.max_pool1d, (2, 3, 9), kernel_size=kernel_size, stride=stride,
+            padding=padding, dilation=dilation, ceil_mode=ceil_mode, return_indices=True)
+
+
+@pytest.mark.parametrize("kernel_size,stride,padding,ceil_mode,count_include_pad", itertools.product(
+    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (False, True), (True, False)), ids=str)
+def test_avg_pool2d_grid_matches_torch(kernel_size, stride, padding, ceil_mode, count_include_pad):
+    compare(F.avg_pool2d, TF.avg_pool2d, (2, 3, 8, 7), kernel_size=kernel_size, stride=stride,
+            padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
+
+
+@pytest.mark.parametrize("fn,kwargs,shape", [
+    ("max_pool2d", dict(kernel_size=2, padding=2), (1, 1, 6, 6)),
+    ("max_pool2d", dict(kernel_size=(3, 2), padding=(1, 2)), (1, 1, 6, 6)),
+    ("max_pool2d", dict(kernel_size=3, dilation=3), (1, 1, 6, 6)),
+    ("max_pool1d", dict(kernel_size=3, padding=2), (1, 1, 6)),
+    ("avg_pool2d", dict(kernel_size=2, padding=2), (1, 1, 6, 6)),
+    ("avg_pool2d", dict(kernel_size=7), (1, 1, 6, 6)),
+], ids=str)
+def test_pooling_rejects_what_torch_rejects(fn, kwargs, shape):
+    with pytest.raises(RuntimeError) as expected:
+        getattr(TF, fn)(torch.zeros(shape), **kwargs)
+    with pytest.raises(type(expected.value)):
+        getattr(F, fn)(chainrule.zeros(shape), **kwargs)
+
+
+@pytest.mark.parametrize("size", [(8, 7), (5, 5), (3, 9)], ids=str)
+@pytest.mark.parametrize("output_size", [1, 2, (3, 4), (4, None), (None, 1), (5, 7)], ids=str)
+def test_adaptive_pool2d_grid_matches_torch(size, output_size):
+    compare(F.adaptive_avg_pool2d, TF.adaptive_avg_pool2d, (2, 3, *size), output_size=output_size)
+    compare(F.adaptive_max_pool2d, TF.adaptive_max_pool2d, (2, 3, *size), output_size=output_size,
+            return_indices=True)
+
+
+@pytest.mark.parametrize("mode,align_corners", [("nearest", None), ("bilinear", False),
+                                                ("bilinear", True)])
+@pytest.mark.parametrize("resize", [dict(scale_factor=2), dict(scale_factor=(1.5, 0.5)),
+                                    dict(size=(3, 11)), dict(size=4)], ids=str)
+def test_interpolate_grid_matches_torch(mode, align_corners, resize):
+    compare(F.interpolate, TF.interpolate, (2, 3, 5, 6), mode=mode, align_corners=align_corners,
+            **resize)
+
+
+# ------------------------------------------------------------------ modules: gradients too
+
+
+@pytest.mark.parametrize("name,args,kwargs,shape", [
+    ("MaxPool2d", (3,), dict(stride=2, padding=1, dilation=(1, 2), ceil_mode=True), (2, 3, 8, 9)),
+    ("MaxPool1d", (3,), dict(stride=2, padding=1, ceil_mode=True), (2, 3, 9)),
+    ("AvgPool2d", ((3, 2),), dict(stride=2, padding=1, count_include_pad=False), (2, 3, 8, 9)),
+    ("AdaptiveAvgPool2d", ((3, 4),), {}, (2, 3, 8, 9)),
+    ("AdaptiveMaxPool2d", ((3, 4),), {}, (2, 3, 8, 9)),
+    ("Upsample", (), dict(scale_factor=2, mode="nearest"), (2, 3, 4, 5)),
+    ("Upsample", (), dict(size=(7, 9), mode="bilinear", align_corners=True), (2, 3, 4, 5)),
+    ("UpsamplingBilinear2d", (), dict(scale_factor=2), (2, 3, 4, 5)),
+    ("UpsamplingNearest2d", (), dict(size=(6, 7)), (2, 3, 4, 5)),
+], ids=str)
+def test_pool_modules_match_torch_with_gradients(name, args, kwargs, shape):
+    ours = getattr(chainrule.nn, name)(*args, **kwargs)
+    theirs = getattr(torch.nn, name)(*args, **kwargs)
+    assert repr(ours) == repr(theirs)
+    compare(ours, theirs, shape)
