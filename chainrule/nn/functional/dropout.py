@@ -33,7 +33,8 @@ def scaled_keep_mask(shape: tuple, p: float, dtype) -> np.ndarray:
 
 
 class NativeDropout(Function):
-    node_name = "NativeDropoutBackward0"
+    # PyTorch's CPU dropout multiplies by the mask (native_dropout is the fused CUDA kernel).
+    node_name = "MulBackward0"
 
     @staticmethod
     def forward(ctx, a, mask):

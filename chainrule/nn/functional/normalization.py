@@ -17,6 +17,7 @@ tensor([[-1.0000,  1.0000]])
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,14 +194,31 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:
-    """Zero whole channels of ``(N, C, H, W)`` (or ``(C, H, W)``) with probability ``p``."""
+    """Zero whole channels of ``(N, C, H, W)`` with probability ``p``, scaling the rest by
+    ``1 / (1 - p)``. As in PyTorch, a 3-D input is taken as ``(N, C, L)`` (with a warning), and
+    other ranks drop along their first two dims (with a deprecation warning)."""
     check_probability(p)
+    ndim = input.ndim
+    if ndim not in (3, 4):
+        warnings.warn(f"dropout2d: Received a {ndim}-D input to dropout2d, which is deprecated "
+                      "and will result in an error in a future release. To retain the behavior "
+                      "and silence this warning, please use dropout instead. Note that dropout2d "
+                      "exists to provide channel-wise dropout on inputs with 2 spatial "
+                      "dimensions, a channel dimension, and an optional batch dimension (i.e. 3D "
+                      "or 4D inputs).")
+    if ndim == 3:
+        warnings.warn("dropout2d: Received a 3D input to dropout2d and assuming that channel-wise "
+                      "1D dropout behavior is desired - input is interpreted as shape (N, C, L), "
+                      "where C is the channel dim. This behavior will change in a future release "
+                      "to interpret the input as one without a batch dimension, i.e. shape "
+                      "(C, H, W). To maintain the 1D channel-wise dropout behavior, please switch "
+                      "to using dropout1d instead.")
     if not training or p == 0.0:
         return input
+    if ndim < 2:
+        raise RuntimeError("Feature dropout requires at least 2 dimensions in the input")
     shape = tuple(input.shape)
-    keep_dims = 2 if len(shape) == 4 else 1
-    mask = scaled_keep_mask(shape[:keep_dims] + (1,) * (len(shape) - keep_dims), p,
-                            input._data.dtype)
+    mask = scaled_keep_mask(shape[:2] + (1,) * (ndim - 2), p, input._data.dtype)
     if inplace:
         return apply_inplace(input, NativeDropout.apply, (mask,), None, "dropout2d_")
     return NativeDropout.apply(input, mask)
