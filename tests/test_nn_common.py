@@ -71,6 +71,8 @@ CASES = {
     "Upsample": (lambda: nn.Upsample(scale_factor=2), lambda: (_randn(1, 2, 3, 3),)),
     "UpsamplingNearest2d": (lambda: nn.UpsamplingNearest2d(scale_factor=2), lambda: (_randn(1, 2, 3, 3),)),
     "UpsamplingBilinear2d": (lambda: nn.UpsamplingBilinear2d(scale_factor=2), lambda: (_randn(1, 2, 3, 3),)),
+    "Unfold": (lambda: nn.Unfold(kernel_size=2, stride=2), lambda: (_randn(2, 3, 4, 4),)),
+    "Fold": (lambda: nn.Fold(output_size=(4, 4), kernel_size=2, stride=2), lambda: (_randn(2, 12, 4),)),
     # normalisation
     "BatchNorm1d": (lambda: nn.BatchNorm1d(3), lambda: (_randn(4, 3),)),
     "BatchNorm2d": (lambda: nn.BatchNorm2d(3), lambda: (_randn(4, 3, 2, 2),)),

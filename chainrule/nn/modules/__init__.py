@@ -21,3 +21,4 @@ from chainrule.nn.modules.batchnorm import *  # noqa: F403
 from chainrule.nn.modules.normalization import *  # noqa: F403
 from chainrule.nn.modules.conv_dropout import *  # noqa: F403
 from chainrule.nn.modules.upsampling import *  # noqa: F403
+from chainrule.nn.modules.fold import *  # noqa: F403
