@@ -14,10 +14,13 @@ differentiated any number of times:
   ``conv_transpose2d``.
 * ``ConvolutionWeightGrad(x, g)``: ``g @ columns.T``.
 
-Layout detail that makes the copies fast: columns are ``(C, kh, kw, N, Ho, Wq)``
-where, for stride 1, ``Wq`` is the padded width rather than the output width.
-Each kernel position then reads one long contiguous run of the padded input per
-sample; the ``Wq - Wo`` extra "wrap-around" columns are computed and discarded.
+Layout: each sample's columns are ``(C, kh, kw, Ho, Wq)``, so the input, the
+columns and the output all stay batch-first and no step transposes the batch
+with the channels; the matrix products are one small, cache-resident product
+per sample (``np.matmul`` broadcasts the weight over the batch). For stride 1,
+``Wq`` is the padded width rather than the output width: each kernel position
+then reads one long contiguous run of the padded plane, and the ``Wq - Wo``
+extra "wrap-around" columns are computed and discarded.
 
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
@@ -122,65 +125,82 @@ class ConvGeometry:
 
 
 def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """im2col: ``(groups, C/groups * kh * kw, N * Ho * Wq)`` copied from the padded input."""
+    """im2col: ``(N, groups, C/groups * kh * kw, Ho * Wq)`` copied from the padded input."""
     n, c = geo.batch, geo.in_channels
     (top, _), (left, _) = geo.padding
     hp, wp = geo.padded_size
     h, w = geo.in_size
     # One spare zero row: the wrap-around columns of the last output row read into it.
-    padded = np.zeros((c, n, hp + 1, wp), x.dtype)
-    padded[:, :, top:top + h, left:left + w] = geo.as_4d(x).transpose(1, 0, 2, 3)
+    padded = np.zeros((n, c, hp + 1, wp), x.dtype)
+    padded[:, :, top:top + h, left:left + w] = geo.as_4d(x)
     ho, _ = geo.out_size
     view = window_view(padded, geo.kernel, (ho, geo.column_width), geo.stride, geo.dilation)
-    cols = np.empty((c,) + geo.kernel + (n, ho, geo.column_width), x.dtype)
-    np.copyto(cols, view.transpose(0, 2, 3, 1, 4, 5))
-    return cols.reshape(geo.groups, -1, n * ho * geo.column_width)
+    cols = np.empty(view.shape, x.dtype)
+    np.copyto(cols, view)
+    return cols.reshape(n, geo.groups, -1, ho * geo.column_width)
 
 
 def grad_columns(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """The output gradient as ``(groups, O/groups, N * Ho * Wq)``, zero in wrap-around columns."""
+    """The output gradient as ``(N, groups, O/groups, Ho * Wq)``, zero in wrap-around columns."""
     ho, wo = geo.out_size
     wq = geo.column_width
-    shape = (geo.out_channels, geo.batch, ho, wq)
-    wide = np.empty(shape, grad.dtype) if wq == wo else np.zeros(shape, grad.dtype)
-    wide[..., :wo] = geo.as_4d(grad).transpose(1, 0, 2, 3)
-    return wide.reshape(geo.groups, geo.out_channels // geo.groups, -1)
+    grad = geo.as_4d(grad)
+    if wq != wo:
+        wide = np.zeros((geo.batch, geo.out_channels, ho, wq), grad.dtype)
+        wide[..., :wo] = grad
+        grad = wide
+    return grad.reshape(geo.batch, geo.groups, geo.out_channels // geo.groups, ho * wq)
+
+
+def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    return weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
 
 
 def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
              geo: ConvGeometry) -> np.ndarray:
-    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
     ho, wo = geo.out_size
-    wide = np.matmul(w, cols).reshape(geo.out_channels, geo.batch, ho, geo.column_width)
+    wide = np.matmul(_grouped(weight, geo), cols).reshape(
+        geo.batch, geo.out_channels, ho, geo.column_width)
+    bias = None if bias is None else bias.reshape(-1, 1, 1)
+    if geo.column_width == wo:
+        if bias is not None:
+            wide += bias
+        return geo.from_4d(wide)
     out = np.empty((geo.batch, geo.out_channels, ho, wo), cols.dtype)
-    np.copyto(out, wide[..., :wo].transpose(1, 0, 2, 3))
-    if bias is not None:
-        out += bias.reshape(-1, 1, 1)
+    if bias is None:
+        np.copyto(out, wide[..., :wo])
+    else:  # the crop and the bias in one pass
+        np.add(wide[..., :wo], bias, out=out)
     return geo.from_4d(out)
 
 
 def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input."""
     g = grad_columns(grad, geo)
-    w = weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
     ho, _ = geo.out_size
-    cols = np.matmul(w.transpose(0, 2, 1), g).reshape(
-        (geo.in_channels,) + geo.kernel + (geo.batch, ho, geo.column_width))
+    cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), g).reshape(
+        (geo.batch, geo.in_channels) + geo.kernel + (ho, geo.column_width))
     hp, wp = geo.padded_size
-    padded = np.zeros((geo.in_channels, geo.batch, hp + 1, wp), grad.dtype)
-    add_windows(padded, cols.transpose(0, 3, 1, 2, 4, 5), geo.stride, geo.dilation)
+    padded = np.zeros((geo.batch, geo.in_channels, hp + 1, wp), grad.dtype)
+    add_windows(padded, cols, geo.stride, geo.dilation)
     (top, _), (left, _) = geo.padding
-    h, w_ = geo.in_size
-    out = np.empty((geo.batch, geo.in_channels, h, w_), grad.dtype)
-    np.copyto(out, padded[:, :, top:top + h, left:left + w_].transpose(1, 0, 2, 3))
-    return geo.from_4d(out)
+    h, w = geo.in_size
+    return geo.from_4d(np.ascontiguousarray(padded[:, :, top:top + h, left:left + w]))
 
 
 def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """``sum over samples of g @ cols.T``, in batches of samples that bound the temporary."""
     g = grad_columns(grad, geo)
-    # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast as g @ cols.T
-    gw = np.matmul(cols, g.transpose(0, 2, 1)).transpose(0, 2, 1)
-    return gw.reshape((geo.out_channels, geo.in_channels // geo.groups) + geo.kernel[2 - geo.spatial_dims:])
+    rows, per_group = cols.shape[2], geo.out_channels // geo.groups
+    chunk = max(1, (1 << 21) // (geo.groups * rows * per_group))
+    total = np.zeros((geo.groups, rows, per_group), cols.dtype)
+    for start in range(0, geo.batch, chunk):
+        # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast.
+        part = np.matmul(cols[start:start + chunk], g[start:start + chunk].transpose(0, 1, 3, 2))
+        total += part.sum(0) if len(part) > 1 else part[0]
+    gw = total.transpose(0, 2, 1)
+    return gw.reshape((geo.out_channels, geo.in_channels // geo.groups)
+                      + geo.kernel[2 - geo.spatial_dims:])
 
 
 class Convolution(Function):
