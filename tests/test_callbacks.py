@@ -221,3 +221,175 @@ def test_reduce_lr_on_plateau_reads_the_monitored_loss():
     for epoch, loss in enumerate([1.0, 1.0, 1.0]):
         callback.on_epoch_end(epoch, {"val_loss": loss})
     assert optimizer.param_groups[0]["lr"] == pytest.approx(0.01)
+
+
+def test_csv_logger_on_resume_drops_rows_of_epochs_that_are_redone(tmp_path):
+    path = tmp_path / "log.csv"
+    run_epochs(CSVLogger(path), tiny_model(), [0.5, 0.25, 0.125])  # epoch 3 was never checkpointed
+    resumed = CSVLogger(path, append=True)
+    state = attach(resumed, tiny_model(), epochs=4)
+    state.epoch = 2  # the checkpoint holds two finished epochs
+    resumed.on_train_begin({})
+    for epoch, loss in [(2, 0.2), (3, 0.1)]:
+        resumed.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+    rows = list(csv.reader(path.open()))
+    assert [row[0] for row in rows] == ["epoch", "1", "2", "3", "4"]
+    assert rows[3] == ["3", "1.0", "0.2"]
+    fresh = CSVLogger(path, append=True)  # a new run appending to an old log keeps it all
+    run_epochs(fresh, tiny_model(), [0.05])
+    assert len(list(csv.reader(path.open()))) == 6
+
+
+def test_progress_bar_falls_back_to_plain_lines_without_tqdm(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tqdm", None)
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)
+    out = io.StringIO()
+    run_epochs(ProgressBar(file=out), tiny_model(), [0.5, 0.25])
+    assert out.getvalue().splitlines()[0].startswith("epoch 1/2 loss=1 val_loss=0.5")
+
+
+def test_progress_bar_uses_tqdm_auto_which_picks_the_notebook_widget(monkeypatch):
+    import sys
+    import types
+
+    pytest.importorskip("tqdm")
+    made = []
+
+    class FakeTqdm:
+        def __init__(self, **kwargs):
+            made.append(kwargs)
+            self.updates = 0
+
+        def set_postfix_str(self, text, refresh=True):
+            self.postfix = text
+
+        def update(self, n):
+            self.updates += n
+
+        def close(self):
+            made.append("closed")
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=FakeTqdm))
+    bar = ProgressBar()
+    state = attach(bar, tiny_model(), epochs=5)
+    state.epoch = 2  # resumed: the bar starts where the run left off
+    bar.on_train_begin({})
+    instance = bar._bar
+    bar.on_epoch_end(2, {"loss": 0.5})
+    bar.on_train_end({})
+    assert made[0]["total"] == 5 and made[0]["initial"] == 2 and made[-1] == "closed"
+    assert instance.updates == 1 and instance.postfix == "loss=0.5"
+
+
+def test_model_checkpoint_write_is_atomic(tmp_path, monkeypatch):
+    from chainrule import serialization
+
+    model = tiny_model()
+    path = tmp_path / "best.pt"
+    checkpoint = ModelCheckpoint(path)
+    state = attach(checkpoint, model)
+    set_weight(model, 1.0)
+    checkpoint.on_epoch_end(0, {"val_loss": 2.0})
+
+    def crash(out, chunks):
+        out.write(b"half a file")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(serialization, "_write_arrays", crash)
+    set_weight(model, 2.0)
+    state.epoch = 1
+    with pytest.raises(OSError, match="disk full"):
+        checkpoint.on_epoch_end(1, {"val_loss": 1.0})
+    assert chainrule.load(str(path))["weight"].numpy().tolist() == [[1.0, 1.0]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
+
+
+def _weights_per_epoch():
+    snapshots = []
+
+    class Snapshot(Callback):
+        def on_epoch_end(self, epoch, logs):
+            snapshots.append({k: v.detach().clone() for k, v in self.state.model.state_dict().items()})
+
+    return snapshots, Snapshot()
+
+
+def _assert_weights_equal(model, expected):
+    for key, value in model.state_dict().items():
+        np.testing.assert_array_equal(value.numpy(), expected[key].numpy(), err_msg=key)
+
+
+class _StopAt(Callback):
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs):
+        if epoch == self.epoch:
+            self.state.stop_training = True
+
+
+class _InterruptAt(Callback):
+    def __init__(self, epoch, batch):
+        self.epoch, self.batch = epoch, batch
+
+    def on_batch_end(self, batch, logs):
+        if (self.state.epoch, batch) == (self.epoch, self.batch):
+            raise KeyboardInterrupt
+
+
+def _noisy_regression(seed=0):
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    chainrule.manual_seed(seed)
+    x = chainrule.randn(48, 2)
+    y = x.sum(dim=1, keepdim=True) + 0.5 * chainrule.randn(48, 1)
+    valid_x = chainrule.randn(16, 2)
+    return (DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True),
+            DataLoader(TensorDataset(valid_x, valid_x.sum(dim=1, keepdim=True)), batch_size=16))
+
+
+@pytest.mark.parametrize("ending", ["epochs run out", "another callback stops", "early stop",
+                                    "ctrl-c"])
+def test_fit_restores_the_best_weights_whatever_ends_training(ending):
+    train, valid = _noisy_regression()
+    model = chainrule.nn.Sequential(chainrule.nn.Linear(2, 8), chainrule.nn.Tanh(),
+                                    chainrule.nn.Linear(8, 1))
+    snapshots, snapshot = _weights_per_epoch()
+    early = EarlyStopping(patience=1 if ending == "early stop" else 100)
+    extra = {"another callback stops": [_StopAt(epoch=4)],
+             "ctrl-c": [_InterruptAt(epoch=5, batch=2)]}.get(ending, [])
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=0.2)  # noisy: best at epoch 2 of 8
+    kwargs = dict(epochs=8, callbacks=[snapshot, early, *extra], metrics=None, progress=False)
+    if ending == "ctrl-c":
+        with pytest.raises(KeyboardInterrupt):
+            fit(model, chainrule.nn.MSELoss(), optimizer, train, valid, **kwargs)
+        history_losses = [float(v) for v in early.state.history["val_loss"]]
+    else:
+        history_losses = fit(model, chainrule.nn.MSELoss(), optimizer, train, valid,
+                             **kwargs).valid_loss
+    assert len(snapshots) == len(history_losses)
+    best = int(np.argmin(history_losses))
+    assert (len(history_losses) == 8) == (ending == "epochs run out")
+    assert best < len(history_losses) - 1  # so restoring changes the weights
+    _assert_weights_equal(model, snapshots[best])
+
+
+def test_reduce_lr_on_plateau_through_fit_matches_torch():
+    train, valid = _noisy_regression(seed=3)
+    model = tiny_model()
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=0.5)
+    plateau = chainrule.optim.lr_scheduler.ReduceLROnPlateau(optimizer, patience=1, factor=0.5,
+                                                              threshold=0.05)
+    history = fit(model, chainrule.nn.MSELoss(), optimizer, train, valid, epochs=12,
+                  scheduler=plateau, metrics=None, progress=False)
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    reference_optimizer = torch.optim.SGD([parameter], lr=0.5)
+    reference = torch.optim.lr_scheduler.ReduceLROnPlateau(reference_optimizer, patience=1,
+                                                           factor=0.5, threshold=0.05)
+    expected = []
+    for loss in history.valid_loss:
+        expected.append(reference_optimizer.param_groups[0]["lr"])
+        reference.step(loss)
+    assert history["lr"] == pytest.approx(expected) and min(expected) < 0.5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 import os
 import subprocess
@@ -198,7 +199,7 @@ RESUME_SCRIPT = textwrap.dedent("""
     import os, signal, sys
     import chainrule as torch
     from chainrule import nn
-    from chainrule.train import Callback, fit
+    from chainrule.train import Callback, CSVLogger, fit
     from chainrule.utils.data import DataLoader, TensorDataset
 
     mode, checkpoint, out = sys.argv[1:4]
@@ -207,21 +208,28 @@ RESUME_SCRIPT = textwrap.dedent("""
     loader = DataLoader(TensorDataset(x, y), batch_size=8, shuffle=True)
     valid = DataLoader(TensorDataset(x, y), batch_size=32)
     model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+    optimizer = torch.optim.Adam(model.parameters(), lr=0.02)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
 
-    class KillMidEpoch(Callback):
-        def on_batch_end(self, batch, logs):
-            if self.state.epoch == 2 and batch == 5:
+    class Kill(Callback):
+        def on_batch_end(self, batch, logs):  # mid-epoch: nothing of epoch 3 is saved
+            if mode == "kill" and self.state.epoch == 2 and batch == 5:
                 os.kill(os.getpid(), signal.SIGKILL)
 
+        def on_epoch_end(self, epoch, logs):  # logged, but killed before the checkpoint
+            if mode == "kill-after-log" and epoch == 2:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    log = CSVLogger(out + ".csv", append=mode == "resume")
     fit(model, nn.CrossEntropyLoss(), optimizer, loader, valid, epochs=5, patience=10,
-        callbacks=[KillMidEpoch()] if mode == "kill" else [], progress=False,
+        scheduler=scheduler, callbacks=[log, Kill()], progress=False,
         checkpoint_path=checkpoint, resume=checkpoint if mode == "resume" else None, seed=7)
     torch.save(model.state_dict(), out)
 """)
 
 
-def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
+@pytest.mark.parametrize("kill", ["kill", "kill-after-log"])
+def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path, kill):
     script = tmp_path / "train.py"
     script.write_text(RESUME_SCRIPT)
 
@@ -232,20 +240,53 @@ def test_resume_after_sigkill_gives_bit_identical_weights(tmp_path):
 
     full = run("full", "full.ckpt", "full.pt")
     assert full.returncode == 0, full.stderr
-    killed = run("kill", "part.ckpt", "never.pt")
+    killed = run(kill, "part.ckpt", "part.pt")
     assert killed.returncode == -9 and (tmp_path / "part.ckpt").exists()
-    assert not (tmp_path / "never.pt").exists()
+    assert not (tmp_path / "part.pt").exists()
     assert chainrule.load(str(tmp_path / "part.ckpt"), weights_only=False)["epoch"] == 1
-    resumed = run("resume", "part.ckpt", "resumed.pt")
+    resumed = run("resume", "part.ckpt", "part.pt")
     assert resumed.returncode == 0, resumed.stderr
     expected = chainrule.load(str(tmp_path / "full.pt"))
-    actual = chainrule.load(str(tmp_path / "resumed.pt"))
+    actual = chainrule.load(str(tmp_path / "part.pt"))
     assert list(expected) == list(actual)
     for key in expected:
         np.testing.assert_array_equal(actual[key].numpy(), expected[key].numpy(), err_msg=key)
-    full_history = chainrule.load(str(tmp_path / "full.ckpt"), weights_only=False)["history"]
-    resumed_history = chainrule.load(str(tmp_path / "part.ckpt"), weights_only=False)["history"]
-    assert full_history["loss"] == resumed_history["loss"]
+    full_state = chainrule.load(str(tmp_path / "full.ckpt"), weights_only=False)
+    resumed_state = chainrule.load(str(tmp_path / "part.ckpt"), weights_only=False)
+    for state in (full_state, resumed_state):
+        del state["history"]["time"]
+    assert full_state["history"] == resumed_state["history"]
+    assert full_state["history"]["lr"] == [0.02, 0.02, 0.01, 0.01, 0.005]
+    assert full_state["optimizer"]["param_groups"] == resumed_state["optimizer"]["param_groups"]
+    # The CSV log of the interrupted-then-resumed run is the uninterrupted run's, row for row.
+    def log(name):
+        rows = list(csv.reader((tmp_path / name).open()))
+        timing = rows[0].index("time")
+        return [row[:timing] + row[timing + 1:] for row in rows]
+
+    assert log("part.pt.csv") == log("full.pt.csv") and len(log("full.pt.csv")) == 6
+
+
+def test_resume_from_a_loaded_checkpoint(tmp_path):
+    def train(epochs, **kwargs):
+        chainrule.manual_seed(3)
+        train_loader, valid = loaders()
+        model = small_mlp()
+        optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        fit(model, chainrule.nn.CrossEntropyLoss(), optimizer, train_loader, valid, epochs=epochs,
+            progress=False, **kwargs)
+        return model
+
+    uninterrupted = train(4)
+    train(2, checkpoint_path=tmp_path / "state.pt")
+    state = chainrule.load(str(tmp_path / "state.pt"), weights_only=False)
+    resumed = train(4, resume=state)
+    _same_weights(resumed, uninterrupted)
+
+
+def _same_weights(model, other):
+    for (key, a), b in zip(model.state_dict().items(), other.state_dict().values()):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=key)
 
 
 # ---------------------------------------------------------------- plots

@@ -42,6 +42,7 @@ class TrainingState:
         self.epochs = epochs
         self.epoch = 0
         self.stop_training = False
+        self.logs: dict[str, Any] = {}  # the current (or last) epoch's logs
 
 
 class Callback:
@@ -283,7 +284,17 @@ class CSVLogger(Callback):
         self._keys = None
         if self.append and os.path.exists(self.path):
             with open(self.path, newline="") as handle:
-                self._keys = next(csv.reader(handle), None)
+                rows = list(csv.reader(handle))
+            self._keys = rows[0] if rows else None
+            # A resumed run redoes the epochs after its checkpoint: drop the rows a killed
+            # run wrote for them, so each epoch appears once.
+            resumed_at = getattr(getattr(self, "state", None), "epoch", 0)
+            kept = len(rows)
+            while resumed_at > 0 and kept > 1 and _row_epoch(rows[kept - 1]) > resumed_at:
+                kept -= 1
+            if kept < len(rows):
+                with open(self.path, "w", newline="") as handle:
+                    csv.writer(handle).writerows(rows[:kept])
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self._keys is None:
@@ -293,6 +304,13 @@ class CSVLogger(Callback):
         row = [epoch + 1, *(logs.get(key, "") for key in self._keys[1:])]
         with open(self.path, "a", newline="") as handle:
             csv.writer(handle).writerow(row)
+
+
+def _row_epoch(row: list[str]) -> int:
+    try:
+        return int(row[0])
+    except (IndexError, ValueError):
+        return 0
 
 
 def _format_logs(logs: dict[str, Any]) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -149,6 +149,8 @@ def _save_checkpoint(path, state: TrainingState, callbacks, loader) -> None:
 
 
 def _load_checkpoint(path) -> dict[str, Any]:
+    if isinstance(path, Mapping):  # already loaded
+        return dict(path)
     try:
         return chainrule.load(path, weights_only=False)
     except TypeError:  # a load() without PyTorch's weights_only switch
@@ -195,8 +197,8 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
         epochs: int = 10, patience: int | None = None, callbacks: Sequence[Callback] = (),
         metrics: Sequence[MetricSpec] | None = ("accuracy",), scheduler=None,
         clip_grad_norm: float | None = None, progress: bool = True,
-        resume: str | os.PathLike | None = None, checkpoint_path: str | os.PathLike | None = None,
-        seed: int | None = None) -> History:
+        resume: str | os.PathLike | Mapping | None = None,
+        checkpoint_path: str | os.PathLike | None = None, seed: int | None = None) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its ``History``.
 
     Each epoch trains on every batch of ``train_loader`` (recording the mean batch loss as
@@ -206,9 +208,11 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     ``GradientClipping``, ``progress`` adds a ``ProgressBar``.
 
     ``checkpoint_path`` saves everything needed to continue at each epoch end (weights,
-    optimizer, callbacks, history, random states); ``resume`` continues from such a file and
-    ends with exactly the weights an uninterrupted run would have. ``seed`` seeds chainrule and
-    NumPy first (ignored when resuming: the saved random state wins).
+    optimizer, callbacks, history, random states); ``resume`` continues from such a file (or
+    its loaded contents) and ends with exactly the weights an uninterrupted run would have.
+    ``seed`` seeds chainrule and NumPy first (ignored when resuming: the saved random state
+    wins). Callbacks' ``on_train_end`` runs however training ends, Ctrl-C or an error included,
+    so ``EarlyStopping`` still restores the best weights before the exception propagates.
 
     >>> import chainrule as torch
     >>> from chainrule.utils.data import DataLoader, TensorDataset
@@ -247,15 +251,26 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
 
     for callback in callbacks:
         callback.set_state(state)
+
+    for callback in callbacks:
+        callback.on_train_begin(state.logs)
+    try:
+        _run_epochs(state, criterion, train_loader, valid_loader, metrics, callbacks,
+                    checkpoint_path)
+    finally:
+        for callback in callbacks:
+            callback.on_train_end(state.logs)
+    return history
+
+
+def _run_epochs(state: TrainingState, criterion, train_loader, valid_loader, metrics, callbacks,
+                checkpoint_path) -> None:
+    model, optimizer, history = state.model, state.optimizer, state.history
     batch_callbacks = [c for c in callbacks if _wants_batch_hooks(c)]
     epoch_callbacks = [c for c in callbacks if uses_hook(c, "on_epoch_begin")]
-
-    logs: dict[str, Any] = {}
-    for callback in callbacks:
-        callback.on_train_begin(logs)
-    for epoch in range(state.epoch, epochs if not state.stop_training else state.epoch):
+    for epoch in range(state.epoch, state.epochs if not state.stop_training else state.epoch):
         state.epoch = epoch
-        logs = {}
+        logs = state.logs = {}
         for callback in epoch_callbacks:
             callback.on_epoch_begin(epoch, logs)
         started = time.perf_counter()
@@ -275,6 +290,3 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
             _save_checkpoint(checkpoint_path, state, callbacks, train_loader)
         if state.stop_training:
             break
-    for callback in callbacks:
-        callback.on_train_end(logs)
-    return history
