@@ -74,7 +74,17 @@ from chainrule.autograd.grad_mode import (
 )
 from chainrule import autograd  # noqa: E402
 
-FloatTensor = DoubleTensor = LongTensor = IntTensor = BoolTensor = ByteTensor = Tensor
+from chainrule._tensor_types import (  # noqa: E402
+    BoolTensor,
+    ByteTensor,
+    CharTensor,
+    DoubleTensor,
+    FloatTensor,
+    HalfTensor,
+    IntTensor,
+    LongTensor,
+    ShortTensor,
+)
 
 
 def is_tensor(obj) -> bool:

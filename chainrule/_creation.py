@@ -12,7 +12,8 @@ from chainrule._dtype import (
     get_default_dtype,
     to_dtype,
 )
-from chainrule._ops._util import shape_from_args, tensor_method
+from chainrule._ops._util import shape_from_args as _shape_from_args
+from chainrule._ops._util import tensor_method
 from chainrule._random import Generator, rng_of
 from chainrule._tensor import Tensor, make_tensor, to_array
 from chainrule.autograd.grad_mode import state
@@ -29,8 +30,19 @@ def _finish(array: np.ndarray, requires_grad: bool, device=None) -> Tensor:
     check_device(device)
     t = make_tensor(array)
     if requires_grad:
-        t.requires_grad = True
+        if array.dtype.kind != "f":
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+        t._requires_grad = True
     return t
+
+
+def shape_from_args(args) -> tuple[int, ...]:
+    """The shape of a new tensor, given as ``f(2, 3)``, ``f((2, 3))`` or a ``Size``."""
+    shape = _shape_from_args(args)
+    for size in shape:
+        if size < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {size}: {list(shape)}")
+    return shape
 
 
 def _numpy_dtype(dtype, default=None) -> np.dtype:
@@ -49,7 +61,10 @@ def _infer_array(data) -> np.ndarray:
         return data.copy()
     if isinstance(data, (list, tuple)) and data and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _tensors_to_lists(data)
-    array = np.array(data)
+    try:
+        array = np.array(data)
+    except ValueError:
+        raise _ragged_error(data) from None
     if array.dtype.kind == "f" and not _has_numpy_float(data):
         array = array.astype(get_default_dtype().numpy)
     elif array.dtype.kind == "i":
@@ -59,6 +74,25 @@ def _infer_array(data) -> np.ndarray:
     elif array.dtype not in _BY_NUMPY:
         array = array.astype(from_numpy_dtype(array.dtype).numpy)
     return array
+
+
+def _ragged_error(data) -> Exception:
+    """PyTorch's error for nested sequences of unequal lengths (the first one's lengths are the shape)."""
+    shape = []
+    item = data
+    while isinstance(item, (list, tuple)):
+        shape.append(len(item))
+        item = item[0] if item else None
+    pending = [(data, 0)]
+    while pending:
+        sequence, dim = pending.pop()
+        if not isinstance(sequence, (list, tuple)):
+            return TypeError("not a sequence")
+        if len(sequence) != shape[dim]:
+            return ValueError(f"expected sequence of length {shape[dim]} at dim {dim} (got {len(sequence)})")
+        if dim + 1 < len(shape):
+            pending.extend((x, dim + 1) for x in reversed(sequence))
+    return ValueError("could not convert the nested sequence to a tensor")
 
 
 def _flat(data):
@@ -265,7 +299,9 @@ def randint(low=0, high=None, size=None, *, generator: Generator | None = None, 
         low, high, size = 0, low, high
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
-    array = rng_of(generator).integers(low, high, size=tuple(size))
+    if low >= high:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    array = rng_of(generator).integers(low, high, size=shape_from_args((size,)))
     return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device)
 
 

@@ -82,7 +82,8 @@ class Tensor:
                 array = np.array(data, dtype=get_default_dtype().numpy)
         else:
             shape = args[0] if len(args) == 1 and isinstance(args[0], (tuple, list)) else args
-            array = np.empty(tuple(int(s) for s in shape), dtype=get_default_dtype().numpy)
+            array = np.empty(tuple(int(s) for s in shape) if args else (0,),
+                             dtype=get_default_dtype().numpy)
         return _blank_tensor(cls, array)
 
     # ----------------------------------------------------------------- basic facts
@@ -180,9 +181,7 @@ class Tensor:
                     "var_no_grad = var.detach().")
             return
         if value and self._data.dtype.kind != "f":
-            raise RuntimeError(
-                f"only Tensors of floating point and complex dtype can require gradients "
-                f"(got {self.dtype})")
+            raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(value)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -212,11 +211,13 @@ class Tensor:
                 raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
             if value._data.shape != self._data.shape:
                 raise RuntimeError(
-                    f"assigned grad has data of a different size: expected {list(self.shape)}, "
-                    f"got {list(value.shape)}")
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of "
+                    f"size '{list(self.shape)}'. Please ensure that the gradient and the tensor are "
+                    "the same size")
             if value._data.dtype != self._data.dtype:
                 raise RuntimeError(
-                    f"assigned grad has data of a different type: expected {self.dtype}, got {value.dtype}")
+                    f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with "
+                    f"dtype '{self.dtype}'. The gradient must match the tensor's dtype")
         self._grad = value
 
     @property

@@ -393,3 +393,89 @@ def test_gradcheck(name):
     y = chainrule.tensor([0.9, 0.2, -0.4, 1.3], dtype=chainrule.float64, requires_grad=True)
     fn = GRADCHECK_FUNCTIONS[name]
     assert chainrule.autograd.gradcheck(fn, (x, y))
+
+
+# ------------------------------------------------------- API corners, against torch
+def both(fn):
+    """``fn(lib)`` in chainrule and torch: the results, or the exceptions (type and message)."""
+    results = []
+    for lib in (chainrule, torch):
+        try:
+            results.append(fn(lib))
+        except Exception as error:  # noqa: BLE001 - the error *is* the result compared
+            results.append((type(error).__name__, str(error)))
+    return results
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses():
+    def probe(lib):
+        x = lib.ones(1, requires_grad=True)
+
+        @lib.no_grad
+        def off():
+            return (x * 2).requires_grad
+
+        @lib.enable_grad
+        def on():
+            return (x * 2).requires_grad
+
+        @lib.inference_mode
+        def inference():
+            return (x * 2).requires_grad
+
+        with lib.no_grad():
+            inside = on()
+        return off(), inside, inference(), off.__name__, lib.is_grad_enabled()
+
+    ours, theirs = both(probe)
+    assert ours == theirs == (False, True, False, "off", True)
+
+
+def test_backward_inputs_of_a_retained_non_leaf_accumulates_once():
+    def probe(lib):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        h = x * lib.tensor([3.0, 4.0])
+        h.retain_grad()
+        (h * h).sum().backward(inputs=[h])
+        return h.grad.tolist(), x.grad
+
+    ours, theirs = both(probe)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("case", [
+    lambda lib, x: (x * x).backward([1.0, 3.0]),
+    lambda lib, x: lib.autograd.grad((x * x).sum(), x, grad_outputs=[1.0]),
+    lambda lib, x: lib.autograd.grad((x * x).sum(), []),
+    lambda lib, x: lib.autograd.grad((x * x).sum(), [x, lib.ones(1, requires_grad=True)]),
+    lambda lib, x: lib.autograd.grad((x * x).sum(), [x, lib.ones(1)]),
+    lambda lib, x: lib.tensor([1]).requires_grad_(),
+    lambda lib, x: lib.tensor([1], requires_grad=True),
+    lambda lib, x: lib.zeros(2, dtype=lib.long, requires_grad=True),
+    lambda lib, x: setattr(x, "grad", lib.zeros(3)),
+    lambda lib, x: lib.tensor(1.0)[0],
+    lambda lib, x: x.__setitem__(0, 5.0),
+], ids=["gradient-list", "grad_outputs-number", "grad-no-inputs", "grad-unused",
+        "grad-input-without-grad", "int-requires_grad_", "int-tensor-requires-grad",
+        "int-zeros-requires-grad", "grad-of-wrong-size", "index-0d", "setitem-on-leaf"])
+def test_api_errors_match_torch(case):
+    ours, theirs = both(lambda lib: case(lib, lib.tensor([1.0, 2.0], requires_grad=True)))
+    assert ours == theirs
+
+
+def test_tensor_softmax_select_and_legacy_types_match_torch():
+    def probe(lib):
+        x = lib.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], requires_grad=True)
+        out = [x.softmax(1), lib.softmax(x, 0), x.log_softmax(-1), lib.log_softmax(x, 1),
+               x.select(1, -1), lib.select(x, 0, 1), x[0, 0].t(), x.t().t()]
+        legacy = [lib.LongTensor([1, 2]), lib.FloatTensor(2, 3).shape, lib.FloatTensor(),
+                  x.type(lib.DoubleTensor).dtype, x.type("torch.LongTensor").dtype,
+                  isinstance(x, lib.FloatTensor), isinstance(x, lib.LongTensor)]
+        return ([(o.tolist(), type(o.grad_fn).__name__) for o in out],
+                [str(v) if not isinstance(v, bool) else v for v in legacy])
+
+    ours, theirs = both(probe)
+    assert ours[1] == theirs[1]
+    for (values, node), (their_values, their_node) in zip(ours[0], theirs[0]):
+        np.testing.assert_allclose(values, their_values, rtol=1e-6)
+        assert node == their_node

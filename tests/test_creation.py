@@ -184,3 +184,34 @@ def test_default_dtype_applies_to_factories():
         assert chainrule.arange(3).dtype == chainrule.int64
     finally:
         chainrule.set_default_dtype(previous)
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda lib: lib.ones(2, -1), RuntimeError),
+    (lambda lib: lib.empty(-1), RuntimeError),
+    (lambda lib: lib.randn(-2), RuntimeError),
+    (lambda lib: lib.full((-1,), 1.0), RuntimeError),
+    (lambda lib: lib.randint(0, 3, (-1,)), RuntimeError),
+    (lambda lib: lib.randint(5, 2, (3,)), RuntimeError),
+    (lambda lib: lib.tensor([[1, 2], [3]]), ValueError),
+    (lambda lib: lib.tensor([[[1], [2]], [[1], [2, 3]]]), ValueError),
+])
+def test_creation_errors_match_torch(call, error):
+    with pytest.raises(error) as theirs:
+        call(torch)
+    with pytest.raises(error) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.LongTensor([1, 2]), lambda lib: lib.FloatTensor([1, 2]),
+    lambda lib: lib.ByteTensor([3]), lambda lib: lib.DoubleTensor((2, 3)),
+    lambda lib: lib.FloatTensor(), lambda lib: lib.Tensor(), lambda lib: lib.BoolTensor([1, 0]),
+    lambda lib: lib.IntTensor(lib.Size([2, 3])).shape, lambda lib: lib.FloatTensor(2, 3).shape,
+    lambda lib: lib.zeros(2).type(lib.LongTensor), lambda lib: lib.zeros(2).type("torch.DoubleTensor"),
+    lambda lib: [isinstance(lib.zeros(1), t) for t in (lib.FloatTensor, lib.LongTensor, lib.Tensor)],
+    lambda lib: repr(lib.LongTensor),
+])
+def test_legacy_typed_constructors_match_torch(make):
+    assert str(make(chainrule)) == str(make(torch))

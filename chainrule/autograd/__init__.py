@@ -44,6 +44,9 @@ def _as_tuple(value) -> tuple:
 
 
 def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
+    for grad in grad_outputs:
+        if grad is not None and not isinstance(grad, Tensor):
+            raise TypeError(f"gradients can be either Tensors or None, but got {type(grad).__name__}")
     if grad_outputs and len(grad_outputs) != len(outputs):
         raise RuntimeError(
             f"grad can be implicitly created only for scalar outputs; got {len(grad_outputs)} "
@@ -60,8 +63,6 @@ def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
             grad = make_tensor(np.ones_like(out._data))
         else:
-            if not isinstance(grad, Tensor):
-                grad = make_tensor(np.asarray(grad, dtype=out._data.dtype))
             if grad._data.shape != out._data.shape:
                 raise RuntimeError(
                     f"Mismatch in shape: grad_output[{i}] has a shape of {grad.shape} and "
@@ -83,7 +84,7 @@ def _capture_map(inputs: tuple) -> dict:
         if not isinstance(t, Tensor):
             raise TypeError(f"expected a Tensor as input {i}, got {type(t).__name__}")
         if not t._requires_grad:
-            raise RuntimeError(f"One of the differentiated Tensors does not require grad (input {i})")
+            raise RuntimeError("One of the differentiated Tensors does not require grad")
         capture.setdefault(_place(t), i)
     return capture
 
@@ -105,8 +106,8 @@ def backward(tensors, grad_tensors=None, retain_graph: bool | None = None,
     captured = run_backward(roots, retain_graph, create_graph, capture=capture)
     for t in inputs:
         g = captured.get(capture[_place(t)])
-        if g is None:
-            continue
+        if g is None or (t.grad_fn is not None and t._retains_grad):
+            continue  # nothing reached it, or its retain_grad hook already stored it
         if not create_graph:
             g = make_tensor(g._data.copy())
         t._grad = g if t._grad is None else t._grad + g
@@ -122,19 +123,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         allow_unused = materialize_grads
     if retain_graph is None:
         retain_graph = create_graph
+    if not inputs_tuple:
+        raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     roots = _roots(outputs, _as_tuple(grad_outputs), create_graph)
     capture = _capture_map(inputs_tuple)
     captured = run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
     results = []
-    for t in inputs_tuple:
+    for index, t in enumerate(inputs_tuple):
         g = captured.get(capture[_place(t)])
         if g is None:
             if materialize_grads:
                 g = make_tensor(np.zeros_like(t._data))
             elif not allow_unused:
                 raise RuntimeError(
-                    "One of the differentiated Tensors appears to not have been used in the graph. "
-                    "Set allow_unused=True if this is the desired behavior.")
+                    f"The differentiated Tensor at index {index} appears to not have been used in "
+                    "the graph. Set allow_unused=True if this is the desired behavior.")
         elif not create_graph and g._requires_grad:
             g = g.detach()
         results.append(g)

@@ -48,7 +48,16 @@ class _GradModeContext:
         return wrapper
 
 
-class no_grad(_GradModeContext):
+class _NoParamDecorator(_GradModeContext):
+    """A switch that also decorates without parentheses: ``@no_grad`` as well as ``@no_grad()``."""
+
+    def __new__(cls, func=None):
+        if func is None:
+            return super().__new__(cls)
+        return cls()(func)
+
+
+class no_grad(_NoParamDecorator):
     """Do not record operations inside the block (or the decorated function).
 
     >>> import chainrule as torch
@@ -63,7 +72,7 @@ class no_grad(_GradModeContext):
         self.mode = False
 
 
-class enable_grad(_GradModeContext):
+class enable_grad(_NoParamDecorator):
     """Record operations inside the block, even within ``no_grad``."""
 
     def __init__(self) -> None:
@@ -72,6 +81,11 @@ class enable_grad(_GradModeContext):
 
 class inference_mode(_GradModeContext):
     """Like ``no_grad`` (chainrule has no separate inference tensors)."""
+
+    def __new__(cls, mode=True):
+        if callable(mode):
+            return cls()(mode)
+        return super().__new__(cls)
 
     def __init__(self, mode: bool = True) -> None:
         self.mode = not mode
