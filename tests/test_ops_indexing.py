@@ -44,7 +44,7 @@ def _check(ours, theirs):
     assert tuple(ours.shape) == tuple(theirs.shape)
     np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
     if theirs.grad_fn is not None:
-        assert ours.grad_fn.name() == theirs.grad_fn.name().rsplit("::", 1)[-1]
+        assert ours.grad_fn.name() == theirs.grad_fn.name()
 
 
 def _leaves(dtype="float64", shape=SHAPE, seed=0):
@@ -179,6 +179,9 @@ OPS = {
     "index_add": lambda lib, x: x.index_add(0, lib.tensor([0, 0, 2]), x * 2, alpha=2),
     "masked_fill": lambda lib, x: x.masked_fill(x > 0, -1.0),
     "masked_fill_row": lambda lib, x: lib.masked_fill(x, lib.tensor([True, False, True, False]), 2.0),
+    "masked_fill_tensor": lambda lib, x: x.masked_fill(x > 0, x[1, 2] * 3),
+    "select": lambda lib, x: x.select(1, -2),
+    "select_fn": lambda lib, x: lib.select(x, 0, 1),
     "masked_select": lambda lib, x: lib.masked_select(x, x > 0.2),
     "masked_select_bcast": lambda lib, x: x.masked_select(lib.tensor([False, True, True, False])),
     "take": lambda lib, x: lib.take(x, lib.tensor([[0, 11], [5, 5]])),
@@ -260,3 +263,30 @@ def test_take_out_of_range():
     with pytest.raises(IndexError) as ours:
         chainrule.zeros(2, 3).take(chainrule.tensor([6]))
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda lib: lib.zeros(2, 4).gather(1, lib.tensor([[0, 9]])), RuntimeError),
+    (lambda lib: lib.zeros(2, 3).select(1, 5), IndexError),
+    (lambda lib: lib.zeros(2, 3).masked_fill(lib.zeros(2, dtype=lib.bool), 1.0), RuntimeError),
+    (lambda lib: lib.zeros(2, 3).copy_(lib.zeros(2, 3, 4)), RuntimeError),
+    (lambda lib: lib.zeros(3).copy_(lib.zeros(2, 3)), RuntimeError),
+    (lambda lib: lib.tensor(1.0)[0], IndexError),
+])
+def test_index_op_errors_match_torch(call, error):
+    with pytest.raises(error) as theirs:
+        call(torch)
+    with pytest.raises(error) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_copy_nodes_have_torch_names_and_reprs():
+    for lib in (chainrule, torch):
+        x = lib.ones(3, requires_grad=True) * 1
+        x[0] = 2.0
+        y = (lib.ones(3, requires_grad=True) * 1).copy_(x)
+        assert x.grad_fn.name() == "torch::autograd::CopySlices"
+        assert y.grad_fn.name() == "torch::autograd::CopyBackwards"
+        assert repr(x).endswith("grad_fn=<CopySlices>)")
+        assert repr(y).endswith("grad_fn=<CopyBackwards>)")

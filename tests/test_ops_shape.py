@@ -23,6 +23,8 @@ OPS = {
     "unflatten": lambda lib, x: x.unflatten(2, (2, -1)),
     "squeeze": lambda lib, x: x[:1].squeeze(),
     "squeeze_dim": lambda lib, x: lib.squeeze(x[:, :1], 1),
+    "squeeze_dims": lambda lib, x: x[:1, :1].squeeze((0, 1)),
+    "t_vector": lambda lib, x: x[0, 0].t(),
     "unsqueeze": lambda lib, x: lib.unsqueeze(x, -1),
     "transpose": lambda lib, x: lib.transpose(x, 0, -1),
     "t": lambda lib, x: x[0].t(),
@@ -177,3 +179,41 @@ def test_split_of_empty_and_zero_size():
     assert [tuple(p.shape) for p in chainrule.zeros(0).split(2)] == [
         tuple(p.shape) for p in torch.zeros(0).split(2)]
     assert len(chainrule.zeros(2, 0).unbind(1)) == 0
+
+
+@pytest.mark.parametrize("name", ["t", "T", "transpose", "flip", "view", "reshape", "flatten",
+                                  "unsqueeze", "squeeze", "expand", "repeat", "cat", "stack"])
+def test_zero_dim_input_matches_torch(name):
+    calls = {
+        "t": lambda lib, x: x.t(), "T": lambda lib, x: x.T,
+        "transpose": lambda lib, x: x.transpose(0, -1), "flip": lambda lib, x: x.flip(0),
+        "view": lambda lib, x: x.view(1), "reshape": lambda lib, x: x.reshape(-1),
+        "flatten": lambda lib, x: x.flatten(), "unsqueeze": lambda lib, x: x.unsqueeze(0),
+        "squeeze": lambda lib, x: x.squeeze(0), "expand": lambda lib, x: x.expand(3, 2),
+        "repeat": lambda lib, x: x.repeat(3), "cat": lambda lib, x: lib.cat([x[None], x[None]]),
+        "stack": lambda lib, x: lib.stack([x, x * 2]),
+    }
+    x = chainrule.tensor(1.5, dtype=chainrule.float64, requires_grad=True)
+    tx = torch.tensor(1.5, dtype=torch.float64, requires_grad=True)
+    ours, theirs = calls[name](chainrule, x), calls[name](torch, tx)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.detach().numpy(), theirs.detach().numpy())
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    (ours * 3).sum().backward()
+    (theirs * 3).sum().backward()
+    assert x.grad.item() == tx.grad.item()
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.zeros(2, 3, 4).unflatten(2, (3, 2)),
+    lambda lib: lib.zeros(2, 3, 4).unflatten(1, (-1, 2)),
+    lambda lib: lib.zeros(2, 3, 4).unflatten(2, ()),
+    lambda lib: lib.zeros(2, 3).view(4),
+    lambda lib: lib.zeros(2, 3).reshape(4, -1),
+])
+def test_shape_error_messages_match_torch(call):
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch)
+    with pytest.raises(RuntimeError) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)

@@ -12,7 +12,7 @@ from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["tensor_method", "binary_arrays", "float_result_arrays", "normalize_dim",
            "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise",
-           "broadcast_error"]
+           "broadcast_error", "torch_namespaced"]
 
 
 def tensor_method(*names: str) -> Callable:
@@ -24,6 +24,13 @@ def tensor_method(*names: str) -> Callable:
         return func
 
     return attach
+
+
+def torch_namespaced(function: type) -> None:
+    """Give ``function``'s node PyTorch's namespaced ``name()`` (``torch::autograd::CopySlices``):
+    PyTorch implements these few nodes in C++ outside the generated ones; reprs show the bare name."""
+    full_name = f"torch::autograd::{function._backward_cls.__name__}"
+    function._backward_cls.name = lambda self: full_name
 
 
 def _scalar_or_array(value):

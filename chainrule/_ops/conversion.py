@@ -7,7 +7,7 @@ import numpy as np
 from chainrule._device import check_device, device
 from chainrule._dtype import dtype as dtype_class
 from chainrule._dtype import to_dtype
-from chainrule._ops._util import Tensor, tensor_method
+from chainrule._ops._util import Tensor, broadcast_error, tensor_method, torch_namespaced
 from chainrule.autograd.function import Function
 
 __all__ = ["clone"]
@@ -88,12 +88,9 @@ def type(self, dtype=None, non_blocking=False, **kwargs):
         from chainrule._tensor_str import type_name
 
         return type_name(self)
-    if isinstance(dtype, str) and dtype.endswith("Tensor"):
-        names = {"FloatTensor": "float32", "DoubleTensor": "float64", "HalfTensor": "float16",
-                 "LongTensor": "int64", "IntTensor": "int32", "ShortTensor": "int16",
-                 "CharTensor": "int8", "ByteTensor": "uint8", "BoolTensor": "bool"}
-        dtype = names[dtype.rsplit(".", 1)[-1]]
-    return to(self, dtype)
+    from chainrule._tensor_types import legacy_type_dtype
+
+    return to(self, legacy_type_dtype(dtype) or to_dtype(dtype))
 
 
 @tensor_method()
@@ -127,11 +124,22 @@ class CopyFrom(Function):
     @staticmethod
     def forward(ctx, a, src):
         ctx.src_dtype = src._data.dtype
-        return np.broadcast_to(src._data, a._data.shape).astype(a._data.dtype)
+        try:
+            return np.broadcast_to(src._data, a._data.shape).astype(a._data.dtype)
+        except ValueError as error:
+            conflict = broadcast_error(error, a, src)
+            if conflict is error:  # the shapes broadcast, but to more than the target holds
+                conflict = RuntimeError(
+                    f"output with shape {list(a._data.shape)} doesn't match the broadcast shape "
+                    f"{list(np.broadcast_shapes(a._data.shape, src._data.shape))}")
+            raise conflict from None
 
     @staticmethod
     def backward(ctx, grad):
         return grad * 0, grad.to(ctx.src_dtype)
+
+
+torch_namespaced(CopyFrom)
 
 
 def _copy_from(self: Tensor, src: Tensor) -> Tensor:

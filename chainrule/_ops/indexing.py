@@ -13,13 +13,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    broadcast_error,
+    make_tensor,
+    normalize_dim,
+    tensor_method,
+    torch_namespaced,
+)
 from chainrule._ops.inplace import _records, apply_inplace
 from chainrule._ops.shape import _viewed, expand
 from chainrule.autograd.function import Function
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
-           "masked_select", "take", "take_along_dim", "nonzero", "argwhere"]
+           "masked_select", "take", "take_along_dim", "nonzero", "argwhere", "select"]
 
 _BASIC = (int, slice, type(None), type(Ellipsis))
 
@@ -83,6 +90,10 @@ def _read(data: np.ndarray, key: tuple) -> np.ndarray:
 
 def _torch_index_error(error: IndexError, ndim: int) -> IndexError:
     message = str(error)
+    if message.startswith("too many indices") and ndim == 0:
+        return IndexError(
+            "invalid index of a 0-dim tensor. Use `tensor.item()` in Python or `tensor.item<T>()` "
+            "in C++ to convert a 0-dim tensor to a number")
     if message.startswith("too many indices"):
         return IndexError(f"too many indices for tensor of dimension {ndim}")
     return IndexError(message.replace("axis", "dimension"))
@@ -192,6 +203,9 @@ class CopySlices(IndexPut):
     node_name = "CopySlices"
 
 
+torch_namespaced(CopySlices)
+
+
 class Scatter(IndexPut):
     node_name = "ScatterBackward0"
 
@@ -274,6 +288,9 @@ def __setitem__(self, key, value) -> None:
     """``x[key] = value`` (broadcast); recorded as ``CopySlices`` when autograd is watching."""
     key = _normalize_key(key)
     if _records(self, (value,)):
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                "a view of a leaf Variable that requires grad is being used in an in-place operation.")
         node = CopySlices if _is_basic(key) else IndexPut
         apply_inplace(self, node.apply, (value,), {"key": key}, "CopySlices")
         return
@@ -287,6 +304,17 @@ def __setitem__(self, key, value) -> None:
 
 Tensor.__getitem__ = __getitem__
 Tensor.__setitem__ = __setitem__
+
+
+@tensor_method()
+def select(input, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` along ``dim``, without that dimension (a view): ``x[:, index]``."""
+    shape = input._data.shape
+    dim = normalize_dim(dim, len(shape))
+    if not shape or not -shape[dim] <= index < shape[dim]:
+        raise IndexError(f"select(): index {index} out of range for tensor of size {list(shape)} "
+                         f"at dimension {dim}")
+    return _viewed(input, Select.apply(input, key=(slice(None),) * dim + (int(index),)), True)
 
 
 # ------------------------------------------------------ gather / scatter
@@ -316,7 +344,10 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     """``out[i][j] = input[index[i][j]][j]`` for ``dim=0`` (and likewise for other dims)."""
     dim = normalize_dim(dim, input._data.ndim)
     index = _index_array(index, "gather")
-    return Gather.apply(input, key=_coordinates(index, dim, "gather", input._data.shape))
+    try:
+        return Gather.apply(input, key=_coordinates(index, dim, "gather", input._data.shape))
+    except IndexError as error:
+        raise RuntimeError(str(error)) from None
 
 
 @tensor_method()
@@ -427,7 +458,10 @@ class MaskedFill(Function):
     def forward(ctx, a, value, mask=None):
         ctx.mask = mask
         fill = value._data if isinstance(value, Tensor) else value
-        return np.where(mask, np.asarray(fill, dtype=a._data.dtype), a._data)
+        try:
+            return np.where(mask, np.asarray(fill, dtype=a._data.dtype), a._data)
+        except ValueError as error:
+            raise broadcast_error(error, mask, a) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -438,6 +472,12 @@ class MaskedFill(Function):
         return grad_a, grad_value
 
 
+class MaskedFillTensor(MaskedFill):
+    """``masked_fill`` with a 0-d tensor value, which receives the gradient of the filled entries."""
+
+    node_name = "MaskedFillBackward1"
+
+
 @tensor_method()
 def masked_fill(input, mask, value) -> Tensor:
     """A copy of ``input`` with ``value`` wherever ``mask`` (broadcast) is True."""
@@ -446,7 +486,7 @@ def masked_fill(input, mask, value) -> Tensor:
         raise RuntimeError(
             f"masked_fill_ only supports a 0-dimensional value tensor, but got tensor with "
             f"{value._data.ndim} dimension(s).")
-    return MaskedFill.apply(input, value, mask=mask)
+    return (MaskedFillTensor if isinstance(value, Tensor) else MaskedFill).apply(input, value, mask=mask)
 
 
 @tensor_method()

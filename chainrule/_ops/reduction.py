@@ -575,6 +575,22 @@ def logsumexp(input, dim, keepdim=False) -> Tensor:
     return LogSumExp.apply(input, dims=dims, keepdim=keepdim)
 
 
+@tensor_method()
+def softmax(input, dim: int, dtype=None) -> Tensor:
+    """``exp(x) / exp(x).sum(dim)``: ``F.softmax`` as a method and a ``chainrule`` function."""
+    from chainrule.nn.functional.activation import softmax as softmax_function
+
+    return softmax_function(input, dim, dtype=dtype)
+
+
+@tensor_method()
+def log_softmax(input, dim: int, dtype=None) -> Tensor:
+    """``F.log_softmax`` as a method and a ``chainrule`` function."""
+    from chainrule.nn.functional.activation import log_softmax as log_softmax_function
+
+    return log_softmax_function(input, dim, dtype=dtype)
+
+
 class Cumsum(Function):
     node_name = "CumsumBackward0"
 
@@ -652,4 +668,4 @@ def any(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
 
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-           "norm", "logsumexp", "cumsum", "cumprod", "all", "any"]
+           "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "cumprod", "all", "any"]

@@ -144,6 +144,8 @@ class Transpose(Function):
     @staticmethod
     def forward(ctx, a, dim0=0, dim1=1):
         ctx.dims = (dim0, dim1)
+        if a._data.ndim < 2 and dim0 == dim1:  # t() of a vector, transpose(0, -1) of a scalar
+            return a._data.view()
         return np.swapaxes(a._data, dim0, dim1)
 
     @staticmethod
@@ -169,7 +171,7 @@ def t(input) -> Tensor:
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
     if input._data.ndim < 2:
-        return input
+        return _viewed(input, T.apply(input, dim0=0, dim1=0), True)
     return _viewed(input, T.apply(input, dim0=0, dim1=1))
 
 
@@ -239,6 +241,10 @@ class SqueezeDim(Squeeze):
     node_name = "SqueezeBackward1"
 
 
+class SqueezeDims(Squeeze):
+    node_name = "SqueezeBackward2"
+
+
 @tensor_method()
 def squeeze(input, dim=None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
@@ -246,8 +252,9 @@ def squeeze(input, dim=None) -> Tensor:
     if dim is None:
         return _viewed(input, Squeeze.apply(input))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
+    node = SqueezeDim if isinstance(dim, int) else SqueezeDims
     dims = tuple(d for d in (normalize_dim(d, len(shape)) for d in dims) if shape and shape[d] == 1)
-    return _viewed(input, SqueezeDim.apply(input, dims=dims))
+    return _viewed(input, node.apply(input, dims=dims))
 
 
 @tensor_method()
@@ -281,7 +288,17 @@ def unflatten(input, dim: int, sizes) -> Tensor:
     """Split dimension ``dim`` into ``sizes`` (one of which may be ``-1``)."""
     shape = input._data.shape
     dim = normalize_dim(dim, len(shape))
-    inner = _infer_shape(tuple(int(s) for s in sizes), shape[dim], (shape[dim],))
+    sizes = tuple(int(s) for s in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    try:
+        inner = _infer_shape(sizes, shape[dim], (shape[dim],))
+    except RuntimeError as error:
+        if str(error).startswith("only one"):
+            raise
+        raise RuntimeError(
+            f"unflatten: Provided sizes {list(sizes)} don't multiply up to the size of dim {dim} "
+            f"({shape[dim]}) in the input tensor") from None
     return view(input, shape[:dim] + inner + shape[dim + 1:])
 
 
@@ -546,7 +563,7 @@ class Flip(Function):
     @staticmethod
     def forward(ctx, a, dims=()):
         ctx.dims = dims
-        return np.flip(a._data, dims).copy()
+        return np.array(np.flip(a._data, dims))
 
     @staticmethod
     def backward(ctx, grad):
@@ -558,7 +575,7 @@ def flip(input, *dims) -> Tensor:
     """Reverse the order of elements along ``dims`` (a copy, as in PyTorch)."""
     ndim = input._data.ndim
     dims = tuple(normalize_dim(d, ndim) for d in shape_from_args(dims))
-    return Flip.apply(input, dims=dims)
+    return Flip.apply(input, dims=dims if ndim else ())
 
 
 @tensor_method()
