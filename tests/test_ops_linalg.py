@@ -132,3 +132,17 @@ def test_product_errors():
         chainrule.addmm(ones(5), ones(2, 3), ones(4, 5))
     with pytest.raises(RuntimeError, match="both arguments to matmul need to be at least 1D"):
         chainrule.matmul(chainrule.tensor(1.0), ones(2))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.ones(2, 3, 4) @ lib.ones(3, 4, 5),
+    lambda lib: lib.matmul(lib.ones(2, 1, 3, 4), lib.ones(3, 3, 4, 2)),
+    lambda lib: lib.einsum("ij,jk->ik", lib.ones(3, 4), lib.ones(5, 5)),
+    lambda lib: lib.einsum("bij,bjk->bik", lib.ones(2, 3, 4), lib.ones(3, 4, 5)),
+])
+def test_broadcast_errors_of_products_match_torch(call):
+    with pytest.raises(RuntimeError) as theirs:
+        call(torch)
+    with pytest.raises(RuntimeError) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)

@@ -62,7 +62,7 @@ def test_reductions_over_random_dims_hypothesis(shape, data, name, keepdim):
 
 
 @pytest.mark.parametrize("shape, dim", [((2, 3, 4), None), ((2, 3, 4), 1), ((4,), -1), ((), None),
-                                        ((0, 3), 1), ((3, 0), None)])
+                                        ((), 0), ((), -1), ((0, 3), 1), ((3, 0), None)])
 @pytest.mark.parametrize("keepdim", [False, True])
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_prod_matches_torch(shape, dim, keepdim, dtype):
@@ -250,3 +250,19 @@ def test_reduction_errors():
         chainrule.tensor([1, 2]).norm()
     with pytest.raises(RuntimeError, match="mean\\(\\): could not infer output dtype"):
         chainrule.tensor([1, 2]).mean()
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.zeros(0).amax(), lambda lib: lib.zeros(0, 3).amin(),
+    lambda lib: lib.zeros(0).argmax(), lambda lib: lib.zeros(0, 3).argmin(),
+    lambda lib: lib.tensor([True]).argmax(), lambda lib: lib.zeros(0).norm(float("inf")),
+    lambda lib: lib.zeros(0, 3).norm(float("-inf"), dim=0), lambda lib: lib.zeros(0, 3).max(),
+    lambda lib: lib.zeros(2, 0).max(1),
+])
+def test_empty_reduction_errors_match_torch(call):
+    with pytest.raises((RuntimeError, IndexError)) as theirs:
+        call(torch)
+    with pytest.raises((RuntimeError, IndexError)) as ours:
+        call(chainrule)
+    assert type(ours.value) is type(theirs.value)
+    assert str(ours.value) == str(theirs.value)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, make_tensor, tensor_method
+from chainrule._ops._util import Tensor, _type_label, broadcast_error, make_tensor, tensor_method
 from chainrule.autograd.function import Function
 
 
@@ -29,7 +29,11 @@ class Matmul(Function):
             right = "x".join(map(str, y.shape[-2:] if y.ndim > 1 else (y.shape[0], 1)))
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
         ctx.save_for_backward(a, b)
-        return np.matmul(x, y)
+        try:
+            return np.matmul(x, y)
+        except ValueError as error:  # batch dimensions that do not broadcast
+            batches = (np.empty(x.shape[:-2], bool), np.empty(y.shape[:-2], bool))
+            raise broadcast_error(error, *batches) from None
 
     @staticmethod
     def backward(ctx, grad):
@@ -278,9 +282,14 @@ class Einsum(Function):
         ctx.save_for_backward(*operands)
         ctx.subscripts, ctx.output = subscripts, output
         sizes = {}
-        for term, array in zip(subscripts, arrays):
+        for index, (term, array) in enumerate(zip(subscripts, arrays)):
             for c, n in zip(term, array.shape):
-                sizes[c] = n if sizes.get(c, 1) == 1 else sizes[c]  # a broadcast 1 yields
+                seen = sizes.get(c, 1)
+                if n not in (1, seen) and seen != 1:
+                    raise RuntimeError(
+                        f"einsum(): subscript {c} has size {n} for operand {index} which does not "
+                        f"broadcast with previously seen size {seen}")
+                sizes[c] = n if seen == 1 else seen  # a broadcast 1 yields
         ctx.sizes = sizes
         equation = ",".join(subscripts) + "->" + output
         # The optimised path (BLAS, pairwise order) pays off except for small two-operand cases.

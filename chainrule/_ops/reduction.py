@@ -331,8 +331,7 @@ def min(input, dim=None, keepdim=False, *, other=None):  # noqa: A001
 
 def _amax_amin(name: str, node: type[Function], input, dim, keepdim) -> Tensor:
     dims = reduction_dims(dim, input._data.ndim)
-    _check_nonempty(name, input._data, dims if dims is not None else
-                    (tuple(range(input._data.ndim)) if input._data.size == 0 else None))
+    _check_nonempty(name, input._data, dims)
     return node.apply(input, dims=dims, keepdim=keepdim, largest=name == "amax")
 
 
@@ -350,8 +349,11 @@ def amin(input, dim=(), keepdim=False) -> Tensor:
 
 def _arg_extreme(name: str, func, input, dim, keepdim) -> Tensor:
     data = input._data
+    if data.dtype == np.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
-        _check_nonempty(name, data, None)
+        if data.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for input.numel() == 0.")
         index = np.asarray(func(data))
         return make_tensor(index.reshape((1,) * data.ndim) if keepdim else index)
     axis = normalize_dim(dim, data.ndim)
@@ -378,7 +380,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Product of all elements, or along ``dim``; integers give int64."""
     if dim is None:
         return Prod.apply(input, dtype=dtype)
-    return ProdDim.apply(input, dims=(normalize_dim(dim, input._data.ndim),), keepdim=keepdim,
+    return ProdDim.apply(input, dims=reduction_dims(int(dim), input._data.ndim), keepdim=keepdim,
                          dtype=dtype)
 
 
@@ -536,6 +538,16 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     if dtype is not None:
         input = input.to(dtype)
     dims = reduction_dims(dim, data.ndim)
+    if np.isinf(float(p)) and data.size == 0:
+        sign = "-" if float(p) < 0 else ""
+        if dims is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {sign}inf norm on an empty "
+                               "tensor because the operation does not have an identity")
+        for d in dims:
+            if data.shape[d] == 0:
+                raise RuntimeError(
+                    f"linalg.vector_norm cannot compute the {sign}inf norm on the dimension {d}"
+                    "because this dimension is empty and the operation does not have an identity")
     return VectorNorm.apply(input, p=float(p), dims=dims, keepdim=keepdim)
 
 
