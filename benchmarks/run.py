@@ -11,7 +11,7 @@ import datetime
 import os
 import platform
 
-from benchmarks import footprint, lenet_step, mlp_step
+from benchmarks import fit_overhead, footprint, lenet_step, mlp_step
 from benchmarks._harness import TABLE_HEADER
 
 
@@ -25,6 +25,9 @@ def main() -> None:
     for row in mlp_step.run(args.quick) + lenet_step.run(args.quick):
         print(row, flush=True)
     for row in footprint.run(args.quick):
+        print(row, flush=True)
+    print("\nfit's own overhead (goal: at most 2 %)\n" + fit_overhead.TABLE_HEADER)
+    for row in fit_overhead.run(args.quick):
         print(row, flush=True)
     print("\nper-op overhead: python -m benchmarks.op_overhead")
 

@@ -232,6 +232,7 @@ def test_csv_logger_on_resume_drops_rows_of_epochs_that_are_redone(tmp_path):
     resumed.on_train_begin({})
     for epoch, loss in [(2, 0.2), (3, 0.1)]:
         resumed.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+    resumed.on_train_end({})
     rows = list(csv.reader(path.open()))
     assert [row[0] for row in rows] == ["epoch", "1", "2", "3", "4"]
     assert rows[3] == ["3", "1.0", "0.2"]

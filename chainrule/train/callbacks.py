@@ -136,7 +136,9 @@ class EarlyStopping(Callback):
                       f"for {self.wait} epochs", file=sys.stderr)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
-        if self.restore_best_weights and self.best_weights is not None:
+        # When the last finished epoch was the best, the model already holds its weights.
+        if (self.restore_best_weights and self.best_weights is not None
+                and self.best_epoch != self.state.epoch):
             self.state.model.load_state_dict(self.best_weights)
 
     def state_dict(self) -> dict[str, Any]:
@@ -268,19 +270,22 @@ class GradientClipping(Callback):
 
 
 class CSVLogger(Callback):
-    """Append one row per epoch (``epoch`` then the logged values) to a CSV file."""
+    """Append one row per epoch (``epoch`` then the logged values) to a CSV file.
+
+    The file stays open for the run and is flushed after every row, so a killed run keeps
+    every finished epoch's row.
+    """
 
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
         self.path = os.fspath(path)
         self.append = append
         self._keys: list[str] | None = None
+        self._file = None
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         directory = os.path.dirname(self.path)
         if directory:
             os.makedirs(directory, exist_ok=True)
-        if not self.append and os.path.exists(self.path):
-            os.remove(self.path)
         self._keys = None
         if self.append and os.path.exists(self.path):
             with open(self.path, newline="") as handle:
@@ -295,15 +300,20 @@ class CSVLogger(Callback):
             if kept < len(rows):
                 with open(self.path, "w", newline="") as handle:
                     csv.writer(handle).writerows(rows[:kept])
+        self._file = open(self.path, "a" if self.append else "w", newline="")
+        self._writer = csv.writer(self._file)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self._keys is None:
             self._keys = ["epoch", *logs]
-            with open(self.path, "w", newline="") as handle:
-                csv.writer(handle).writerow(self._keys)
-        row = [epoch + 1, *(logs.get(key, "") for key in self._keys[1:])]
-        with open(self.path, "a", newline="") as handle:
-            csv.writer(handle).writerow(row)
+            self._writer.writerow(self._keys)
+        self._writer.writerow([epoch + 1, *(logs.get(key, "") for key in self._keys[1:])])
+        self._file.flush()
+
+    def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def _row_epoch(row: list[str]) -> int:
