@@ -301,3 +301,25 @@ def test_pad_errors():
         F.pad(chainrule.ones(2, 2), (1,))
     with pytest.raises(RuntimeError, match="Padding size should be less than the corresponding input dimension"):
         F.pad(chainrule.ones(1, 2, 3), (3, 3), mode="reflect")
+
+
+WRONG_INPUTS = {
+    "Linear": (lambda nn: nn.Linear(5, 3), [(4, 6)]),
+    "Sequential": (lambda nn: nn.Sequential(nn.Linear(5, 4), nn.ReLU(), nn.Linear(3, 2)), [(2, 5)]),
+    "Bilinear": (lambda nn: nn.Bilinear(5, 4, 2), [(3, 5), (3, 5)]),
+    "BatchNorm1d": (lambda nn: nn.BatchNorm1d(5), [(4, 6)]),
+    "BatchNorm1d_no_stats": (lambda nn: nn.BatchNorm1d(5, track_running_stats=False), [(4, 6)]),
+    "LayerNorm": (lambda nn: nn.LayerNorm((2, 5)), [(4, 3, 5)]),
+    "Unflatten": (lambda nn: nn.Unflatten(1, (2, 2)), [(3, 5)]),
+    "Conv2d": (lambda nn: nn.Conv2d(3, 4, 3), [(1, 2, 5, 5)]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WRONG_INPUTS))
+def test_wrong_input_shape_names_expected_and_received_shapes(name):
+    build, shapes = WRONG_INPUTS[name]
+    with pytest.raises(RuntimeError) as theirs:
+        build(torch.nn)(*(torch.zeros(s) for s in shapes))
+    with pytest.raises(RuntimeError) as ours:
+        build(chainrule.nn)(*(chainrule.zeros(s) for s in shapes))
+    assert str(ours.value) == str(theirs.value)

@@ -136,6 +136,11 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     """
     shape = tuple(input.shape)
     affine_shape = _channel_affine_shape(shape)
+    channels = shape[1] if len(shape) > 1 else 1
+    for name, per_channel in (("running_mean", running_mean), ("running_var", running_var),
+                              ("weight", weight), ("bias", bias)):
+        if per_channel is not None and per_channel._data.size != channels:
+            raise RuntimeError(f"{name} should contain {channels} elements not {per_channel._data.size}")
     if not training:
         if running_mean is None or running_var is None:
             raise RuntimeError("running_mean and running_var must be defined in evaluation mode")
