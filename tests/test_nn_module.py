@@ -61,6 +61,9 @@ REPR_MODELS = {
     "module_list_runs": lambda m: m.ModuleList([m.ReLU(), m.ReLU(), m.Tanh(), m.ReLU()]),
     "linear_nobias": lambda m: m.Linear(3, 2, bias=False),
     "parameter_list": lambda m: m.ParameterList([m.Parameter((chainrule if m is nn else torch).ones(2, 3))]),
+    "parameter_dict": lambda m: m.ParameterDict({
+        "w": m.Parameter((chainrule if m is nn else torch).ones(2, 3)),
+        "b": m.Parameter((chainrule if m is nn else torch).ones(2, dtype=(chainrule if m is nn else torch).float64))}),
 }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from itertools import islice
 
 from chainrule._ops._util import Tensor
+from chainrule._tensor_str import type_name
 from chainrule.nn.modules.module import Module, _addindent
 from chainrule.nn.parameter import Parameter
 
@@ -307,15 +308,8 @@ class ParameterList(Module):
         return self
 
     def extra_repr(self) -> str:
-        lines = []
-        for i, p in enumerate(self):
-            if isinstance(p, Tensor):
-                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-                size = "x".join(str(s) for s in p.size())
-                lines.append(f"  ({i}): {kind} containing: [{p.dtype} of size {size}]")
-            else:
-                lines.append(f"  ({i}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        return "\n".join(_describe_entry(i, p, str(p.dtype) if isinstance(p, Tensor) else "")
+                         for i, p in enumerate(self))
 
 
 class ParameterDict(Module):
@@ -369,12 +363,16 @@ class ParameterDict(Module):
             self[key] = value
 
     def extra_repr(self) -> str:
-        lines = []
-        for key, p in self.items():
-            if isinstance(p, Tensor):
-                kind = "Parameter" if isinstance(p, Parameter) else "Tensor"
-                size = "x".join(str(s) for s in p.size())
-                lines.append(f"  ({key}): {kind} containing: [{p.dtype} of size {size}]")
-            else:
-                lines.append(f"  ({key}): Object of type: {type(p).__name__}")
-        return "\n".join(lines)
+        # PyTorch's ParameterDict names the tensor type (torch.FloatTensor) where ParameterList
+        # names the dtype (torch.float32).
+        return "\n".join(_describe_entry(key, p, type_name(p) if isinstance(p, Tensor) else "")
+                         for key, p in self.items())
+
+
+def _describe_entry(key, value, type_label: str) -> str:
+    """One line of a ParameterList/ParameterDict repr."""
+    if isinstance(value, Tensor):
+        kind = "Parameter" if isinstance(value, Parameter) else "Tensor"
+        size = "x".join(str(s) for s in value.size())
+        return f"  ({key}): {kind} containing: [{type_label} of size {size}]"
+    return f"  ({key}): Object of type: {type(value).__name__}"
