@@ -39,18 +39,31 @@ def _hidden_sizes(text: str) -> list[int]:
     return sizes
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1), got {text}")
+def _number(text: str, kind: type, accept, expected: str):
+    """An argparse type: ``kind(text)`` if ``accept`` holds, else a one-line error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        value = None
+    if value is None or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def _fraction(text: str) -> float:
+    return _number(text, float, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
 def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text}")
-    return value
+    return _number(text, int, lambda v: v > 0, "a positive integer")
+
+
+def _positive_float(text: str) -> float:
+    return _number(text, float, lambda v: v > 0, "a positive number")
+
+
+def _non_negative_float(text: str) -> float:
+    return _number(text, float, lambda v: v >= 0, "a number >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +80,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
     train.add_argument("--hidden", type=_hidden_sizes, default=[128, 64])
     train.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
-    train.add_argument("--dropout", type=float, default=0.0)
+    train.add_argument("--dropout", type=_fraction, default=0.0)
     train.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"), default="adam")
-    train.add_argument("--lr", type=float, default=None, help="default: 0.1 for sgd, 1e-3 otherwise")
-    train.add_argument("--weight-decay", type=float, default=0.0)
+    train.add_argument("--lr", type=_positive_float, default=None,
+                       help="default: 0.1 for sgd, 1e-3 otherwise")
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
     train.add_argument("--batch-size", type=_positive_int, default=64)
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--patience", type=_positive_int, default=3)
@@ -145,6 +159,22 @@ def _save_diagnostics(run_dir: str, model, criterion, train_set, monitor, config
     return written
 
 
+def _load_resume_checkpoint(path: str, model, optimizer) -> dict:
+    """The checkpoint ``--resume`` names, checked against this run's model and optimizer."""
+    import chainrule
+
+    try:
+        checkpoint = chainrule.load(path, weights_only=False)
+        model.load_state_dict(checkpoint["model"])
+        saved_groups = checkpoint["optimizer"]["param_groups"]
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
+        raise UsageError(f"--resume: cannot continue from {path!r}: {error}") from error
+    if [sorted(g) for g in saved_groups] != [sorted(g) for g in optimizer.param_groups]:
+        raise UsageError(f"--resume: {path!r} was trained with another optimizer than "
+                         f"{type(optimizer).__name__}")
+    return checkpoint
+
+
 def _train(args) -> int:
     import chainrule
     from chainrule import nn
@@ -153,6 +183,8 @@ def _train(args) -> int:
     from chainrule.utils.data import DataLoader, TensorDataset, random_split
 
     started = time.perf_counter()
+    if args.resume is not None and not os.path.exists(args.resume):
+        raise UsageError(f"--resume: no such checkpoint {args.resume!r}")
     chainrule.manual_seed(args.seed)
     try:
         train_images, train_labels = load_images(args.dataset, True, args.data_root)
@@ -168,7 +200,10 @@ def _train(args) -> int:
               "valid_fraction": args.valid_fraction}
     run_dir = args.run_dir or os.path.join("runs", f"{os.path.basename(args.dataset.rstrip('/'))}-"
                                                    f"{time.strftime('%Y%m%d-%H%M%S')}")
-    os.makedirs(run_dir, exist_ok=True)
+    try:
+        os.makedirs(run_dir, exist_ok=True)
+    except OSError as error:
+        raise UsageError(f"cannot create run folder {run_dir!r}: {error}") from error
 
     dataset = TensorDataset(_model_inputs(train_images, config), train_labels)
     valid_size = int(round(len(dataset) * args.valid_fraction))
@@ -183,8 +218,7 @@ def _train(args) -> int:
     model = build_model(config)
     optimizer = _make_optimizer(args.optimizer, model.parameters(), args.lr, args.weight_decay)
     criterion = nn.CrossEntropyLoss()
-    if args.resume is not None and not os.path.exists(args.resume):
-        raise UsageError(f"--resume: no such checkpoint {args.resume!r}")
+    resume = _load_resume_checkpoint(args.resume, model, optimizer) if args.resume else None
     callbacks = [CSVLogger(os.path.join(run_dir, "log.csv"), append=bool(args.resume)),
                  ModelCheckpoint(os.path.join(run_dir, WEIGHTS))]
     monitor = None
@@ -195,7 +229,7 @@ def _train(args) -> int:
         callbacks.append(monitor)
     history = fit(model, criterion, optimizer, train_loader, valid_loader, epochs=args.epochs,
                   patience=args.patience, callbacks=callbacks,
-                  progress=not args.no_progress, resume=args.resume,
+                  progress=not args.no_progress, resume=resume,
                   checkpoint_path=os.path.join(run_dir, STATE))
     # EarlyStopping restored the best weights; save them whatever the checkpoint callback chose.
     chainrule.save(model.state_dict(), os.path.join(run_dir, WEIGHTS))
@@ -256,7 +290,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {"train": _train, "evaluate": _evaluate, "run": _run}[args.command]
         return handler(args)
     except UsageError as error:
-        print(f"chainrule: error: {error}", file=sys.stderr)
+        message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"chainrule: error: {message}", file=sys.stderr)
         return 2
 
 

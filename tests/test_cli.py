@@ -64,6 +64,13 @@ def test_evaluate_rescores_the_saved_run(trained_run):
     (["evaluate", "/no/such/run"], "cannot evaluate run"),
     (["run", "/no/such/script.py"], "no such script"),
     (["frobnicate"], "invalid choice"),
+    (["train", "--dropout", "1.5"], "--dropout: expected a number in [0, 1), got '1.5'"),
+    (["train", "--lr", "-0.1"], "--lr: expected a positive number"),
+    (["train", "--lr", "fast"], "--lr: expected a positive number, got 'fast'"),
+    (["train", "--weight-decay", "-1"], "--weight-decay: expected a number >= 0"),
+    (["train", "--epochs", "many"], "--epochs: expected a positive integer, got 'many'"),
+    (["train", "--batch-size", "0"], "--batch-size: expected a positive integer"),
+    (["train", "--resume", "/no/such/state.pt"], "--resume: no such checkpoint"),
 ])
 def test_bad_arguments_give_one_line_and_exit_code_2(argv, message, capsys):
     assert main(argv) == 2
@@ -165,3 +172,93 @@ def test_train_without_diagnose_writes_no_diagnostics(trained_run):
     run_dir, _ = trained_run
     assert json.loads((run_dir / "summary.json").read_text())["diagnostics"] == []
     assert not (run_dir / "diagnostics.txt").exists() and not (run_dir / "graph.dot").exists()
+
+
+def _one_line_error(capsys, argv) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("chainrule: error:") and "Traceback" not in err
+    return err
+
+
+def test_unusable_run_folder_or_checkpoint_gives_one_line(tmp_path, capsys, trained_run):
+    run_dir, _ = trained_run
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    err = _one_line_error(capsys, ["train", "--run-dir", str(blocker), "--no-progress"])
+    assert "cannot create run folder" in err
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a checkpoint")
+    err = _one_line_error(capsys, ["train", "--resume", str(garbage), "--run-dir",
+                                   str(tmp_path / "r1"), "--no-progress"])
+    assert "--resume: cannot continue from" in err and "garbage.pt" in err
+    state = str(run_dir / "train_state.pt")
+    err = _one_line_error(capsys, ["train", "--resume", state, "--hidden", "16", "--run-dir",
+                                   str(tmp_path / "r2"), "--no-progress"])
+    assert "--resume: cannot continue from" in err and "size mismatch" in err.lower()
+    err = _one_line_error(capsys, ["train", "--resume", state, "--hidden", "32", "--optimizer",
+                                   "sgd", "--run-dir", str(tmp_path / "r3"), "--no-progress"])
+    assert "another optimizer than SGD" in err
+
+
+def test_failed_download_gives_one_line(tmp_path, capsys, monkeypatch):
+    from chainrule import datasets
+
+    monkeypatch.setattr(datasets.MNIST, "system_dirs", [])
+    monkeypatch.setattr(datasets.MNIST, "mirrors", ["http://127.0.0.1:1/a/", "http://127.0.0.1:1/b/"])
+    err = _one_line_error(capsys, ["train", "--dataset", "mnist", "--data-root", str(tmp_path)])
+    assert "cannot read dataset 'mnist'" in err and "127.0.0.1:1/b/" in err
+
+
+def _write_idx_folder(folder, n_train=120, n_test=40, side=28):
+    import gzip
+
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.integers(0, 3, n).astype(np.uint8)
+        images = (rng.random((n, side, side)) * 60).astype(np.uint8)
+        images[np.arange(n), labels * 9 + 1, :] = 255  # one bright row per class: learnable
+        for kind, array in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, array.ndim]) + np.asarray(array.shape, ">u4").tobytes()
+            (folder / f"{prefix}-{kind}-ubyte.gz").write_bytes(gzip.compress(header + array.tobytes()))
+
+
+def test_train_on_an_idx_folder_then_unreadable_idx_files(tmp_path, capsys):
+    folder = tmp_path / "idx"
+    _write_idx_folder(folder)
+    run_dir = tmp_path / "run"
+    assert main(["train", "--dataset", str(folder), "--epochs", "3", "--hidden", "16",
+                 "--no-progress", "--run-dir", str(run_dir), "--seed", "1"]) == 0
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["config"]["num_classes"] == 3 and summary["test_accuracy"] > 0.6
+    labels = folder / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:-8])
+    err = _one_line_error(capsys, ["train", "--dataset", str(folder), "--epochs", "1"])
+    assert "t10k-labels-idx1-ubyte.gz" in err
+
+
+def test_resume_continues_a_run(tmp_path, trained_run):
+    run_dir = tmp_path / "run"
+    shutil.copytree(trained_run[0], run_dir)
+    result = chainrule_cli("train", "--hidden", "32", "--epochs", "2", "--no-progress",
+                           "--run-dir", str(run_dir), "--resume", str(run_dir / "train_state.pt"))
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    first = json.loads((trained_run[0] / "summary.json").read_text())
+    assert summary["epochs_run"] == 2
+    assert summary["history"]["loss"][0] == first["history"]["loss"][0]
+    rows = list(csv.reader((run_dir / "log.csv").open()))
+    assert [row[0] for row in rows] == ["epoch", "1", "2"]
+
+
+@pytest.mark.skipif(not os.path.isdir("/usr/share/datasets/fashion-mnist"),
+                    reason="Debian's dataset-fashion-mnist is not installed")
+def test_fashion_mnist_is_found_in_the_system_folder(tmp_path):
+    from chainrule.train.recipes import load_images
+
+    images, labels = load_images("fashion-mnist", False, str(tmp_path))
+    assert tuple(images.shape) == (10000, 1, 28, 28) and int(labels.max()) == 9
+    assert -1.0 <= float(images.min()) and float(images.max()) <= 1.0

@@ -134,7 +134,8 @@ class MNIST(ImageClassificationDataset):
                 except (OSError, ValueError) as error:
                     errors.append(f"{mirror}{filename}: {error}")
             else:
-                raise RuntimeError(f"Error downloading {filename}:\n" + "\n".join(errors))
+                raise RuntimeError(f"Error downloading {filename} from every mirror: "
+                                   + "; ".join(errors))
 
     def extra_repr(self) -> str:
         return f"Root location: {self.root}\nSplit: {'Train' if self.train else 'Test'}"
