@@ -341,3 +341,20 @@ def test_resuming_a_stopped_run_does_not_train_further(tmp_path):
     assert len(history) == 2
     for key, value in model.state_dict().items():
         np.testing.assert_array_equal(value.numpy(), weights[key].numpy())
+
+
+def test_plots_are_headless_safe_without_a_display_or_backend(tmp_path):
+    pytest.importorskip("matplotlib")
+    env = {k: v for k, v in os.environ.items() if k not in ("MPLBACKEND", "DISPLAY",
+                                                            "WAYLAND_DISPLAY")}
+    code = ("import sys, matplotlib\n"
+            "from chainrule.plot import plot_loss, plot_confusion_matrix\n"
+            "plot_loss([1.0, 0.5], [1.2, 0.6], path=sys.argv[1] + '/loss.png')\n"
+            "plot_confusion_matrix([[3, 1], [0, 4]], path=sys.argv[1] + '/cm.png')\n"
+            "print(matplotlib.get_backend().lower())\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "agg"
+    for name in ("loss.png", "cm.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
