@@ -311,6 +311,11 @@ def test_plots_return_figures_and_write_pngs(tmp_path):
         assert len(figure.axes) >= 1
     assert len(figures["panel.png"].axes) == 3
     assert plot.plot_loss([1.0]).axes[0].get_xlabel() == "Epoch"  # no path: nothing written
+    history = History({"loss": [1.0, 0.5, 0.4], "val_loss": [1.1, 0.6, 0.7]})
+    figure = history.plot(tmp_path / "history.png")
+    assert (tmp_path / "history.png").read_bytes()[:4] == b"\x89PNG"
+    lines = figure.axes[0].get_lines()
+    assert [list(line.get_ydata()) for line in lines] == [[1.0, 0.5, 0.4], [1.1, 0.6, 0.7]]
 
 
 def test_plots_without_matplotlib_say_how_to_install(monkeypatch):
