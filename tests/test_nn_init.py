@@ -127,3 +127,17 @@ def test_linear_default_init_matches_torchs_bounds():
     std = layer.weight.detach().numpy().std()
     assert abs(std - torch.nn.Linear(400, 300).weight.detach().numpy().std()) < 0.02 * std
     assert layer.weight.dtype == chainrule.float32
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.nn.init.kaiming_uniform_(lib.empty(3, 3), mode="bad"),
+    lambda lib: lib.nn.init.calculate_gain("foo"),
+    lambda lib: lib.nn.init.eye_(lib.empty(3, 4, 2)),
+    lambda lib: lib.nn.init.xavier_uniform_(lib.empty(3)),
+])
+def test_init_errors_match_torch(call):
+    with pytest.raises(ValueError) as theirs:
+        call(torch)
+    with pytest.raises(ValueError) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)
