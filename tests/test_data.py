@@ -654,3 +654,15 @@ def test_workers_exit_when_the_main_process_is_killed(tmp_path):
     assert result.returncode == -9, result.stderr
     pids = [int(p) for p in result.stdout.split()]
     assert len(pids) == 2 and _gone(pids)
+
+
+@pytest.mark.parametrize("context", ["spawn", "forkserver"])
+def test_workers_with_other_start_methods(context):
+    if context not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {context} start method here")
+    ds, _ = _tensor_datasets(9)
+    loader = cdata.DataLoader(ds, batch_size=4, num_workers=2, multiprocessing_context=context)
+    for a, b in zip(list(loader), list(cdata.DataLoader(ds, batch_size=4)), strict=True):
+        for x, y in zip(a, b):
+            np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert _no_children_left()
