@@ -155,6 +155,29 @@ def test_var_std_warn_without_degrees_of_freedom(name):
     assert np.isnan(result.item()) or np.isinf(result.item())
 
 
+@pytest.mark.parametrize("name", ["sum", "mean"])
+def test_sum_mean_with_dim_none_keepdim_keep_every_dim(name):
+    x = sample((2, 3, 4), np.float64)
+    compare_with_torch(lambda lib, t: getattr(t, name)(dim=None, keepdim=True), x)
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t, None, True), x)
+
+
+@pytest.mark.parametrize("name", ["sum", "mean"])
+@pytest.mark.parametrize("dim", [None, 1, (0, 2)])
+def test_sum_mean_double_backward_matches_torch(name, dim):
+    x = sample((2, 3, 4), np.float64)
+    results = []
+    for lib in (chainrule, torch):
+        t = lib.tensor(x, requires_grad=True)
+        out = getattr((t * t), name)() if dim is None else getattr((t * t), name)(dim)
+        w = lib.tensor(np.random.default_rng(2).standard_normal(tuple(out.shape)), requires_grad=True)
+        (g,) = lib.autograd.grad(out, t, w, create_graph=True)
+        (g.sin().sum()).backward()
+        results.append((g.detach().numpy(), t.grad.numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
 @pytest.mark.parametrize("dim", [None, 1, (0, 1)])
 def test_std_of_constant_input_has_zero_gradient(dim):
     x = np.array([[1.5, 1.5, 1.5], [0.5, 2.0, -1.0]])  # row 0 has zero spread

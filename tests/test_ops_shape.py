@@ -217,3 +217,19 @@ def test_shape_error_messages_match_torch(call):
     with pytest.raises(RuntimeError) as ours:
         call(chainrule)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("shape, target", [((3,), (2, 3)), ((2, 1), (2, 4)), ((), (3, 2)),
+                                           ((1, 3, 1), (2, 3, 5)), ((2, 3), (2, 3))])
+def test_broadcast_view_matches_numpy_and_shares_memory(shape, target):
+    from chainrule._ops._util import broadcast_view
+
+    data = np.arange(int(np.prod(shape)), dtype=np.float32).reshape(shape)
+    view = broadcast_view(data, target)
+    np.testing.assert_array_equal(view, np.broadcast_to(data, target))
+    assert np.shares_memory(view, data) and view.shape == target
+    assert not view.flags.writeable or view is data
+    strided = np.arange(12.0).reshape(3, 4)[:, ::2]  # not contiguous: NumPy's own path
+    np.testing.assert_array_equal(broadcast_view(strided, (2, 3, 2)), np.broadcast_to(strided, (2, 3, 2)))
+    with pytest.raises(ValueError):
+        broadcast_view(np.ones((2, 3)), (3, 3))

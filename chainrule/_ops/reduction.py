@@ -12,6 +12,7 @@ import numpy as np
 from chainrule._dtype import to_dtype
 from chainrule._ops._util import (
     Tensor,
+    broadcast_view,
     make_tensor,
     normalize_dim,
     normalize_dims,
@@ -41,6 +42,27 @@ def _accumulate_dtype(data: np.ndarray, dtype):
     return np.int64 if data.dtype.kind in "iub" else None
 
 
+class SpreadBack(Function):
+    """The gradient of a sum (``scale`` 1) or mean (``1 / count``): each reduced value's
+    gradient, scaled, broadcast back over the elements it summed (a view, no copy)."""
+
+    node_name = "ExpandBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, input_shape, dims, scale=1.0):
+        g = grad._data
+        ctx.grad_shape, ctx.dims, ctx.scale = g.shape, dims, scale
+        g = g.reshape(_kept_shape(input_shape, dims))
+        if scale != 1.0:
+            g = g * g.dtype.type(scale)
+        return broadcast_view(g, input_shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        total = grad.sum(ctx.dims, keepdim=True).reshape(ctx.grad_shape)
+        return total * ctx.scale if ctx.scale != 1.0 else total
+
+
 class Sum(Function):
     node_name = "SumBackward0"
 
@@ -54,9 +76,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if not ctx.keepdim:
-            grad = grad.reshape(_kept_shape(ctx.input_shape, ctx.dims))
-        return grad.expand(ctx.input_shape)
+        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims)
 
 
 class SumDim(Sum):
@@ -87,9 +107,8 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        if not ctx.keepdim:
-            grad = grad.reshape(_kept_shape(ctx.input_shape, ctx.dims))
-        return grad.expand(ctx.input_shape) / ctx.count if ctx.count else grad.expand(ctx.input_shape) * 0
+        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims,
+                                scale=1.0 / ctx.count if ctx.count else 0.0)
 
 
 class MeanDim(Mean):
@@ -130,7 +149,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     tensor([4, 6])
     """
     dims = reduction_dims(dim, input._data.ndim)
-    if dim is None:
+    if dim is None and not keepdim:
         return Sum.apply(input, dtype=dtype)
     return SumDim.apply(input, dims=dims, keepdim=keepdim, dtype=dtype)
 
@@ -139,7 +158,7 @@ def sum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 def mean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """Mean of all elements, or over ``dim``."""
     dims = reduction_dims(dim, input._data.ndim)
-    if dim is None:
+    if dim is None and not keepdim:
         return Mean.apply(input, dtype=dtype)
     return MeanDim.apply(input, dims=dims, keepdim=keepdim, dtype=dtype)
 

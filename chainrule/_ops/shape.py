@@ -11,7 +11,13 @@ import math
 import numpy as np
 
 from chainrule._dtype import result_type
-from chainrule._ops._util import Tensor, normalize_dim, shape_from_args, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    broadcast_view,
+    normalize_dim,
+    shape_from_args,
+    tensor_method,
+)
 from chainrule._tensor import make_view
 from chainrule._tensor_str import type_name
 from chainrule.autograd.function import Function
@@ -103,7 +109,7 @@ class Expand(Function):
     @staticmethod
     def forward(ctx, a, shape=()):
         ctx.input_shape = a._data.shape
-        return np.broadcast_to(a._data, shape)
+        return broadcast_view(a._data, shape)
 
     @staticmethod
     def backward(ctx, grad):
