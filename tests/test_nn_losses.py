@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -277,7 +279,7 @@ def test_errors_match_torch():
         F.cross_entropy(x, chainrule.tensor([0, 7, 1]))
     with pytest.raises(ValueError, match=r"Expected input batch_size \(3\) to match target batch_size \(2\)"):
         F.cross_entropy(x, chainrule.tensor([0, 1]))
-    with pytest.raises(RuntimeError, match="expected scalar type Long but found Float"):
+    with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte, but got Float"):
         F.nll_loss(x, chainrule.zeros(3))
     with pytest.raises(ValueError, match="is not a valid value for reduction"):
         F.mse_loss(x, x, reduction="avg")
@@ -289,6 +291,28 @@ def test_errors_match_torch():
         F.binary_cross_entropy(x * 5, chainrule.zeros(3, 5))
     with pytest.raises(RuntimeError, match="weight tensor should be defined either for all 5 classes"):
         F.cross_entropy(x, chainrule.tensor([0, 1, 2]), weight=chainrule.ones(4))
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib, x: lib.nn.functional.nll_loss(x, lib.zeros(3)),
+    lambda lib, x: lib.nn.functional.cross_entropy(x, lib.zeros(3)),
+    lambda lib, x: lib.nn.functional.cross_entropy(x, lib.zeros(3, 2, dtype=lib.long)),
+    lambda lib, x: lib.nn.functional.nll_loss(x, lib.zeros(3, 2, dtype=lib.long)),
+    lambda lib, x: lib.nn.functional.cross_entropy(x.reshape(3, 5, 1), lib.zeros(3, 2, dtype=lib.long)),
+    lambda lib, x: lib.nn.MSELoss()(x, lib.zeros(3, 2)),
+    lambda lib, x: lib.nn.L1Loss()(x, lib.zeros(2, 5)),
+    lambda lib, x: lib.nn.SmoothL1Loss()(x, lib.zeros(4)),
+    lambda lib, x: lib.nn.HuberLoss()(x, lib.zeros(3, 4)),
+])
+def test_error_messages_match_torch_exactly(call):
+    values = RNG.standard_normal((3, 5)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the regression losses first warn about the sizes
+        with pytest.raises(RuntimeError) as theirs:
+            call(torch, torch.tensor(values))
+        with pytest.raises(RuntimeError) as ours:
+            call(chainrule, chainrule.tensor(values))
+    assert str(ours.value) == str(theirs.value)
 
 
 # ------------------------------------------------------------------------ modules

@@ -22,6 +22,7 @@ import warnings
 
 import numpy as np
 
+from chainrule._ops._util import broadcast_error
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
@@ -65,6 +66,14 @@ def _warn_if_shapes_differ(input: Tensor, target: Tensor) -> None:
             "Please ensure they have the same size.", stacklevel=3)
 
 
+def _difference(input: Tensor, target: Tensor) -> np.ndarray:
+    """``input - target`` (broadcast, as PyTorch's regression losses do after their warning)."""
+    try:
+        return input._data - target._data
+    except ValueError as error:
+        raise broadcast_error(error, input, target) from None
+
+
 # ---------------------------------------------------------------- regression losses
 class MseLoss(Function):
     node_name = "MseLossBackward0"
@@ -73,8 +82,7 @@ class MseLoss(Function):
     def forward(ctx, input, target, reduction="mean"):
         ctx.save_for_backward(input, target)
         ctx.reduction = reduction
-        diff = input._data - target._data
-        return _reduce(np.square(diff), reduction)
+        return _reduce(np.square(_difference(input, target)), reduction)
 
     @staticmethod
     def backward(ctx, grad):
@@ -91,7 +99,7 @@ class L1Loss(Function):
     def forward(ctx, input, target, reduction="mean"):
         ctx.save_for_backward(input, target)
         ctx.reduction = reduction
-        return _reduce(np.abs(input._data - target._data), reduction)
+        return _reduce(np.abs(_difference(input, target)), reduction)
 
     @staticmethod
     def backward(ctx, grad):
@@ -110,7 +118,7 @@ class SmoothL1Loss(Function):
     def forward(ctx, input, target, reduction="mean", beta=1.0, huber=False):
         ctx.save_for_backward(input, target)
         ctx.reduction, ctx.beta, ctx.huber = reduction, beta, huber
-        diff = input._data - target._data
+        diff = _difference(input, target)
         a = np.abs(diff)
         if huber:
             loss = np.where(a < beta, 0.5 * diff * diff, beta * (a - 0.5 * beta))
@@ -213,7 +221,7 @@ def _class_layout(input: np.ndarray, target: np.ndarray):
         raise RuntimeError(
             f"Expected target size {list(input.shape[:1] + input.shape[2:])}, got {list(target.shape)}"
             if input.ndim > 2 else
-            f"1D target tensor expected, multi-target not supported (got {list(target.shape)})")
+            "0D or 1D target tensor expected, multi-target not supported")
     classes = input.shape[1]
     rows = np.moveaxis(input, 1, -1).reshape(-1, classes) if input.ndim > 2 else input
     return rows, target.reshape(-1)
@@ -235,7 +243,7 @@ def _target_indices(target: np.ndarray, classes: int, ignore_index: int):
         from chainrule._ops._util import _type_label
 
         raise RuntimeError(
-            f"expected scalar type Long but found {_type_label(target.dtype)}")
+            f"expected target dtype to be Long or Byte, but got {_type_label(target.dtype)}")
     kept = target != ignore_index
     safe = np.where(kept, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
