@@ -14,6 +14,9 @@ __all__ = ["Adam"]
 class Adam(Optimizer):
     """``p -= lr * m_hat / (sqrt(v_hat) + eps)`` with ``m``, ``v`` running means of ``g`` and ``g**2``.
 
+    ``weight_decay`` adds ``weight_decay * p`` to the gradient, or, with
+    ``decoupled_weight_decay=True`` (what ``AdamW`` is), shrinks ``p`` directly.
+
     >>> import chainrule as torch
     >>> w = torch.nn.Parameter(torch.zeros(2))
     >>> opt = torch.optim.Adam([w], lr=0.1)
@@ -23,12 +26,11 @@ class Adam(Optimizer):
     tensor([-0.1000, -0.1000], requires_grad=True)
     """
 
-    _decoupled_weight_decay = False
-
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
                  foreach=None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused=None) -> None:
+                 differentiable: bool = False, fused=None,
+                 decoupled_weight_decay: bool = False) -> None:
         if not 0.0 <= lr:
             raise ValueError(f"Invalid learning rate: {lr}")
         if not 0.0 <= eps:
@@ -41,7 +43,8 @@ class Adam(Optimizer):
             raise ValueError(f"Invalid weight_decay value: {weight_decay}")
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
-                        differentiable=differentiable, fused=fused)
+                        differentiable=differentiable, fused=fused,
+                        decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
     def step(self, closure=None):
@@ -63,7 +66,7 @@ class Adam(Optimizer):
                         state["max_exp_avg_sq"] = zeros_like_param(p)
                 step = step_counter(state)
                 if weight_decay:
-                    if self._decoupled_weight_decay:
+                    if group["decoupled_weight_decay"]:  # AdamW
                         data *= 1 - lr * weight_decay
                     else:
                         grad = grad + weight_decay * data
