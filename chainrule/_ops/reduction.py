@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # This module defines ``sum``, ``max``, ``all``, ... as PyTorch does; Python's own are ``builtins.*``.
 import builtins
+import math
 import warnings
 from collections import namedtuple
 
@@ -72,7 +73,7 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return np.sum(data, axis=dims, keepdims=keepdim, dtype=_accumulate_dtype(data, dtype))
+        return np.add.reduce(data, axis=dims, dtype=_accumulate_dtype(data, dtype), keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -98,12 +99,11 @@ class Mean(Function):
         ctx.keepdim = keepdim
         ctx.count = count = _reduced_size(data.shape, dims)
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
-        if count == 0:
-            # The mean of nothing is nan, silently, in PyTorch.
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
-                warnings.simplefilter("ignore", RuntimeWarning)
-                return np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype)
-        return np.mean(data, axis=dims, keepdims=keepdim, dtype=out_dtype)
+        # np.mean's arithmetic (float16 accumulates in float32), without its Python overhead;
+        # the mean of nothing is nan, silently, as in PyTorch.
+        accumulate = np.float32 if out_dtype == np.float16 else out_dtype
+        total = np.add.reduce(data, axis=dims, dtype=accumulate, keepdims=keepdim)
+        return np.true_divide(total, count, dtype=accumulate).astype(out_dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -183,7 +183,7 @@ def _as_kept(grad: Tensor, ctx) -> Tensor:
 
 
 def _reduced_size(shape: tuple, dims: tuple | None) -> int:
-    return int(np.prod(shape if dims is None else [shape[d] for d in dims]))
+    return math.prod(shape if dims is None else [shape[d] for d in dims])
 
 
 def _product_of_others(data: np.ndarray, dims: tuple | None) -> np.ndarray:

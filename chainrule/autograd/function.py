@@ -280,10 +280,13 @@ class Function:
         finally:
             state.enabled = True
 
+        raw_result = result
+        if isinstance(result, np.generic):  # NumPy's full reductions return scalars
+            result = np.asarray(result)
         if type(result) is np.ndarray and node._non_differentiable is None:
             out = make_tensor(result, True, node) if result.dtype.kind == "f" else make_tensor(result)
             if node._saved is not None:
-                _record_saved(node, (result,), (result,), (out,))
+                _record_saved(node, (raw_result,), (result,), (out,))
             return out
         single = not isinstance(result, tuple)
         raw = (result,) if single else result

@@ -18,6 +18,7 @@ tensors.
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
@@ -53,7 +54,7 @@ def _per_element_grad(grad: Tensor, reduction: str, shape: tuple) -> Tensor:
     """The gradient reaching each element before the reduction."""
     if reduction == "none":
         return grad
-    count = int(np.prod(shape))
+    count = math.prod(shape)
     grad = grad.expand(shape)
     return grad / count if reduction == "mean" and count else grad
 
