@@ -43,6 +43,10 @@ def _factories():
         "SequentialLR": lambda m, o: m.SequentialLR(
             o, [m.LinearLR(o, start_factor=0.1, total_iters=5), m.ExponentialLR(o, gamma=0.8)],
             milestones=[5]),
+        "ConstantLR": lambda m, o: m.ConstantLR(o, factor=0.25, total_iters=4),
+        "SequentialLR-warmup": lambda m, o: m.SequentialLR(
+            o, [m.ConstantLR(o, factor=0.5, total_iters=3), m.CosineAnnealingLR(o, T_max=9)],
+            milestones=[4]),
         "SequentialLR-3": lambda m, o: m.SequentialLR(
             o, [m.ExponentialLR(o, gamma=0.9), m.StepLR(o, step_size=3, gamma=0.5),
                 m.CosineAnnealingLR(o, T_max=5)], milestones=[6, 15]),
