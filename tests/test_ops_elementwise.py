@@ -93,6 +93,20 @@ def test_unary_second_derivative_matches_torch(name):
     np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
 
 
+def test_relu_backward_is_differentiable_in_the_gradient():
+    data = sample((3, 4), np.float64, -3, 3, seed=3)
+    results = []
+    for lib in (chainrule, torch):
+        x = lib.tensor(data, requires_grad=True)
+        w = lib.tensor(np.linspace(-1, 1, 12).reshape(3, 4), requires_grad=True)
+        (g,) = lib.autograd.grad(lib.relu(x), x, w, create_graph=True)
+        assert type(g.grad_fn).__name__ == "ThresholdBackwardBackward0"
+        (g * w).sum().backward()
+        results.append((g.detach().numpy(), w.grad.numpy()))
+    for ours, theirs in zip(*results):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-12)
+
+
 def test_round_decimals_and_half_to_even():
     x = np.array([0.5, 1.5, 2.5, -0.5, 1.25, 3.14159], dtype=np.float64)
     compare_with_torch(lambda lib, t: lib.round(t), x)

@@ -112,7 +112,23 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
-        return grad * (result > 0)
+        return ActiveUnitsGrad.apply(grad, active=result._data > 0)
+
+
+class ActiveUnitsGrad(Function):
+    """ReLU's backward: the gradient where the unit was active, 0 elsewhere. It is linear in
+    the gradient, so its own backward is itself."""
+
+    node_name = "ThresholdBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, active):
+        ctx.active = active
+        return grad._data * active  # a product with the mask: many times faster than np.where
+
+    @staticmethod
+    def backward(ctx, gg):
+        return ActiveUnitsGrad.apply(gg, active=ctx.active)
 
 
 class Abs(Function):
