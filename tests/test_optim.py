@@ -285,3 +285,14 @@ def test_parameters_to_vector_and_back():
     np.testing.assert_array_equal(ours[2]._data, new[-1])
     with pytest.raises(TypeError, match="expected torch.Tensor"):
         vector_to_parameters(new, ours)
+
+
+def test_vector_to_parameters_too_short_matches_torch():
+    from chainrule.nn.utils import vector_to_parameters
+
+    ours, theirs = _params_with_grads()
+    with pytest.raises(RuntimeError) as expected:
+        torch.nn.utils.vector_to_parameters(torch.arange(5.0), [p.detach() for p in theirs])
+    with pytest.raises(RuntimeError) as got:
+        vector_to_parameters(chainrule.arange(5.0), [p.detach() for p in ours])
+    assert str(got.value) == str(expected.value)

@@ -31,6 +31,9 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     offset = 0
     for p in parameters:
         count = p._data.size
-        np.copyto(p._data, data[offset:offset + count].reshape(p._data.shape), casting="unsafe")
+        piece = data[offset:offset + count]
+        if piece.size != count:
+            raise RuntimeError(f"shape '{list(p._data.shape)}' is invalid for input of size {piece.size}")
+        np.copyto(p._data, piece.reshape(p._data.shape), casting="unsafe")
         p._bump_version()
         offset += count
