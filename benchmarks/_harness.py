@@ -15,15 +15,25 @@ def time_per_call(step: Callable[[], object], repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+# Both libraries keep worker threads that spin for a while after their last parallel call
+# (OpenBLAS's for chainrule, OpenMP's for torch). A round that starts while the other
+# library's threads still spin shares the cores with them: torch's LeNet-5 step measured
+# 9.4 ms right after chainrule's and 4.0 ms after a pause. Each round waits them out.
+SETTLE_SECONDS = 0.25
+
+
 def alternate(chainrule_step: Callable, torch_step: Callable, repeats: int, rounds: int,
-              warmup: int = 3) -> tuple[float, float]:
-    """Median seconds per call of each, measured in alternating rounds (so drift hits both)."""
+              warmup: int = 3, settle: float = SETTLE_SECONDS) -> tuple[float, float]:
+    """Median seconds per call of each, measured in alternating rounds (so drift hits both),
+    each round after a pause that lets the other library's spinning threads go idle."""
     for _ in range(warmup):
         chainrule_step()
         torch_step()
     ours, theirs = [], []
     for _ in range(rounds):
+        time.sleep(settle)
         ours.append(time_per_call(chainrule_step, repeats))
+        time.sleep(settle)
         theirs.append(time_per_call(torch_step, repeats))
     return statistics.median(ours), statistics.median(theirs)
 

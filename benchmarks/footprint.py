@@ -22,17 +22,21 @@ IMPORT_SNIPPET = "import time; t = time.perf_counter(); import {lib}; print(time
 # after the in-process benchmarks) would report the parent's peak.
 TRAIN_SNIPPET = """
 import sys
-import numpy as np
-import {lib} as torch
-from {lib} import nn, optim
+import {lib}
 sys.path.insert(0, {root!r})
-from benchmarks.mlp_step import build
-step = build(torch, 64)
+from benchmarks.{module} import build
+def status(field):
+    return int(next(line for line in open("/proc/self/status") if line.startswith(field)).split()[1])
+step = build({lib}, {batch})
+before = status("VmRSS")
 for _ in range({steps}):
     step()
-peak_kb = next(line for line in open("/proc/self/status") if line.startswith("VmHWM")).split()[1]
-print(int(peak_kb) * 1024)
+print(status("VmHWM") * 1024, (status("VmHWM") - before) * 1024)
 """
+
+# (row label, benchmark module whose build() makes the step, batch)
+TRAININGS = [("peak RSS, MLP training (batch 64)", "mlp_step", 64),
+             ("peak RSS, LeNet-5 training (b. 64)", "lenet_step", 64)]
 
 
 def _run(code: str) -> str:
@@ -40,13 +44,17 @@ def _run(code: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
+def _training_peak(lib: str, module: str, batch: int, steps: int) -> tuple[int, int]:
+    """Peak resident bytes of a process running training steps, and how far the steps raised
+    it above the set-up (library, model, data)."""
+    root = str(Path(__file__).resolve().parents[1])
+    peak, growth = _run(TRAIN_SNIPPET.format(lib=lib, root=root, module=module, batch=batch,
+                                             steps=steps)).split()
+    return int(peak), int(growth)
+
+
 def import_seconds(lib: str, repeats: int) -> float:
     return statistics.median(float(_run(IMPORT_SNIPPET.format(lib=lib))) for _ in range(repeats))
-
-
-def peak_rss_bytes(lib: str, steps: int) -> int:
-    root = str(Path(__file__).resolve().parents[1])
-    return int(_run(TRAIN_SNIPPET.format(lib=lib, root=root, steps=steps)))
 
 
 def installed_bytes(package: str) -> int:
@@ -63,9 +71,12 @@ def run(quick: bool = False) -> list[str]:
     ours, theirs = import_seconds("chainrule", repeats), import_seconds("torch", repeats)
     rows.append(f"| import time                        | {ours * 1e3:>10.1f} ms | {theirs * 1e3:>10.1f} ms "
                 f"| chainrule/torch = {ours / theirs:.3f} |")
-    ours, theirs = peak_rss_bytes("chainrule", steps), peak_rss_bytes("torch", steps)
-    rows.append(f"| peak RSS, MLP training (batch 64)  | {ours / 2**20:>10.1f} MB | {theirs / 2**20:>10.1f} MB "
-                f"| chainrule/torch = {ours / theirs:.3f} |")
+    for label, module, batch in TRAININGS:
+        (ours, our_growth) = _training_peak("chainrule", module, batch, steps)
+        (theirs, their_growth) = _training_peak("torch", module, batch, steps)
+        rows.append(f"| {label:<34} | {ours / 2**20:>10.1f} MB | {theirs / 2**20:>10.1f} MB "
+                    f"| chainrule/torch = {ours / theirs:.3f}; the steps' own: "
+                    f"{our_growth / 2**20:.1f} MB vs {their_growth / 2**20:.1f} MB |")
     ours, theirs = installed_bytes("chainrule"), installed_bytes("torch")
     rows.append(f"| installed size (package folder)    | {ours / 2**20:>10.1f} MB | {theirs / 2**20:>10.1f} MB "
                 f"| chainrule/torch = {ours / theirs:.4f} |")
