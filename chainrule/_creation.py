@@ -16,6 +16,7 @@ from chainrule._ops._util import shape_from_args as _shape_from_args
 from chainrule._ops._util import tensor_method
 from chainrule._random import Generator, rng_of
 from chainrule._tensor import Tensor, make_tensor, to_array
+from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
 
 __all__ = [
@@ -362,15 +363,50 @@ def multinomial(input, num_samples, replacement=False, *, generator=None) -> Ten
 
 
 # ------------------------------------------------------- in-place initialisers
-def _write_values(self: Tensor, values, name: str) -> Tensor:
-    """Overwrite every element (initialisers are not recorded by autograd)."""
-    if state.enabled and self._requires_grad:
-        from chainrule._ops.inplace import check_inplace_allowed
+class Overwrite(Function):
+    """An initialiser run where autograd records: the old values are gone, so is their gradient."""
 
-        check_inplace_allowed(self, name)
+    node_name = "FillBackward2"
+
+    @staticmethod
+    def forward(ctx, a, values):
+        values = values._data if isinstance(values, Tensor) else values
+        return np.broadcast_to(np.asarray(values, a._data.dtype), a._data.shape).copy()
+
+    @staticmethod
+    def backward(ctx, grad):
+        return grad * 0, None
+
+
+class FillWithTensor(Overwrite):
+    """``fill_(value)`` with a 0-d tensor, which receives the gradient of every element."""
+
+    node_name = "FillBackward3"
+
+    @staticmethod
+    def backward(ctx, grad):
+        need_a, need_value = ctx.needs_input_grad
+        return (grad * 0 if need_a else None), (grad.sum() if need_value else None)
+
+
+_RECORDED = {name: type(f"Overwrite_{name}", (Overwrite,), {"node_name": node})
+             for name, node in (("zero_", "ZeroBackward0"), ("uniform_", "UniformBackward0"),
+                                ("normal_", "NormalBackward0"), ("random_", "RandomBackward0"),
+                                ("bernoulli_", "BernoulliBackward2"),
+                                ("exponential_", "ExponentialBackward0"), ("fill_", "FillBackward2"))}
+
+
+def _write_values(self: Tensor, values, name: str) -> Tensor:
+    """Overwrite every element; recorded (gradient zero for the old values) only where autograd
+    watches this tensor, which initialisers under ``no_grad`` never pay for."""
+    if state.enabled and (self._requires_grad or (isinstance(values, Tensor) and values._requires_grad)):
+        from chainrule._ops.inplace import apply_inplace
+
+        node = FillWithTensor if isinstance(values, Tensor) else _RECORDED[name]
+        return apply_inplace(self, node.apply, (values,), None, name)
     if not self._data.flags.writeable:
         raise RuntimeError(f"{name}: the tensor's memory is read-only (an expanded view?)")
-    self._data[...] = values
+    self._data[...] = values._data if isinstance(values, Tensor) else values
     self._bump_version()
     return self
 
@@ -390,7 +426,10 @@ def normal_(self, mean: float = 0.0, std: float = 1.0, *, generator=None) -> Ten
 @tensor_method()
 def fill_(self, value) -> Tensor:
     """Set every element to ``value``."""
-    return _write_values(self, value._data if isinstance(value, Tensor) else value, "fill_")
+    if isinstance(value, Tensor) and value._data.ndim:
+        raise RuntimeError("fill_ only supports 0-dimension value tensor but got tensor with "
+                           f"{value._data.ndim} dimensions.")
+    return _write_values(self, value, "fill_")
 
 
 @tensor_method()

@@ -89,8 +89,9 @@ class Tensor:
     # ----------------------------------------------------------------- basic facts
     @property
     def data(self) -> Tensor:
-        """The same values, detached from the graph (changes to it bypass autograd)."""
-        return make_view(self, self._data)
+        """The same values, detached from the graph; in-place changes through it are not even
+        counted (a version counter of its own), as in PyTorch."""
+        return make_tensor(self._data)
 
     @data.setter
     def data(self, value: Tensor) -> None:
@@ -288,8 +289,14 @@ class Tensor:
         node._retain_hooks[self._output_nr] = weakref.ref(self)
 
     def detach(self) -> Tensor:
-        """A tensor with the same values (shared memory) that is cut off from the graph."""
-        return make_view(self, self._data)
+        """A tensor with the same values (shared memory and version counter) cut off from the
+        graph: not a differentiable view, so in-place ops on it leave this tensor's history alone."""
+        t = make_tensor(self._data)
+        counter = self._vc
+        if counter is None:
+            counter = self._vc = [0]
+        t._vc = counter
+        return t
 
     def detach_(self) -> Tensor:
         self.grad_fn = None

@@ -314,6 +314,76 @@ def test_inplace_gradient_flows():
     assert y.grad_fn.name() == ty.grad_fn.name()
 
 
+def _weighted_backward(lib, out):
+    weights = np.arange(1, out.numel() + 1, dtype=np.float64).reshape(tuple(out.shape))
+    (out * lib.tensor(weights)).sum().backward()
+
+
+INPLACE_ON_VIEWS = {
+    "row_mul": lambda lib, x, w: (lambda a: (a[0].mul_(5), a)[1])(x * 1),
+    "column_add_of_itself": lambda lib, x, w: (lambda a: (a[:, 1].add_(a[:, 0]), a)[1])(x * 1),
+    "transposed_slice_times_leaf": lambda lib, x, w: (lambda a: (a.t()[1:].mul_(w[:, 1:].t()), a)[1])(x * 2),
+    "view_twice": lambda lib, x, w: (lambda a: (a.view(3, 2).mul_(2), a.view(6)[1:4].add_(w[0]), a)[2])(x * 1),
+    "setitem_on_view": lambda lib, x, w: (lambda a: (a[0].__setitem__(1, w[1, 1]), a)[1])(x * 1),
+    "activations_on_view": lambda lib, x, w: (lambda a: (a[:, :2].sigmoid_(), a)[1])(x * 1),
+    "unsqueezed_views": lambda lib, x, w: (lambda a: (a[0].unsqueeze(0).mul_(3), a.unsqueeze(0)[:, 1].sub_(w[0]), a)[2])(x * 1),
+    "strided": lambda lib, x, w: (lambda a: (a.flatten()[::2].zero_(), a)[1])(x * 1),
+    "clamp_and_div": lambda lib, x, w: (lambda a: (a[:, 0].clamp_(max=2), a[1].div_(w[0]), a)[1])(x * 1),
+    "buffer_rows_from_leaf": lambda lib, x, w: (lambda b: (b[0].add_(w[0]), b[1].copy_(w[1] * 2), b)[2])(lib.zeros(2, 3)),
+    "fill_and_zero": lambda lib, x, w: (lambda a: (a[0].fill_(7.0), a[:, 1].zero_(), a)[2])(x * 1),
+    "fill_with_tensor": lambda lib, x, w: (lambda a: (a[1].fill_(w[0, 2]), a)[1])(x * 1),
+    "fill_whole": lambda lib, x, w: (lambda a: (a.fill_(3.0), a + w)[1])(x * 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_ON_VIEWS))
+def test_inplace_on_views_rebases_the_base_like_torch(name):
+    """An in-place op on a view rewrites its base's history (CopySlices): values, node names
+    and the gradients of every leaf match torch."""
+    grads, values, nodes = [], [], []
+    for lib in (chainrule, torch):
+        x = lib.tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+        w = lib.tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+        out = INPLACE_ON_VIEWS[name](lib, x, w)
+        values.append(out.detach().numpy().copy())
+        nodes.append(type(out.grad_fn).__name__)
+        _weighted_backward(lib, out)
+        grads.append([None if t.grad is None else t.grad.numpy().copy() for t in (x, w)])
+    np.testing.assert_allclose(values[0], values[1])
+    assert nodes[0] == nodes[1]
+    for ours, theirs in zip(*grads):
+        assert (ours is None) == (theirs is None)
+        if ours is not None:
+            np.testing.assert_allclose(ours, theirs)
+
+
+def test_inplace_on_view_checks_like_torch():
+    for lib in (chainrule, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        with pytest.raises(RuntimeError, match="a view of a leaf Variable that requires grad"):
+            x[:1].mul_(2)
+        a = x * 1
+        y = a * a  # saves a
+        v = a[:1]
+        v.mul_(2)
+        assert type(a.grad_fn).__name__ == "CopySlices"
+        assert type(v.grad_fn).__name__ == "AsStridedBackward0"
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            y.sum().backward()
+
+
+def test_detach_and_data_are_not_differentiable_views():
+    for lib in (chainrule, torch):
+        h = lib.tensor([1.0, 2.0], requires_grad=True) * 2
+        d = h.detach()
+        d.mul_(lib.ones(2, requires_grad=True))
+        assert type(h.grad_fn).__name__ == "MulBackward0" and d._base is None
+        assert h._version == d._version == 1  # detach shares the version counter
+        data = h.data
+        data.add_(1)
+        assert h._version == 1 and data._version == 1  # .data has a counter of its own
+
+
 # ------------------------------------------------------------------------ conversions
 def test_numpy_on_requires_grad_raises():
     x, _ = pair([1.0])

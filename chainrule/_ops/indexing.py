@@ -132,6 +132,12 @@ class Alias(Index):
     node_name = "AliasBackward0"
 
 
+class AsStrided(Index):
+    """A view's history after an in-place op on it: its region, read from the rebased base."""
+
+    node_name = "AsStridedBackward0"
+
+
 class Gather(Index):
     node_name = "GatherBackward0"
 

@@ -6,6 +6,11 @@ the tensor's history is rebased onto the new node (as in PyTorch) and the op
 reads a snapshot of the old values, since the write would otherwise change
 what its backward saved. The version counter is bumped, so any *other*
 backward that saved this tensor fails loudly instead of computing garbage.
+
+An in-place op on a *view* changes its base too, so the base's history is
+rebased as well, onto a ``CopySlices`` node that writes the op's result into
+the viewed region (PyTorch's scheme); the view then reads its region back
+from the new base (``AsStridedBackward0``).
 """
 
 from __future__ import annotations
@@ -30,14 +35,10 @@ def check_inplace_allowed(self: Tensor, op_name: str) -> None:
         raise RuntimeError(
             f"a leaf Variable that requires grad is being used in an in-place operation ({op_name}).")
     base = self._base
-    if base is not None and base._requires_grad:
-        if base.grad_fn is None:
-            raise RuntimeError(
-                f"a view of a leaf Variable that requires grad is being used in an in-place "
-                f"operation ({op_name}).")
-        raise NotImplementedError(
-            f"in-place {op_name} on a view of a tensor that requires grad is not supported by "
-            "chainrule; apply the operation to the whole tensor, or use an out-of-place op")
+    if base is not None and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError(
+            f"a view of a leaf Variable that requires grad is being used in an in-place "
+            f"operation ({op_name}).")
 
 
 def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
@@ -72,6 +73,8 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     kwargs = kwargs or {}
     if _records(self, args):
         check_inplace_allowed(self, op_name or getattr(op, "__name__", "op") + "_")
+        if self._base is not None and self._data.size:
+            return _apply_inplace_on_view(self, op, args, kwargs, op_name)
         snapshot = make_tensor(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
         result = op(snapshot, *args, **kwargs)
         write_result(self, result._data, op_name)
@@ -83,3 +86,46 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     result = op(self, *args, **kwargs)
     write_result(self, result._data, op_name)
     return self
+
+
+def _apply_inplace_on_view(self: Tensor, op, args: tuple, kwargs: dict, op_name: str) -> Tensor:
+    """``op`` in place on the view ``self``: write it, then rebase the base's history and the view's."""
+    from chainrule._ops.indexing import AsStrided, CopySlices
+
+    base = self._base
+    key = _region_in_base(self._data, base._data)
+    if key is None:
+        raise NotImplementedError(
+            f"in-place {op_name} on this view is not supported by chainrule (its base's memory "
+            "is not one contiguous block); apply the operation to the base, or out of place")
+    snapshot = make_tensor(self._data.copy(), self._requires_grad, self.grad_fn, self._output_nr)
+    result = op(snapshot, *args, **kwargs)
+    write_result(self, result._data, op_name)  # writes the base's memory too, bumps the shared version
+    # The base now holds its new values; CopySlices records "old base with the region replaced".
+    old_base = make_tensor(base._data, base._requires_grad, base.grad_fn, base._output_nr)
+    new_base = CopySlices.apply(old_base, result, key=key)
+    if new_base.grad_fn is not None:
+        base.grad_fn, base._output_nr, base._requires_grad = new_base.grad_fn, 0, True
+        view = AsStrided.apply(base, key=key)
+        self.grad_fn, self._output_nr, self._requires_grad = view.grad_fn, 0, True
+    return self
+
+
+def _region_in_base(view: np.ndarray, base: np.ndarray) -> tuple | None:
+    """Index arrays into ``base`` of each element of ``view``, which lies in ``base``'s memory;
+    None where that cannot be read off the strides (a non-contiguous or 0-d base)."""
+    itemsize = base.itemsize
+    if not base.ndim or not base.flags.c_contiguous or view.dtype != base.dtype:
+        return None
+    offset, misaligned = divmod(view.__array_interface__["data"][0] - base.__array_interface__["data"][0],
+                                itemsize)
+    steps = [s // itemsize for s in view.strides]
+    if misaligned or any(s % itemsize for s in view.strides) or any(s < 0 for s in steps):
+        return None
+    last = offset + sum((n - 1) * s for n, s in zip(view.shape, steps))
+    if offset < 0 or last >= base.size:
+        return None
+    positions = np.arange(base.size, dtype=np.int64)[offset:]
+    flat = np.lib.stride_tricks.as_strided(positions, view.shape,
+                                           tuple(s * positions.itemsize for s in steps))
+    return np.unravel_index(flat, base.shape)
