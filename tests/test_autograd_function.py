@@ -217,3 +217,12 @@ def test_create_graph_through_custom_function():
     (gg,) = chainrule.autograd.grad(g.sum(), x)
     (tgg,) = torch.autograd.grad(tg.sum(), tx)
     np.testing.assert_allclose(gg.numpy(), tgg.numpy())
+
+
+def test_gradcheck_input_checks_match_torch():
+    for lib in (chainrule, torch):
+        with pytest.raises(ValueError, match="at least one input tensor to require gradient"):
+            lib.autograd.gradcheck(lambda a: a * 2, (lib.ones(3, dtype=lib.float64),))
+        with pytest.warns(UserWarning, match="Input #0 requires gradient and is not a double precision"):
+            lib.autograd.gradcheck(lambda a: a.sin(), (lib.ones(2, requires_grad=True),),
+                                   raise_exception=False)

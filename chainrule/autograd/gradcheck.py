@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from chainrule._tensor import Tensor, make_tensor
@@ -69,9 +71,19 @@ def gradcheck(func, inputs, *, eps: float = 1e-6, atol: float = 1e-5, rtol: floa
     True
     """
     inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+    differentiable = _differentiable_inputs(inputs)
+    if not differentiable:
+        raise ValueError("gradcheck expects at least one input tensor to require gradient, but "
+                         "none of them have requires_grad=True.")
+    for index in differentiable:
+        if inputs[index]._data.dtype != np.float64:
+            warnings.warn(
+                f"Input #{index} requires gradient and is not a double precision floating point. "
+                "This check will likely fail if all the inputs are not of double precision "
+                "floating point. ", UserWarning, stacklevel=2)
     outputs = _outputs_tuple(func(*inputs))
     sizes = [o._data.size for o in outputs]
-    for index in _differentiable_inputs(inputs):
+    for index in differentiable:
         analytical = _analytical_jacobian(outputs, inputs, index)
         numerical = _numerical_jacobian(func, inputs, index, sizes, eps)
         for j, (a, n) in enumerate(zip(analytical, numerical)):
