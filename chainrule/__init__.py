@@ -107,8 +107,12 @@ def __getattr__(name: str):
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
             "serialization", "testing", "cuda", "backends"}
     if name in lazy:
-        return importlib.import_module(f"chainrule.{name}")
-    if name in ("save", "load"):
+        try:
+            return importlib.import_module(f"chainrule.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"chainrule.{name}":
+                raise  # a real import error inside the submodule
+    elif name in ("save", "load"):
         from chainrule import serialization
 
         return getattr(serialization, name)

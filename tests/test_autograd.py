@@ -549,3 +549,11 @@ def test_tensor_softmax_select_and_legacy_types_match_torch():
     for (values, node), (their_values, their_node) in zip(ours[0], theirs[0]):
         np.testing.assert_allclose(values, their_values, rtol=1e-6)
         assert node == their_node
+
+
+def test_cuda_and_backends_queries_answer_like_cpu_only_torch():
+    for name in ("is_available", "device_count", "is_initialized"):
+        assert getattr(chainrule.cuda, name)() == getattr(torch.cuda, name)()
+    assert chainrule.backends.mps.is_available() is False
+    assert chainrule.backends.cudnn.is_available() is False
+    assert not hasattr(chainrule, "not_a_submodule_name")

@@ -129,3 +129,18 @@ def test_sys_modules_restored_after_failure(tmp_path):
     with pytest.raises(KeyError):
         run_script(script, [])
     assert sys.modules.get("torch") is before
+
+
+def test_device_selection_idiom_runs_on_the_cpu(tmp_path):
+    result = run(tmp_path, """
+        import torch
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+        torch.cuda.manual_seed_all(0)
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        x = torch.ones(2).to(device)
+        print(device, x.device, torch.cuda.device_count(), torch.backends.mps.is_available())
+        torch.cuda.current_device()
+    """)
+    assert result.stdout.splitlines() == ["cpu cpu 0 False"]
+    assert "chainrule runs on the CPU only" in result.stderr

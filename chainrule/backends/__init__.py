@@ -1,0 +1,6 @@
+"""``torch.backends``: the switches scripts set for GPU libraries, which a CPU framework keeps
+as plain flags (``torch.backends.cudnn.deterministic = True`` works and changes nothing)."""
+
+from chainrule.backends import cudnn, mps
+
+__all__ = ["cudnn", "mps"]

@@ -1,0 +1,54 @@
+"""``torch.cuda`` for a CPU-only framework: scripts can ask, and are told there is no GPU.
+
+Tutorials open with ``device = "cuda" if torch.cuda.is_available() else "cpu"``; that line
+(and seeding, cache emptying) works unchanged. Anything that needs a GPU fails clearly.
+
+>>> import chainrule as torch
+>>> torch.cuda.is_available()
+False
+"""
+
+from __future__ import annotations
+
+__all__ = ["is_available", "device_count", "is_initialized", "manual_seed", "manual_seed_all",
+           "empty_cache", "memory_allocated", "max_memory_allocated", "current_device",
+           "synchronize", "get_device_name"]
+
+
+def is_available() -> bool:
+    return False
+
+
+def device_count() -> int:
+    return 0
+
+
+def is_initialized() -> bool:
+    return False
+
+
+def manual_seed(seed: int) -> None:
+    """Nothing to seed without a GPU (PyTorch ignores the call too)."""
+
+
+manual_seed_all = manual_seed
+
+
+def empty_cache() -> None:
+    """No GPU memory to release."""
+
+
+def memory_allocated(device=None) -> int:
+    return 0
+
+
+max_memory_allocated = memory_allocated
+
+
+def _no_gpu(*args, **kwargs):
+    from chainrule._device import check_device
+
+    check_device("cuda")
+
+
+current_device = synchronize = get_device_name = _no_gpu
