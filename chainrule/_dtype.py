@@ -169,6 +169,10 @@ def result_type(*operands) -> dtype:
     """
     dimensioned = zero_dim = scalars = None
     for op in operands:
+        if type(op) is np.ndarray:  # PyTorch takes a NumPy operand as a dimensioned tensor
+            d = from_numpy_dtype(op.dtype)
+            dimensioned = d if dimensioned is None else promote_types(dimensioned, d)
+            continue
         data = getattr(op, "_data", None)
         if data is None:
             d = _scalar_dtype(op)

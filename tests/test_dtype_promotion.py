@@ -100,3 +100,25 @@ def test_inplace_cannot_downcast_result():
     floats = chainrule.tensor([1.0, 2.0], dtype=chainrule.float32)
     floats.add_(chainrule.tensor([1.0, 1.0], dtype=chainrule.float64))
     assert floats.dtype == chainrule.float32
+
+
+# (torch's handling of np.bool_ and of NumPy ints beside bool tensors is idiosyncratic; not copied)
+NUMPY_SCALARS = {"float64": np.float64(2.5), "float32": np.float32(2.5), "int64": np.int64(3)}
+
+
+@pytest.mark.parametrize("op", list(OPS))
+@pytest.mark.parametrize("scalar", list(NUMPY_SCALARS))
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numpy_scalars_promote_like_python_numbers(op, scalar, dtype):
+    """PyTorch treats NumPy scalars as weak numbers (NumPy 2 does not): float32 * np.float64 is float32."""
+    fn, value = OPS[op], NUMPY_SCALARS[scalar]
+    assert_same_result(fn, (operand(chainrule, dtype, "tensor"), value), (operand(torch, dtype, "tensor"), value))
+
+
+@pytest.mark.parametrize("array", [np.ones(2), np.ones(2, np.float32), np.array(2.5)],
+                         ids=["float64", "float32", "0-d-float64"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_numpy_array_operands_count_as_tensors(array, dtype):
+    """A NumPy array operand promotes as a dimensioned tensor would, even when 0-d."""
+    assert_same_result(operator.mul, (operand(chainrule, dtype, "tensor"), array),
+                       (operand(torch, dtype, "tensor"), array))

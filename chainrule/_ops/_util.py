@@ -83,8 +83,12 @@ def binary_arrays(a, b) -> tuple:
 def _cast_to(x, y, target) -> tuple:
     if type(x) is np.ndarray and x.dtype != target:
         x = x.astype(target)
+    elif isinstance(x, np.generic):  # NumPy scalars count as numbers (weak) in PyTorch, not in NumPy
+        x = target.type(x)
     if type(y) is np.ndarray and y.dtype != target:
         y = y.astype(target)
+    elif isinstance(y, np.generic):
+        y = target.type(y)
     return x, y
 
 
