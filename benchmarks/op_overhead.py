@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
 
 import chainrule
+from benchmarks._harness import time_per_call
 
 # name -> (input shapes, the op on those inputs); every op ends in a scalar for backward.
 OPS: dict[str, tuple[list[tuple[int, ...]], Callable]] = {
@@ -38,14 +38,6 @@ def make_inputs(lib, shapes, seed: int) -> list:
     rng = np.random.default_rng(seed)
     return [lib.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
             for shape in shapes]
-
-
-def time_per_call(step: Callable[[], None], calls: int) -> float:
-    """Mean seconds per call of ``step`` over ``calls`` calls."""
-    start = time.perf_counter()
-    for _ in range(calls):
-        step()
-    return (time.perf_counter() - start) / calls
 
 
 def forward_backward(op: Callable, inputs: list) -> Callable[[], None]:

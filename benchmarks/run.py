@@ -11,7 +11,7 @@ import datetime
 import os
 import platform
 
-from benchmarks import fit_overhead, footprint, lenet_step, mlp_step
+from benchmarks import fit_overhead, footprint, lenet_step, mlp_step, op_overhead
 from benchmarks._harness import TABLE_HEADER
 
 
@@ -29,7 +29,8 @@ def main() -> None:
     print("\nfit's own overhead (goal: at most 2 %)\n" + fit_overhead.TABLE_HEADER)
     for row in fit_overhead.run(args.quick):
         print(row, flush=True)
-    print("\nper-op overhead: python -m benchmarks.op_overhead")
+    print("\nper-op overhead")
+    op_overhead.main(["--quick"] if args.quick else [])
 
 
 if __name__ == "__main__":

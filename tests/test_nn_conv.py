@@ -260,8 +260,8 @@ def test_conv_transpose1d_grid_matches_torch(case):
     compare(F.conv_transpose1d, TF.conv_transpose1d, case.pop("shapes"), **case)
 
 
-@pytest.mark.parametrize("kernel_size,dilation,padding,stride", itertools.product(
-    (2, (2, 3)), (1, (2, 1)), (0, 1), (1, (2, 3))), ids=str)
+@pytest.mark.parametrize("kernel_size,dilation,padding,stride", list(itertools.product(
+    (2, (2, 3)), (1, (2, 1)), (0, 1), (1, (2, 3)))), ids=str)
 def test_unfold_and_fold_grid_match_torch(kernel_size, dilation, padding, stride):
     kwargs = dict(kernel_size=kernel_size, dilation=dilation, padding=padding, stride=stride)
     compare(F.unfold, TF.unfold, [(2, 3, 7, 6)], **kwargs)

@@ -189,22 +189,22 @@ def test_max_pool_module_return_indices():
 # ------------------------------------------------------------------ the grid
 
 
-@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", itertools.product(
-    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (1, 2), (False, True)), ids=str)
+@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", list(itertools.product(
+    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (1, 2), (False, True))), ids=str)
 def test_max_pool2d_grid_matches_torch(kernel_size, stride, padding, dilation, ceil_mode):
     compare(F.max_pool2d, TF.max_pool2d, (2, 3, 8, 7), kernel_size=kernel_size, stride=stride,
             padding=padding, dilation=dilation, ceil_mode=ceil_mode, return_indices=True)
 
 
-@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", itertools.product(
-    (2, 3), (None, 1, 2), (0, 1), (1, 2), (False, True)), ids=str)
+@pytest.mark.parametrize("kernel_size,stride,padding,dilation,ceil_mode", list(itertools.product(
+    (2, 3), (None, 1, 2), (0, 1), (1, 2), (False, True))), ids=str)
 def test_max_pool1d_grid_matches_torch(kernel_size, stride, padding, dilation, ceil_mode):
     compare(F.max_pool1d, TF.max_pool1d, (2, 3, 9), kernel_size=kernel_size, stride=stride,
             padding=padding, dilation=dilation, ceil_mode=ceil_mode, return_indices=True)
 
 
-@pytest.mark.parametrize("kernel_size,stride,padding,ceil_mode,count_include_pad", itertools.product(
-    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (False, True), (True, False)), ids=str)
+@pytest.mark.parametrize("kernel_size,stride,padding,ceil_mode,count_include_pad", list(itertools.product(
+    (2, 3, (3, 2)), (None, 1, 2, (2, 3)), (0, 1), (False, True), (True, False))), ids=str)
 def test_avg_pool2d_grid_matches_torch(kernel_size, stride, padding, ceil_mode, count_include_pad):
     compare(F.avg_pool2d, TF.avg_pool2d, (2, 3, 8, 7), kernel_size=kernel_size, stride=stride,
             padding=padding, ceil_mode=ceil_mode, count_include_pad=count_include_pad)
