@@ -288,6 +288,40 @@ def test_inplace_after_save_raises():
         y.sum().backward()
 
 
+def test_inplace_after_save_error_messages_match_torch():
+    def message(lib, case):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        if case == "saved output":
+            y = x.exp()
+            y.add_(1)
+            out = y.sum()
+        elif case == "saved input":
+            a = x * 1
+            out = (a * a).sum()
+            a.add_(1)
+        else:  # a leaf changed under no_grad
+            out = (x * x).sum()
+            with lib.no_grad():
+                x.mul_(2)
+        with pytest.raises(RuntimeError) as error:
+            out.backward()
+        return str(error.value)
+
+    for case in ("saved output", "saved input", "leaf"):
+        assert message(chainrule, case) == message(torch, case)
+
+
+@pytest.mark.filterwarnings("ignore:Using backward\\(\\) with create_graph=True")
+def test_grad_from_create_graph_stays_differentiable_after_a_plain_backward():
+    for lib in (chainrule, torch):
+        x = lib.tensor([1.0, 2.0], requires_grad=True)
+        (x ** 3).sum().backward(create_graph=True)
+        (x ** 3).sum().backward()
+        assert x.grad.requires_grad
+        (g,) = lib.autograd.grad(x.grad.sum(), x)
+        np.testing.assert_allclose(g.numpy(), [6.0, 12.0])  # d/dx of the graph part, 3x^2
+
+
 def test_inplace_on_leaf_requiring_grad_raises():
     x, tx = pair([1.0, 2.0])
     with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):

@@ -209,6 +209,12 @@ def _store_grad(tensor: Tensor, grad: Tensor, create_graph: bool, ownership: _Gr
     if tensor._grad is None:
         tensor._grad = grad if create_graph else ownership.take(grad)
     elif create_graph or tensor._grad._requires_grad:
-        tensor._grad = tensor._grad + grad
+        # Out of place, and recorded even in a plain backward: a .grad that is part of a
+        # graph stays part of it (as in PyTorch).
+        previous, state.enabled = state.enabled, True
+        try:
+            tensor._grad = tensor._grad + grad
+        finally:
+            state.enabled = previous
     else:
         np.add(tensor._grad._data, grad._data, out=tensor._grad._data, casting="unsafe")

@@ -31,6 +31,7 @@ tensor(12.)
 
 from __future__ import annotations
 
+import re
 import traceback
 from typing import ClassVar
 
@@ -164,15 +165,21 @@ FunctionCtx = BackwardNode
 
 
 def _raise_modified(value, version: int, expected: int, node: Node) -> None:
+    """PyTorch's error for a saved tensor changed in place since the forward pass: it names
+    the tensor, the op that produced it now (``Add`` for ``AddBackward0``) and the versions."""
     from chainrule._tensor_str import type_name
 
+    producer = value.grad_fn
+    made_by = ""
+    if producer is not None:
+        name = re.sub(r"Backward\d*$", "", producer.name().rsplit("::", 1)[-1])
+        made_by = f", which is output {value._output_nr} of {name},"
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an "
-        f"inplace operation: [{type_name(value)} {list(value.shape)}], which is an input or "
-        f"output of {node.name()}, is at version {version}; expected version {expected} "
-        "instead. Hint: the operation that modified it came after the forward call; "
-        "use .clone() before modifying, or modify a copy."
-    )
+        f"inplace operation: [{type_name(value)} {list(value.shape)}]{made_by} is at version "
+        f"{version}; expected version {expected} instead. Hint: enable anomaly detection to "
+        "find the operation that failed to compute its gradient, with "
+        "torch.autograd.set_detect_anomaly(True, check_nan=False).")
 
 
 class _UntrackedCtx:
