@@ -159,6 +159,23 @@ def test_linear_grad_fn_names_and_gradcheck(shape):
     assert chainrule.autograd.gradgradcheck(F.linear, (x, w, b))
 
 
+@pytest.mark.parametrize("x_shape, w_shape, with_bias", [
+    ((3,), (4, 3), True), ((3,), (4, 3), False), ((3,), (3,), False), ((3,), (3,), True),
+    ((2, 3), (3,), False), ((5, 2, 3), (3,), False)])
+def test_linear_with_vectors_matches_torch(x_shape, w_shape, with_bias):
+    from torch_compare import compare_with_torch
+
+    arrays = [_randn(*x_shape), _randn(*w_shape, seed=1)]
+    if with_bias:
+        arrays.append(_randn(*w_shape[:-1], seed=2))
+    compare_with_torch(lambda lib, *t: lib.nn.functional.linear(*t), *arrays)
+
+
+def test_linear_vector_weight_with_bias_on_a_matrix_fails_as_in_torch():
+    with pytest.raises(RuntimeError, match="mat2 must be a matrix, got 1-D tensor"):
+        F.linear(chainrule.ones(2, 3), chainrule.ones(3), chainrule.ones(()))
+
+
 def test_linear_backward_skips_unneeded_grads():
     x = chainrule.randn(4, 5)
     layer = nn.Linear(5, 3)

@@ -56,10 +56,10 @@ class _Linear(Function):
     def forward(ctx, input, weight, bias=None):
         ctx.save_for_backward(input, weight)
         x = input._data
-        result = np.matmul(x.reshape(-1, x.shape[-1]) if x.ndim > 2 else x, weight._data.T)
+        result = np.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, weight._data.T)
         if bias is not None:
             result += bias._data
-        return result.reshape(x.shape[:-1] + weight._data.shape[:1]) if x.ndim > 2 else result
+        return result.reshape(x.shape[:-1] + weight._data.shape[:1]) if x.ndim != 2 else result
 
     @staticmethod
     def backward(ctx, grad):
@@ -119,12 +119,13 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     torch.Size([2, 4])
     """
     _check_linear(input, weight, bias)
-    if input._data.ndim == 1 or weight._data.ndim == 1:
-        # Vector cases are rare: the matrix op on a one-row view, then the row removed.
-        row = input.unsqueeze(0)
-        out = linear(row, weight if weight.ndim == 2 else weight.unsqueeze(0), bias)
-        out = out.squeeze(0) if input.ndim == 1 else out
-        return out.squeeze(-1) if weight.ndim == 1 else out
+    if weight._data.ndim == 1:  # a single output: PyTorch's matmul with a vector
+        if bias is not None and input._data.ndim == 2:
+            raise RuntimeError("mat2 must be a matrix, got 1-D tensor")
+        out = input.matmul(weight)
+        return out if bias is None else out + bias
+    if input._data.ndim == 1 and bias is None:
+        return input.matmul(weight.t())
     two_d = input._data.ndim == 2
     if bias is None:
         return (Mm if two_d else LinearUnsafeView).apply(input, weight)
