@@ -145,6 +145,47 @@ def test_progress_bar_uses_tqdm_when_available():
     assert "2/2" in out.getvalue()
 
 
+def test_progress_bar_with_tqdm_counts_the_batches_of_each_epoch(monkeypatch):
+    import sys
+    import types
+
+    from chainrule.train import fit
+
+    bars = []
+
+    class RecordingTqdm:
+        def __init__(self, **kwargs):
+            self.kwargs, self.count, self.closed = kwargs, 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.count += n
+
+        def set_postfix_str(self, text, refresh=True):
+            pass
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=RecordingTqdm))
+    model = tiny_model()
+    train, valid = regression_loaders()
+    fit(model, chainrule.nn.MSELoss(), chainrule.optim.SGD(model.parameters(), lr=0.01), train,
+        valid, epochs=2, callbacks=[ProgressBar()], metrics=None)
+    epochs_bar, *batch_bars = bars
+    assert epochs_bar.count == 2 and len(batch_bars) == 2
+    for epoch, bar in enumerate(batch_bars, start=1):
+        assert bar.kwargs["total"] == len(train) and bar.kwargs["desc"] == f"epoch {epoch}"
+        assert bar.count == len(train) and bar.closed
+
+
+def test_plain_progress_adds_no_batch_hook():
+    bar = ProgressBar(use_tqdm=False)
+    attach(bar, tiny_model(), epochs=1)
+    bar.on_train_begin({})
+    assert "on_batch_end" not in vars(bar)
+
+
 def test_only_overridden_batch_hooks_are_used():
     class PerEpoch(Callback):
         def on_epoch_end(self, epoch, logs):

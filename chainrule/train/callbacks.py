@@ -41,6 +41,7 @@ class TrainingState:
         self.history = history
         self.epochs = epochs
         self.epoch = 0
+        self.batches_per_epoch: int | None = None  # len(train_loader), when it has one
         self.stop_training = False
         self.logs: dict[str, Any] = {}  # the current (or last) epoch's logs
 
@@ -328,13 +329,16 @@ def _format_logs(logs: dict[str, Any]) -> str:
 
 
 class ProgressBar(Callback):
-    """Show progress once per epoch: a tqdm bar when tqdm is installed (``tqdm.auto`` picks the
-    notebook widget in Jupyter), otherwise one plain line per epoch."""
+    """Show progress: with tqdm installed (``tqdm.auto`` picks the notebook widget in Jupyter),
+    a bar over the epochs and, within each epoch, a bar over its batches; otherwise one plain
+    line per epoch. The batch bar costs about a microsecond per batch."""
 
     def __init__(self, file=None, use_tqdm: bool | None = None) -> None:
         self.file = file
         self.use_tqdm = use_tqdm
         self._bar = None
+        self._batches = None
+        self._tqdm = None
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.use_tqdm is not False:
@@ -343,10 +347,24 @@ class ProgressBar(Callback):
             except ImportError:
                 tqdm = None
             if tqdm is not None:
+                self._tqdm = tqdm
                 self._bar = tqdm(total=self.state.epochs, initial=self.state.epoch, unit="epoch",
                                  file=self.file, leave=True)
+                # An instance attribute, so fit dispatches batch hooks only when a bar shows them.
+                self.on_batch_end = self._batch_done
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._tqdm is not None:
+            self._batches = self._tqdm(total=self.state.batches_per_epoch, desc=f"epoch {epoch + 1}",
+                                       unit="batch", file=self.file, leave=False)
+
+    def _batch_done(self, batch: int, logs: dict[str, Any]) -> None:
+        self._batches.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
+        if self._batches is not None:
+            self._batches.close()
+            self._batches = None
         if self._bar is not None:
             self._bar.set_postfix_str(_format_logs(logs), refresh=False)
             self._bar.update(1)
@@ -355,6 +373,9 @@ class ProgressBar(Callback):
                   file=self.file or sys.stdout, flush=True)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
+        if self._batches is not None:  # training ended inside an epoch
+            self._batches.close()
+            self._batches = None
         if self._bar is not None:
             self._bar.close()
             self._bar = None

@@ -235,6 +235,7 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
 
     history = History()
     state = TrainingState(model, optimizer, history, epochs)
+    state.batches_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
     if resume is not None:
         checkpoint = _load_checkpoint(resume)
         model.load_state_dict(checkpoint["model"])
