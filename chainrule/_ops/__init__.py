@@ -12,4 +12,5 @@ from chainrule._ops.linalg import *  # noqa: F403
 from chainrule._ops.reduction import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
+from chainrule._ops.sorting import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403
