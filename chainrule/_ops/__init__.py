@@ -13,4 +13,5 @@ from chainrule._ops.reduction import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
 from chainrule._ops.sorting import *  # noqa: F403
+from chainrule._ops.triangular import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403
