@@ -273,3 +273,230 @@ def test_lerp_matches_torch(dtype, weight):
 def test_lerp_dtype_error():
     with pytest.raises(RuntimeError, match="expected dtype float for `end` but got dtype double"):
         chainrule.ones(2).lerp(chainrule.ones(2, dtype=chainrule.float64), 0.5)
+
+
+# ------------------------------------- inverse trig, hyperbolic, exp2, angles, signs
+# name -> (low, high) of the inputs drawn: inside each function's smooth domain.
+MORE_UNARY = {
+    "asin": (-0.9, 0.9), "acos": (-0.9, 0.9), "atan": (-4, 4), "sinh": (-3, 3), "cosh": (-3, 3),
+    "asinh": (-4, 4), "acosh": (1.1, 5), "atanh": (-0.9, 0.9), "exp2": (-3, 3), "deg2rad": (-360, 360),
+    "rad2deg": (-4, 4), "sgn": (-3, 3), "nan_to_num": (-3, 3),
+}
+ALIASES = {"arcsin": "asin", "arccos": "acos", "arctan": "atan", "arcsinh": "asinh",
+           "arccosh": "acosh", "arctanh": "atanh"}
+
+
+@pytest.mark.parametrize("name", sorted(MORE_UNARY) + sorted(ALIASES))
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_more_unary_functions_match_torch(name, shape, dtype):
+    x = sample(shape, dtype, *MORE_UNARY[ALIASES.get(name, name)])
+    if name == "sgn":  # torch's gradient is a ZeroTensor, which has no .numpy(): see below
+        compare_with_torch(lambda lib, t: getattr(lib, name)(t), x, grad=False)
+        return
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t), x)
+    compare_with_torch(lambda lib, t: getattr(t, name)(), x)
+    underived = ALIASES.get(name, name) in ("asinh", "acosh", "atanh")
+    compare_with_torch(lambda lib, t: getattr(t * 1, name + "_")(), x, grad=not underived)
+    if hasattr(torch, name + "_"):
+        compare_with_torch(lambda lib, t: getattr(lib, name + "_")(t * 1), x, grad=not underived)
+
+
+@pytest.mark.parametrize("name", ["asinh", "acosh", "atanh", "arccosh"])
+def test_inplace_inverse_hyperbolic_has_no_derivative_as_in_torch(name):
+    base = ALIASES.get(name, name)
+    for lib in (chainrule, torch):
+        y = lib.tensor([1.5, 2.5] if base == "acosh" else [0.5, -0.2], requires_grad=True) * 1
+        getattr(y, name + "_")()
+        assert y.grad_fn.name() == base.capitalize() + "Backward1"
+        with pytest.raises(NotImplementedError,
+                           match=f"the derivative for 'inplace version of {base}' is not implemented."):
+            y.sum().backward()
+
+
+@pytest.mark.parametrize("name", sorted(MORE_UNARY) + ["signbit"])
+@pytest.mark.parametrize("data", [np.array([1, 2, 0, -3]), np.array([True, False])])
+def test_more_unary_integer_and_bool_inputs(name, data):
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t), data, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh",
+                                  "exp2", "deg2rad", "rad2deg", "nan_to_num"])
+def test_more_unary_gradcheck_and_second_derivative(name):
+    data = sample((4,), np.float64, *MORE_UNARY[name], seed=3)
+    x = chainrule.tensor(data, requires_grad=True)
+    assert chainrule.autograd.gradcheck(getattr(chainrule, name), (x,))
+    if name in ("deg2rad", "rad2deg", "nan_to_num"):
+        return  # linear: the first derivative no longer depends on x
+    ours = second_derivative(chainrule, getattr(chainrule, name), data)
+    theirs = second_derivative(torch, getattr(torch, name), data)
+    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_sgn_node_and_zero_gradient_match_torch():
+    data = sample((2, 3), np.float64)
+    grads = []
+    for lib in (chainrule, torch):
+        x = lib.tensor(data, requires_grad=True)
+        y = (x * 1).sgn_() if lib is chainrule else (x * 1).sgn_()
+        assert y.grad_fn.name() == lib.sgn(x).grad_fn.name() == "SgnBackward0"
+        (lib.sgn(x) * 3).sum().backward()
+        grads.append(x.grad.numpy(force=True) if lib is torch else x.grad.numpy())
+    np.testing.assert_array_equal(grads[0], grads[1])
+    np.testing.assert_array_equal(grads[0], np.zeros((2, 3)))
+
+
+def test_signs_and_special_values_match_torch():
+    x = np.array([-0.0, 0.0, np.nan, -np.nan, np.inf, -np.inf, -2.0, 3.0])
+    for name in ["sgn", "signbit", "asin", "atanh", "cosh", "exp2"]:
+        compare_with_torch(lambda lib, t, n=name: getattr(lib, n)(t), x, grad=False)
+
+
+@pytest.mark.parametrize("nan, posinf, neginf", [(0.0, None, None), (2.0, 3.0, -4.0), (-1.0, None, 7.0)])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_nan_to_num_matches_torch(nan, posinf, neginf, dtype):
+    x = np.array([np.nan, np.inf, -np.inf, 1.5, -2.0], dtype=dtype)
+    compare_with_torch(lambda lib, t: lib.nan_to_num(t, nan, posinf, neginf), x)
+    compare_with_torch(lambda lib, t: t.nan_to_num(nan=nan, posinf=posinf, neginf=neginf), x)
+    compare_with_torch(lambda lib, t: (t * 1).nan_to_num_(nan, posinf=posinf), x)
+
+
+# ------------------------------------------------------------- binary elementwise
+# name -> (low, high) for both operands.
+BINARY = {"atan2": (-3, 3), "arctan2": (-3, 3), "hypot": (-3, 3), "logaddexp": (-5, 5),
+          "logaddexp2": (-5, 5), "copysign": (-3, 3), "float_power": (0.2, 3), "fmax": (-3, 3),
+          "fmin": (-3, 3)}
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("shapes", BROADCAST_PAIRS)
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_binary_elementwise_matches_torch(name, shapes, dtype):
+    a = sample(shapes[0], dtype, *BINARY[name], seed=1)
+    b = sample(shapes[1], dtype, *BINARY[name], seed=2)
+    compare_with_torch(lambda lib, x, y: getattr(lib, name)(x, y), a, b)
+    compare_with_torch(lambda lib, x, y: getattr(x, name)(y), a, b)
+
+
+@pytest.mark.parametrize("name", ["atan2", "arctan2", "hypot", "copysign"])
+def test_binary_elementwise_inplace_matches_torch(name):
+    a, b = sample((2, 3), np.float64, seed=1), sample((3,), np.float64, seed=2)
+    compare_with_torch(lambda lib, x, y: getattr(x * 1, name + "_")(y), a, b)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+@pytest.mark.parametrize("a, b", [(np.array([1, 2, 3]), np.array([2, 1, 3])),
+                                  (np.array([1, 2, 3]), np.array([0.5, -2.0, 1.0], np.float32)),
+                                  (np.array([0.5, 2.0], np.float32), np.array([1.5, 0.25])),
+                                  (np.array([True, False]), np.array([2, 1], np.int32))])
+def test_binary_elementwise_dtypes_match_torch(name, a, b):
+    try:
+        torch_result = getattr(torch, name)(torch.tensor(a), torch.tensor(b))
+    except NotImplementedError as error:
+        with pytest.raises(NotImplementedError, match=str(error).replace('"', '.')):
+            getattr(chainrule, name)(chainrule.tensor(a), chainrule.tensor(b))
+        return
+    ours = getattr(chainrule, name)(chainrule.tensor(a), chainrule.tensor(b))
+    assert str(ours.dtype) == str(torch_result.dtype)
+    np.testing.assert_allclose(ours.numpy(), torch_result.numpy(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["atan2", "hypot", "logaddexp", "logaddexp2", "copysign", "fmax",
+                                  "fmin", "float_power"])
+def test_binary_elementwise_gradcheck(name):
+    x = chainrule.tensor(sample((2, 3), np.float64, 0.3, 2, seed=4), requires_grad=True)
+    y = chainrule.tensor(sample((3,), np.float64, 0.3, 2, seed=5) * [1, -1, 1], requires_grad=True)
+    if name == "float_power":
+        y = chainrule.tensor(sample((3,), np.float64, 0.3, 2, seed=5), requires_grad=True)
+    assert chainrule.autograd.gradcheck(getattr(chainrule, name), (x, y))
+    if name not in ("fmax", "fmin", "copysign"):
+        assert chainrule.autograd.gradgradcheck(getattr(chainrule, name), (x, y))
+
+
+def test_fmax_fmin_ignore_nan_and_send_ties_to_input():
+    a = np.array([1.0, 2.0, np.nan, 3.0, np.nan, 2.0])
+    b = np.array([1.0, np.nan, 1.0, 4.0, np.nan, 5.0])
+    for name in ("fmax", "fmin"):
+        compare_with_torch(lambda lib, x, y, n=name: getattr(lib, n)(x, y), a, b)
+    compare_with_torch(lambda lib, x, y: lib.fmax(x, y), np.array([3, 1]), np.array([2, 5]))
+
+
+def test_copysign_with_numbers_and_zeros():
+    x = np.array([0.0, -0.0, 2.0, -3.0, 1.5])
+    compare_with_torch(lambda lib, t: lib.copysign(t, -1.0), x)
+    compare_with_torch(lambda lib, t: t.copysign(2), x)
+    compare_with_torch(lambda lib, t, s: lib.copysign(t, s), x, np.array([-1.0, 1.0, -0.0, 1.0, -2.0]))
+
+
+@pytest.mark.parametrize("base, exponent", [(np.array([1.5, 2.0], np.float32), 2),
+                                            (np.array([1.5, 2.0], np.float32), 0.5),
+                                            (2, np.array([0.5, 3.0], np.float32)),
+                                            (np.array([1, 2, 3]), np.array([2, 3, 1])),
+                                            (np.array([1.5, 2.0]), np.array([2, 1]))])
+def test_float_power_matches_torch(base, exponent):
+    compare_with_torch(lambda lib, x, y: lib.float_power(x, y), base, exponent)
+    if isinstance(base, np.ndarray):
+        compare_with_torch(lambda lib, x, y: x.float_power(y), base, exponent)
+
+
+def test_float_power_inplace_needs_double():
+    compare_with_torch(lambda lib, t: (t * 1).float_power_(2), np.array([1.5, -2.0]))
+    for lib in (chainrule, torch):
+        with pytest.raises(RuntimeError, match="the base given to float_power_ has dtype Float but "
+                                               "the operation's result requires dtype Double"):
+            lib.ones(2).float_power_(2)
+
+
+def test_binary_elementwise_errors_match_torch():
+    for lib in (chainrule, torch):
+        for name in ("atan2", "hypot", "logaddexp", "fmax", "fmin"):
+            with pytest.raises(TypeError, match=f"{name}\\(\\): argument 'other' \\(position 2\\) "
+                                                "must be Tensor, not int"):
+                getattr(lib, name)(lib.ones(2), 2)
+        with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of "
+                                               r"tensor b \(4\) at non-singleton dimension 0"):
+            lib.atan2(lib.ones(3), lib.ones(4))
+
+
+# ----------------------------------------------------------- addcmul, addcdiv
+ADDC_SHAPES = [((3,), (3,), (3,)), ((2, 3), (3,), (2, 1)), ((), (4,), ()), ((3, 1), (4,), (2, 1, 1)),
+               ((0, 3), (3,), (1,))]
+
+
+@pytest.mark.parametrize("name", ["addcmul", "addcdiv"])
+@pytest.mark.parametrize("shapes", ADDC_SHAPES)
+@pytest.mark.parametrize("value", [1, 0.5, -2])
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_addcmul_addcdiv_match_torch(name, shapes, value, dtype):
+    a = sample(shapes[0], dtype, seed=1)
+    t1 = sample(shapes[1], dtype, seed=2)
+    t2 = sample(shapes[2], dtype, 0.5, 2, seed=3)
+    compare_with_torch(lambda lib, x, y, z: getattr(lib, name)(x, y, z, value=value), a, t1, t2)
+    compare_with_torch(lambda lib, x, y, z: getattr(x, name)(y, z, value=value), a, t1, t2)
+    if shapes[0] == np.broadcast_shapes(*shapes):
+        compare_with_torch(lambda lib, x, y, z: getattr(x * 1, name + "_")(y, z, value=value), a, t1, t2)
+
+
+def test_addcmul_addcdiv_gradcheck():
+    a = chainrule.tensor(sample((2, 3), np.float64, seed=1), requires_grad=True)
+    t1 = chainrule.tensor(sample((3,), np.float64, seed=2), requires_grad=True)
+    t2 = chainrule.tensor(sample((2, 1), np.float64, 0.5, 2, seed=3), requires_grad=True)
+    for name in ("addcmul", "addcdiv"):
+        fn = lambda x, y, z, n=name: getattr(chainrule, n)(x, y, z, value=0.7)  # noqa: E731
+        assert chainrule.autograd.gradcheck(fn, (a, t1, t2))
+        assert chainrule.autograd.gradgradcheck(fn, (a, t1, t2))
+
+
+def test_addcmul_addcdiv_dtypes_and_errors():
+    i = np.array([1, 2, 3])
+    f = np.array([1.0, -2.0, 0.5], np.float32)
+    compare_with_torch(lambda lib, x, y, z: lib.addcmul(x, y, z), i, i, i)
+    compare_with_torch(lambda lib, x, y, z: lib.addcmul(x, y, z, value=0.5), i, i, i)
+    compare_with_torch(lambda lib, x, y, z: lib.addcmul(x, y, z, value=0.5), f, i, i, grad=False)
+    compare_with_torch(lambda lib, x, y, z: lib.addcdiv(x, y, z), i, f, i, grad=False)
+    for lib in (chainrule, torch):
+        with pytest.raises(RuntimeError, match="Integer division with addcdiv is no longer supported"):
+            lib.addcdiv(lib.tensor(i), lib.tensor(i), lib.tensor(i))
+        with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of "
+                                               r"tensor b \(4\) at non-singleton dimension 0"):
+            lib.addcmul(lib.ones(3), lib.ones(4), lib.ones(3))

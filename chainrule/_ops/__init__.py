@@ -9,9 +9,11 @@ from chainrule._ops.comparison import *  # noqa: F403
 from chainrule._ops.conversion import *  # noqa: F403
 from chainrule._ops.indexing import *  # noqa: F403
 from chainrule._ops.linalg import *  # noqa: F403
+from chainrule._ops.pointwise import *  # noqa: F403
 from chainrule._ops.reduction import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
 from chainrule._ops.sorting import *  # noqa: F403
 from chainrule._ops.triangular import *  # noqa: F403
+from chainrule._ops.trigonometric import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403

@@ -1,0 +1,291 @@
+"""Inverse trigonometric and hyperbolic functions, angle conversion, ``atan2`` and ``hypot``.
+
+Integer and bool inputs compute in the default float dtype, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from chainrule._ops._util import (
+    Tensor,
+    _type_label,
+    broadcast_error,
+    float_result_arrays,
+    tensor_method,
+)
+from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.selection import _check_tensor_operand
+from chainrule._ops.unary import _inplace_form, float_array
+from chainrule.autograd.function import Function
+
+__all__ = ["asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
+           "arctan", "arcsinh", "arccosh", "arctanh", "deg2rad", "rad2deg", "atan2", "arctan2",
+           "hypot", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_", "acosh_", "atanh_",
+           "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_",
+           "rad2deg_"]
+
+
+class _SavesInput(Function):
+    """A unary function whose derivative is written in terms of its input."""
+
+    ufunc = None
+
+    @classmethod
+    def forward(cls, ctx, a):
+        ctx.save_for_backward(a)
+        return cls.ufunc(float_array(a))
+
+
+class Asin(_SavesInput):
+    node_name = "AsinBackward0"
+    ufunc = np.arcsin
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * (1 - a * a).rsqrt()
+
+
+class Acos(_SavesInput):
+    node_name = "AcosBackward0"
+    ufunc = np.arccos
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * -(1 - a * a).rsqrt()
+
+
+class Atan(_SavesInput):
+    node_name = "AtanBackward0"
+    ufunc = np.arctan
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 + a * a)
+
+
+class Sinh(_SavesInput):
+    node_name = "SinhBackward0"
+    ufunc = np.sinh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * a.cosh()
+
+
+class Cosh(_SavesInput):
+    node_name = "CoshBackward0"
+    ufunc = np.cosh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * a.sinh()
+
+
+class Asinh(_SavesInput):
+    node_name = "AsinhBackward0"
+    ufunc = np.arcsinh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * (a * a + 1).rsqrt()
+
+
+class Acosh(_SavesInput):
+    node_name = "AcoshBackward0"
+    ufunc = np.arccosh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * (a * a - 1).rsqrt()
+
+
+class Atanh(_SavesInput):
+    node_name = "AtanhBackward0"
+    ufunc = np.arctanh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad / (1 - a * a)
+
+
+class _Scale(Function):
+    """Multiplication by a constant ``factor``: angle conversions."""
+
+    factor = 1.0
+
+    @classmethod
+    def forward(cls, ctx, a):
+        data = float_array(a)
+        return data * data.dtype.type(cls.factor)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        return grad * cls.factor
+
+
+class Deg2Rad(_Scale):
+    node_name = "Deg2RadBackward0"
+    factor = math.pi / 180
+
+
+class Rad2Deg(_Scale):
+    node_name = "Rad2DegBackward0"
+    factor = 180 / math.pi
+
+
+def _unary(node: type[Function], name: str, doc: str):
+    def op(input) -> Tensor:
+        return node.apply(input)
+
+    op.__name__, op.__doc__ = name, doc
+    return tensor_method(name)(op)
+
+
+asin = _unary(Asin, "asin", "The arcsine of each element (NaN outside [-1, 1]).")
+acos = _unary(Acos, "acos", "The arccosine of each element (NaN outside [-1, 1]).")
+atan = _unary(Atan, "atan", "The arctangent of each element, in (-pi/2, pi/2).")
+sinh = _unary(Sinh, "sinh", "The hyperbolic sine of each element.")
+cosh = _unary(Cosh, "cosh", "The hyperbolic cosine of each element.")
+asinh = _unary(Asinh, "asinh", "The inverse hyperbolic sine of each element.")
+acosh = _unary(Acosh, "acosh", "The inverse hyperbolic cosine of each element (NaN below 1).")
+atanh = _unary(Atanh, "atanh", "The inverse hyperbolic tangent of each element (NaN outside [-1, 1]).")
+deg2rad = _unary(Deg2Rad, "deg2rad", "Each angle converted from degrees to radians.")
+rad2deg = _unary(Rad2Deg, "rad2deg", "Each angle converted from radians to degrees.")
+
+arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
+for _alias, _op in (("arcsin", asin), ("arccos", acos), ("arctan", atan), ("arcsinh", asinh),
+                    ("arccosh", acosh), ("arctanh", atanh)):
+    setattr(Tensor, _alias, _op)
+
+(asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
+    _inplace_form(op) for op in (asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
+
+
+class _InplaceWithoutDerivative(Function):
+    """PyTorch records ``asinh_``, ``acosh_`` and ``atanh_`` under nodes of their own
+    (``AcoshBackward1``) that have no derivative: backward through them fails, as there."""
+
+    @staticmethod
+    def backward(ctx, grad):
+        op = ctx.name()[:-len("Backward1")].lower()
+        raise NotImplementedError(f"the derivative for 'inplace version of {op}' is not implemented.")
+
+
+class AsinhInplace(_InplaceWithoutDerivative):
+    node_name = "AsinhBackward1"
+    forward = Asinh.forward
+
+
+class AcoshInplace(_InplaceWithoutDerivative):
+    node_name = "AcoshBackward1"
+    forward = Acosh.forward
+
+
+class AtanhInplace(_InplaceWithoutDerivative):
+    node_name = "AtanhBackward1"
+    forward = Atanh.forward
+
+
+def _inplace_node(node: type[Function], name: str):
+    """An in-place form recorded under ``node``."""
+
+    def inplace(self) -> Tensor:
+        return apply_inplace(self, node.apply, (), None, name)
+
+    inplace.__name__, inplace.__doc__ = name, f"In-place ``{name[:-1]}``."
+    return tensor_method(name)(inplace)
+
+
+asinh_ = _inplace_node(AsinhInplace, "asinh_")
+acosh_ = _inplace_node(AcoshInplace, "acosh_")
+atanh_ = _inplace_node(AtanhInplace, "atanh_")
+arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_ = asin_, acos_, atan_, asinh_, acosh_, atanh_
+for _alias, _op in (("arcsin_", asin_), ("arccos_", acos_), ("arctan_", atan_),
+                    ("arcsinh_", asinh_), ("arccosh_", acosh_), ("arctanh_", atanh_)):
+    setattr(Tensor, _alias, _op)
+
+
+# ---------------------------------------------------------------- binary
+def float_operands(name: str, a, b, *, integers: bool = True) -> tuple:
+    """The operands of a float-valued binary op, promoted (integers: the default float);
+    ``integers=False``: PyTorch has no kernel for two integer tensors."""
+    _check_tensor_operand(name, b)
+    x, y = float_result_arrays(a, b)
+    if not integers and a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
+        raise NotImplementedError(
+            f"\"{name}_cpu\" not implemented for '{_type_label(np.result_type(a._data, b._data))}'")
+    return x, y
+
+
+class Atan2(Function):
+    node_name = "Atan2Backward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x, y = float_operands("atan2", a, b)
+        ctx.save_for_backward(a, b)
+        try:
+            return np.arctan2(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        scale = grad / (a * a + b * b)
+        return (scale * b if need_a else None), (scale * -a if need_b else None)
+
+
+class Hypot(Function):
+    node_name = "HypotBackward0"
+
+    @staticmethod
+    def forward(ctx, a, b):
+        x, y = float_operands("hypot", a, b, integers=False)
+        try:
+            result = np.hypot(x, y)
+        except ValueError as error:
+            raise broadcast_error(error, x, y) from None
+        ctx.save_for_backward(a, b, result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, b, result = ctx.saved_tensors
+        need_a, need_b = ctx.needs_input_grad
+        scale = grad / result
+        return (scale * a if need_a else None), (scale * b if need_b else None)
+
+
+@tensor_method("atan2", "arctan2")
+def atan2(input, other) -> Tensor:
+    """The angle of the point ``(other, input)``, in (-pi, pi], elementwise and broadcasting.
+
+    >>> import chainrule as torch
+    >>> torch.atan2(torch.tensor([1.0]), torch.tensor([-1.0]))
+    tensor([2.3562])
+    """
+    return Atan2.apply(input, other)
+
+
+@tensor_method()
+def hypot(input, other) -> Tensor:
+    """``sqrt(input ** 2 + other ** 2)`` without overflow, elementwise and broadcasting."""
+    return Hypot.apply(input, other)
+
+
+arctan2 = atan2
+Tensor.atan2_ = Tensor.arctan2_ = _inplace_form(atan2)
+_inplace_form(hypot)
