@@ -92,7 +92,7 @@ def logaddexp(input, other) -> Tensor:
 
     >>> import chainrule as torch
     >>> torch.logaddexp(torch.tensor([1000.0]), torch.tensor([1000.0]))
-    tensor([1000.6931])
+    tensor([1000.6932])
     """
     return LogAddExp.apply(input, other)
 
