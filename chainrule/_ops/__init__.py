@@ -11,9 +11,11 @@ from chainrule._ops.indexing import *  # noqa: F403
 from chainrule._ops.linalg import *  # noqa: F403
 from chainrule._ops.pointwise import *  # noqa: F403
 from chainrule._ops.reduction import *  # noqa: F403
+from chainrule._ops.scan import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
 from chainrule._ops.sorting import *  # noqa: F403
+from chainrule._ops.statistics import *  # noqa: F403
 from chainrule._ops.triangular import *  # noqa: F403
 from chainrule._ops.trigonometric import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403

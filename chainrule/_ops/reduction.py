@@ -237,9 +237,14 @@ class Extreme(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        chosen = a == _as_kept(result, ctx).detach()
-        count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
-        return where(chosen, _as_kept(grad, ctx) / count, 0.0)
+        return share_among_ties(grad, a, result, ctx)
+
+
+def share_among_ties(grad: Tensor, a: Tensor, result: Tensor, ctx) -> Tensor:
+    """The gradient of an extreme ``result`` of ``a``, split evenly among the elements equal to it."""
+    chosen = a == _as_kept(result, ctx).detach()
+    count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
+    return where(chosen, _as_kept(grad, ctx) / count, 0.0)
 
 
 class Amin(Extreme):
