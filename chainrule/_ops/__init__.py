@@ -5,11 +5,16 @@ side) and the public functions; ``tensor_method`` makes those methods too.
 """
 
 from chainrule._ops.arithmetic import *  # noqa: F403
+from chainrule._ops.broadcasting import *  # noqa: F403
 from chainrule._ops.comparison import *  # noqa: F403
 from chainrule._ops.conversion import *  # noqa: F403
+from chainrule._ops.distance import *  # noqa: F403
+from chainrule._ops.index_write import *  # noqa: F403
 from chainrule._ops.indexing import *  # noqa: F403
 from chainrule._ops.linalg import *  # noqa: F403
 from chainrule._ops.pointwise import *  # noqa: F403
+from chainrule._ops.products import *  # noqa: F403
+from chainrule._ops.rearrange import *  # noqa: F403
 from chainrule._ops.reduction import *  # noqa: F403
 from chainrule._ops.scan import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
