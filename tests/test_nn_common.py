@@ -55,6 +55,8 @@ CASES = {
     "Embedding": (lambda: nn.Embedding(10, 3, padding_idx=0), lambda: (chainrule.tensor([[1, 2], [0, 9]]),)),
     "Flatten": (lambda: nn.Flatten(), lambda: (_randn(2, 3, 4),)),
     "Unflatten": (lambda: nn.Unflatten(1, (2, 3)), lambda: (_randn(4, 6),)),
+    "CosineSimilarity": (lambda: nn.CosineSimilarity(dim=1), lambda: (_randn(4, 6), _randn(4, 6))),
+    "PairwiseDistance": (lambda: nn.PairwiseDistance(p=1.0), lambda: (_randn(4, 6), _randn(4, 6))),
     # convolution, pooling, resizing
     "Conv1d": (lambda: nn.Conv1d(2, 3, 3, padding=1), lambda: (_randn(2, 2, 7),)),
     "Conv2d": (lambda: nn.Conv2d(2, 3, 3, stride=2, padding=1), lambda: (_randn(2, 2, 7, 7),)),

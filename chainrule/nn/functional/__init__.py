@@ -11,6 +11,7 @@ from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import bilinear, linear
 from chainrule.nn.functional.padding import pad
 from chainrule.nn.functional.sparse import embedding, one_hot
+from chainrule._ops.distance import cosine_similarity, pairwise_distance
 
 from chainrule.nn.functional.loss import *  # noqa: F403
 from chainrule.nn.functional.conv import *  # noqa: F403
