@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import chainrule
 
@@ -96,6 +98,19 @@ def test_argsort_and_msort_match_torch(shape, dim, descending):
     if shape:
         compare_with_torch(lambda lib, t: lib.msort(t), x)
         compare_with_torch(lambda lib, t: t.msort(), x)
+
+
+@settings(deadline=None, max_examples=40)
+@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3), data=st.data(),
+       descending=st.booleans())
+def test_sort_topk_kthvalue_over_random_shapes_hypothesis(shape, data, descending):
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    k = data.draw(st.integers(1, shape[dim]))
+    ties = with_ties(tuple(shape), np.float64, seed=len(shape))
+    compare_pair(lambda lib, t: lib.sort(t, dim=dim, descending=descending, stable=True), ties, "sort")
+    x = distinct(tuple(shape), np.float64, seed=k)
+    compare_pair(lambda lib, t: lib.topk(t, k, dim, largest=descending), x, "topk")
+    compare_pair(lambda lib, t: lib.kthvalue(t, k, dim, keepdim=descending), x, "kthvalue")
 
 
 # ------------------------------------------------------------------- topk
