@@ -319,3 +319,18 @@ def test_search_errors_match_torch():
         with pytest.raises(RuntimeError, match="first N-1 dimensions of boundaries tensor and input "
                                                "value tensor must match"):
             lib.searchsorted(lib.tensor([[1, 2], [3, 4]]), lib.tensor([[1], [2], [3]]))
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda lib: lib.median(lib.tensor([True])), NotImplementedError, "\"median_cpu\" not implemented for 'Bool'"),
+    (lambda lib: lib.median(lib.tensor([True]), 0), NotImplementedError, "\"median_out\" not implemented for 'Bool'"),
+    (lambda lib: lib.kthvalue(lib.tensor([True]), 1), NotImplementedError, "\"kthvalue_cpu\" not implemented for 'Bool'"),
+    (lambda lib: lib.topk(lib.tensor([True]), 1), RuntimeError, "topk does not support bool dtypes on CPU"),
+    (lambda lib: lib.searchsorted(lib.tensor([[1, 2], [3, 4]]), 3), RuntimeError,
+     r"torch.searchsorted\(\): input value can be a scalar only when boundaries tensor dimension is 1, "
+     r"but we got boundaries tensor dim\(2\) and input value's dim\(0\) numel\(1\)"),
+])
+def test_bool_and_scalar_errors_match_torch(call, error, message):
+    for lib in (chainrule, torch):
+        with pytest.raises(error, match=message):
+            call(lib)

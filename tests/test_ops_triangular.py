@@ -116,6 +116,7 @@ def test_gradcheck_and_gradgradcheck():
     (lambda lib: lib.diag(lib.ones(2, 2, 2)), RuntimeError, r"diag\(\): Supports 1D or 2D tensors. Got 3D"),
     (lambda lib: lib.diag(lib.ones(())), RuntimeError, r"diag\(\): Supports 1D or 2D tensors. Got 0D"),
     (lambda lib: lib.trace(lib.ones(3)), RuntimeError, "trace: expected a matrix, but got tensor with dim 1"),
+    (lambda lib: lib.trace(lib.ones(2, 2, dtype=lib.bool)), NotImplementedError, "\"trace\" not implemented for 'Bool'"),
     (lambda lib: lib.ones(3).fill_diagonal_(1), RuntimeError, "dimensions must larger than 1"),
     (lambda lib: lib.ones(2, 3, 2).fill_diagonal_(1), RuntimeError, "all dimensions of input must be of equal length"),
     (lambda lib: lib.ones(2, 2, requires_grad=True).fill_diagonal_(1), RuntimeError, r"a leaf Variable that requires grad is being used in an in-place operation"),

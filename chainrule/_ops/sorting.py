@@ -210,6 +210,8 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's
     tensor([4., 3.])
     """
     dim = _pick_dim(input, dim)
+    if input._data.dtype == np.bool_:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
     size = input._data.shape[dim] if input._data.ndim else 1
     if not 0 <= k <= size:
         raise RuntimeError("selected index k out of range")
@@ -220,14 +222,21 @@ def topk(input, k, dim=-1, largest=True, sorted=True):  # noqa: A002 - PyTorch's
 def kthvalue(input, k, dim=-1, keepdim=False):
     """``(values, indices)`` of the ``k``-th smallest element (from 1) along ``dim``."""
     dim = _pick_dim(input, dim)
+    _check_not_bool("kthvalue_cpu", input)
     size = input._data.shape[dim] if input._data.ndim else 1
     if not 1 <= k <= size:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {dim}")
     return kthvalue_return(*Kthvalue.apply(input, k=int(k), dim=dim, keepdim=keepdim))
 
 
+def _check_not_bool(kernel: str, input: Tensor) -> None:
+    if input._data.dtype == np.bool_:
+        raise NotImplementedError(f"\"{kernel}\" not implemented for 'Bool'")
+
+
 def _median(name: str, all_node, dim_node, result_type, input, dim, keepdim):
     ignore_nan = name == "nanmedian"
+    _check_not_bool("median_cpu" if dim is None else "median_out", input)
     if dim is None:
         return all_node.apply(input, ignore_nan=ignore_nan)
     dim = _pick_dim(input, dim)
@@ -379,6 +388,11 @@ def searchsorted(sorted_sequence, input, *, out_int32=False, right=False, side=N
     side = "right" if right else "left"
     if boundaries.ndim == 1:
         result = np.searchsorted(boundaries, values, side=side)
+    elif values.ndim == 0:
+        raise RuntimeError(
+            "torch.searchsorted(): input value can be a scalar only when boundaries tensor "
+            f"dimension is 1, but we got boundaries tensor dim({boundaries.ndim}) and input "
+            "value's dim(0) numel(1)")
     else:
         if values.shape[:-1] != boundaries.shape[:-1]:
             raise RuntimeError(

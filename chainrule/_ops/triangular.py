@@ -148,7 +148,7 @@ def trace(input) -> Tensor:
     if data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {data.ndim}")
     if data.dtype == np.bool_:
-        raise RuntimeError(f"\"trace\" not implemented for '{_type_label(data.dtype)}'")
+        raise NotImplementedError(f"\"trace\" not implemented for '{_type_label(data.dtype)}'")
     return Trace.apply(input)
 
 
