@@ -55,7 +55,7 @@ from chainrule._tensor_str import get_printoptions, printoptions, set_printoptio
 from chainrule._tensor import Tensor
 from chainrule import _ops  # noqa: F401 - attaches the ops to Tensor
 from chainrule._ops import *  # noqa: F403
-# Also binds chainrule.linalg to the package (the star import above bound the _ops module).
+# torch.det & co. live in linalg; importing them also binds chainrule.linalg to that package.
 from chainrule.linalg.inverse import det, inverse, logdet, slogdet
 from chainrule._creation import *  # noqa: F403
 from chainrule._random import (

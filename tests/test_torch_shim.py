@@ -144,3 +144,16 @@ def test_device_selection_idiom_runs_on_the_cpu(tmp_path):
     """)
     assert result.stdout.splitlines() == ["cpu cpu 0 False"]
     assert "chainrule runs on the CPU only" in result.stderr
+
+
+def test_top_level_namespace_holds_no_internal_modules():
+    import types
+
+    import chainrule
+
+    modules = {name for name in dir(chainrule) if not name.startswith("_")
+               and isinstance(getattr(chainrule, name), types.ModuleType)}
+    assert modules <= {"autograd", "linalg", "utils", "nn", "optim", "datasets", "transforms",
+                       "train", "plot", "diagnostics", "serialization", "testing", "cuda",
+                       "backends"}
+    assert chainrule.linalg.__name__ == "chainrule.linalg"

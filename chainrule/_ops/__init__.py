@@ -24,3 +24,17 @@ from chainrule._ops.statistics import *  # noqa: F403
 from chainrule._ops.triangular import *  # noqa: F403
 from chainrule._ops.trigonometric import *  # noqa: F403
 from chainrule._ops.unary import *  # noqa: F403
+
+from chainrule._ops import (  # noqa: E402 - the submodules, for __all__ below
+    arithmetic, broadcasting, comparison, conversion, distance, index_write, indexing, linalg,
+    pointwise, products, rearrange, reduction, scan, selection, shape, sorting, statistics,
+    triangular, trigonometric, unary,
+)
+
+# The ops only: `from chainrule._ops import *` must not leak the submodule names
+# (chainrule.shape, chainrule.linalg ...) into the top-level namespace.
+__all__ = sorted({name for module in (
+    arithmetic, broadcasting, comparison, conversion, distance, index_write, indexing, linalg,
+    pointwise, products, rearrange, reduction, scan, selection, shape, sorting, statistics,
+    triangular, trigonometric, unary) for name in module.__all__})
+
