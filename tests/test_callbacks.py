@@ -155,7 +155,7 @@ def test_progress_bar_with_tqdm_counts_the_batches_of_each_epoch(monkeypatch):
 
     class RecordingTqdm:
         def __init__(self, **kwargs):
-            self.kwargs, self.count, self.closed = kwargs, 0, False
+            self.kwargs, self.count, self.closed, self.epochs = kwargs, 0, False, []
             bars.append(self)
 
         def update(self, n):
@@ -163,6 +163,13 @@ def test_progress_bar_with_tqdm_counts_the_batches_of_each_epoch(monkeypatch):
 
         def set_postfix_str(self, text, refresh=True):
             pass
+
+        def set_description_str(self, text, refresh=True):
+            self.description = text
+
+        def reset(self, total=None):
+            self.epochs.append((self.description, total, self.count))
+            self.count = 0
 
         def close(self):
             self.closed = True
@@ -172,11 +179,12 @@ def test_progress_bar_with_tqdm_counts_the_batches_of_each_epoch(monkeypatch):
     train, valid = regression_loaders()
     fit(model, chainrule.nn.MSELoss(), chainrule.optim.SGD(model.parameters(), lr=0.01), train,
         valid, epochs=2, callbacks=[ProgressBar()], metrics=None)
-    epochs_bar, *batch_bars = bars
-    assert epochs_bar.count == 2 and len(batch_bars) == 2
-    for epoch, bar in enumerate(batch_bars, start=1):
-        assert bar.kwargs["total"] == len(train) and bar.kwargs["desc"] == f"epoch {epoch}"
-        assert bar.count == len(train) and bar.closed
+    epochs_bar, batch_bar = bars
+    assert epochs_bar.count == 2 and epochs_bar.closed and batch_bar.closed
+    # reset at each epoch's start: (its label, its total, the count the previous epoch reached)
+    assert batch_bar.kwargs["total"] == len(train)
+    assert batch_bar.epochs == [("epoch 1", len(train), 0), ("epoch 2", len(train), len(train))]
+    assert batch_bar.count == len(train)
 
 
 def test_plain_progress_adds_no_batch_hook():

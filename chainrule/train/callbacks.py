@@ -338,7 +338,6 @@ class ProgressBar(Callback):
         self.use_tqdm = use_tqdm
         self._bar = None
         self._batches = None
-        self._tqdm = None
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.use_tqdm is not False:
@@ -347,24 +346,23 @@ class ProgressBar(Callback):
             except ImportError:
                 tqdm = None
             if tqdm is not None:
-                self._tqdm = tqdm
                 self._bar = tqdm(total=self.state.epochs, initial=self.state.epoch, unit="epoch",
                                  file=self.file, leave=True)
+                # One batch bar for the run, reset every epoch (a new bar per epoch costs more).
+                self._batches = tqdm(total=self.state.batches_per_epoch, unit="batch",
+                                     file=self.file, leave=False)
                 # An instance attribute, so fit dispatches batch hooks only when a bar shows them.
                 self.on_batch_end = self._batch_done
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
-        if self._tqdm is not None:
-            self._batches = self._tqdm(total=self.state.batches_per_epoch, desc=f"epoch {epoch + 1}",
-                                       unit="batch", file=self.file, leave=False)
+        if self._batches is not None:
+            self._batches.set_description_str(f"epoch {epoch + 1}", refresh=False)
+            self._batches.reset(total=self.state.batches_per_epoch)
 
     def _batch_done(self, batch: int, logs: dict[str, Any]) -> None:
         self._batches.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        if self._batches is not None:
-            self._batches.close()
-            self._batches = None
         if self._bar is not None:
             self._bar.set_postfix_str(_format_logs(logs), refresh=False)
             self._bar.update(1)
@@ -373,7 +371,7 @@ class ProgressBar(Callback):
                   file=self.file or sys.stdout, flush=True)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:
-        if self._batches is not None:  # training ended inside an epoch
+        if self._batches is not None:
             self._batches.close()
             self._batches = None
         if self._bar is not None:
