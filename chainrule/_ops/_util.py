@@ -10,7 +10,7 @@ import numpy as np
 from chainrule._dtype import _BY_NUMPY, get_default_dtype, result_type
 from chainrule._tensor import Tensor, make_tensor
 
-__all__ = ["tensor_method", "broadcast_view", "binary_arrays", "float_result_arrays", "normalize_dim",
+__all__ = ["tensor_method", "broadcast_view", "broadcasting", "binary_arrays", "float_result_arrays", "normalize_dim",
            "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise",
            "broadcast_error", "torch_namespaced"]
 
@@ -90,6 +90,14 @@ def _cast_to(x, y, target) -> tuple:
     elif isinstance(y, np.generic):
         y = target.type(y)
     return x, y
+
+
+def broadcasting(ufunc, x, y):
+    """``ufunc(x, y)``, NumPy's error for shapes that do not broadcast becoming PyTorch's."""
+    try:
+        return ufunc(x, y)
+    except ValueError as error:
+        raise broadcast_error(error, x, y) from None
 
 
 def broadcast_error(error: ValueError, *operands) -> Exception:

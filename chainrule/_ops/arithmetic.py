@@ -12,6 +12,7 @@ from chainrule._ops._util import (
     Tensor,
     binary_arrays,
     broadcast_error,
+    broadcasting,
     float_result_arrays,
     tensor_method,
 )
@@ -73,10 +74,7 @@ class Mul(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return x * y
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.multiply, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -92,10 +90,7 @@ class Div(Function):
     def forward(ctx, a, b):
         x, y = float_result_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return x / y
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.true_divide, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -136,10 +131,7 @@ def _floor_divide(x, y):
     with np.errstate(divide="ignore", invalid="ignore"):
         if np.result_type(x, y).kind in "iub" and np.any(np.asarray(y) == 0):
             raise RuntimeError("ZeroDivisionError")
-        try:
-            return np.floor_divide(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.floor_divide, x, y)
 
 
 class FloorDivide(Function):
@@ -166,10 +158,7 @@ class Remainder(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.remainder(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.remainder, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -194,10 +183,7 @@ class Fmod(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.fmod(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.fmod, x, y)
 
     @staticmethod
     def backward(ctx, grad):

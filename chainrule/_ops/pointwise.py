@@ -14,6 +14,7 @@ from chainrule._ops._util import (
     _type_label,
     binary_arrays,
     broadcast_error,
+    broadcasting,
     float_result_arrays,
     make_tensor,
     tensor_method,
@@ -225,10 +226,7 @@ class Fmax(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.fmax(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.fmax, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -243,10 +241,7 @@ class Fmin(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.fmin(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.fmin, x, y)
 
     @staticmethod
     def backward(ctx, grad):

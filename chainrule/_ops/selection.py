@@ -14,6 +14,7 @@ from chainrule._ops._util import (
     _type_label,
     binary_arrays,
     broadcast_error,
+    broadcasting,
     make_tensor,
     tensor_method,
 )
@@ -79,10 +80,7 @@ class Maximum(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.maximum(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.maximum, x, y)
 
     @staticmethod
     def backward(ctx, grad):
@@ -97,10 +95,7 @@ class Minimum(Function):
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.minimum(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.minimum, x, y)
 
     @staticmethod
     def backward(ctx, grad):

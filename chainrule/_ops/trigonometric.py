@@ -13,6 +13,7 @@ from chainrule._ops._util import (
     Tensor,
     _type_label,
     broadcast_error,
+    broadcasting,
     float_result_arrays,
     tensor_method,
 )
@@ -235,10 +236,7 @@ class Atan2(Function):
     def forward(ctx, a, b):
         x, y = float_operands("atan2", a, b)
         ctx.save_for_backward(a, b)
-        try:
-            return np.arctan2(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        return broadcasting(np.arctan2, x, y)
 
     @staticmethod
     def backward(ctx, grad):
