@@ -248,10 +248,7 @@ class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = binary_arrays(a, b)
-        try:
-            result = np.power(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        result = broadcasting(np.power, x, y)
         ctx.save_for_backward(a, b, result)
         return result
 

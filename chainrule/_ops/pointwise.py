@@ -134,10 +134,7 @@ class Copysign(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = float_result_arrays(a, b)
-        try:
-            result = np.copysign(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        result = broadcasting(np.copysign, x, y)
         ctx.save_for_backward(a, result)
         return result
 

@@ -12,7 +12,6 @@ import numpy as np
 from chainrule._ops._util import (
     Tensor,
     _type_label,
-    broadcast_error,
     broadcasting,
     float_result_arrays,
     tensor_method,
@@ -252,10 +251,7 @@ class Hypot(Function):
     @staticmethod
     def forward(ctx, a, b):
         x, y = float_operands("hypot", a, b, integers=False)
-        try:
-            result = np.hypot(x, y)
-        except ValueError as error:
-            raise broadcast_error(error, x, y) from None
+        result = broadcasting(np.hypot, x, y)
         ctx.save_for_backward(a, b, result)
         return result
 
