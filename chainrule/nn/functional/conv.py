@@ -14,13 +14,11 @@ differentiated any number of times:
   ``conv_transpose2d``.
 * ``ConvolutionWeightGrad(x, g)``: ``g @ columns.T``.
 
-Layout: each sample's columns are ``(C, kh, kw, Ho, Wq)``, so the input, the
-columns and the output all stay batch-first and no step transposes the batch
-with the channels; the matrix products are one small, cache-resident product
-per sample (``np.matmul`` broadcasts the weight over the batch). For stride 1,
-``Wq`` is the padded width rather than the output width: each kernel position
-then reads one long contiguous run of the padded plane, and the ``Wq - Wo``
-extra "wrap-around" columns are computed and discarded.
+Layout: the columns of a short receptive field (``C/groups * kh * kw < 64``) are laid
+out per sample, ``(N, groups, K, P)``, and ``np.matmul`` runs one small, cache-resident
+product per sample. Longer ones are laid out batch-innermost, ``(groups, K, P * N)``, and
+one product covers the whole batch: for LeNet-5's second convolution that is 2-3x faster
+than 64 small ones, and the copies in and out run along whole rows of ``N`` samples.
 
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
@@ -37,6 +35,8 @@ from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor
 from chainrule.autograd.function import Function
+
+WHOLE_BATCH_ROWS = 64
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
@@ -106,9 +106,25 @@ class ConvGeometry:
                      zip(self.padded_size, self.kernel, self.stride, self.dilation))
 
     @property
-    def column_width(self) -> int:
-        # Stride 1: read whole padded rows so each sample's window is one contiguous run.
-        return self.padded_size[1] if self.stride[1] == 1 else self.out_size[1]
+    def rows(self) -> int:
+        """The length of one column: ``C/groups * kh * kw``."""
+        return self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
+
+    @property
+    def whole_batch(self) -> bool:
+        """One matrix product for the whole batch, rather than one per sample.
+
+        Short columns keep one sample's columns in cache, where a per-sample product is
+        faster; long ones make a product worth running over all ``P * N`` columns at once.
+        """
+        return self.rows >= WHOLE_BATCH_ROWS and self.batch > 1
+
+    @property
+    def columns_shape(self) -> tuple:
+        p = self.out_size[0] * self.out_size[1]
+        if self.whole_batch:
+            return self.groups, self.rows, p * self.batch
+        return self.batch, self.groups, self.rows, p
 
     def as_4d(self, array: np.ndarray) -> np.ndarray:
         return array[:, :, None, :] if self.spatial_dims == 1 else array
@@ -124,32 +140,65 @@ class ConvGeometry:
         return weight.reshape(self.out_channels, self.in_channels // self.groups, *self.kernel)
 
 
-def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """im2col: ``(N, groups, C/groups * kh * kw, Ho * Wq)`` copied from the padded input."""
-    n, c = geo.batch, geo.in_channels
-    (top, _), (left, _) = geo.padding
+def _padded_buffer(geo: ConvGeometry, dtype, fill=np.zeros) -> tuple[np.ndarray, np.ndarray]:
+    """A padded input-sized buffer in the columns' layout, and its ``(N, C, Hp, Wp)`` view."""
     hp, wp = geo.padded_size
+    n, c = geo.batch, geo.in_channels
+    if geo.whole_batch:
+        buffer = fill((c, hp, wp, n), dtype)
+        return buffer, buffer.transpose(3, 0, 1, 2)
+    buffer = fill((n, c, hp, wp), dtype)
+    return buffer, buffer
+
+
+def _interior(padded: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    (top, _), (left, _) = geo.padding
     h, w = geo.in_size
-    # One spare zero row: the wrap-around columns of the last output row read into it.
-    padded = np.zeros((n, c, hp + 1, wp), x.dtype)
-    padded[:, :, top:top + h, left:left + w] = geo.as_4d(x)
-    ho, _ = geo.out_size
-    view = window_view(padded, geo.kernel, (ho, geo.column_width), geo.stride, geo.dilation)
-    cols = np.empty(view.shape, x.dtype)
-    np.copyto(cols, view)
-    return cols.reshape(n, geo.groups, -1, ho * geo.column_width)
+    return padded[:, :, top:top + h, left:left + w]
 
 
-def grad_columns(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """The output gradient as ``(N, groups, O/groups, Ho * Wq)``, zero in wrap-around columns."""
-    ho, wo = geo.out_size
-    wq = geo.column_width
+def _columns_view(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """Columns of either layout as ``(N, C, kh, kw, Ho, Wo)``."""
+    n, c, (kh, kw), (ho, wo) = geo.batch, geo.in_channels, geo.kernel, geo.out_size
+    if geo.whole_batch:
+        return cols.reshape(c, kh, kw, ho, wo, n).transpose(5, 0, 1, 2, 3, 4)
+    return cols.reshape(n, c, kh, kw, ho, wo)
+
+
+def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """im2col: ``(groups, K, P*N)`` (``whole_batch``) or ``(N, groups, K, P)``, where ``K`` is
+    ``C/groups * kh * kw`` and ``P = Ho * Wo``."""
+    x = geo.as_4d(x)
+    if geo.padding == ((0, 0), (0, 0)) and not geo.whole_batch:
+        source = x
+    else:
+        unpadded = geo.padding == ((0, 0), (0, 0))
+        _, source = _padded_buffer(geo, x.dtype, np.empty if unpadded else np.zeros)
+        np.copyto(_interior(source, geo), x)
+    cols = np.empty(geo.columns_shape, x.dtype)
+    np.copyto(_columns_view(cols, geo), window_view(source, geo.kernel, geo.out_size,
+                                                    geo.stride, geo.dilation))
+    return cols
+
+
+def col2im(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The adjoint of ``columns``: each column entry added back onto the input position it
+    was copied from, as a contiguous ``(N, C, H, W)``."""
+    _, padded = _padded_buffer(geo, cols.dtype)
+    add_windows(padded, _columns_view(cols, geo), geo.stride, geo.dilation)
+    return geo.from_4d(np.ascontiguousarray(_interior(padded, geo)))
+
+
+def grad_matrix(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The output gradient in the columns' layout: ``(groups, O/groups, P*N)`` or
+    ``(N, groups, O/groups, P)``."""
     grad = geo.as_4d(grad)
-    if wq != wo:
-        wide = np.zeros((geo.batch, geo.out_channels, ho, wq), grad.dtype)
-        wide[..., :wo] = grad
-        grad = wide
-    return grad.reshape(geo.batch, geo.groups, geo.out_channels // geo.groups, ho * wq)
+    n, o, groups = geo.batch, geo.out_channels, geo.groups
+    if geo.whole_batch:
+        matrix = np.empty((o,) + geo.out_size + (n,), grad.dtype)
+        np.copyto(matrix.transpose(3, 0, 1, 2), grad)
+        return matrix.reshape(groups, o // groups, -1)
+    return np.ascontiguousarray(grad).reshape(n, groups, o // groups, -1)
 
 
 def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -158,46 +207,44 @@ def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 
 def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
              geo: ConvGeometry) -> np.ndarray:
-    ho, wo = geo.out_size
-    wide = np.matmul(_grouped(weight, geo), cols).reshape(
-        geo.batch, geo.out_channels, ho, geo.column_width)
+    n, o, (ho, wo) = geo.batch, geo.out_channels, geo.out_size
+    product = np.matmul(_grouped(weight, geo), cols)
     bias = None if bias is None else bias.reshape(-1, 1, 1)
-    if geo.column_width == wo:
+    if not geo.whole_batch:
+        out = product.reshape(n, o, ho, wo)
         if bias is not None:
-            wide += bias
-        return geo.from_4d(wide)
-    out = np.empty((geo.batch, geo.out_channels, ho, wo), cols.dtype)
+            out += bias
+        return geo.from_4d(out)
+    # Batch-innermost product to batch-first output, with the bias added in the same pass.
+    out = np.empty((n, o, ho, wo), cols.dtype)
+    batch_first = product.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)
     if bias is None:
-        np.copyto(out, wide[..., :wo])
-    else:  # the crop and the bias in one pass
-        np.add(wide[..., :wo], bias, out=out)
+        np.copyto(out, batch_first)
+    else:
+        np.add(batch_first, bias, out=out)
     return geo.from_4d(out)
 
 
 def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input."""
-    g = grad_columns(grad, geo)
-    ho, _ = geo.out_size
-    cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), g).reshape(
-        (geo.batch, geo.in_channels) + geo.kernel + (ho, geo.column_width))
-    hp, wp = geo.padded_size
-    padded = np.zeros((geo.batch, geo.in_channels, hp + 1, wp), grad.dtype)
-    add_windows(padded, cols, geo.stride, geo.dilation)
-    (top, _), (left, _) = geo.padding
-    h, w = geo.in_size
-    return geo.from_4d(np.ascontiguousarray(padded[:, :, top:top + h, left:left + w]))
+    cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), grad_matrix(grad, geo))
+    return col2im(cols, geo)
 
 
 def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """``sum over samples of g @ cols.T``, in batches of samples that bound the temporary."""
-    g = grad_columns(grad, geo)
-    rows, per_group = cols.shape[2], geo.out_channels // geo.groups
-    chunk = max(1, (1 << 21) // (geo.groups * rows * per_group))
-    total = np.zeros((geo.groups, rows, per_group), cols.dtype)
-    for start in range(0, geo.batch, chunk):
-        # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast.
-        part = np.matmul(cols[start:start + chunk], g[start:start + chunk].transpose(0, 1, 3, 2))
-        total += part.sum(0) if len(part) > 1 else part[0]
+    """``cols @ grad.T`` summed over the batch: the gradient w.r.t. the weight."""
+    g = grad_matrix(grad, geo)
+    if geo.whole_batch:
+        total = np.matmul(cols, g.transpose(0, 2, 1))
+    else:
+        # One product per sample, summed in batches of samples that bound the temporary.
+        rows, per_group = cols.shape[2], geo.out_channels // geo.groups
+        chunk = max(1, (1 << 21) // (geo.groups * rows * per_group))
+        total = np.zeros((geo.groups, rows, per_group), cols.dtype)
+        for start in range(0, geo.batch, chunk):
+            part = np.matmul(cols[start:start + chunk], g[start:start + chunk].transpose(0, 1, 3, 2))
+            total += part.sum(0) if len(part) > 1 else part[0]
+    # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast.
     gw = total.transpose(0, 2, 1)
     return gw.reshape((geo.out_channels, geo.in_channels // geo.groups)
                       + geo.kernel[2 - geo.spatial_dims:])
