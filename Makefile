@@ -11,11 +11,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP_RUN): pyproject.toml | $(PY)
+$(STAMP_RUN): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
 	$(PY) -m pip install -q -e .
 	touch $@
 
-$(STAMP_TEST): pyproject.toml | $(PY)
+$(STAMP_TEST): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@ $(STAMP_RUN)
 

@@ -1,6 +1,6 @@
 """``torch.backends``: the switches scripts set for GPU libraries, which a CPU framework keeps
 as plain flags (``torch.backends.cudnn.deterministic = True`` works and changes nothing)."""
 
-from chainrule.backends import cudnn, mps
+from chainrule.backends import cudnn, mps, native
 
-__all__ = ["cudnn", "mps"]
+__all__ = ["cudnn", "mps", "native"]

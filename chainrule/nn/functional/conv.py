@@ -29,12 +29,14 @@ torch.Size([1, 1, 2, 2])
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor
 from chainrule.autograd.function import Function
+from chainrule.backends import native
 
 WHOLE_BATCH_ROWS = 64
 
@@ -126,6 +128,13 @@ class ConvGeometry:
             return self.groups, self.rows, p * self.batch
         return self.batch, self.groups, self.rows, p
 
+    @cached_property
+    def packed(self) -> np.ndarray:
+        """The geometry as the int64 array the compiled kernels take."""
+        (top, _), (left, _) = self.padding
+        return np.array((self.batch, self.in_channels) + self.in_size + self.kernel + self.stride
+                        + (top, left) + self.dilation + self.out_size, np.int64)
+
     def as_4d(self, array: np.ndarray) -> np.ndarray:
         return array[:, :, None, :] if self.spatial_dims == 1 else array
 
@@ -169,6 +178,11 @@ def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """im2col: ``(groups, K, P*N)`` (``whole_batch``) or ``(N, groups, K, P)``, where ``K`` is
     ``C/groups * kh * kw`` and ``P = Ho * Wo``."""
     x = geo.as_4d(x)
+    kernels = native.kernels(x.dtype)
+    if kernels is not None:
+        cols = np.empty(geo.columns_shape, x.dtype)
+        kernels.im2col(np.ascontiguousarray(x), cols, geo.packed, geo.whole_batch)
+        return cols
     if geo.padding == ((0, 0), (0, 0)) and not geo.whole_batch:
         source = x
     else:
@@ -184,6 +198,11 @@ def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
 def col2im(cols: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     """The adjoint of ``columns``: each column entry added back onto the input position it
     was copied from, as a contiguous ``(N, C, H, W)``."""
+    kernels = native.kernels(cols.dtype)
+    if kernels is not None:
+        gx = np.empty((geo.batch, geo.in_channels) + geo.in_size, cols.dtype)
+        kernels.col2im(np.ascontiguousarray(cols), gx, geo.packed, geo.whole_batch)
+        return geo.from_4d(gx)
     _, padded = _padded_buffer(geo, cols.dtype)
     add_windows(padded, _columns_view(cols, geo), geo.stride, geo.dilation)
     return geo.from_4d(np.ascontiguousarray(_interior(padded, geo)))
@@ -196,9 +215,18 @@ def grad_matrix(grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     n, o, groups = geo.batch, geo.out_channels, geo.groups
     if geo.whole_batch:
         matrix = np.empty((o,) + geo.out_size + (n,), grad.dtype)
-        np.copyto(matrix.transpose(3, 0, 1, 2), grad)
+        _copy_transposed(grad.reshape(n, -1), matrix.reshape(-1, n))
         return matrix.reshape(groups, o // groups, -1)
     return np.ascontiguousarray(grad).reshape(n, groups, o // groups, -1)
+
+
+def _copy_transposed(source: np.ndarray, target: np.ndarray) -> None:
+    """``target[...] = source.T`` for 2-d arrays."""
+    kernels = native.kernels(source.dtype)
+    if kernels is None:
+        np.copyto(target, source.T)
+    else:
+        kernels.transpose(np.ascontiguousarray(source), target)
 
 
 def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -217,6 +245,11 @@ def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
         return geo.from_4d(out)
     # Batch-innermost product to batch-first output, with the bias added in the same pass.
     out = np.empty((n, o, ho, wo), cols.dtype)
+    if native.kernels(cols.dtype) is not None:
+        _copy_transposed(product.reshape(-1, n), out.reshape(n, -1))
+        if bias is not None:
+            out += bias
+        return geo.from_4d(out)
     batch_first = product.reshape(o, ho, wo, n).transpose(3, 0, 1, 2)
     if bias is None:
         np.copyto(out, batch_first)

@@ -27,6 +27,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule.autograd.function import Function
+from chainrule.backends import native
 from chainrule.nn.functional.conv import pair, window_view
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
@@ -97,6 +98,11 @@ class PoolGeometry:
         covered = x[:, :, :ho * kh, :wo * kw]
         return covered.reshape(x.shape[:2] + (ho, kh, wo, kw))
 
+    def packed(self, x: np.ndarray) -> np.ndarray:
+        """The geometry, for input ``x``, as the int64 array the compiled kernels take."""
+        return np.array(x.shape[:2] + self.in_size + self.kernel + self.stride + self.padding
+                        + self.dilation + self.out_size, np.int64)
+
     def positions(self):
         kw = self.kernel[1]
         return ((k, k // kw, k % kw) for k in range(self.kernel[0] * kw))
@@ -159,6 +165,12 @@ def _disjoint_max(x: np.ndarray, geo: PoolGeometry):
 
 def _scatter(grad: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     """Add each output's gradient to the input element that won its window."""
+    kernels = native.kernels(grad.dtype)
+    if kernels is not None:
+        out = np.empty(grad.shape[:2] + geo.in_size, grad.dtype)
+        kernels.maxpool_scatter(np.ascontiguousarray(grad), np.ascontiguousarray(winners), out,
+                                geo.packed(out))
+        return out
     if geo.disjoint:
         covered = geo.out_size[0] * geo.kernel[0], geo.out_size[1] * geo.kernel[1]
         full = np.empty if covered == geo.in_size else np.zeros
@@ -186,6 +198,14 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geometry):
+        kernels = native.kernels(x._data.dtype)
+        if kernels is not None:
+            source = np.ascontiguousarray(x._data)
+            best = np.empty(source.shape[:2] + geometry.out_size, source.dtype)
+            winners = np.empty(best.shape, np.int16)
+            kernels.maxpool(source, best, winners, geometry.packed(source))
+            ctx.winners, ctx.geometry = winners, geometry
+            return best, winners
         fast = _disjoint_max(x._data, geometry) if geometry.disjoint else None
         if fast is not None:
             ctx.winners, ctx.geometry = fast[1], geometry

@@ -1,0 +1,33 @@
+"""``chainrule.backends.native``: compiled kernels for the copies around convolutions and for
+max pooling, in the spirit of ``torch.backends.mkldnn``. They are used when pip could build
+them, and give the same results as the pure-NumPy path, bit for bit.
+
+Set ``enabled = False`` (or the environment variable ``CHAINRULE_NATIVE=0``) to run on
+NumPy alone.
+
+>>> import chainrule
+>>> isinstance(chainrule.backends.native.is_available(), bool)
+True
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from chainrule import _native
+
+__all__ = ["enabled", "is_available", "kernels"]
+
+enabled: bool = os.environ.get("CHAINRULE_NATIVE", "1") != "0"
+
+
+def is_available() -> bool:
+    """Whether the compiled kernels were built (pip builds them where a C compiler is present)."""
+    return _native.library is not None
+
+
+def kernels(dtype: np.dtype) -> _native.Kernels | None:
+    """The kernels for arrays of ``dtype``; ``None`` when switched off or not built for it."""
+    return _native.KERNELS.get(dtype) if enabled else None

@@ -1,0 +1,161 @@
+"""The compiled kernels (``chainrule.backends.native``) give the NumPy path's results exactly.
+
+Each case runs the same op twice, kernels on and off, and compares the results value for
+value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import chainrule
+import chainrule.nn.functional as F
+from chainrule.backends import native
+
+pytestmark = pytest.mark.skipif(not native.is_available(),
+                                reason="the compiled kernels were not built (no C compiler)")
+
+
+def both_ways(function):
+    """``function()`` with the kernels on, then off."""
+    saved = native.enabled
+    try:
+        native.enabled = True
+        on = function()
+        native.enabled = False
+        off = function()
+    finally:
+        native.enabled = saved
+    return on, off
+
+
+def assert_same(on, off):
+    for a, b in zip(on, off):
+        assert a.dtype == b.dtype and a.shape == b.shape
+        np.testing.assert_array_equal(a, b, strict=True)
+
+
+def conv_results(x, w, b, **kwargs):
+    xt = chainrule.tensor(x, requires_grad=True)
+    wt = chainrule.tensor(w, requires_grad=True)
+    bt = chainrule.tensor(b, requires_grad=True)
+    out = F.conv2d(xt, wt, bt, **kwargs)
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
+    out.backward(chainrule.tensor(grad))
+    return [out.detach().numpy(), xt.grad.numpy(), wt.grad.numpy(), bt.grad.numpy()]
+
+
+conv_geometries = st.fixed_dictionaries({
+    "batch": st.integers(1, 5),
+    "groups": st.sampled_from([1, 2]),
+    "channels_per_group": st.integers(1, 12),  # 12 * 3 * 3 = 108 rows: the whole-batch layout
+    "out_per_group": st.integers(1, 3),
+    "size": st.tuples(st.integers(3, 9), st.integers(3, 9)),
+    "kernel": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "padding": st.tuples(st.integers(0, 2), st.integers(0, 2)),
+    "dilation": st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    "dtype": st.sampled_from([np.float32, np.float64]),
+})
+
+
+@settings(deadline=None)
+@given(conv_geometries)
+def test_convolution_forward_and_gradients_match_numpy_path(g):
+    reach = [d * (k - 1) + 1 for d, k in zip(g["dilation"], g["kernel"])]
+    if any(s + 2 * p < r for s, p, r in zip(g["size"], g["padding"], reach)):
+        return  # the kernel does not fit
+    rng = np.random.default_rng(0)
+    c, o = g["groups"] * g["channels_per_group"], g["groups"] * g["out_per_group"]
+    x = rng.standard_normal((g["batch"], c) + g["size"]).astype(g["dtype"])
+    w = rng.standard_normal((o, g["channels_per_group"]) + g["kernel"]).astype(g["dtype"])
+    b = rng.standard_normal(o).astype(g["dtype"])
+    kwargs = {k: g[k] for k in ("stride", "padding", "dilation", "groups")}
+    assert_same(*both_ways(lambda: conv_results(x, w, b, **kwargs)))
+
+
+@pytest.mark.parametrize("channels", [1, 3, 8])  # 8 * 9 = 72 rows: the whole-batch layout
+def test_same_padding_and_conv1d_and_transpose_match(channels):
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((4, channels, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((5, channels, 3, 3)).astype(np.float32)
+    b = rng.standard_normal(5).astype(np.float32)
+    assert_same(*both_ways(lambda: conv_results(x, w, b, padding="same")))
+    x1 = chainrule.tensor(x[:, :, 0], requires_grad=True)
+    w1 = chainrule.tensor(w[:, :, 0])
+
+    def one_d():
+        out = F.conv1d(x1, w1, padding=1, stride=2)
+        (gx,) = chainrule.autograd.grad(out.sum(), x1)
+        return [out.detach().numpy(), gx.numpy()]
+
+    assert_same(*both_ways(one_d))
+    wt = chainrule.tensor(rng.standard_normal((channels, 2, 3, 3)).astype(np.float32))
+    assert_same(*both_ways(lambda: [F.conv_transpose2d(chainrule.tensor(x), wt, stride=2,
+                                                       output_padding=1).numpy()]))
+
+
+def pool_results(x, **kwargs):
+    xt = chainrule.tensor(x, requires_grad=True)
+    out, indices = F.max_pool2d(xt, return_indices=True, **kwargs)
+    grad = np.random.default_rng(1).standard_normal(out.shape).astype(x.dtype)
+    out.backward(chainrule.tensor(grad))
+    return [out.detach().numpy(), indices.numpy(), xt.grad.numpy()]
+
+
+pool_geometries = st.fixed_dictionaries({
+    "size": st.tuples(st.integers(2, 9), st.integers(2, 9)),
+    "kernel": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "stride": st.tuples(st.integers(1, 3), st.integers(1, 3)),
+    "padding": st.tuples(st.integers(0, 1), st.integers(0, 1)),
+    "dilation": st.tuples(st.integers(1, 2), st.integers(1, 2)),
+    "ceil_mode": st.booleans(),
+    "specials": st.sampled_from(["none", "ties", "nan", "inf"]),
+    "dtype": st.sampled_from([np.float32, np.float64]),
+})
+
+
+@settings(deadline=None)
+@given(pool_geometries)
+def test_max_pool_values_indices_and_gradient_match_numpy_path(g):
+    if any(2 * p > d * (k - 1) + 1 for p, k, d in zip(g["padding"], g["kernel"], g["dilation"])):
+        return  # padding larger than half the window is refused
+    reach = [d * (k - 1) + 1 for d, k in zip(g["dilation"], g["kernel"])]
+    if any(s + 2 * p < r for s, p, r in zip(g["size"], g["padding"], reach)):
+        return
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 3) + g["size"]).astype(g["dtype"])
+    if g["specials"] == "ties":
+        x = np.round(x)
+    elif g["specials"] == "nan":
+        x[rng.random(x.shape) < 0.2] = np.nan
+    elif g["specials"] == "inf":
+        x[rng.random(x.shape) < 0.3] = -np.inf
+    kwargs = {k: g[k] for k in ("stride", "padding", "dilation", "ceil_mode")}
+    assert_same(*both_ways(lambda: pool_results(x, kernel_size=g["kernel"], **kwargs)))
+
+
+def test_lenet_training_steps_are_identical_with_and_without_kernels():
+    from benchmarks.lenet_step import build
+
+    def losses():
+        step = build(chainrule, batch=8)
+        return [np.array([step().item() for _ in range(3)])]
+
+    assert_same(*both_ways(losses))
+
+
+def test_switch_defaults_on_and_kernels_cover_float_types_only():
+    assert native.enabled is True or native.enabled is False
+    saved = native.enabled
+    try:
+        native.enabled = True
+        assert native.kernels(np.dtype(np.float32)) is not None
+        assert native.kernels(np.dtype(np.float16)) is None
+        native.enabled = False
+        assert native.kernels(np.dtype(np.float32)) is None
+    finally:
+        native.enabled = saved
