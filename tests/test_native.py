@@ -159,3 +159,22 @@ def test_switch_defaults_on_and_kernels_cover_float_types_only():
         assert native.kernels(np.dtype(np.float32)) is None
     finally:
         native.enabled = saved
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_relu_and_its_gradient_match_numpy_path_and_torch_rules(dtype):
+    x = np.array([[-2.0, -0.0, 0.0, 3.0, np.nan, np.inf, -np.inf]], dtype)
+    grad = np.array([[1.0, 2.0, np.inf, -4.0, 5.0, np.nan, np.inf]], dtype)
+
+    def run():
+        xt = chainrule.tensor(x, requires_grad=True)
+        out = F.relu(xt)
+        out.backward(chainrule.tensor(grad))
+        return [out.detach().numpy(), xt.grad.numpy()]
+
+    on, off = both_ways(run)
+    assert_same(on, off)
+    # PyTorch: relu keeps NaN; the gradient is 0 where the output is not positive, even
+    # where the incoming gradient is inf or NaN.
+    np.testing.assert_array_equal(on[0], np.array([[0, 0, 0, 3, np.nan, np.inf, 0]], dtype))
+    np.testing.assert_array_equal(on[1], np.array([[0, 0, 0, -4, 0, np.nan, 0]], dtype))

@@ -33,6 +33,8 @@ _SIGNATURES = {
     "transpose": ((_P, _P, ctypes.c_int64, ctypes.c_int64), None),
     "im2col": ((_P, _P, _P, _INT), _INT),
     "col2im": ((_P, _P, _P, _INT), _INT),
+    "relu": ((_P, _P, ctypes.c_int64), None),
+    "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
     "maxpool": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),
 }
@@ -51,6 +53,13 @@ class Kernels:
     def transpose(self, src: np.ndarray, dst: np.ndarray) -> None:
         """``dst = src.T`` for a 2-d ``src``."""
         self._transpose(src.ctypes.data, dst.ctypes.data, *src.shape)
+
+    def relu(self, x: np.ndarray, out: np.ndarray) -> None:
+        self._relu(x.ctypes.data, out.ctypes.data, x.size)
+
+    def relu_grad(self, result: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
+        """``out = grad`` where ``result > 0``, else 0."""
+        self._relu_grad(result.ctypes.data, grad.ctypes.data, out.ctypes.data, out.size)
 
     def im2col(self, x: np.ndarray, cols: np.ndarray, geometry: np.ndarray,
                whole_batch: bool) -> None:

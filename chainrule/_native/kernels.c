@@ -74,29 +74,29 @@ static int64_t *column_spans(const int64_t *g) {
         int64_t *span = column_spans(g);                                                    \
         if (!span) return -1;                                                               \
         if (!whole_batch) {                                                                 \
+            /* Each plane is first copied into a zero-bordered scratch plane, so that every \
+             * column row is a plain copy: short rows leave no room for bounds logic. */    \
+            const int64_t HP = (HO - 1) * SH + (KH - 1) * DH + 1;                           \
+            const int64_t WP = (WO - 1) * SW + (KW - 1) * DW + 1;                           \
+            const int64_t width = W < WP - PL ? W : WP - PL;                                \
+            T *pad = calloc(HP * WP, sizeof(T));                                            \
+            if (!pad) { free(span); return -1; }                                            \
+            T *out = cols;                                                                  \
             for (int64_t nc = 0; nc < N * C; nc++) {                                        \
                 const T *plane = x + nc * H * W;                                            \
-                T *out = cols + nc * KH * KW * HO * WO;                                     \
+                for (int64_t ih = 0; ih < H && ih + PT < HP && width > 0; ih++)             \
+                    memcpy(pad + (ih + PT) * WP + PL, plane + ih * W, width * sizeof(T));   \
                 for (int64_t i = 0; i < KH; i++)                                            \
-                    for (int64_t j = 0; j < KW; j++) {                                      \
-                        const int64_t lo = span[2 * j], hi = span[2 * j + 1];               \
+                    for (int64_t j = 0; j < KW; j++)                                        \
                         for (int64_t oh = 0; oh < HO; oh++, out += WO) {                    \
-                            int64_t ih = oh * SH - PT + i * DH;                             \
-                            if (ih < 0 || ih >= H) {                                        \
-                                for (int64_t ow = 0; ow < WO; ow++) out[ow] = 0;            \
-                                continue;                                                   \
-                            }                                                               \
-                            const int64_t base = ih * W - PL + j * DW;                      \
-                            for (int64_t ow = 0; ow < lo; ow++) out[ow] = 0;                \
+                            const T *source = pad + (oh * SH + i * DH) * WP + j * DW;       \
                             if (SW == 1)                                                    \
-                                for (int64_t ow = lo; ow < hi; ow++) out[ow] = plane[base + ow]; \
+                                for (int64_t ow = 0; ow < WO; ow++) out[ow] = source[ow];   \
                             else                                                            \
-                                for (int64_t ow = lo; ow < hi; ow++)                        \
-                                    out[ow] = plane[base + ow * SW];                        \
-                            for (int64_t ow = hi; ow < WO; ow++) out[ow] = 0;               \
+                                for (int64_t ow = 0; ow < WO; ow++) out[ow] = source[ow * SW]; \
                         }                                                                   \
-                    }                                                                       \
             }                                                                               \
+            free(pad);                                                                      \
             free(span);                                                                     \
             return 0;                                                                       \
         }                                                                                   \
@@ -191,59 +191,79 @@ static int64_t *column_spans(const int64_t *g) {
  * beats everything (the last NaN wins), as in PyTorch's scan. Like the NumPy path, it runs
  * over whole output rows one window position at a time: a loop the compiler vectorizes,
  * where one window at a time would branch unpredictably on every comparison. */
-/* One window position's step of max pooling over an output row; `restrict` and a constant
- * STRIDE let the compiler turn the selects into vector blends. */
+/* One window position's step of max pooling over a row of outputs. `restrict`, a constant
+ * STRIDE and a length that is a multiple of 4 let the compiler run it as vector blends only,
+ * with no scalar remainder (whose branches random data would mispredict). */
 #define POOL_STEP(T, STRIDE)                                                                \
     {                                                                                       \
-        const T *restrict source = row + base;                                              \
-        T *restrict best = out;                                                             \
-        T *restrict where = won;                                                            \
-        for (int64_t ow = lo; ow < hi; ow++) {                                              \
-            const T v = source[ow * (STRIDE)], b = best[ow];                                \
+        const T *restrict from = source;                                                    \
+        T *restrict best = best_row;                                                        \
+        T *restrict where = won_row;                                                        \
+        for (int64_t ow = 0; ow < WO4; ow++) {                                              \
+            const T v = from[ow * (STRIDE)], b = best[ow];                                  \
             const int take = (v > b) | (v != v);                                            \
-            best[ow] = take ? v : b;                                                        \
-            where[ow] = take ? position : where[ow];                                        \
+            best[ow] = pick_##T(take, v, b);                                                \
+            where[ow] = pick_##T(take, position, where[ow]);                                \
         }                                                                                   \
     }
 
+/* take ? a : b as bit operations: compilers turn a float `?:` into a branch. */
+#define PICK(T, U)                                                                          \
+    static inline T pick_##T(int take, T a, T b) {                                          \
+        U ia, ib, mask = (U)0 - (U)take;                                                    \
+        memcpy(&ia, &a, sizeof a);                                                          \
+        memcpy(&ib, &b, sizeof b);                                                          \
+        ia = (ia & mask) | (ib & ~mask);                                                    \
+        memcpy(&a, &ia, sizeof a);                                                          \
+        return a;                                                                           \
+    }
+PICK(float, uint32_t)
+PICK(double, uint64_t)
+
+/* Max pooling: each window's max and the position k = i * KW + j inside the window that
+ * holds it. Positions outside the input count as -inf; the first maximum wins and a NaN
+ * beats everything (the last NaN wins), as in PyTorch's scan. Like the NumPy path, it runs
+ * over whole output rows one window position at a time, reading a -inf-bordered copy of
+ * the plane so that the loops need no bounds checks. */
 #define MAXPOOL(T, NAME)                                                                    \
     int NAME(const T *x, T *out, int16_t *winners, const int64_t *g) {                      \
         GEOMETRY                                                                            \
-        int64_t *span = column_spans(g);                                                    \
-        if (!span) return -1;                                                               \
-        T *won = malloc(WO * sizeof(T)); /* the same type as the values: one vector select */ \
-        if (!won) { free(span); return -1; }                                                \
+        const int64_t WO4 = (WO + 3) / 4 * 4;                                               \
+        const int64_t HP = (HO - 1) * SH + (KH - 1) * DH + 1;                               \
+        const int64_t WP = (WO4 - 1) * SW + (KW - 1) * DW + 1;                              \
+        const int64_t width = W < WP - PL ? W : WP - PL;                                    \
+        T *pad = malloc((HP * WP + 2 * WO4) * sizeof(T));                                   \
+        if (!pad) return -1;                                                                \
+        T *best_row = pad + HP * WP, *won_row = best_row + WO4;                             \
+        for (int64_t e = 0; e < HP * WP; e++) pad[e] = (T)-INFINITY;                        \
         for (int64_t nc = 0; nc < N * C; nc++) {                                            \
             const T *plane = x + nc * H * W;                                                \
+            for (int64_t ih = 0; ih < H && ih + PT < HP && width > 0; ih++)                 \
+                memcpy(pad + (ih + PT) * WP + PL, plane + ih * W, width * sizeof(T));       \
             for (int64_t oh = 0; oh < HO; oh++, out += WO, winners += WO) {                 \
-                for (int64_t ow = 0; ow < WO; ow++) {                                       \
-                    out[ow] = (T)-INFINITY;                                                 \
-                    won[ow] = 0;                                                            \
-                }                                                                           \
-                for (int64_t i = 0; i < KH; i++) {                                          \
-                    const int64_t ih = oh * SH - PT + i * DH;                               \
-                    if (ih < 0 || ih >= H) continue;                                        \
+                for (int64_t i = 0; i < KH; i++)                                            \
                     for (int64_t j = 0; j < KW; j++) {                                      \
-                        const int64_t lo = span[2 * j], hi = span[2 * j + 1];               \
-                        const T *row = plane + ih * W;                                      \
-                        const int64_t base = j * DW - PL;                                   \
-                        const int64_t k = i * KW + j;                                       \
-                        const T position = (T)k;                                            \
-                        if (k == 0)                                                         \
-                            for (int64_t ow = lo; ow < hi; ow++) out[ow] = row[base + ow * SW]; \
-                        else if (SW == 2) /* a constant stride lets the loop vectorize */   \
-                            POOL_STEP(T, 2)                                                    \
+                        const T *source = pad + (oh * SH + i * DH) * WP + j * DW;           \
+                        const T position = (T)(i * KW + j);                                 \
+                        if (i == 0 && j == 0)                                               \
+                            for (int64_t ow = 0; ow < WO4; ow++) {                          \
+                                best_row[ow] = source[ow * SW];                             \
+                                won_row[ow] = 0;                                            \
+                            }                                                               \
+                        else if (SW == 2)                                                   \
+                            POOL_STEP(T, 2)                                                 \
                         else if (SW == 1)                                                   \
-                            POOL_STEP(T, 1)                                                    \
+                            POOL_STEP(T, 1)                                                 \
                         else                                                                \
-                            POOL_STEP(T, SW)                                                   \
+                            POOL_STEP(T, SW)                                                \
                     }                                                                       \
+                for (int64_t ow = 0; ow < WO; ow++) {                                       \
+                    out[ow] = best_row[ow];                                                 \
+                    winners[ow] = (int16_t)won_row[ow];                                     \
                 }                                                                           \
-                for (int64_t ow = 0; ow < WO; ow++) winners[ow] = (int16_t)won[ow];         \
             }                                                                               \
         }                                                                                   \
-        free(won);                                                                          \
-        free(span);                                                                         \
+        free(pad);                                                                          \
         return 0;                                                                           \
     }
 
@@ -276,6 +296,19 @@ static int64_t *column_spans(const int64_t *g) {
         return 0;                                                                           \
     }
 
+/* ReLU, forward (max(x, 0), NaN kept) and backward (the gradient where the output is
+ * positive, 0 elsewhere: also where the gradient is inf or NaN, as in PyTorch). */
+#define RELU(T, NAME, GRAD_NAME)                                                            \
+    void NAME(const T *restrict x, T *restrict out, int64_t n) {                            \
+        for (int64_t e = 0; e < n; e++) out[e] = pick_##T((x[e] > 0) | (x[e] != x[e]), x[e], 0); \
+    }                                                                                       \
+    void GRAD_NAME(const T *restrict result, const T *restrict grad, T *restrict out,        \
+                   int64_t n) {                                                             \
+        for (int64_t e = 0; e < n; e++) out[e] = pick_##T(result[e] > 0, grad[e], 0);       \
+    }
+
+RELU(float, relu_f32, relu_grad_f32)
+RELU(double, relu_f64, relu_grad_f64)
 TRANSPOSE(float, transpose_f32)
 TRANSPOSE(double, transpose_f64)
 IM2COL(float, im2col_f32, transpose_f32)

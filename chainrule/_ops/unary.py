@@ -13,6 +13,7 @@ from chainrule._dtype import get_default_dtype
 from chainrule._ops._util import Tensor, _type_label, tensor_method
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
+from chainrule.backends import native
 
 
 def float_array(t: Tensor) -> np.ndarray:
@@ -105,30 +106,46 @@ class Relu(Function):
 
     @staticmethod
     def forward(ctx, a):
-        result = np.maximum(a._data, 0)
+        data = a._data
+        kernels = native.kernels(data.dtype) if data.flags.c_contiguous else None
+        if kernels is None:
+            result = np.maximum(data, 0)
+        else:  # np.maximum checks for NaN the slow way: 4x the time of the compiled loop
+            result = np.empty_like(data)
+            kernels.relu(data, result)
         ctx.save_for_backward(result)
         return result
 
     @staticmethod
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
-        return ActiveUnitsGrad.apply(grad, active=result._data > 0)
+        return ActiveUnitsGrad.apply(grad, result=result._data)
 
 
 class ActiveUnitsGrad(Function):
-    """ReLU's backward: the gradient where the unit was active, 0 elsewhere. It is linear in
-    the gradient, so its own backward is itself."""
+    """ReLU's backward: the gradient where the unit was active (``result > 0``), 0 elsewhere.
+    It is linear in the gradient, so its own backward is itself."""
 
     node_name = "ThresholdBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, grad, active):
-        ctx.active = active
-        return grad._data * active  # a product with the mask: many times faster than np.where
+    def forward(ctx, grad, result):
+        ctx.result = result
+        g = grad._data
+        kernels = native.kernels(g.dtype)
+        if (kernels is not None and g.dtype == result.dtype and g.shape == result.shape
+                and g.flags.c_contiguous and result.flags.c_contiguous):
+            out = np.empty_like(g)
+            kernels.relu_grad(result, g, out)
+            return out
+        active = result > 0
+        if np.isfinite(g).all():
+            return g * active  # a product with the mask: many times faster than np.where
+        return np.where(active, g, 0)  # inf * 0 would be NaN
 
     @staticmethod
     def backward(ctx, gg):
-        return ActiveUnitsGrad.apply(gg, active=ctx.active)
+        return ActiveUnitsGrad.apply(gg, result=ctx.result)
 
 
 class Abs(Function):
