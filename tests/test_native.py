@@ -138,6 +138,20 @@ def test_max_pool_values_indices_and_gradient_match_numpy_path(g):
     assert_same(*both_ways(lambda: pool_results(x, kernel_size=g["kernel"], **kwargs)))
 
 
+@pytest.mark.parametrize("specials", ["none", "ties", "nan", "inf"])
+@pytest.mark.parametrize("size,kernel", [((8, 8), 2), ((9, 7), 2), ((9, 9), 3), ((6, 8), (3, 2))])
+def test_side_by_side_windows_match_numpy_path(size, kernel, specials):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 2) + size).astype(np.float32)
+    if specials == "ties":
+        x = np.round(x / 2)
+    elif specials == "nan":
+        x[rng.random(x.shape) < 0.2] = np.nan
+    elif specials == "inf":
+        x[rng.random(x.shape) < 0.3] = -np.inf
+    assert_same(*both_ways(lambda: pool_results(x, kernel_size=kernel)))
+
+
 def test_lenet_training_steps_are_identical_with_and_without_kernels():
     from benchmarks.lenet_step import build
 

@@ -36,6 +36,7 @@ _SIGNATURES = {
     "relu": ((_P, _P, ctypes.c_int64), None),
     "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
     "maxpool": ((_P, _P, _P, _P), _INT),
+    "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),
 }
 
@@ -76,6 +77,13 @@ class Kernels:
         if self._maxpool(x.ctypes.data, out.ctypes.data, winners.ctypes.data,
                          geometry.ctypes.data):
             raise MemoryError("max pooling: out of memory for a row of winners")
+
+    def maxpool_disjoint(self, x: np.ndarray, out: np.ndarray, winners: np.ndarray,
+                         geometry: np.ndarray) -> None:
+        """``maxpool`` for side-by-side windows (stride = kernel, no padding or dilation)."""
+        if self._maxpool_disjoint(x.ctypes.data, out.ctypes.data, winners.ctypes.data,
+                                  geometry.ctypes.data):
+            raise MemoryError("max pooling: out of memory for the row maxima")
 
     def maxpool_scatter(self, grad: np.ndarray, winners: np.ndarray, gx: np.ndarray,
                         geometry: np.ndarray) -> None:

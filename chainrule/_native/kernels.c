@@ -267,6 +267,65 @@ PICK(double, uint64_t)
         return 0;                                                                           \
     }
 
+/* Max pooling over side-by-side windows (stride = kernel, no padding or dilation) in two
+ * passes: the max of each row's KW-wide pieces, then of KH such maxima down each column.
+ * The scan of the window is the row-major one of MAXPOOL split in two, so the value and
+ * the winning position are the same; the first pass runs as one long loop over all rows
+ * when the windows tile the planes exactly. */
+#define ROW_MAX(T, STRIDE)                                                                  \
+    for (int64_t e = 0; e < count; e++) {                                                   \
+        T b = from[e * (STRIDE)], w = 0;                                                    \
+        for (int64_t j = 1; j < (STRIDE); j++) {                                            \
+            const T v = from[e * (STRIDE) + j];                                             \
+            const int take = (v > b) | (v != v);                                            \
+            b = pick_##T(take, v, b);                                                       \
+            w = pick_##T(take, (T)j, w);                                                    \
+        }                                                                                   \
+        best[e] = b;                                                                        \
+        won[e] = w;                                                                         \
+    }
+
+#define MAXPOOL_DISJOINT(T, NAME)                                                           \
+    static void NAME##_rows(const T *restrict from, T *restrict best, T *restrict won,      \
+                            int64_t count, int64_t KW) {                                    \
+        if (KW == 2) {                                                                      \
+            ROW_MAX(T, 2)                                                                   \
+        } else {                                                                            \
+            ROW_MAX(T, KW)                                                                  \
+        }                                                                                   \
+    }                                                                                       \
+    int NAME(const T *x, T *out, int16_t *winners, const int64_t *g) {                      \
+        GEOMETRY                                                                            \
+        const int64_t rows = N * C * HO * KH; /* input rows inside some window */           \
+        T *best = malloc(2 * rows * WO * sizeof(T));                                        \
+        if (!best) return -1;                                                               \
+        T *won = best + rows * WO;                                                          \
+        if (W == WO * KW && H == HO * KH)                                                   \
+            NAME##_rows(x, best, won, rows * WO, KW);                                       \
+        else                                                                                \
+            for (int64_t r = 0; r < rows; r++) {                                            \
+                const int64_t nc = r / (HO * KH), ih = r % (HO * KH);                       \
+                NAME##_rows(x + (nc * H + ih) * W, best + r * WO, won + r * WO, WO, KW);    \
+            }                                                                               \
+        for (int64_t m = 0; m < N * C * HO; m++, out += WO, winners += WO) {                \
+            T *restrict b0 = best + m * KH * WO, *restrict w0 = won + m * KH * WO;          \
+            for (int64_t i = 1; i < KH; i++) {                                              \
+                const T *restrict bi = b0 + i * WO, *restrict wi = w0 + i * WO;             \
+                const T offset = (T)(i * KW);                                               \
+                for (int64_t ow = 0; ow < WO; ow++) {                                       \
+                    const T v = bi[ow], b = b0[ow];                                         \
+                    const int take = (v > b) | (v != v);                                    \
+                    b0[ow] = pick_##T(take, v, b);                                          \
+                    w0[ow] = pick_##T(take, offset + wi[ow], w0[ow]);                       \
+                }                                                                           \
+            }                                                                               \
+            memcpy(out, b0, WO * sizeof(T));                                                \
+            for (int64_t ow = 0; ow < WO; ow++) winners[ow] = (int16_t)w0[ow];              \
+        }                                                                                   \
+        free(best);                                                                         \
+        return 0;                                                                           \
+    }
+
 /* Max pooling's gradient: each output's gradient added to the input element that won its
  * window. Outputs are visited last to first, so that where windows overlap an element's
  * contributions arrive in ascending window position, the order of the NumPy path. */
@@ -317,6 +376,8 @@ COL2IM(float, col2im_f32, transpose_f32)
 COL2IM(double, col2im_f64, transpose_f64)
 MAXPOOL(float, maxpool_f32)
 MAXPOOL(double, maxpool_f64)
+MAXPOOL_DISJOINT(float, maxpool_disjoint_f32)
+MAXPOOL_DISJOINT(double, maxpool_disjoint_f64)
 MAXPOOL_SCATTER(float, maxpool_scatter_f32)
 MAXPOOL_SCATTER(double, maxpool_scatter_f64)
 

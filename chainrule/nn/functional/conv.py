@@ -34,7 +34,7 @@ from functools import cached_property
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from chainrule._ops._util import Tensor
+from chainrule._ops._util import Tensor, make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
 
@@ -258,15 +258,20 @@ def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
     return geo.from_4d(out)
 
 
-def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
-    """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input."""
-    cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), grad_matrix(grad, geo))
+def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry,
+               matrix: np.ndarray | None = None) -> np.ndarray:
+    """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input.
+    ``matrix`` is ``grad_matrix(grad, geo)`` if already made."""
+    if matrix is None:
+        matrix = grad_matrix(grad, geo)
+    cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), matrix)
     return col2im(cols, geo)
 
 
-def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry,
+                matrix: np.ndarray | None = None) -> np.ndarray:
     """``cols @ grad.T`` summed over the batch: the gradient w.r.t. the weight."""
-    g = grad_matrix(grad, geo)
+    g = grad_matrix(grad, geo) if matrix is None else matrix
     if geo.whole_batch:
         total = np.matmul(cols, g.transpose(0, 2, 1))
     else:
@@ -281,6 +286,14 @@ def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry) -> np.nda
     gw = total.transpose(0, 2, 1)
     return gw.reshape((geo.out_channels, geo.in_channels // geo.groups)
                       + geo.kernel[2 - geo.spatial_dims:])
+
+
+def bias_grad(matrix: np.ndarray, geo: ConvGeometry) -> np.ndarray:
+    """The gradient w.r.t. the bias, from ``grad_matrix``: sums along its rows as one
+    matrix-vector product (several times faster than ``sum`` over three axes)."""
+    rows = matrix.reshape(-1, matrix.shape[-1])
+    sums = rows @ np.ones(rows.shape[1], rows.dtype)
+    return sums if geo.whole_batch else sums.reshape(geo.batch, -1).sum(0)
 
 
 class Convolution(Function):
@@ -300,9 +313,15 @@ class Convolution(Function):
         x, weight = ctx.saved_tensors
         geo = ctx.geometry
         needs_x, needs_w, needs_b = ctx.needs_input_grad
-        gx = ConvolutionInputGrad.apply(grad, weight, None, geometry=geo) if needs_x else None
-        gw = ConvolutionWeightGrad.apply(x, grad, geometry=geo, cols=ctx.cols) if needs_w else None
-        gb = grad.sum(tuple(d for d in range(grad.ndim) if d != 1)) if needs_b else None
+        matrix = grad_matrix(grad._data, geo)  # made once for all three gradients
+        gx = (ConvolutionInputGrad.apply(grad, weight, None, geometry=geo, matrix=matrix)
+              if needs_x else None)
+        gw = (ConvolutionWeightGrad.apply(x, grad, geometry=geo, cols=ctx.cols, matrix=matrix)
+              if needs_w else None)
+        gb = None
+        if needs_b:
+            gb = (grad.sum(tuple(d for d in range(grad.ndim) if d != 1)) if grad.requires_grad
+                  else make_tensor(bias_grad(matrix, geo)))
         return gx, gw, gb
 
 
@@ -312,10 +331,10 @@ class ConvolutionInputGrad(Function):
     node_name = "ConvolutionBackward0"
 
     @staticmethod
-    def forward(ctx, grad, weight, bias, geometry):
+    def forward(ctx, grad, weight, bias, geometry, matrix=None):
         ctx.save_for_backward(grad, weight)
         ctx.geometry = geometry
-        out = input_grad(grad._data, geometry.weight_4d(weight._data), geometry)
+        out = input_grad(grad._data, geometry.weight_4d(weight._data), geometry, matrix)
         if bias is not None:
             out += bias._data.reshape((-1,) + (1,) * (out.ndim - 2))
         return out
@@ -337,12 +356,12 @@ class ConvolutionWeightGrad(Function):
     node_name = "ConvolutionBackwardBackward0"
 
     @staticmethod
-    def forward(ctx, x, grad, geometry, cols=None):
+    def forward(ctx, x, grad, geometry, cols=None, matrix=None):
         ctx.save_for_backward(x, grad)
         ctx.geometry = geometry
         if cols is None:
             cols = columns(x._data, geometry)
-        return weight_grad(cols, grad._data, geometry)
+        return weight_grad(cols, grad._data, geometry, matrix)
 
     @staticmethod
     def backward(ctx, gg):

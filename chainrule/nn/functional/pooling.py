@@ -203,7 +203,8 @@ class MaxPool2d(Function):
             source = np.ascontiguousarray(x._data)
             best = np.empty(source.shape[:2] + geometry.out_size, source.dtype)
             winners = np.empty(best.shape, np.int16)
-            kernels.maxpool(source, best, winners, geometry.packed(source))
+            pool = kernels.maxpool_disjoint if geometry.disjoint else kernels.maxpool
+            pool(source, best, winners, geometry.packed(source))
             ctx.winners, ctx.geometry = winners, geometry
             return best, winners
         fast = _disjoint_max(x._data, geometry) if geometry.disjoint else None
