@@ -38,6 +38,7 @@ _SIGNATURES = {
     "maxpool": ((_P, _P, _P, _P), _INT),
     "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),
+    "maxpool_scatter_disjoint": ((_P, _P, _P, _P), _INT),
 }
 
 
@@ -90,6 +91,13 @@ class Kernels:
         if self._maxpool_scatter(grad.ctypes.data, winners.ctypes.data, gx.ctypes.data,
                                  geometry.ctypes.data):
             raise MemoryError("max pooling: out of memory for the window offsets")
+
+    def maxpool_scatter_disjoint(self, grad: np.ndarray, winners: np.ndarray, gx: np.ndarray,
+                                 geometry: np.ndarray) -> None:
+        """``maxpool_scatter`` for side-by-side windows."""
+        if self._maxpool_scatter_disjoint(grad.ctypes.data, winners.ctypes.data,
+                                          gx.ctypes.data, geometry.ctypes.data):
+            raise MemoryError("max pooling: out of memory for a row of winners")
 
 
 library = _load()

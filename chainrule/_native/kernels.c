@@ -368,6 +368,44 @@ PICK(double, uint64_t)
 
 RELU(float, relu_f32, relu_grad_f32)
 RELU(double, relu_f64, relu_grad_f64)
+/* Max pooling's gradient for side-by-side windows: every input element inside a window
+ * gets its window's gradient if it won, else 0 (and elements outside all windows 0), written
+ * row by row with no scattered additions. */
+#define SCATTER_ROW(T, STRIDE)                                                              \
+    for (int64_t ow = 0; ow < WO; ow++)                                                     \
+        for (int64_t j = 0; j < (STRIDE); j++)                                              \
+            to[ow * (STRIDE) + j] = pick_##T(at[ow] == (T)(first + j), from[ow], 0);
+
+#define MAXPOOL_SCATTER_DISJOINT(T, NAME)                                                   \
+    static void NAME##_row(const T *restrict from, const T *restrict at, T *restrict to,    \
+                           int64_t WO, int64_t KW, int64_t first) {                         \
+        if (KW == 2) {                                                                      \
+            SCATTER_ROW(T, 2)                                                               \
+        } else {                                                                            \
+            SCATTER_ROW(T, KW)                                                              \
+        }                                                                                   \
+    }                                                                                       \
+    int NAME(const T *grad, const int16_t *winners, T *gx, const int64_t *g) {              \
+        GEOMETRY                                                                            \
+        T *at = malloc(WO * sizeof(T)); /* a row of winners, as T for vector compares */    \
+        if (!at) return -1;                                                                 \
+        for (int64_t nc = 0; nc < N * C; nc++) {                                            \
+            T *plane = gx + nc * H * W;                                                     \
+            for (int64_t oh = 0; oh < HO; oh++) {                                           \
+                const int64_t o = (nc * HO + oh) * WO;                                      \
+                for (int64_t ow = 0; ow < WO; ow++) at[ow] = (T)winners[o + ow];            \
+                for (int64_t i = 0; i < KH; i++) {                                          \
+                    T *row = plane + (oh * KH + i) * W;                                     \
+                    NAME##_row(grad + o, at, row, WO, KW, i * KW);                          \
+                    for (int64_t iw = WO * KW; iw < W; iw++) row[iw] = 0;                   \
+                }                                                                           \
+            }                                                                               \
+            for (int64_t e = HO * KH * W; e < H * W; e++) plane[e] = 0;                     \
+        }                                                                                   \
+        free(at);                                                                           \
+        return 0;                                                                           \
+    }
+
 TRANSPOSE(float, transpose_f32)
 TRANSPOSE(double, transpose_f64)
 IM2COL(float, im2col_f32, transpose_f32)
@@ -380,6 +418,8 @@ MAXPOOL_DISJOINT(float, maxpool_disjoint_f32)
 MAXPOOL_DISJOINT(double, maxpool_disjoint_f64)
 MAXPOOL_SCATTER(float, maxpool_scatter_f32)
 MAXPOOL_SCATTER(double, maxpool_scatter_f64)
+MAXPOOL_SCATTER_DISJOINT(float, maxpool_scatter_disjoint_f32)
+MAXPOOL_SCATTER_DISJOINT(double, maxpool_scatter_disjoint_f64)
 
 /* The library is built as a Python extension so that pip compiles it, but it is loaded with
  * ctypes, never imported; this symbol only satisfies linkers that require it. */

@@ -168,8 +168,8 @@ def _scatter(grad: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.nda
     kernels = native.kernels(grad.dtype)
     if kernels is not None:
         out = np.empty(grad.shape[:2] + geo.in_size, grad.dtype)
-        kernels.maxpool_scatter(np.ascontiguousarray(grad), np.ascontiguousarray(winners), out,
-                                geo.packed(out))
+        scatter = kernels.maxpool_scatter_disjoint if geo.disjoint else kernels.maxpool_scatter
+        scatter(np.ascontiguousarray(grad), np.ascontiguousarray(winners), out, geo.packed(out))
         return out
     if geo.disjoint:
         covered = geo.out_size[0] * geo.kernel[0], geo.out_size[1] * geo.kernel[1]
