@@ -26,6 +26,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Plain loops over long arrays, compiled also for AVX2 and picked at load time where the CPU
+ * has it (GCC and Clang on x86-64 with glibc); elsewhere the baseline build alone. */
+#if defined(__x86_64__) && defined(__GNUC__) && defined(__linux__)
+#define WIDE_VECTORS __attribute__((target_clones("avx2", "default")))
+#else
+#define WIDE_VECTORS
+#endif
+
 #define GEOMETRY                                                               \
     const int64_t N = g[0], C = g[1], H = g[2], W = g[3], KH = g[4], KW = g[5],   \
                   SH = g[6], SW = g[7], PT = g[8], PL = g[9], DH = g[10],          \
@@ -358,10 +366,10 @@ PICK(double, uint64_t)
 /* ReLU, forward (max(x, 0), NaN kept) and backward (the gradient where the output is
  * positive, 0 elsewhere: also where the gradient is inf or NaN, as in PyTorch). */
 #define RELU(T, NAME, GRAD_NAME)                                                            \
-    void NAME(const T *restrict x, T *restrict out, int64_t n) {                            \
+    WIDE_VECTORS void NAME(const T *restrict x, T *restrict out, int64_t n) {                            \
         for (int64_t e = 0; e < n; e++) out[e] = pick_##T((x[e] > 0) | (x[e] != x[e]), x[e], 0); \
     }                                                                                       \
-    void GRAD_NAME(const T *restrict result, const T *restrict grad, T *restrict out,        \
+    WIDE_VECTORS void GRAD_NAME(const T *restrict result, const T *restrict grad, T *restrict out,        \
                    int64_t n) {                                                             \
         for (int64_t e = 0; e < n; e++) out[e] = pick_##T(result[e] > 0, grad[e], 0);       \
     }
