@@ -43,6 +43,17 @@ WHOLE_BATCH_ROWS = 64
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
 
+_INTERNED: dict = {}
+
+
+def interned(geometry):
+    """The one stored instance equal to ``geometry`` (its cached properties already computed):
+    a training loop asks for the same few geometries every step."""
+    if len(_INTERNED) > 512:
+        _INTERNED.clear()
+    return _INTERNED.setdefault(geometry, geometry)
+
+
 def pair(value, n: int = 2, name: str = "argument") -> tuple[int, ...]:
     """An int or a length-``n`` sequence as an ``n``-tuple of ints."""
     if isinstance(value, (int, np.integer)):
@@ -97,22 +108,22 @@ class ConvGeometry:
     groups: int
     spatial_dims: int
 
-    @property
+    @cached_property
     def padded_size(self) -> tuple:
         (top, bottom), (left, right) = self.padding
         return self.in_size[0] + top + bottom, self.in_size[1] + left + right
 
-    @property
+    @cached_property
     def out_size(self) -> tuple:
         return tuple((p - d * (k - 1) - 1) // s + 1 for p, k, s, d in
                      zip(self.padded_size, self.kernel, self.stride, self.dilation))
 
-    @property
+    @cached_property
     def rows(self) -> int:
         """The length of one column: ``C/groups * kh * kw``."""
         return self.in_channels // self.groups * self.kernel[0] * self.kernel[1]
 
-    @property
+    @cached_property
     def whole_batch(self) -> bool:
         """One matrix product for the whole batch, rather than one per sample.
 
@@ -121,7 +132,7 @@ class ConvGeometry:
         """
         return self.rows >= WHOLE_BATCH_ROWS and self.batch > 1
 
-    @property
+    @cached_property
     def columns_shape(self) -> tuple:
         p = self.out_size[0] * self.out_size[1]
         if self.whole_batch:
@@ -415,9 +426,9 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
         pads = tuple((p, p) for p in pair(padding, spatial_dims, "padding"))
     if spatial_dims == 1:
         kernel, stride, dilation, pads = (1,) + kernel, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
-    geo = ConvGeometry(input.shape[0], input.shape[1], weight.shape[0],
-                       (1,) * (2 - spatial_dims) + tuple(input.shape[2:]), kernel, stride, pads,
-                       dilation, groups, spatial_dims)
+    geo = interned(ConvGeometry(input.shape[0], input.shape[1], weight.shape[0],
+                                (1,) * (2 - spatial_dims) + tuple(input.shape[2:]), kernel,
+                                stride, pads, dilation, groups, spatial_dims))
     if any(o <= 0 for o in geo.out_size):
         raise RuntimeError(
             f"Calculated padded input size per channel: ({' x '.join(map(str, geo.padded_size[2 - spatial_dims:]))}). "

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -28,7 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
-from chainrule.nn.functional.conv import pair, window_view
+from chainrule.nn.functional.conv import interned, pair, window_view
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
@@ -53,7 +54,7 @@ class PoolGeometry:
     dilation: tuple
     out_size: tuple
 
-    @property
+    @cached_property
     def buffer_size(self) -> tuple:
         """The padded extent every window fits in (ceil mode may reach past the padding)."""
         return tuple(max(s + p, (o - 1) * st + d * (k - 1) + 1) for s, p, o, st, d, k in
@@ -84,7 +85,7 @@ class PoolGeometry:
         return as_strided(start, buffer.shape[:2] + self.out_size,
                           tuple(lead) + (row * self.stride[0], col * self.stride[1]))
 
-    @property
+    @cached_property
     def disjoint(self) -> bool:
         """Windows side by side (``stride == kernel``, no padding or dilation), e.g. 2x2 / 2.
 
@@ -100,8 +101,12 @@ class PoolGeometry:
 
     def packed(self, x: np.ndarray) -> np.ndarray:
         """The geometry, for input ``x``, as the int64 array the compiled kernels take."""
-        return np.array(x.shape[:2] + self.in_size + self.kernel + self.stride + self.padding
-                        + self.dilation + self.out_size, np.int64)
+        known = self.__dict__.setdefault("_packed", {})  # by (N, C)
+        lead = x.shape[:2]
+        if lead not in known:
+            known[lead] = np.array(lead + self.in_size + self.kernel + self.stride
+                                   + self.padding + self.dilation + self.out_size, np.int64)
+        return known[lead]
 
     def positions(self):
         kw = self.kernel[1]
@@ -283,7 +288,7 @@ def _pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode, spat
         raise RuntimeError(
             f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated output size: "
             f"({'x'.join(map(str, (x.shape[1],) + out))}). Output size is too small")
-    return PoolGeometry(size, kernel, stride, padding, dilation, out)
+    return interned(PoolGeometry(size, kernel, stride, padding, dilation, out))
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
