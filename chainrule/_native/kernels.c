@@ -1,5 +1,5 @@
 /* chainrule's optional compiled kernels: the data-movement loops of convolution and max
- * pooling, which NumPy can only run as many short strided copies.
+ * pooling, which NumPy can only run as many short strided copies, and ReLU.
  *
  * Every kernel computes exactly what the NumPy path computes, in the same order of floating
  * point additions, so results are identical with or without this library. The arithmetic

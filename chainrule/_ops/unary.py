@@ -101,13 +101,17 @@ class Sigmoid(Function):
         return grad * result * (1 - result)
 
 
+NATIVE_MIN_SIZE = 4096  # below this a compiled call costs more than it saves
+
+
 class Relu(Function):
     node_name = "ReluBackward0"
 
     @staticmethod
     def forward(ctx, a):
         data = a._data
-        kernels = native.kernels(data.dtype) if data.flags.c_contiguous else None
+        kernels = (native.kernels(data.dtype)
+                   if data.size >= NATIVE_MIN_SIZE and data.flags.c_contiguous else None)
         if kernels is None:
             result = np.maximum(data, 0)
         else:  # np.maximum checks for NaN the slow way: 4x the time of the compiled loop
@@ -132,6 +136,8 @@ class ActiveUnitsGrad(Function):
     def forward(ctx, grad, result):
         ctx.result = result
         g = grad._data
+        if g.size < NATIVE_MIN_SIZE:
+            return np.where(result > 0, g, 0)
         kernels = native.kernels(g.dtype)
         if (kernels is not None and g.dtype == result.dtype and g.shape == result.shape
                 and g.flags.c_contiguous and result.flags.c_contiguous):

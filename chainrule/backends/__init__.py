@@ -1,5 +1,6 @@
 """``torch.backends``: the switches scripts set for GPU libraries, which a CPU framework keeps
-as plain flags (``torch.backends.cudnn.deterministic = True`` works and changes nothing)."""
+as plain flags (``torch.backends.cudnn.deterministic = True`` works and changes nothing), and
+``native``, the switch for chainrule's own optional compiled kernels."""
 
 from chainrule.backends import cudnn, mps, native
 

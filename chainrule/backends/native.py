@@ -1,6 +1,7 @@
-"""``chainrule.backends.native``: compiled kernels for the copies around convolutions and for
-max pooling, in the spirit of ``torch.backends.mkldnn``. They are used when pip could build
-them, and give the same results as the pure-NumPy path, bit for bit.
+"""``chainrule.backends.native``: compiled kernels for the copies around convolutions, for max
+pooling and for ReLU, in the spirit of ``torch.backends.mkldnn``. pip builds them from
+``chainrule/_native/kernels.c`` when a C compiler is present; they are used when built, and
+give the pure-NumPy path's results value for value (the matrix products stay NumPy's).
 
 Set ``enabled = False`` (or the environment variable ``CHAINRULE_NATIVE=0``) to run on
 NumPy alone.
