@@ -384,6 +384,12 @@ class ConvolutionWeightGrad(Function):
         return x_grad, g_grad
 
 
+def _check_dtypes(input: Tensor, weight: Tensor) -> None:
+    if input.dtype != weight.dtype:
+        raise RuntimeError(
+            f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+
+
 def _check_input(input: Tensor, weight: Tensor, groups: int, spatial_dims: int,
                  channel_dim: int, transposed: bool) -> None:
     if input.ndim != spatial_dims + 2:
@@ -399,9 +405,7 @@ def _check_input(input: Tensor, weight: Tensor, groups: int, spatial_dims: int,
             f"Given {'transposed=1, ' if transposed else ''}groups={groups}, weight of size "
             f"{list(weight.shape)}, expected input{list(input.shape)} to have {expected} "
             f"channels, but got {input.shape[1]} channels instead")
-    if input.dtype != weight.dtype:
-        raise RuntimeError(
-            f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+    _check_dtypes(input, weight)
 
 
 def _same_padding(kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
@@ -410,10 +414,32 @@ def _same_padding(kernel: tuple, dilation: tuple, stride: tuple) -> tuple:
     return tuple((d * (k - 1) // 2, d * (k - 1) - d * (k - 1) // 2) for k, d in zip(kernel, dilation))
 
 
+_GEOMETRIES: dict = {}
+
+
 def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims: int):
     unbatched = input.ndim == spatial_dims + 1
     if unbatched:
         input = input.unsqueeze(0)
+    key = (tuple(input.shape), tuple(weight.shape), stride, padding, dilation, groups,
+           spatial_dims)
+    try:
+        geo = _GEOMETRIES.get(key)
+    except TypeError:  # a list among the arguments
+        key = geo = None
+    if geo is None:
+        geo = _conv_geometry(input, weight, stride, padding, dilation, groups, spatial_dims)
+        if key is not None:
+            if len(_GEOMETRIES) > 512:
+                _GEOMETRIES.clear()
+            _GEOMETRIES[key] = geo
+    _check_dtypes(input, weight)
+    out = Convolution.apply(input, weight, bias, geometry=geo)
+    return out.squeeze(0) if unbatched else out
+
+
+def _conv_geometry(input, weight, stride, padding, dilation, groups, spatial_dims: int):
+    """The geometry of a convolution call, after checking its shapes and arguments."""
     _check_input(input, weight, groups, spatial_dims, 1, False)
     kernel = tuple(weight.shape[2:])
     stride = pair(stride, spatial_dims, "stride")
@@ -434,8 +460,7 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
             f"Calculated padded input size per channel: ({' x '.join(map(str, geo.padded_size[2 - spatial_dims:]))}). "
             f"Kernel size: ({' x '.join(map(str, kernel[2 - spatial_dims:]))}). "
             "Kernel size can't be greater than actual input size")
-    out = Convolution.apply(input, weight, bias, geometry=geo)
-    return out.squeeze(0) if unbatched else out
+    return geo
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,

@@ -269,8 +269,28 @@ def _flat_indices(winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     return (rows * geo.in_size[1] + cols).astype(np.int64)
 
 
+_GEOMETRIES: dict = {}
+
+
 def _pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode, spatial_dims: int,
                    name: str) -> PoolGeometry:
+    """The geometry of a pooling call, remembered per input shape and arguments."""
+    key = (tuple(x.shape[1:]), kernel, stride, padding, dilation, ceil_mode, spatial_dims)
+    try:
+        return _GEOMETRIES[key]
+    except KeyError:
+        geometry = _new_pool_geometry(x, kernel, stride, padding, dilation, ceil_mode,
+                                      spatial_dims)
+        if len(_GEOMETRIES) > 512:
+            _GEOMETRIES.clear()
+        _GEOMETRIES[key] = geometry
+        return geometry
+    except TypeError:  # a list among the arguments
+        return _new_pool_geometry(x, kernel, stride, padding, dilation, ceil_mode, spatial_dims)
+
+
+def _new_pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode,
+                       spatial_dims: int) -> PoolGeometry:
     lead = (1,) * (2 - spatial_dims)
     kernel = lead + pair(kernel, spatial_dims, "kernel_size")
     stride = kernel if stride is None or stride == [] or stride == () else (
