@@ -11,7 +11,7 @@ import datetime
 import os
 import platform
 
-from benchmarks import fit_overhead, footprint, lenet_step, mlp_step, op_overhead
+from benchmarks import fit_overhead, footprint, lenet_step, mlp_step, native_kernels, op_overhead
 from benchmarks._harness import TABLE_HEADER
 
 
@@ -25,6 +25,10 @@ def main() -> None:
     for row in mlp_step.run(args.quick) + lenet_step.run(args.quick):
         print(row, flush=True)
     for row in footprint.run(args.quick):
+        print(row, flush=True)
+    print("\nchainrule's compiled kernels (chainrule.backends.native), on vs off\n"
+          + native_kernels.TABLE_HEADER)
+    for row in native_kernels.run(args.quick):
         print(row, flush=True)
     print("\nfit's own overhead (goal: at most 2 %)\n" + fit_overhead.TABLE_HEADER)
     for row in fit_overhead.run(args.quick):
