@@ -473,7 +473,8 @@ class Std(Function):
         return scale * centred / ctx.divisor
 
 
-def _spread(node: type[Function], input, dim, unbiased, keepdim, correction) -> Tensor:
+def _spread(node: type[Function], input, dim, unbiased, keepdim, correction):
+    """``node`` (var, std, or one of them with the mean) with PyTorch's argument rules."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
     if correction is None:

@@ -15,6 +15,7 @@ from chainrule._ops.reduction import (
     _accumulate_dtype,
     _as_kept,
     _reduced_size,
+    _spread,
     _variance,
     reduction_dims,
     share_among_ties,
@@ -98,23 +99,14 @@ class StdMean(VarMean):
     spread = Std
 
 
-def _spread_mean(node: type[VarMean], input, dim, unbiased, keepdim, correction) -> tuple:
-    if isinstance(dim, bool):
-        dim, unbiased = None, dim
-    if correction is None:
-        correction = 1 if unbiased is None or unbiased else 0
-    dims = reduction_dims(dim, input._data.ndim)
-    return node.apply(input, dims=dims, correction=correction, keepdim=keepdim)
-
-
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
     """``(var(input, ...), mean(input, ...))`` computed together."""
-    return _spread_mean(VarMean, input, dim, unbiased, keepdim, correction)
+    return _spread(VarMean, input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
     """``(std(input, ...), mean(input, ...))`` computed together."""
-    return _spread_mean(StdMean, input, dim, unbiased, keepdim, correction)
+    return _spread(StdMean, input, dim, unbiased, keepdim, correction)
 
 
 _aminmax_base = namedtuple("aminmax", ["min", "max"])
