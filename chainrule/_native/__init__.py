@@ -43,61 +43,23 @@ _SIGNATURES = {
 
 
 class Kernels:
-    """The kernels for one element type. Arrays must be C-contiguous and of that type;
-    ``geometry`` is the int64 array described at the top of ``kernels.c``."""
+    """The kernels for one element type, as methods named after them (``im2col``, ``maxpool``
+    ...) that take the C function's arguments with arrays in place of pointers. Arrays must be
+    C-contiguous and of that type; ``geometry`` is the int64 array described at the top of
+    ``kernels.c``. A kernel that cannot allocate its scratch memory raises ``MemoryError``."""
 
     def __init__(self, lib: ctypes.CDLL, suffix: str):
         for name, (argtypes, restype) in _SIGNATURES.items():
             function = getattr(lib, f"{name}_{suffix}")
             function.argtypes, function.restype = argtypes, restype
-            setattr(self, "_" + name, function)
+            setattr(self, name, _with_arrays(function, name))
 
-    def transpose(self, src: np.ndarray, dst: np.ndarray) -> None:
-        """``dst = src.T`` for a 2-d ``src``."""
-        self._transpose(src.ctypes.data, dst.ctypes.data, *src.shape)
 
-    def relu(self, x: np.ndarray, out: np.ndarray) -> None:
-        self._relu(x.ctypes.data, out.ctypes.data, x.size)
-
-    def relu_grad(self, result: np.ndarray, grad: np.ndarray, out: np.ndarray) -> None:
-        """``out = grad`` where ``result > 0``, else 0."""
-        self._relu_grad(result.ctypes.data, grad.ctypes.data, out.ctypes.data, out.size)
-
-    def im2col(self, x: np.ndarray, cols: np.ndarray, geometry: np.ndarray,
-               whole_batch: bool) -> None:
-        if self._im2col(x.ctypes.data, cols.ctypes.data, geometry.ctypes.data, whole_batch):
-            raise MemoryError("im2col: out of memory for a transposed copy of the input")
-
-    def col2im(self, cols: np.ndarray, gx: np.ndarray, geometry: np.ndarray,
-               whole_batch: bool) -> None:
-        if self._col2im(cols.ctypes.data, gx.ctypes.data, geometry.ctypes.data, whole_batch):
-            raise MemoryError("col2im: out of memory for the accumulator")
-
-    def maxpool(self, x: np.ndarray, out: np.ndarray, winners: np.ndarray,
-                geometry: np.ndarray) -> None:
-        if self._maxpool(x.ctypes.data, out.ctypes.data, winners.ctypes.data,
-                         geometry.ctypes.data):
-            raise MemoryError("max pooling: out of memory for a row of winners")
-
-    def maxpool_disjoint(self, x: np.ndarray, out: np.ndarray, winners: np.ndarray,
-                         geometry: np.ndarray) -> None:
-        """``maxpool`` for side-by-side windows (stride = kernel, no padding or dilation)."""
-        if self._maxpool_disjoint(x.ctypes.data, out.ctypes.data, winners.ctypes.data,
-                                  geometry.ctypes.data):
-            raise MemoryError("max pooling: out of memory for the row maxima")
-
-    def maxpool_scatter(self, grad: np.ndarray, winners: np.ndarray, gx: np.ndarray,
-                        geometry: np.ndarray) -> None:
-        if self._maxpool_scatter(grad.ctypes.data, winners.ctypes.data, gx.ctypes.data,
-                                 geometry.ctypes.data):
-            raise MemoryError("max pooling: out of memory for the window offsets")
-
-    def maxpool_scatter_disjoint(self, grad: np.ndarray, winners: np.ndarray, gx: np.ndarray,
-                                 geometry: np.ndarray) -> None:
-        """``maxpool_scatter`` for side-by-side windows."""
-        if self._maxpool_scatter_disjoint(grad.ctypes.data, winners.ctypes.data,
-                                          gx.ctypes.data, geometry.ctypes.data):
-            raise MemoryError("max pooling: out of memory for a row of winners")
+def _with_arrays(function, name: str):
+    def call(*args):
+        if function(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args]):
+            raise MemoryError(f"chainrule's compiled {name}: out of memory for scratch space")
+    return call
 
 
 library = _load()

@@ -116,7 +116,7 @@ class Relu(Function):
             result = np.maximum(data, 0)
         else:  # np.maximum checks for NaN the slow way: 4x the time of the compiled loop
             result = np.empty_like(data)
-            kernels.relu(data, result)
+            kernels.relu(data, result, data.size)
         ctx.save_for_backward(result)
         return result
 
@@ -142,7 +142,7 @@ class ActiveUnitsGrad(Function):
         if (kernels is not None and g.dtype == result.dtype and g.shape == result.shape
                 and g.flags.c_contiguous and result.flags.c_contiguous):
             out = np.empty_like(g)
-            kernels.relu_grad(result, g, out)
+            kernels.relu_grad(result, g, out, out.size)
             return out
         active = result > 0
         if np.isfinite(g).all():

@@ -237,7 +237,7 @@ def _copy_transposed(source: np.ndarray, target: np.ndarray) -> None:
     if kernels is None:
         np.copyto(target, source.T)
     else:
-        kernels.transpose(np.ascontiguousarray(source), target)
+        kernels.transpose(np.ascontiguousarray(source), target, *source.shape)
 
 
 def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
