@@ -79,8 +79,6 @@ static int64_t *column_spans(const int64_t *g) {
 #define IM2COL(T, NAME, TRANSPOSE_NAME)                                                     \
     int NAME(const T *x, T *cols, const int64_t *g, int whole_batch) {                     \
         GEOMETRY                                                                            \
-        int64_t *span = column_spans(g);                                                    \
-        if (!span) return -1;                                                               \
         if (!whole_batch) {                                                                 \
             /* Each plane is first copied into a zero-bordered scratch plane, so that every \
              * column row is a plain copy: short rows leave no room for bounds logic. */    \
@@ -88,7 +86,7 @@ static int64_t *column_spans(const int64_t *g) {
             const int64_t WP = (WO - 1) * SW + (KW - 1) * DW + 1;                           \
             const int64_t width = W < WP - PL ? W : WP - PL;                                \
             T *pad = calloc(HP * WP, sizeof(T));                                            \
-            if (!pad) { free(span); return -1; }                                            \
+            if (!pad) return -1;                                                            \
             T *out = cols;                                                                  \
             for (int64_t nc = 0; nc < N * C; nc++) {                                        \
                 const T *plane = x + nc * H * W;                                            \
@@ -105,12 +103,16 @@ static int64_t *column_spans(const int64_t *g) {
                         }                                                                   \
             }                                                                               \
             free(pad);                                                                      \
-            free(span);                                                                     \
             return 0;                                                                       \
         }                                                                                   \
         /* Batch innermost: transpose once to (C, H, W, N), then copy runs of N. */         \
+        int64_t *span = column_spans(g);                                                    \
         T *xt = malloc(N * C * H * W * sizeof(T));                                          \
-        if (!xt) { free(span); return -1; }                                                                    \
+        if (!span || !xt) {                                                                 \
+            free(span);                                                                     \
+            free(xt);                                                                       \
+            return -1;                                                                      \
+        }                                                                                   \
         TRANSPOSE_NAME(x, xt, N, C * H * W);                                                \
         T *out = cols;                                                                      \
         for (int64_t c = 0; c < C; c++)                                                     \
@@ -171,7 +173,10 @@ static int64_t *column_spans(const int64_t *g) {
             return 0;                                                                       \
         }                                                                                   \
         T *acc = calloc(N * C * H * W, sizeof(T)); /* (C, H, W, N) */                       \
-        if (!acc) { free(span); return -1; }                                                                   \
+        if (!acc) {                                                                         \
+            free(span);                                                                     \
+            return -1;                                                                      \
+        }                                                                                   \
         const T *in = cols;                                                                 \
         for (int64_t c = 0; c < C; c++)                                                     \
             for (int64_t i = 0; i < KH; i++)                                                \
@@ -366,11 +371,12 @@ PICK(double, uint64_t)
 /* ReLU, forward (max(x, 0), NaN kept) and backward (the gradient where the output is
  * positive, 0 elsewhere: also where the gradient is inf or NaN, as in PyTorch). */
 #define RELU(T, NAME, GRAD_NAME)                                                            \
-    WIDE_VECTORS void NAME(const T *restrict x, T *restrict out, int64_t n) {                            \
-        for (int64_t e = 0; e < n; e++) out[e] = pick_##T((x[e] > 0) | (x[e] != x[e]), x[e], 0); \
+    WIDE_VECTORS void NAME(const T *restrict x, T *restrict out, int64_t n) {               \
+        for (int64_t e = 0; e < n; e++)                                                     \
+            out[e] = pick_##T((x[e] > 0) | (x[e] != x[e]), x[e], 0);                        \
     }                                                                                       \
-    WIDE_VECTORS void GRAD_NAME(const T *restrict result, const T *restrict grad, T *restrict out,        \
-                   int64_t n) {                                                             \
+    WIDE_VECTORS void GRAD_NAME(const T *restrict result, const T *restrict grad,           \
+                                T *restrict out, int64_t n) {                               \
         for (int64_t e = 0; e < n; e++) out[e] = pick_##T(result[e] > 0, grad[e], 0);       \
     }
 
