@@ -194,10 +194,10 @@ def columns(x: np.ndarray, geo: ConvGeometry) -> np.ndarray:
         cols = np.empty(geo.columns_shape, x.dtype)
         kernels.im2col(np.ascontiguousarray(x), cols, geo.packed, geo.whole_batch)
         return cols
-    if geo.padding == ((0, 0), (0, 0)) and not geo.whole_batch:
+    unpadded = geo.padding == ((0, 0), (0, 0))
+    if unpadded and not geo.whole_batch:
         source = x
     else:
-        unpadded = geo.padding == ((0, 0), (0, 0))
         _, source = _padded_buffer(geo, x.dtype, np.empty if unpadded else np.zeros)
         np.copyto(_interior(source, geo), x)
     cols = np.empty(geo.columns_shape, x.dtype)
@@ -254,7 +254,8 @@ def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
         if bias is not None:
             out += bias
         return geo.from_4d(out)
-    # Batch-innermost product to batch-first output, with the bias added in the same pass.
+    # The batch-innermost product to a batch-first output: compiled, a tiled transpose and
+    # then the bias; in NumPy, one strided pass that adds the bias on the way.
     out = np.empty((n, o, ho, wo), cols.dtype)
     if native.kernels(cols.dtype) is not None:
         _copy_transposed(product.reshape(-1, n), out.reshape(n, -1))
