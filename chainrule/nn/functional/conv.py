@@ -43,15 +43,20 @@ WHOLE_BATCH_ROWS = 64
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
 
-_INTERNED: dict = {}
-
-
-def interned(geometry):
-    """The one stored instance equal to ``geometry`` (its cached properties already computed):
-    a training loop asks for the same few geometries every step."""
-    if len(_INTERNED) > 512:
-        _INTERNED.clear()
-    return _INTERNED.setdefault(geometry, geometry)
+def remembered(cache: dict, key, build):
+    """``build()``, kept in ``cache`` under ``key``: a training loop asks for the same few
+    geometries every step. A key that cannot be hashed (a list among the arguments) is not
+    kept."""
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    except TypeError:
+        return build()
+    if len(cache) > 512:
+        cache.clear()
+    value = cache[key] = build()
+    return value
 
 
 def pair(value, n: int = 2, name: str = "argument") -> tuple[int, ...]:
@@ -424,16 +429,8 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
         input = input.unsqueeze(0)
     key = (tuple(input.shape), tuple(weight.shape), stride, padding, dilation, groups,
            spatial_dims)
-    try:
-        geo = _GEOMETRIES.get(key)
-    except TypeError:  # a list among the arguments
-        key = geo = None
-    if geo is None:
-        geo = _conv_geometry(input, weight, stride, padding, dilation, groups, spatial_dims)
-        if key is not None:
-            if len(_GEOMETRIES) > 512:
-                _GEOMETRIES.clear()
-            _GEOMETRIES[key] = geo
+    geo = remembered(_GEOMETRIES, key, lambda: _conv_geometry(
+        input, weight, stride, padding, dilation, groups, spatial_dims))
     _check_dtypes(input, weight)
     out = Convolution.apply(input, weight, bias, geometry=geo)
     return out.squeeze(0) if unbatched else out
@@ -453,9 +450,9 @@ def _conv_geometry(input, weight, stride, padding, dilation, groups, spatial_dim
         pads = tuple((p, p) for p in pair(padding, spatial_dims, "padding"))
     if spatial_dims == 1:
         kernel, stride, dilation, pads = (1,) + kernel, (1,) + stride, (1,) + dilation, ((0, 0),) + pads
-    geo = interned(ConvGeometry(input.shape[0], input.shape[1], weight.shape[0],
-                                (1,) * (2 - spatial_dims) + tuple(input.shape[2:]), kernel,
-                                stride, pads, dilation, groups, spatial_dims))
+    geo = ConvGeometry(input.shape[0], input.shape[1], weight.shape[0],
+                       (1,) * (2 - spatial_dims) + tuple(input.shape[2:]), kernel, stride, pads,
+                       dilation, groups, spatial_dims)
     if any(o <= 0 for o in geo.out_size):
         raise RuntimeError(
             f"Calculated padded input size per channel: ({' x '.join(map(str, geo.padded_size[2 - spatial_dims:]))}). "

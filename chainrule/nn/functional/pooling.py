@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import as_strided
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
-from chainrule.nn.functional.conv import interned, pair, window_view
+from chainrule.nn.functional.conv import pair, remembered, window_view
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
@@ -276,17 +276,8 @@ def _pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode, spat
                    name: str) -> PoolGeometry:
     """The geometry of a pooling call, remembered per input shape and arguments."""
     key = (tuple(x.shape[1:]), kernel, stride, padding, dilation, ceil_mode, spatial_dims)
-    try:
-        return _GEOMETRIES[key]
-    except KeyError:
-        geometry = _new_pool_geometry(x, kernel, stride, padding, dilation, ceil_mode,
-                                      spatial_dims)
-        if len(_GEOMETRIES) > 512:
-            _GEOMETRIES.clear()
-        _GEOMETRIES[key] = geometry
-        return geometry
-    except TypeError:  # a list among the arguments
-        return _new_pool_geometry(x, kernel, stride, padding, dilation, ceil_mode, spatial_dims)
+    return remembered(_GEOMETRIES, key, lambda: _new_pool_geometry(
+        x, kernel, stride, padding, dilation, ceil_mode, spatial_dims))
 
 
 def _new_pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode,
@@ -308,7 +299,7 @@ def _new_pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode,
         raise RuntimeError(
             f"Given input size: ({'x'.join(map(str, x.shape[1:]))}). Calculated output size: "
             f"({'x'.join(map(str, (x.shape[1],) + out))}). Output size is too small")
-    return interned(PoolGeometry(size, kernel, stride, padding, dilation, out))
+    return PoolGeometry(size, kernel, stride, padding, dilation, out)
 
 
 def _max_pool(input, kernel_size, stride, padding, dilation, ceil_mode, return_indices,
