@@ -45,3 +45,15 @@ def report_row(name: str, ours: float, theirs: float, unit: float = 1e-3, unit_n
 
 TABLE_HEADER = ("| case                               |   chainrule   |     torch     | torch/chainrule |\n"
                 "|------------------------------------|---------------|---------------|-----------------|")
+
+
+def table_main(doc: str, header: str, run: Callable[[bool], list[str]]) -> None:
+    """The command line of a one-table benchmark: ``--quick`` for a smoke run, then the table."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
+    args = parser.parse_args()
+    print(header)
+    for row in run(args.quick):
+        print(row, flush=True)

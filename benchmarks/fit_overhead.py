@@ -16,14 +16,13 @@ goal is at most 2 % at batch 64 and at batch 1.
 
 from __future__ import annotations
 
-import argparse
 import os
 import statistics
 import tempfile
 
 import numpy as np
 
-from benchmarks._harness import time_per_call
+from benchmarks._harness import table_main, time_per_call
 
 TABLE_HEADER = ("| case                               |    by hand    |      fit      | fit overhead |\n"
                 "|------------------------------------|---------------|---------------|--------------|")
@@ -132,12 +131,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller data, fewer rounds")
-    args = parser.parse_args()
-    print(TABLE_HEADER)
-    for row in run(args.quick):
-        print(row, flush=True)
+    table_main(__doc__, TABLE_HEADER, run)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from benchmarks._harness import TABLE_HEADER, alternate, report_row
+from benchmarks._harness import TABLE_HEADER, alternate, report_row, table_main
 
 
 def lenet5(nn):
@@ -53,12 +51,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(TABLE_HEADER)
-    for row in run(args.quick):
-        print(row)
+    table_main(__doc__, TABLE_HEADER, run)
 
 
 if __name__ == "__main__":

@@ -8,12 +8,11 @@ same FLOP count as one step, to say how close the step gets to the hardware.
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from benchmarks._harness import SETTLE_SECONDS, TABLE_HEADER, alternate, report_row
+from benchmarks._harness import SETTLE_SECONDS, TABLE_HEADER, alternate, report_row, table_main
 
 SIZES = (784, 128, 64, 10)
 
@@ -86,12 +85,7 @@ def run(quick: bool = False) -> list[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer repeats (a smoke run)")
-    args = parser.parse_args()
-    print(TABLE_HEADER)
-    for row in run(args.quick):
-        print(row)
+    table_main(__doc__, TABLE_HEADER, run)
 
 
 if __name__ == "__main__":

@@ -5,11 +5,9 @@
 
 from __future__ import annotations
 
-import argparse
-
 import chainrule
 from benchmarks import lenet_step
-from benchmarks._harness import alternate, report_row
+from benchmarks._harness import alternate, report_row, table_main
 from chainrule.backends import native
 
 
@@ -37,12 +35,7 @@ TABLE_HEADER = ("| case                               | with kernels  | NumPy on
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    print(TABLE_HEADER)
-    for row in run(args.quick):
-        print(row)
+    table_main(__doc__, TABLE_HEADER, run)
 
 
 if __name__ == "__main__":
