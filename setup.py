@@ -7,4 +7,4 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "chainrule._native._kernels", ["chainrule/_native/kernels.c"], optional=True,
-    extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c99"])])
+    extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c99", "-ffp-contract=fast"])])

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-__all__ = ["KERNELS", "Kernels", "library"]
+__all__ = ["KERNELS", "Kernels", "cap_cpu_level", "library"]
 
 
 def _load() -> ctypes.CDLL | None:
@@ -39,6 +39,8 @@ _SIGNATURES = {
     "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter_disjoint": ((_P, _P, _P, _P), _INT),
+    "direct_conv": ((_P, _P, _P, _P, _P, ctypes.c_int64), _INT),
+    "direct_weight_grad": ((_P, _P, _P, _P, ctypes.c_int64), _INT),
 }
 
 
@@ -63,5 +65,13 @@ def _with_arrays(function, name: str):
 
 
 library = _load()
+if library is not None:
+    library.direct_cap_cpu_level.argtypes, library.direct_cap_cpu_level.restype = (_INT,), None
+
+
+def cap_cpu_level(cap: int) -> None:
+    """Run the direct convolutions' build for at most this CPU level (2: AVX-512, 1: AVX2 and
+    FMA, 0: any CPU), as tests do to cover the builds this CPU would not pick."""
+    library.direct_cap_cpu_level(cap)
 KERNELS: dict[np.dtype, Kernels] = {} if library is None else {
     np.dtype(np.float32): Kernels(library, "f32"), np.dtype(np.float64): Kernels(library, "f64")}

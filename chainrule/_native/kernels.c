@@ -1,12 +1,15 @@
 /* chainrule's optional compiled kernels: the data-movement loops of convolution and max
- * pooling, which NumPy can only run as many short strided copies, and ReLU.
+ * pooling, which NumPy can only run as many short strided copies, ReLU, and the direct
+ * convolution of layers with few input channels.
  *
- * Every kernel computes exactly what the NumPy path computes, in the same order of floating
- * point additions, so results are identical with or without this library. The arithmetic
- * of a convolution stays in NumPy's matrix products; only the copies around them are here.
+ * Every kernel but the direct convolution computes exactly what the NumPy path computes, in
+ * the same order of floating point additions, so results are identical with or without this
+ * library; there, the arithmetic stays in NumPy's matrix products and only the copies around
+ * them are here. The direct convolution (at the end) does its own arithmetic.
  *
- * Plain C99, no Python headers: chainrule loads the library with ctypes. Each kernel is
- * written once as a macro over the element type and instantiated for float and double.
+ * C99 with GCC's vector extensions (GCC or Clang), no Python headers: chainrule loads the
+ * library with ctypes. Each kernel is written once as a macro over the element type and
+ * instantiated for float and double.
  *
  * Geometry of a 2-d convolution or pooling, passed as an int64 array `g`:
  *   g[0..3]   N, C, H, W        input
@@ -419,6 +422,266 @@ RELU(double, relu_f64, relu_grad_f64)
         free(at);                                                                           \
         return 0;                                                                           \
     }
+
+/* Direct convolution, for stride 1, no dilation and one group: the arithmetic of a
+ * convolution with few input channels (LeNet-5's first), done here rather than as im2col and
+ * a matrix product. Its columns would be kh * kw times the size of the input, and streaming
+ * them through memory costs more than the multiply-adds. Unlike the kernels above, these
+ * add in their own order, so results match the NumPy path to rounding, not bit for bit.
+ *
+ * One sample at a time, the input is copied into a zero-bordered scratch image whose rows
+ * are WP = WO + KW - 1 wide, so that the output can be computed along "wide" rows: output
+ * position q = oh * WP + ow reads scratch[q + c * HP * WP + i * WP + j] for every tap, one
+ * offset per tap, with no bounds logic; the WP - WO positions past each row's end are
+ * computed and dropped. Vectors run along q, a register tile covers OB output channels
+ * times PB vectors of positions (forward) or OB channels times TB taps (weight gradient).
+ *
+ * The geometry is the int64 array at the top plus the number of output channels O; SH, SW,
+ * DH, DW are 1. Padding may be negative (rows and columns cropped), as the input gradient,
+ * which is this same convolution of the padded output gradient with the flipped weight,
+ * needs where the forward padding exceeds KH - 1. */
+#define VECTOR_BYTES 32
+#if defined(__x86_64__) || defined(__i386__)
+#define WIDE_TARGET __attribute__((target("avx512f,avx512vl,avx2,fma")))
+#define FAST_TARGET __attribute__((target("avx2,fma")))
+#else
+#define WIDE_TARGET
+#define FAST_TARGET
+#endif
+/* Tests lower the cap to run the builds this CPU would not pick. */
+static int cpu_level_cap = 2;
+void direct_cap_cpu_level(int cap) { cpu_level_cap = cap; }
+/* The build to run: 2 with AVX-512, 1 with AVX2 and FMA, 0 otherwise (at most the cap). */
+static int CPU_LEVEL(void) {
+    int level = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        level = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") ? 2 : 1;
+#endif
+    return level < cpu_level_cap ? level : cpu_level_cap;
+}
+#define INLINE static inline __attribute__((always_inline))
+
+typedef float vec_float __attribute__((vector_size(VECTOR_BYTES)));
+typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
+
+/* The scratch image of one sample: x's C planes at offset (PT, PL), zero elsewhere (the
+ * borders are zeroed once; each sample overwrites the same interior). */
+#define PAD_SAMPLE(T)                                                                       \
+    static void pad_sample_##T(const T *x, T *xp, const int64_t *g, int64_t HP, int64_t WP) { \
+        GEOMETRY                                                                            \
+        const int64_t lo = PL < 0 ? -PL : 0, hi = W < WP - PL ? W : WP - PL;                \
+        if (hi <= lo) return;                                                               \
+        for (int64_t c = 0; c < C; c++)                                                     \
+            for (int64_t ih = 0; ih < H; ih++) {                                            \
+                const int64_t r = ih + PT;                                                  \
+                if (r >= 0 && r < HP)                                                       \
+                    memcpy(xp + (c * HP + r) * WP + lo + PL, x + (c * H + ih) * W + lo,     \
+                           (hi - lo) * sizeof(T));                                          \
+            }                                                                               \
+    }
+
+/* Vector loads and stores at any alignment; scalar broadcast. */
+#define VECTOR_OPS(T)                                                                       \
+    enum { LANES_##T = VECTOR_BYTES / sizeof(T) };                                          \
+    INLINE vec_##T load_##T(const T *p) { vec_##T v; memcpy(&v, p, sizeof v); return v; }   \
+    INLINE void store_##T(T *p, vec_##T v) { memcpy(p, &v, sizeof v); }                     \
+
+/* out[ob][q .. q + PB vectors) for OB channels: bias plus the sum over taps t of
+ * w[ob][t] * scratch[q + offset[t]]. */
+#define FORWARD_TILE(T, V, OB, PB)                                                          \
+    INLINE void forward_tile_##T##_##V##_##OB(const T *xq, const int64_t *offset,           \
+                                              int64_t taps, const T *w, const T *bias,      \
+                                              T *tq, int64_t QR) {                          \
+        vec_##T acc[OB][PB];                                                                \
+        for (int ob = 0; ob < OB; ob++)                                                     \
+            for (int pb = 0; pb < PB; pb++) acc[ob][pb] = splat_##T(bias ? bias[ob] : 0);   \
+        for (int64_t t = 0; t < taps; t++) {                                                \
+            vec_##T xv[PB];                                                                 \
+            for (int pb = 0; pb < PB; pb++) xv[pb] = load_##T(xq + offset[t] + pb * LANES_##T); \
+            for (int ob = 0; ob < OB; ob++) {                                               \
+                const vec_##T wv = splat_##T(w[ob * taps + t]);                             \
+                for (int pb = 0; pb < PB; pb++) acc[ob][pb] += wv * xv[pb];                 \
+            }                                                                               \
+        }                                                                                   \
+        for (int ob = 0; ob < OB; ob++)                                                     \
+            for (int pb = 0; pb < PB; pb++) store_##T(tq + ob * QR + pb * LANES_##T, acc[ob][pb]); \
+    }
+
+/* sums[ob][tb] (vectors) += the sum over positions q of grad[ob][q] * scratch[q + offset[tb]]. */
+#define WEIGHT_TILE(T, V, OB, TB)                                                           \
+    INLINE void weight_tile_##T##_##V##_##OB##_##TB(const T *xp, const int64_t *offset,     \
+                                                    const T *gq, int64_t QR, T *sums,       \
+                                                    int64_t taps) {                         \
+        vec_##T acc[OB][TB];                                                                \
+        for (int ob = 0; ob < OB; ob++)                                                     \
+            for (int tb = 0; tb < TB; tb++) acc[ob][tb] = splat_##T(0);                     \
+        for (int64_t q = 0; q < QR; q += LANES_##T) {                                       \
+            vec_##T gv[OB];                                                                 \
+            for (int ob = 0; ob < OB; ob++) gv[ob] = load_##T(gq + ob * QR + q);            \
+            for (int tb = 0; tb < TB; tb++) {                                               \
+                const vec_##T xv = load_##T(xp + offset[tb] + q);                           \
+                for (int ob = 0; ob < OB; ob++) acc[ob][tb] += gv[ob] * xv;                 \
+            }                                                                               \
+        }                                                                                   \
+        for (int ob = 0; ob < OB; ob++)                                                     \
+            for (int tb = 0; tb < TB; tb++) {                                               \
+                T *s = sums + (ob * taps + tb) * LANES_##T;                                 \
+                store_##T(s, load_##T(s) + acc[ob][tb]);                                    \
+            }                                                                               \
+    }
+
+/* The scratch layout shared by both directions: sizes, the offset of each tap (c, i, j),
+ * and the scratch image with room for the last tile's overhang. */
+#define DIRECT_LAYOUT(T, QUANTUM)                                                           \
+    GEOMETRY                                                                                \
+    const int64_t HP = HO + KH - 1, WP = WO + KW - 1, taps = C * KH * KW;                   \
+    const int64_t QR = (HO * WP + (QUANTUM) - 1) / (QUANTUM) * (QUANTUM);                   \
+    const int64_t scratch_size = C * HP * WP + QR + KW * WP;                                \
+    int64_t *offset = malloc(taps * sizeof(int64_t));                                       \
+    T *xp = calloc(scratch_size, sizeof(T));                                                \
+    if (offset && xp)                                                                       \
+        for (int64_t c = 0; c < C; c++)                                                     \
+            for (int64_t i = 0; i < KH; i++)                                                \
+                for (int64_t j = 0; j < KW; j++)                                            \
+                    offset[(c * KH + i) * KW + j] = (c * HP + i) * WP + j;
+
+/* The forward pass of variant V, with tiles of up to 4 (or, with WIDE set, 6) channels by
+ * PB vectors of positions. */
+#define FORWARD_CASE(T, V, OB)                                                              \
+    case OB: forward_tile_##T##_##V##_##OB(xp + q, offset, taps, wo, b, tmp + q, QR); break;
+#define DIRECT_FORWARD(T, V, ATTRIBUTE, WIDE, PB)                                           \
+    FORWARD_TILE(T, V, 1, PB) FORWARD_TILE(T, V, 2, PB) FORWARD_TILE(T, V, 3, PB)           \
+    FORWARD_TILE(T, V, 4, PB) FORWARD_TILE(T, V, 5, PB) FORWARD_TILE(T, V, 6, PB)           \
+    ATTRIBUTE static int direct_forward_##T##_##V(const T *x, const T *w, const T *bias,    \
+                                                  T *out, const int64_t *g, int64_t O) {    \
+        const int64_t block = (WIDE) ? 6 : 4;                                               \
+        DIRECT_LAYOUT(T, (PB) * LANES_##T)                                                  \
+        T *tmp = malloc(block * QR * sizeof(T));                                            \
+        if (!offset || !xp || !tmp) {                                                       \
+            free(offset); free(xp); free(tmp);                                              \
+            return -1;                                                                      \
+        }                                                                                   \
+        for (int64_t n = 0; n < N; n++) {                                                   \
+            pad_sample_##T(x + n * C * H * W, xp, g, HP, WP);                               \
+            for (int64_t o0 = 0; o0 < O; o0 += block) {                                     \
+                const int64_t ob = O - o0 < block ? O - o0 : block;                         \
+                const T *wo = w + o0 * taps, *b = bias ? bias + o0 : NULL;                  \
+                for (int64_t q = 0; q < QR; q += (PB) * LANES_##T)                          \
+                    switch (ob) {                                                           \
+                        FORWARD_CASE(T, V, 6) FORWARD_CASE(T, V, 5) FORWARD_CASE(T, V, 4)   \
+                        FORWARD_CASE(T, V, 3) FORWARD_CASE(T, V, 2) FORWARD_CASE(T, V, 1)   \
+                    }                                                                       \
+                for (int64_t k = 0; k < ob; k++)                                            \
+                    for (int64_t oh = 0; oh < HO; oh++)                                     \
+                        memcpy(out + ((n * O + o0 + k) * HO + oh) * WO, tmp + k * QR + oh * WP, \
+                               WO * sizeof(T));                                             \
+            }                                                                               \
+        }                                                                                   \
+        free(offset); free(xp); free(tmp);                                                  \
+        return 0;                                                                           \
+    }
+
+/* The weight gradient of variant V, with tiles of OB channels by TB taps; sums (O * taps
+ * vectors) is added to. */
+#define DIRECT_WEIGHT(T, V, ATTRIBUTE, OB, TB)                                              \
+    WEIGHT_TILE(T, V, OB, TB) WEIGHT_TILE(T, V, OB, 1) WEIGHT_TILE(T, V, 1, TB)             \
+    WEIGHT_TILE(T, V, 1, 1)                                                                 \
+    ATTRIBUTE static int direct_weight_##T##_##V(const T *x, const T *grad, T *sums,        \
+                                                 const int64_t *g, int64_t O) {             \
+        DIRECT_LAYOUT(T, LANES_##T)                                                         \
+        T *wide = calloc(O * QR, sizeof(T)); /* grad along wide rows, 0 past each row */    \
+        if (!offset || !xp || !wide) {                                                      \
+            free(offset); free(xp); free(wide);                                             \
+            return -1;                                                                      \
+        }                                                                                   \
+        for (int64_t n = 0; n < N; n++) {                                                   \
+            pad_sample_##T(x + n * C * H * W, xp, g, HP, WP);                               \
+            for (int64_t o = 0; o < O; o++)                                                 \
+                for (int64_t oh = 0; oh < HO; oh++)                                         \
+                    memcpy(wide + o * QR + oh * WP, grad + ((n * O + o) * HO + oh) * WO,    \
+                           WO * sizeof(T));                                                 \
+            for (int64_t o0 = 0; o0 < O; o0 += OB) {                                        \
+                const int full = O - o0 >= OB;                                              \
+                const int64_t ob = full ? OB : O - o0;                                      \
+                for (int64_t t0 = 0; t0 < taps; t0 += TB) {                                 \
+                    T *s = sums + (o0 * taps + t0) * LANES_##T;                             \
+                    const T *gq = wide + o0 * QR;                                           \
+                    const int64_t *off = offset + t0;                                       \
+                    if (taps - t0 >= TB) {                                                  \
+                        if (full) weight_tile_##T##_##V##_##OB##_##TB(xp, off, gq, QR, s, taps); \
+                        else                                                                \
+                            for (int64_t k = 0; k < ob; k++)                                \
+                                weight_tile_##T##_##V##_1_##TB(xp, off, gq + k * QR, QR,    \
+                                                               s + k * taps * LANES_##T, taps); \
+                        continue;                                                           \
+                    }                                                                       \
+                    for (int64_t t = 0; t < taps - t0; t++) {                               \
+                        T *st = s + t * LANES_##T;                                          \
+                        if (full) weight_tile_##T##_##V##_##OB##_1(xp, off + t, gq, QR, st, taps); \
+                        else                                                                \
+                            for (int64_t k = 0; k < ob; k++)                                \
+                                weight_tile_##T##_##V##_1_1(xp, off + t, gq + k * QR, QR,   \
+                                                            st + k * taps * LANES_##T, taps); \
+                    }                                                                       \
+                }                                                                           \
+            }                                                                               \
+        }                                                                                   \
+        free(offset); free(xp); free(wide);                                                 \
+        return 0;                                                                           \
+    }
+
+/* Three builds of each: for CPUs with AVX-512 (whose 32 vector registers hold larger
+ * tiles, even for these 256-bit vectors), with AVX2 and FMA, and for any CPU. */
+#define DIRECT_VARIANTS(T)                                                                  \
+    DIRECT_FORWARD(T, wide, WIDE_TARGET, 1, 4)                                              \
+    DIRECT_FORWARD(T, fast, FAST_TARGET, 0, 3)                                              \
+    DIRECT_FORWARD(T, plain, , 0, 3)                                                        \
+    DIRECT_WEIGHT(T, wide, WIDE_TARGET, 3, 8)                                               \
+    DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)                                               \
+    DIRECT_WEIGHT(T, plain, , 2, 6)
+
+/* The exported kernels run the build for this CPU. They use one thread: a second one,
+ * started per call, made the LeNet-5 step slower, as it competes for the cores with the
+ * BLAS threads that spin between matrix products. */
+#define DIRECT_EXPORTS(T, SUFFIX)                                                           \
+    int direct_conv_##SUFFIX(const T *x, const T *w, const T *b, T *out, const int64_t *g,  \
+                             int64_t O) {                                                   \
+        const int level = CPU_LEVEL();                                                      \
+        return (level == 2 ? direct_forward_##T##_wide : level == 1                         \
+                ? direct_forward_##T##_fast : direct_forward_##T##_plain)(x, w, b, out, g, O); \
+    }                                                                                       \
+    /* gw (O, C, KH, KW) = the sum over the batch of grad * x, per tap. */                   \
+    int direct_weight_grad_##SUFFIX(const T *x, const T *grad, T *gw, const int64_t *g,     \
+                                    int64_t O) {                                            \
+        const int64_t taps = g[1] * g[4] * g[5], lanes = LANES_##T;                         \
+        T *sums = calloc(O * taps * lanes, sizeof(T));                                      \
+        if (!sums) return -1;                                                               \
+        const int level = CPU_LEVEL();                                                      \
+        const int status = (level == 2 ? direct_weight_##T##_wide : level == 1              \
+                            ? direct_weight_##T##_fast : direct_weight_##T##_plain)(        \
+            x, grad, sums, g, O);                                                           \
+        for (int64_t k = 0; k < O * taps; k++) {                                            \
+            T total = 0;                                                                    \
+            for (int64_t l = 0; l < lanes; l++) total += sums[k * lanes + l];               \
+            gw[k] = total;                                                                  \
+        }                                                                                   \
+        free(sums);                                                                         \
+        return status;                                                                      \
+    }
+
+VECTOR_OPS(float)
+VECTOR_OPS(double)
+/* Spelled out lane by lane: GCC compiles this, but not `s - (vec){0}`, to one broadcast. */
+INLINE vec_float splat_float(float s) { return (vec_float){s, s, s, s, s, s, s, s}; }
+INLINE vec_double splat_double(double s) { return (vec_double){s, s, s, s}; }
+PAD_SAMPLE(float)
+PAD_SAMPLE(double)
+DIRECT_VARIANTS(float)
+DIRECT_VARIANTS(double)
+DIRECT_EXPORTS(float, f32)
+DIRECT_EXPORTS(double, f64)
 
 TRANSPOSE(float, transpose_f32)
 TRANSPOSE(double, transpose_f64)

@@ -1,7 +1,9 @@
 """``chainrule.backends.native``: compiled kernels for the copies around convolutions, for max
-pooling and for ReLU, in the spirit of ``torch.backends.mkldnn``. pip builds them from
-``chainrule/_native/kernels.c`` when a C compiler is present; they are used when built, and
-give the pure-NumPy path's results value for value (the matrix products stay NumPy's).
+pooling and for ReLU, and direct convolutions for layers with few input channels, in the
+spirit of ``torch.backends.mkldnn``. pip builds them from ``chainrule/_native/kernels.c`` when
+a C compiler (GCC or Clang) is present; they are used when built. They give the pure-NumPy
+path's results value for value, except the direct convolutions (stride 1, no dilation, one
+group, ``C_in * kh * kw < 64``), which add in their own order and agree to rounding.
 
 Set ``enabled = False`` (or the environment variable ``CHAINRULE_NATIVE=0``) to run on
 NumPy alone.

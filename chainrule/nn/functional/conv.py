@@ -20,6 +20,11 @@ product per sample. Longer ones are laid out batch-innermost, ``(groups, K, P * 
 one product covers the whole batch: for LeNet-5's second convolution that is 2-3x faster
 than 64 small ones, and the copies in and out run along whole rows of ``N`` samples.
 
+Where the compiled kernels are built (``chainrule.backends.native``), short-column
+convolutions with stride 1, no dilation and one group (LeNet-5's first) skip the columns:
+``kh * kw`` copies of the input cost more memory traffic than their few multiply-adds, and
+the kernels compute output, input gradient and weight gradient directly (``geometry.direct``).
+
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
 >>> F.conv2d(torch.ones(1, 1, 3, 3), torch.ones(1, 1, 2, 2)).shape
@@ -138,6 +143,14 @@ class ConvGeometry:
         return self.rows >= WHOLE_BATCH_ROWS and self.batch > 1
 
     @cached_property
+    def direct(self) -> bool:
+        """Computed without columns by the compiled kernels, where they are built: stride 1,
+        no dilation, one group and short columns (few input channels, like LeNet-5's first
+        convolution), whose columns would be ``kh * kw`` times the input for little arithmetic."""
+        return (self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1
+                and not self.whole_batch)
+
+    @cached_property
     def columns_shape(self) -> tuple:
         p = self.out_size[0] * self.out_size[1]
         if self.whole_batch:
@@ -150,6 +163,15 @@ class ConvGeometry:
         (top, _), (left, _) = self.padding
         return np.array((self.batch, self.in_channels) + self.in_size + self.kernel + self.stride
                         + (top, left) + self.dilation + self.out_size, np.int64)
+
+    @cached_property
+    def transposed_packed(self) -> np.ndarray:
+        """The input gradient as a direct convolution, in ``packed`` form: the output gradient,
+        padded by ``kernel - 1 - padding``, convolved with the flipped, transposed weight."""
+        (top, _), (left, _) = self.padding
+        kh, kw = self.kernel
+        return np.array((self.batch, self.out_channels) + self.out_size + self.kernel + (1, 1)
+                        + (kh - 1 - top, kw - 1 - left) + (1, 1) + self.in_size, np.int64)
 
     def as_4d(self, array: np.ndarray) -> np.ndarray:
         return array[:, :, None, :] if self.spatial_dims == 1 else array
@@ -249,6 +271,29 @@ def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
 
 
+def _direct_kernels(geo: ConvGeometry, *arrays: np.ndarray):
+    """The compiled kernels if they compute this convolution directly, else ``None``."""
+    dtype = arrays[0].dtype
+    if not geo.direct or any(a.dtype != dtype for a in arrays):
+        return None
+    return native.kernels(dtype)
+
+
+def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+            geo: ConvGeometry) -> tuple[np.ndarray, np.ndarray | None]:
+    """The convolution's output, and its columns for the weight gradient to reuse (``None``
+    when the compiled kernels computed it directly)."""
+    kernels = _direct_kernels(geo, x, weight)
+    if kernels is None:
+        cols = columns(x, geo)
+        return convolve(cols, weight, bias, geo), cols
+    out = np.empty((geo.batch, geo.out_channels) + geo.out_size, x.dtype)
+    kernels.direct_conv(np.ascontiguousarray(geo.as_4d(x)), np.ascontiguousarray(weight),
+                        None if bias is None else np.ascontiguousarray(bias, x.dtype), out,
+                        geo.packed, geo.out_channels)
+    return geo.from_4d(out), None
+
+
 def convolve(cols: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
              geo: ConvGeometry) -> np.ndarray:
     n, o, (ho, wo) = geo.batch, geo.out_channels, geo.out_size
@@ -279,15 +324,34 @@ def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry,
                matrix: np.ndarray | None = None) -> np.ndarray:
     """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input.
     ``matrix`` is ``grad_matrix(grad, geo)`` if already made."""
+    kernels = _direct_kernels(geo, grad, weight)
+    if kernels is not None:
+        flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
+        gx = np.empty((geo.batch, geo.in_channels) + geo.in_size, grad.dtype)
+        kernels.direct_conv(np.ascontiguousarray(geo.as_4d(grad)), flipped, None, gx,
+                            geo.transposed_packed, geo.in_channels)
+        return geo.from_4d(gx)
     if matrix is None:
         matrix = grad_matrix(grad, geo)
     cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), matrix)
     return col2im(cols, geo)
 
 
-def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry,
-                matrix: np.ndarray | None = None) -> np.ndarray:
-    """``cols @ grad.T`` summed over the batch: the gradient w.r.t. the weight."""
+def weight_grad(x: np.ndarray, grad: np.ndarray, geo: ConvGeometry,
+                cols: np.ndarray | None = None, matrix: np.ndarray | None = None) -> np.ndarray:
+    """``cols @ grad.T`` summed over the batch: the gradient w.r.t. the weight. ``cols`` and
+    ``matrix`` are ``columns(x, geo)`` and ``grad_matrix(grad, geo)`` if already made."""
+    shape = ((geo.out_channels, geo.in_channels // geo.groups)
+             + geo.kernel[2 - geo.spatial_dims:])
+    kernels = _direct_kernels(geo, x, grad)
+    if kernels is not None:
+        gw = np.empty((geo.out_channels, geo.in_channels) + geo.kernel, grad.dtype)
+        kernels.direct_weight_grad(np.ascontiguousarray(geo.as_4d(x)),
+                                   np.ascontiguousarray(geo.as_4d(grad)), gw, geo.packed,
+                                   geo.out_channels)
+        return gw.reshape(shape)
+    if cols is None:
+        cols = columns(x, geo)
     g = grad_matrix(grad, geo) if matrix is None else matrix
     if geo.whole_batch:
         total = np.matmul(cols, g.transpose(0, 2, 1))
@@ -300,9 +364,7 @@ def weight_grad(cols: np.ndarray, grad: np.ndarray, geo: ConvGeometry,
             part = np.matmul(cols[start:start + chunk], g[start:start + chunk].transpose(0, 1, 3, 2))
             total += part.sum(0) if len(part) > 1 else part[0]
     # cols @ g.T, transposed after: BLAS runs this orientation about twice as fast.
-    gw = total.transpose(0, 2, 1)
-    return gw.reshape((geo.out_channels, geo.in_channels // geo.groups)
-                      + geo.kernel[2 - geo.spatial_dims:])
+    return total.transpose(0, 2, 1).reshape(shape)
 
 
 def bias_grad(matrix: np.ndarray, geo: ConvGeometry) -> np.ndarray:
@@ -318,12 +380,11 @@ class Convolution(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geometry):
-        cols = columns(x._data, geometry)
+        out, ctx.cols = forward(x._data, geometry.weight_4d(weight._data),
+                                None if bias is None else bias._data, geometry)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
-        ctx.cols = cols
-        return convolve(cols, geometry.weight_4d(weight._data),
-                        None if bias is None else bias._data, geometry)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
@@ -376,9 +437,7 @@ class ConvolutionWeightGrad(Function):
     def forward(ctx, x, grad, geometry, cols=None, matrix=None):
         ctx.save_for_backward(x, grad)
         ctx.geometry = geometry
-        if cols is None:
-            cols = columns(x._data, geometry)
-        return weight_grad(cols, grad._data, geometry, matrix)
+        return weight_grad(x._data, grad._data, geometry, cols, matrix)
 
     @staticmethod
     def backward(ctx, gg):
