@@ -51,6 +51,7 @@ class Kernels:
     ``kernels.c``. A kernel that cannot allocate its scratch memory raises ``MemoryError``."""
 
     def __init__(self, lib: ctypes.CDLL, suffix: str):
+        self.direct = bool(lib.direct_supported())  # this CPU runs direct_conv & co.
         for name, (argtypes, restype) in _SIGNATURES.items():
             function = getattr(lib, f"{name}_{suffix}")
             function.argtypes, function.restype = argtypes, restype
@@ -59,19 +60,25 @@ class Kernels:
 
 def _with_arrays(function, name: str):
     def call(*args):
-        if function(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args]):
+        status = function(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args])
+        if status == -1:
             raise MemoryError(f"chainrule's compiled {name}: out of memory for scratch space")
+        if status:
+            raise RuntimeError(f"chainrule's compiled {name} does not run on this CPU")
     return call
 
 
 library = _load()
 if library is not None:
     library.direct_cap_cpu_level.argtypes, library.direct_cap_cpu_level.restype = (_INT,), None
+    library.direct_supported.argtypes, library.direct_supported.restype = (), _INT
 
 
 def cap_cpu_level(cap: int) -> None:
     """Run the direct convolutions' build for at most this CPU level (2: AVX-512, 1: AVX2 and
-    FMA, 0: any CPU), as tests do to cover the builds this CPU would not pick."""
+    FMA, 0: none, im2col instead), as tests do to cover what this CPU would not pick."""
     library.direct_cap_cpu_level(cap)
+    for kernels in KERNELS.values():
+        kernels.direct = bool(library.direct_supported())
 KERNELS: dict[np.dtype, Kernels] = {} if library is None else {
     np.dtype(np.float32): Kernels(library, "f32"), np.dtype(np.float64): Kernels(library, "f64")}

@@ -451,7 +451,7 @@ RELU(double, relu_f64, relu_grad_f64)
 /* Tests lower the cap to run the builds this CPU would not pick. */
 static int cpu_level_cap = 2;
 void direct_cap_cpu_level(int cap) { cpu_level_cap = cap; }
-/* The build to run: 2 with AVX-512, 1 with AVX2 and FMA, 0 otherwise (at most the cap). */
+/* The build to run: 2 with AVX-512, 1 with AVX2 and FMA, 0 for none (at most the cap). */
 static int CPU_LEVEL(void) {
     int level = 0;
 #if defined(__x86_64__) || defined(__i386__)
@@ -632,35 +632,41 @@ typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
         return 0;                                                                           \
     }
 
-/* Three builds of each: for CPUs with AVX-512 (whose 32 vector registers hold larger
- * tiles, even for these 256-bit vectors), with AVX2 and FMA, and for any CPU. */
+/* Two builds of each: for CPUs with AVX-512 (whose 32 vector registers hold larger tiles,
+ * even for these 256-bit vectors) and for those with AVX2 and FMA. A build for other CPUs
+ * made the LeNet-5 step 28 % slower than im2col and a matrix product (SSE2 on this machine:
+ * no FMA, half the registers), so there is none: direct_supported() says when to use them. */
 #define DIRECT_VARIANTS(T)                                                                  \
     DIRECT_FORWARD(T, wide, WIDE_TARGET, 1, 4)                                              \
     DIRECT_FORWARD(T, fast, FAST_TARGET, 0, 3)                                              \
-    DIRECT_FORWARD(T, plain, , 0, 3)                                                        \
     DIRECT_WEIGHT(T, wide, WIDE_TARGET, 3, 8)                                               \
-    DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)                                               \
-    DIRECT_WEIGHT(T, plain, , 2, 6)
+    DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)
 
-/* The exported kernels run the build for this CPU. They use one thread: a second one,
+#define UNSUPPORTED -2
+
+/* Whether this CPU runs the direct convolutions (AVX2 and FMA, within the cap). */
+int direct_supported(void) { return CPU_LEVEL() >= 1; }
+
+/* The exported kernels run the build for this CPU, or return UNSUPPORTED. They use one thread: a second one,
  * started per call, made the LeNet-5 step slower, as it competes for the cores with the
  * BLAS threads that spin between matrix products. */
 #define DIRECT_EXPORTS(T, SUFFIX)                                                           \
     int direct_conv_##SUFFIX(const T *x, const T *w, const T *b, T *out, const int64_t *g,  \
                              int64_t O) {                                                   \
         const int level = CPU_LEVEL();                                                      \
-        return (level == 2 ? direct_forward_##T##_wide : level == 1                         \
-                ? direct_forward_##T##_fast : direct_forward_##T##_plain)(x, w, b, out, g, O); \
+        if (level < 1) return UNSUPPORTED;                                                  \
+        return (level == 2 ? direct_forward_##T##_wide : direct_forward_##T##_fast)(        \
+            x, w, b, out, g, O);                                                            \
     }                                                                                       \
     /* gw (O, C, KH, KW) = the sum over the batch of grad * x, per tap. */                   \
     int direct_weight_grad_##SUFFIX(const T *x, const T *grad, T *gw, const int64_t *g,     \
                                     int64_t O) {                                            \
         const int64_t taps = g[1] * g[4] * g[5], lanes = LANES_##T;                         \
+        const int level = CPU_LEVEL();                                                      \
+        if (level < 1) return UNSUPPORTED;                                                  \
         T *sums = calloc(O * taps * lanes, sizeof(T));                                      \
         if (!sums) return -1;                                                               \
-        const int level = CPU_LEVEL();                                                      \
-        const int status = (level == 2 ? direct_weight_##T##_wide : level == 1              \
-                            ? direct_weight_##T##_fast : direct_weight_##T##_plain)(        \
+        const int status = (level == 2 ? direct_weight_##T##_wide : direct_weight_##T##_fast)( \
             x, grad, sums, g, O);                                                           \
         for (int64_t k = 0; k < O * taps; k++) {                                            \
             T total = 0;                                                                    \

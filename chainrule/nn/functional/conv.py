@@ -276,11 +276,12 @@ def _direct_kernels(geo: ConvGeometry, *arrays: np.ndarray):
     dtype = arrays[0].dtype
     if not geo.direct or any(a.dtype != dtype for a in arrays):
         return None
-    return native.kernels(dtype)
+    kernels = native.kernels(dtype)
+    return kernels if kernels is not None and kernels.direct else None
 
 
-def forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
-            geo: ConvGeometry) -> tuple[np.ndarray, np.ndarray | None]:
+def convolution_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
+                        geo: ConvGeometry) -> tuple[np.ndarray, np.ndarray | None]:
     """The convolution's output, and its columns for the weight gradient to reuse (``None``
     when the compiled kernels computed it directly)."""
     kernels = _direct_kernels(geo, x, weight)
@@ -380,8 +381,8 @@ class Convolution(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, geometry):
-        out, ctx.cols = forward(x._data, geometry.weight_4d(weight._data),
-                                None if bias is None else bias._data, geometry)
+        out, ctx.cols = convolution_forward(x._data, geometry.weight_4d(weight._data),
+                                            None if bias is None else bias._data, geometry)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
         return out
