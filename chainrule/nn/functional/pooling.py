@@ -203,6 +203,7 @@ class MaxPool2d(Function):
 
     @staticmethod
     def forward(ctx, x, geometry):
+        ctx.set_materialize_grads(False)  # the winners take no gradient: no zeros for them
         kernels = native.kernels(x._data.dtype)
         if kernels is not None:
             source = np.ascontiguousarray(x._data)
@@ -231,6 +232,8 @@ class MaxPool2d(Function):
 
     @staticmethod
     def backward(ctx, grad, _):
+        if grad is None:
+            return None
         return MaxPoolScatter.apply(grad, winners=ctx.winners, geometry=ctx.geometry)
 
 
