@@ -49,10 +49,11 @@ def assert_close(on, off):
         np.testing.assert_allclose(a, b, rtol=tolerance, atol=tolerance * np.abs(b).max())
 
 
-def computed_directly(channels_per_group, kernel, stride=(1, 1), dilation=(1, 1), groups=1):
-    """Whether the compiled kernels compute this convolution directly (see ``ConvGeometry``)."""
+def computed_directly(channels_per_group, out, kernel, stride=(1, 1), dilation=(1, 1), groups=1):
+    """Whether the compiled kernels compute this convolution, or its input gradient, directly
+    (``ConvGeometry.direct`` and ``direct_input_grad``)."""
     rows = channels_per_group * kernel[0] * kernel[1]
-    return stride == (1, 1) and dilation == (1, 1) and groups == 1 and rows < 64
+    return stride == (1, 1) and dilation == (1, 1) and groups == 1 and (rows < 64 or out <= 16)
 
 
 def conv_results(x, w, b, **kwargs):
@@ -91,8 +92,8 @@ def test_convolution_forward_and_gradients_match_numpy_path(g):
     w = rng.standard_normal((o, g["channels_per_group"]) + g["kernel"]).astype(g["dtype"])
     b = rng.standard_normal(o).astype(g["dtype"])
     kwargs = {k: g[k] for k in ("stride", "padding", "dilation", "groups")}
-    direct = computed_directly(g["channels_per_group"], g["kernel"], g["stride"], g["dilation"],
-                               g["groups"])
+    direct = computed_directly(g["channels_per_group"], o, g["kernel"], g["stride"],
+                               g["dilation"], g["groups"])
     (assert_close if direct else assert_same)(*both_ways(lambda: conv_results(x, w, b, **kwargs)))
 
 
@@ -102,7 +103,7 @@ def test_same_padding_and_conv1d_and_transpose_match(channels):
     x = rng.standard_normal((4, channels, 7, 6)).astype(np.float32)
     w = rng.standard_normal((5, channels, 3, 3)).astype(np.float32)
     b = rng.standard_normal(5).astype(np.float32)
-    direct = computed_directly(channels, (3, 3))
+    direct = computed_directly(channels, 5, (3, 3))
     (assert_close if direct else assert_same)(
         *both_ways(lambda: conv_results(x, w, b, padding="same")))
     x1 = chainrule.tensor(x[:, :, 0], requires_grad=True)
@@ -180,14 +181,17 @@ def test_side_by_side_windows_match_numpy_path(size, kernel, specials):
     (3, 2, 7, (7, 9), (3, 2), (1, 0)),  # channel and tap counts off the tiles' sizes
     (2, 3, 13, (5, 4), (1, 3), 2),  # padding beyond the kernel: the input gradient crops
     (1, 7, 1, (6, 6), (3, 3), 0),
+    (64, 6, 16, (14, 14), (5, 5), 0),  # LeNet-5's second: the input gradient alone, batch-innermost
+    (10, 8, 5, (6, 7), (3, 3), 1),  # ... with a batch that is no whole number of vectors
+    (3, 7, 16, (4, 5), (3, 4), (2, 1)),
 ])
 def test_direct_convolution_matches_numpy_path_in_every_build(batch, channels, out, size, kernel,
                                                                padding, dtype, level):
-    """The AVX-512 and AVX2 builds of the direct convolution (those this CPU has); below
-    them (level 0), im2col and the NumPy path's exact results."""
+    """The AVX-512 and AVX2 builds of the direct convolution and input gradient (those this
+    CPU has); below them (level 0), im2col and the NumPy path's exact results."""
     from chainrule import _native
 
-    assert computed_directly(channels, kernel)
+    assert computed_directly(channels, out, kernel)
     if level and not native.kernels(np.dtype(dtype)).direct:
         pytest.skip("this CPU has no AVX2 and FMA: convolutions use im2col")
     compare = assert_close if level else assert_same

@@ -41,6 +41,7 @@ _SIGNATURES = {
     "maxpool_scatter_disjoint": ((_P, _P, _P, _P), _INT),
     "direct_conv": ((_P, _P, _P, _P, _P, ctypes.c_int64), _INT),
     "direct_weight_grad": ((_P, _P, _P, _P, ctypes.c_int64), _INT),
+    "direct_input_grad": ((_P, _P, _P, _P, ctypes.c_int64), _INT),
 }
 
 

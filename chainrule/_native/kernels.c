@@ -632,6 +632,91 @@ typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
         return 0;                                                                           \
     }
 
+/* The input gradient of a convolution whose columns are laid out batch-innermost (LeNet-5's
+ * second), with stride 1, no dilation and one group, from the output gradient in that
+ * layout (grad_matrix's, gt[o][oh][ow][n]), with vectors along the batch:
+ *   gxt[c][ih][iw][n] = sum over o, i, j of w[o][c][i][j] * gt[o][ih + PT - i][iw + PL - j][n]
+ * over the kernel positions whose output position lies inside. It stands in for a product
+ * with only O terms per element, whose K x P*N result would go to memory and back for col2im.
+ * A tile is CB input channels by NB vectors of samples, at one input position. */
+#define INPUT_TILE(T, V, CB, NB)                                                            \
+    INLINE void input_tile_##T##_##V##_##CB##_##NB(const T *gt, const T *w, T *out,         \
+                                                   const int64_t *g, int64_t O, int64_t ih, \
+                                                   int64_t iw, int64_t c0, int64_t n0) {    \
+        GEOMETRY                                                                            \
+        vec_##T acc[CB][NB];                                                                \
+        for (int a = 0; a < CB; a++)                                                        \
+            for (int b = 0; b < NB; b++) acc[a][b] = splat_##T(0);                          \
+        const int64_t i_lo = ih + PT - HO + 1 > 0 ? ih + PT - HO + 1 : 0;                   \
+        const int64_t i_hi = ih + PT < KH - 1 ? ih + PT : KH - 1;                           \
+        const int64_t j_lo = iw + PL - WO + 1 > 0 ? iw + PL - WO + 1 : 0;                   \
+        const int64_t j_hi = iw + PL < KW - 1 ? iw + PL : KW - 1;                           \
+        for (int64_t o = 0; o < O; o++)                                                     \
+            for (int64_t i = i_lo; i <= i_hi; i++)                                          \
+                for (int64_t j = j_lo; j <= j_hi; j++) {                                    \
+                    const T *gp = gt + ((o * HO + ih + PT - i) * WO + iw + PL - j) * N + n0; \
+                    const T *wp = w + ((o * C + c0) * KH + i) * KW + j;                     \
+                    vec_##T gv[NB];                                                         \
+                    for (int b = 0; b < NB; b++) gv[b] = load_##T(gp + b * LANES_##T);      \
+                    for (int a = 0; a < CB; a++) {                                          \
+                        const vec_##T wv = splat_##T(wp[a * KH * KW]);                      \
+                        for (int b = 0; b < NB; b++) acc[a][b] += wv * gv[b];               \
+                    }                                                                       \
+                }                                                                           \
+        for (int a = 0; a < CB; a++)                                                        \
+            for (int b = 0; b < NB; b++)                                                    \
+                store_##T(out + (((c0 + a) * H + ih) * W + iw) * N + n0 + b * LANES_##T,    \
+                          acc[a][b]);                                                       \
+    }
+
+/* The same sum for one sample, scalar: the batch's last N % LANES samples. */
+#define INPUT_SCALAR(T)                                                                     \
+    static void input_scalar_##T(const T *gt, const T *w, T *out, const int64_t *g, int64_t O, \
+                                 int64_t ih, int64_t iw, int64_t c, int64_t n) {            \
+        GEOMETRY                                                                            \
+        T total = 0;                                                                        \
+        for (int64_t o = 0; o < O; o++)                                                     \
+            for (int64_t i = 0; i < KH; i++)                                                \
+                for (int64_t j = 0; j < KW; j++) {                                          \
+                    const int64_t oh = ih + PT - i, ow = iw + PL - j;                       \
+                    if (oh >= 0 && oh < HO && ow >= 0 && ow < WO)                           \
+                        total += w[((o * C + c) * KH + i) * KW + j] * gt[(o * HO + oh) * WO * N + ow * N + n]; \
+                }                                                                           \
+        out[((c * H + ih) * W + iw) * N + n] = total;                                       \
+    }
+
+#define INPUT_CASE(T, V, CB, NB)                                                            \
+    case CB: input_tile_##T##_##V##_##CB##_##NB(gt, w, gxt, g, O, ih, iw, c0, n0); break;
+#define INPUT_CASES(T, V, NB)                                                               \
+    switch (cb) {                                                                           \
+        INPUT_CASE(T, V, 6, NB) INPUT_CASE(T, V, 5, NB) INPUT_CASE(T, V, 4, NB)             \
+        INPUT_CASE(T, V, 3, NB) INPUT_CASE(T, V, 2, NB) INPUT_CASE(T, V, 1, NB)             \
+    }
+#define INPUT_TILES(T, V, NB)                                                               \
+    INPUT_TILE(T, V, 1, NB) INPUT_TILE(T, V, 2, NB) INPUT_TILE(T, V, 3, NB)                 \
+    INPUT_TILE(T, V, 4, NB) INPUT_TILE(T, V, 5, NB) INPUT_TILE(T, V, 6, NB)
+
+/* gxt (C, H, W, N) from gt, in tiles of up to CB channels by NB vectors, then one vector,
+ * then scalars. */
+#define DIRECT_INPUT(T, V, ATTRIBUTE, CB, NB)                                               \
+    INPUT_TILES(T, V, NB) INPUT_TILES(T, V, 1)                                              \
+    ATTRIBUTE static void direct_input_##T##_##V(const T *gt, const T *w, T *gxt,           \
+                                                 const int64_t *g, int64_t O) {             \
+        GEOMETRY                                                                            \
+        const int64_t step = (NB) * LANES_##T, blocks = N / step * step;                    \
+        const int64_t vectors = N / LANES_##T * LANES_##T;                                  \
+        for (int64_t ih = 0; ih < H; ih++)                                                  \
+            for (int64_t iw = 0; iw < W; iw++)                                              \
+                for (int64_t c0 = 0; c0 < C; c0 += (CB)) {                                  \
+                    const int64_t cb = C - c0 < (CB) ? C - c0 : (CB);                       \
+                    for (int64_t n0 = 0; n0 < blocks; n0 += step) INPUT_CASES(T, V, NB)     \
+                    for (int64_t n0 = blocks; n0 < vectors; n0 += LANES_##T) INPUT_CASES(T, V, 1) \
+                    for (int64_t n = vectors; n < N; n++)                                   \
+                        for (int64_t c = c0; c < c0 + cb; c++)                              \
+                            input_scalar_##T(gt, w, gxt, g, O, ih, iw, c, n);               \
+                }                                                                           \
+    }
+
 /* Two builds of each: for CPUs with AVX-512 (whose 32 vector registers hold larger tiles,
  * even for these 256-bit vectors) and for those with AVX2 and FMA. A build for other CPUs
  * made the LeNet-5 step 28 % slower than im2col and a matrix product (SSE2 on this machine:
@@ -640,7 +725,10 @@ typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
     DIRECT_FORWARD(T, wide, WIDE_TARGET, 1, 4)                                              \
     DIRECT_FORWARD(T, fast, FAST_TARGET, 0, 3)                                              \
     DIRECT_WEIGHT(T, wide, WIDE_TARGET, 3, 8)                                               \
-    DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)
+    DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)                                               \
+    INPUT_SCALAR(T)                                                                         \
+    DIRECT_INPUT(T, wide, WIDE_TARGET, 6, 4)                                                \
+    DIRECT_INPUT(T, fast, FAST_TARGET, 2, 4)
 
 #define UNSUPPORTED -2
 
@@ -650,7 +738,7 @@ int direct_supported(void) { return CPU_LEVEL() >= 1; }
 /* The exported kernels run the build for this CPU, or return UNSUPPORTED. They use one thread: a second one,
  * started per call, made the LeNet-5 step slower, as it competes for the cores with the
  * BLAS threads that spin between matrix products. */
-#define DIRECT_EXPORTS(T, SUFFIX)                                                           \
+#define DIRECT_EXPORTS(T, SUFFIX, TRANSPOSE_NAME)                                           \
     int direct_conv_##SUFFIX(const T *x, const T *w, const T *b, T *out, const int64_t *g,  \
                              int64_t O) {                                                   \
         const int level = CPU_LEVEL();                                                      \
@@ -675,8 +763,23 @@ int direct_supported(void) { return CPU_LEVEL() >= 1; }
         }                                                                                   \
         free(sums);                                                                         \
         return status;                                                                      \
+    }                                                                                       \
+    /* gx (N, C, H, W) from gt (O, HO, WO, N): see DIRECT_INPUT. */                          \
+    int direct_input_grad_##SUFFIX(const T *gt, const T *w, T *gx, const int64_t *g,        \
+                                   int64_t O) {                                             \
+        const int level = CPU_LEVEL();                                                      \
+        if (level < 1) return UNSUPPORTED;                                                  \
+        const int64_t N = g[0], CHW = g[1] * g[2] * g[3];                                   \
+        T *gxt = malloc(CHW * N * sizeof(T));                                               \
+        if (!gxt) return -1;                                                                \
+        (level == 2 ? direct_input_##T##_wide : direct_input_##T##_fast)(gt, w, gxt, g, O); \
+        TRANSPOSE_NAME(gxt, gx, CHW, N);                                                    \
+        free(gxt);                                                                          \
+        return 0;                                                                           \
     }
 
+TRANSPOSE(float, transpose_f32)
+TRANSPOSE(double, transpose_f64)
 VECTOR_OPS(float)
 VECTOR_OPS(double)
 /* Spelled out lane by lane: GCC compiles this, but not `s - (vec){0}`, to one broadcast. */
@@ -686,11 +789,8 @@ PAD_SAMPLE(float)
 PAD_SAMPLE(double)
 DIRECT_VARIANTS(float)
 DIRECT_VARIANTS(double)
-DIRECT_EXPORTS(float, f32)
-DIRECT_EXPORTS(double, f64)
-
-TRANSPOSE(float, transpose_f32)
-TRANSPOSE(double, transpose_f64)
+DIRECT_EXPORTS(float, f32, transpose_f32)
+DIRECT_EXPORTS(double, f64, transpose_f64)
 IM2COL(float, im2col_f32, transpose_f32)
 IM2COL(double, im2col_f64, transpose_f64)
 COL2IM(float, col2im_f32, transpose_f32)

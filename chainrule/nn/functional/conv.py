@@ -24,6 +24,9 @@ Where the compiled kernels are built (``chainrule.backends.native``), short-colu
 convolutions with stride 1, no dilation and one group (LeNet-5's first) skip the columns:
 ``kh * kw`` copies of the input cost more memory traffic than their few multiply-adds, and
 the kernels compute output, input gradient and weight gradient directly (``geometry.direct``).
+Long-column ones with few output channels (LeNet-5's second) get their input gradient
+directly from the batch-innermost output gradient (``geometry.direct_input_grad``): the
+product ``weight.T @ grad`` would have only ``O`` terms per element of a ``K x P*N`` result.
 
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
@@ -44,6 +47,7 @@ from chainrule.autograd.function import Function
 from chainrule.backends import native
 
 WHOLE_BATCH_ROWS = 64
+DIRECT_INPUT_GRAD_CHANNELS = 16
 
 __all__ = ["conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d", "unfold", "fold"]
 
@@ -149,6 +153,15 @@ class ConvGeometry:
         convolution), whose columns would be ``kh * kw`` times the input for little arithmetic."""
         return (self.stride == (1, 1) and self.dilation == (1, 1) and self.groups == 1
                 and not self.whole_batch)
+
+    @cached_property
+    def direct_input_grad(self) -> bool:
+        """The input gradient computed by the compiled kernels from ``grad_matrix``, without
+        columns, where they are built: long columns (the whole-batch layout) with stride 1,
+        no dilation, one group and few output channels (LeNet-5's second convolution), whose
+        product ``weight.T @ grad`` has only ``O`` terms per element of a large result."""
+        return (self.whole_batch and self.stride == (1, 1) and self.dilation == (1, 1)
+                and self.groups == 1 and self.out_channels <= DIRECT_INPUT_GRAD_CHANNELS)
 
     @cached_property
     def columns_shape(self) -> tuple:
@@ -271,10 +284,11 @@ def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
 
 
-def _direct_kernels(geo: ConvGeometry, *arrays: np.ndarray):
-    """The compiled kernels if they compute this convolution directly, else ``None``."""
+def _direct_kernels(applies: bool, *arrays: np.ndarray):
+    """The compiled kernels if ``applies`` (a geometry's ``direct`` or ``direct_input_grad``)
+    and they compute convolutions directly on this CPU and these arrays, else ``None``."""
     dtype = arrays[0].dtype
-    if not geo.direct or any(a.dtype != dtype for a in arrays):
+    if not applies or any(a.dtype != dtype for a in arrays):
         return None
     kernels = native.kernels(dtype)
     return kernels if kernels is not None and kernels.direct else None
@@ -284,7 +298,7 @@ def convolution_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | No
                         geo: ConvGeometry) -> tuple[np.ndarray, np.ndarray | None]:
     """The convolution's output, and its columns for the weight gradient to reuse (``None``
     when the compiled kernels computed it directly)."""
-    kernels = _direct_kernels(geo, x, weight)
+    kernels = _direct_kernels(geo.direct, x, weight)
     if kernels is None:
         cols = columns(x, geo)
         return convolve(cols, weight, bias, geo), cols
@@ -325,7 +339,7 @@ def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry,
                matrix: np.ndarray | None = None) -> np.ndarray:
     """col2im of ``weight.T @ grad``: the gradient of the convolution w.r.t. its input.
     ``matrix`` is ``grad_matrix(grad, geo)`` if already made."""
-    kernels = _direct_kernels(geo, grad, weight)
+    kernels = _direct_kernels(geo.direct, grad, weight)
     if kernels is not None:
         flipped = np.ascontiguousarray(weight.transpose(1, 0, 2, 3)[:, :, ::-1, ::-1])
         gx = np.empty((geo.batch, geo.in_channels) + geo.in_size, grad.dtype)
@@ -334,6 +348,12 @@ def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry,
         return geo.from_4d(gx)
     if matrix is None:
         matrix = grad_matrix(grad, geo)
+    kernels = _direct_kernels(geo.direct_input_grad, matrix, weight)
+    if kernels is not None:
+        gx = np.empty((geo.batch, geo.in_channels) + geo.in_size, grad.dtype)
+        kernels.direct_input_grad(matrix, np.ascontiguousarray(weight), gx, geo.packed,
+                                  geo.out_channels)
+        return geo.from_4d(gx)
     cols = np.matmul(_grouped(weight, geo).transpose(0, 2, 1), matrix)
     return col2im(cols, geo)
 
@@ -344,7 +364,7 @@ def weight_grad(x: np.ndarray, grad: np.ndarray, geo: ConvGeometry,
     ``matrix`` are ``columns(x, geo)`` and ``grad_matrix(grad, geo)`` if already made."""
     shape = ((geo.out_channels, geo.in_channels // geo.groups)
              + geo.kernel[2 - geo.spatial_dims:])
-    kernels = _direct_kernels(geo, x, grad)
+    kernels = _direct_kernels(geo.direct, x, grad)
     if kernels is not None:
         gw = np.empty((geo.out_channels, geo.in_channels) + geo.kernel, grad.dtype)
         kernels.direct_weight_grad(np.ascontiguousarray(geo.as_4d(x)),
