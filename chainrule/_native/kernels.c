@@ -482,11 +482,11 @@ typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
             }                                                                               \
     }
 
-/* Vector loads and stores at any alignment; scalar broadcast. */
+/* Vector loads and stores at any alignment (splat_T, the broadcast, is below). */
 #define VECTOR_OPS(T)                                                                       \
     enum { LANES_##T = VECTOR_BYTES / sizeof(T) };                                          \
     INLINE vec_##T load_##T(const T *p) { vec_##T v; memcpy(&v, p, sizeof v); return v; }   \
-    INLINE void store_##T(T *p, vec_##T v) { memcpy(p, &v, sizeof v); }                     \
+    INLINE void store_##T(T *p, vec_##T v) { memcpy(p, &v, sizeof v); }
 
 /* out[ob][q .. q + PB vectors) for OB channels: bias plus the sum over taps t of
  * w[ob][t] * scratch[q + offset[t]]. */
