@@ -192,7 +192,7 @@ def test_direct_convolution_matches_numpy_path_in_every_build(batch, channels, o
     from chainrule import _native
 
     assert computed_directly(channels, out, kernel)
-    if level and not native.kernels(np.dtype(dtype)).direct:
+    if level and not _native.KERNELS[np.dtype(dtype)].direct:
         pytest.skip("this CPU has no AVX2 and FMA: convolutions use im2col")
     compare = assert_close if level else assert_same
     rng = np.random.default_rng(5)
