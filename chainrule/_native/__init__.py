@@ -52,7 +52,7 @@ class Kernels:
     ``kernels.c``. A kernel that cannot allocate its scratch memory raises ``MemoryError``."""
 
     def __init__(self, lib: ctypes.CDLL, suffix: str):
-        self.direct = bool(lib.direct_supported())  # this CPU runs direct_conv & co.
+        self.direct_level = lib.direct_level()  # the direct convolutions' build for this CPU
         for name, (argtypes, restype) in _SIGNATURES.items():
             function = getattr(lib, f"{name}_{suffix}")
             function.argtypes, function.restype = argtypes, restype
@@ -72,7 +72,7 @@ def _with_arrays(function, name: str):
 library = _load()
 if library is not None:
     library.direct_cap_cpu_level.argtypes, library.direct_cap_cpu_level.restype = (_INT,), None
-    library.direct_supported.argtypes, library.direct_supported.restype = (), _INT
+    library.direct_level.argtypes, library.direct_level.restype = (), _INT
 
 
 def cap_cpu_level(cap: int) -> None:
@@ -80,6 +80,6 @@ def cap_cpu_level(cap: int) -> None:
     FMA, 0: none, im2col instead), as tests do to cover what this CPU would not pick."""
     library.direct_cap_cpu_level(cap)
     for kernels in KERNELS.values():
-        kernels.direct = bool(library.direct_supported())
+        kernels.direct_level = library.direct_level()
 KERNELS: dict[np.dtype, Kernels] = {} if library is None else {
     np.dtype(np.float32): Kernels(library, "f32"), np.dtype(np.float64): Kernels(library, "f64")}

@@ -720,20 +720,22 @@ typedef double vec_double __attribute__((vector_size(VECTOR_BYTES)));
 /* Two builds of each: for CPUs with AVX-512 (whose 32 vector registers hold larger tiles,
  * even for these 256-bit vectors) and for those with AVX2 and FMA. A build for other CPUs
  * made the LeNet-5 step 28 % slower than im2col and a matrix product (SSE2 on this machine:
- * no FMA, half the registers), so there is none: direct_supported() says when to use them. */
+ * no FMA, half the registers), so there is none: direct_level() says which to use. The
+ * batch-innermost input gradient has the AVX-512 build only: with AVX2's 16 registers it
+ * took 0.71-0.73 ms in the LeNet-5 step against the product and col2im's 0.45-0.52. */
 #define DIRECT_VARIANTS(T)                                                                  \
     DIRECT_FORWARD(T, wide, WIDE_TARGET, 1, 4)                                              \
     DIRECT_FORWARD(T, fast, FAST_TARGET, 0, 3)                                              \
     DIRECT_WEIGHT(T, wide, WIDE_TARGET, 3, 8)                                               \
     DIRECT_WEIGHT(T, fast, FAST_TARGET, 2, 6)                                               \
     INPUT_SCALAR(T)                                                                         \
-    DIRECT_INPUT(T, wide, WIDE_TARGET, 6, 4)                                                \
-    DIRECT_INPUT(T, fast, FAST_TARGET, 2, 4)
+    DIRECT_INPUT(T, wide, WIDE_TARGET, 6, 4)
 
 #define UNSUPPORTED -2
 
-/* Whether this CPU runs the direct convolutions (AVX2 and FMA, within the cap). */
-int direct_supported(void) { return CPU_LEVEL() >= 1; }
+/* Which build of the direct convolutions this CPU runs: 2 (AVX-512), 1 (AVX2 and FMA; no
+ * batch-innermost input gradient) or 0 (none: im2col), within the cap. */
+int direct_level(void) { return CPU_LEVEL(); }
 
 /* The exported kernels run the build for this CPU, or return UNSUPPORTED. They use one thread: a second one,
  * started per call, made the LeNet-5 step slower, as it competes for the cores with the
@@ -767,12 +769,11 @@ int direct_supported(void) { return CPU_LEVEL() >= 1; }
     /* gx (N, C, H, W) from gt (O, HO, WO, N): see DIRECT_INPUT. */                          \
     int direct_input_grad_##SUFFIX(const T *gt, const T *w, T *gx, const int64_t *g,        \
                                    int64_t O) {                                             \
-        const int level = CPU_LEVEL();                                                      \
-        if (level < 1) return UNSUPPORTED;                                                  \
+        if (CPU_LEVEL() < 2) return UNSUPPORTED;                                            \
         const int64_t N = g[0], CHW = g[1] * g[2] * g[3];                                   \
         T *gxt = malloc(CHW * N * sizeof(T));                                               \
         if (!gxt) return -1;                                                                \
-        (level == 2 ? direct_input_##T##_wide : direct_input_##T##_fast)(gt, w, gxt, g, O); \
+        direct_input_##T##_wide(gt, w, gxt, g, O);                                          \
         TRANSPOSE_NAME(gxt, gx, CHW, N);                                                    \
         free(gxt);                                                                          \
         return 0;                                                                           \

@@ -157,7 +157,8 @@ class ConvGeometry:
     @cached_property
     def direct_input_grad(self) -> bool:
         """The input gradient computed by the compiled kernels from ``grad_matrix``, without
-        columns, where they are built: long columns (the whole-batch layout) with stride 1,
+        columns, where they are built and the CPU has AVX-512 (with AVX2 alone it is slower
+        than the product and col2im): long columns (the whole-batch layout) with stride 1,
         no dilation, one group and few output channels (LeNet-5's second convolution), whose
         product ``weight.T @ grad`` has only ``O`` terms per element of a large result."""
         return (self.whole_batch and self.stride == (1, 1) and self.dilation == (1, 1)
@@ -284,14 +285,15 @@ def _grouped(weight: np.ndarray, geo: ConvGeometry) -> np.ndarray:
     return weight.reshape(geo.groups, geo.out_channels // geo.groups, -1)
 
 
-def _direct_kernels(applies: bool, *arrays: np.ndarray):
+def _direct_kernels(applies: bool, *arrays: np.ndarray, level: int = 1):
     """The compiled kernels if ``applies`` (a geometry's ``direct`` or ``direct_input_grad``)
-    and they compute convolutions directly on this CPU and these arrays, else ``None``."""
+    and this CPU runs their direct convolutions at ``level`` (1: AVX2, 2: AVX-512) on these
+    arrays, else ``None``."""
     dtype = arrays[0].dtype
     if not applies or any(a.dtype != dtype for a in arrays):
         return None
     kernels = native.kernels(dtype)
-    return kernels if kernels is not None and kernels.direct else None
+    return kernels if kernels is not None and kernels.direct_level >= level else None
 
 
 def convolution_forward(x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None,
@@ -348,7 +350,7 @@ def input_grad(grad: np.ndarray, weight: np.ndarray, geo: ConvGeometry,
         return geo.from_4d(gx)
     if matrix is None:
         matrix = grad_matrix(grad, geo)
-    kernels = _direct_kernels(geo.direct_input_grad, matrix, weight)
+    kernels = _direct_kernels(geo.direct_input_grad, matrix, weight, level=2)
     if kernels is not None:
         gx = np.empty((geo.batch, geo.in_channels) + geo.in_size, grad.dtype)
         kernels.direct_input_grad(matrix, np.ascontiguousarray(weight), gx, geo.packed,
