@@ -260,3 +260,20 @@ def test_relu_and_its_gradient_match_numpy_path_and_torch_rules(dtype):
                                (1, result[0].shape[1] // 7)))
     np.testing.assert_array_equal(on[1], np.tile(np.array([[0, 0, 0, -4, 0, np.nan, 0]], dtype),
                                                  copies))
+
+
+def test_a_kernel_this_cpu_level_lacks_raises_instead_of_running():
+    from chainrule import _native
+
+    kernels = _native.KERNELS[np.dtype(np.float32)]
+    g = np.zeros((64, 16, 10, 10), np.float32)
+    w = np.zeros((16, 6, 5, 5), np.float32)
+    gx = np.empty((64, 6, 14, 14), np.float32)
+    packed = np.array([64, 6, 14, 14, 5, 5, 1, 1, 0, 0, 1, 1, 10, 10], np.int64)
+    _native.cap_cpu_level(1)  # the batch-innermost input gradient needs level 2
+    try:
+        assert kernels.direct_level <= 1
+        with pytest.raises(RuntimeError, match="does not run on this CPU"):
+            kernels.direct_input_grad(g, w, gx, packed, 16)
+    finally:
+        _native.cap_cpu_level(2)
