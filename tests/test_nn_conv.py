@@ -153,6 +153,11 @@ def test_conv2d_errors_match_torch():
         F.conv2d(x, chainrule.randn(6, 3, 3, 3), stride=2, padding="same")
     with pytest.raises(RuntimeError, match="Kernel size can't be greater"):
         F.conv2d(chainrule.randn(1, 3, 2, 2), chainrule.randn(6, 3, 3, 3))
+    with pytest.raises(RuntimeError, match="Input type .* and bias type .* should be the same"):
+        F.conv2d(x, chainrule.randn(6, 3, 3, 3), chainrule.randn(6, dtype=chainrule.float64))
+    with pytest.raises(RuntimeError):  # torch: "Input type (float) and bias type (double) ..."
+        torch.nn.functional.conv2d(torch.randn(1, 3, 8, 8), torch.randn(6, 3, 3, 3),
+                                   torch.randn(6, dtype=torch.float64))
 
 
 # ------------------------------------------------------------------ modules

@@ -472,10 +472,13 @@ class ConvolutionWeightGrad(Function):
         return x_grad, g_grad
 
 
-def _check_dtypes(input: Tensor, weight: Tensor) -> None:
+def _check_dtypes(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> None:
     if input.dtype != weight.dtype:
         raise RuntimeError(
             f"Input type ({input.dtype}) and weight type ({weight.dtype}) should be the same")
+    if bias is not None and bias.dtype != input.dtype:
+        raise RuntimeError(
+            f"Input type ({input.dtype}) and bias type ({bias.dtype}) should be the same")
 
 
 def _check_input(input: Tensor, weight: Tensor, groups: int, spatial_dims: int,
@@ -513,7 +516,7 @@ def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial
            spatial_dims)
     geo = remembered(_GEOMETRIES, key, lambda: _conv_geometry(
         input, weight, stride, padding, dilation, groups, spatial_dims))
-    _check_dtypes(input, weight)
+    _check_dtypes(input, weight, bias)
     out = Convolution.apply(input, weight, bias, geometry=geo)
     return out.squeeze(0) if unbatched else out
 
