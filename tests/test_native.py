@@ -2,8 +2,8 @@
 
 Each case runs the same op twice, kernels on and off, and compares the results value for
 value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The one
-exception is the direct convolution (stride 1, no dilation, one group, short columns), which
-adds in its own order and is compared to rounding.
+exception is the direct convolutions (stride 1, no dilation, one group, and short columns or
+few output channels), which add in their own order and are compared to rounding.
 """
 
 from __future__ import annotations
@@ -177,7 +177,7 @@ def test_side_by_side_windows_match_numpy_path(size, kernel, specials):
 @pytest.mark.parametrize("level", [0, 1, 2])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("batch,channels,out,size,kernel,padding", [
-    (16, 1, 6, (28, 28), (5, 5), 2),  # LeNet-5's first convolution: large enough for two threads
+    (16, 1, 6, (28, 28), (5, 5), 2),  # LeNet-5's first convolution
     (3, 2, 7, (7, 9), (3, 2), (1, 0)),  # channel and tap counts off the tiles' sizes
     (2, 3, 13, (5, 4), (1, 3), 2),  # padding beyond the kernel: the input gradient crops
     (1, 7, 1, (6, 6), (3, 3), 0),
