@@ -53,6 +53,11 @@ from chainrule._dtype import (
 from chainrule._size import Size
 from chainrule._tensor_str import get_printoptions, printoptions, set_printoptions
 from chainrule._threads import get_num_threads, set_num_threads
+from chainrule._determinism import (
+    are_deterministic_algorithms_enabled,
+    is_deterministic_algorithms_warn_only_enabled,
+    use_deterministic_algorithms,
+)
 from chainrule._tensor import Tensor
 from chainrule import _ops  # noqa: F401 - attaches the ops to Tensor
 from chainrule._ops import *  # noqa: F403

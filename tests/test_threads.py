@@ -1,4 +1,5 @@
-"""``set_num_threads`` / ``get_num_threads``: NumPy's BLAS threads, with torch's argument checks."""
+"""``set_num_threads`` / ``get_num_threads`` (NumPy's BLAS threads) and the deterministic-algorithms
+switch, with torch's argument checks."""
 
 from __future__ import annotations
 
@@ -38,3 +39,17 @@ def test_without_a_reachable_blas_set_warns_and_get_gives_the_cpu_count(monkeypa
     with pytest.warns(UserWarning, match="cannot be set at run time"):
         chainrule.set_num_threads(1)
     assert chainrule.get_num_threads() == (os.cpu_count() or 1)
+
+
+def test_deterministic_switch_reads_back_and_checks_its_arguments_as_torch_does():
+    try:
+        for lib in (chainrule, torch):
+            lib.use_deterministic_algorithms(True, warn_only=True)
+            assert lib.are_deterministic_algorithms_enabled()
+            assert lib.is_deterministic_algorithms_warn_only_enabled()
+            with pytest.raises(TypeError, match="must be bool, not str"):
+                lib.use_deterministic_algorithms("yes")
+    finally:
+        for lib in (chainrule, torch):
+            lib.use_deterministic_algorithms(False)
+    assert not chainrule.are_deterministic_algorithms_enabled()
