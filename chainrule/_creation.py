@@ -27,14 +27,35 @@ __all__ = [
 ]
 
 
-def _finish(array: np.ndarray, requires_grad: bool, device=None) -> Tensor:
+def _finish(array: np.ndarray, requires_grad: bool, device=None, out: Tensor | None = None) -> Tensor:
     check_device(device)
     t = make_tensor(array)
+    if out is not None:
+        from chainrule._ops.arithmetic import _maybe_out
+
+        return _maybe_out(t, out)
     if requires_grad:
         if array.dtype.kind != "f":
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t._requires_grad = True
     return t
+
+
+def _dtype_for(dtype, out: Tensor | None):
+    """A factory's dtype: ``dtype``, else ``out``'s when there is an ``out`` (PyTorch's rule)."""
+    if out is None:
+        return dtype
+    if dtype is not None and to_dtype(dtype) is not out.dtype:
+        raise RuntimeError(f"dtype {_scalar_type(to_dtype(dtype))} does not match dtype of out "
+                           f"parameter ({_scalar_type(out.dtype)})")
+    return out.dtype
+
+
+def _scalar_type(dt) -> str:
+    """PyTorch's C++ name of a dtype: ``Float`` for float32, ``Long`` for int64."""
+    from chainrule._tensor_str import _TYPE_NAMES
+
+    return _TYPE_NAMES[dt.name].removesuffix("Tensor")
 
 
 def shape_from_args(args) -> tuple[int, ...]:
@@ -173,17 +194,20 @@ def scalar_tensor(value, *, dtype=None, device=None, requires_grad=False) -> Ten
 
 def zeros(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
     """A tensor of zeros of the given shape (float32 unless ``dtype`` says otherwise)."""
-    return _finish(np.zeros(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+    dtype = _dtype_for(dtype, out)
+    return _finish(np.zeros(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device, out)
 
 
 def ones(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
     """A tensor of ones of the given shape."""
-    return _finish(np.ones(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+    dtype = _dtype_for(dtype, out)
+    return _finish(np.ones(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device, out)
 
 
 def empty(*size, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
     """An uninitialised tensor of the given shape."""
-    return _finish(np.empty(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device)
+    dtype = _dtype_for(dtype, out)
+    return _finish(np.empty(shape_from_args(size), _numpy_dtype(dtype)), requires_grad, device, out)
 
 
 def _fill_dtype(fill_value, dtype):
@@ -200,9 +224,10 @@ def _fill_dtype(fill_value, dtype):
 
 def full(size, fill_value, *, out=None, dtype=None, device=None, requires_grad=False, **_) -> Tensor:
     """A tensor of shape ``size`` filled with ``fill_value`` (dtype inferred from it)."""
+    dtype = _dtype_for(dtype, out)
     array = np.full(shape_from_args((size,)), to_array(fill_value) if isinstance(fill_value, Tensor)
                     else fill_value, _fill_dtype(fill_value, dtype))
-    return _finish(array, requires_grad, device)
+    return _finish(array, requires_grad, device, out)
 
 
 def _like(input: Tensor, dtype):
@@ -239,6 +264,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
     """
     if end is None:
         start, end = 0, start
+    dtype = _dtype_for(dtype, out)
     values = [v.item() if isinstance(v, Tensor) else v for v in (start, end, step)]
     if step == 0:
         raise RuntimeError("step must be nonzero")
@@ -251,32 +277,75 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
     array = (values[0] + np.arange(count, dtype=np.float64) * values[2]).astype(dt) \
         if np.dtype(dt).kind == "f" or not all(isinstance(v, int) for v in values) \
         else np.arange(values[0], values[1], values[2], dtype=dt)
-    return _finish(array, requires_grad, device)
+    return _finish(array, requires_grad, device, out)
+
+
+def _spaced(start, end, steps, dt: np.dtype) -> np.ndarray:
+    """PyTorch's linspace values: ``start + step * i`` for the first half and
+    ``end - step * (steps - 1 - i)`` for the rest, each a fused multiply-add, emulated in a
+    wider type. float32 matches PyTorch bit for bit, float64 too where ``np.longdouble`` is
+    wider (x86). float16 (rounded after each operation) and integers (float32 values from
+    integer ends, truncated) match it mostly, off by one unit in some places."""
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
+    if dt.kind != "f":
+        start, end = int(start), int(end)
+    if steps <= 1:
+        return np.full(steps, start, np.float64).astype(dt)
+    index = np.arange(steps)
+    half = steps // 2
+    if dt == np.float16:
+        first, last = np.float16(start), np.float16(end)
+        step = np.float16((np.float32(last) - np.float32(first)) / np.float32(steps - 1))
+        values = np.empty(steps, np.float32)
+        values[:half] = np.float32(first) + (step * index[:half].astype(np.float32)).astype(np.float16)
+        values[half:] = np.float32(last) - (step * (steps - 1 - index[half:]).astype(np.float32)).astype(np.float16)
+        return values.astype(dt)
+    step_type = np.dtype(np.float64 if dt == np.float64 else np.float32)
+    wide = np.longdouble if step_type == np.float64 else np.float64
+    first, last = step_type.type(start), step_type.type(end)
+    step = wide((last - first) / step_type.type(steps - 1))
+    values = np.empty(steps, wide)
+    values[:half] = wide(first) + step * index[:half]
+    values[half:] = wide(last) - step * (steps - 1 - index[half:])
+    values = values.astype(step_type)
+    return values.astype(dt) if dt.kind == "f" else np.trunc(values).astype(dt)
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
-    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
-    array = np.linspace(float(start), float(end), int(steps)).astype(_numpy_dtype(dtype))
-    return _finish(array, requires_grad, device)
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive.
+
+    >>> import chainrule as torch
+    >>> torch.linspace(0, 1, 5)
+    tensor([0.0000, 0.2500, 0.5000, 0.7500, 1.0000])
+    """
+    dt = _numpy_dtype(_dtype_for(dtype, out))
+    return _finish(_spaced(start, end, steps, dt), requires_grad, device, out)
 
 
-def logspace(start, end, steps, base=10.0, *, dtype=None, device=None, requires_grad=False) -> Tensor:
-    array = np.logspace(float(start), float(end), int(steps), base=base).astype(_numpy_dtype(dtype))
-    return _finish(array, requires_grad, device)
+def logspace(start, end, steps, base=10.0, *, out=None, dtype=None, device=None,
+             requires_grad=False) -> Tensor:
+    """``base ** linspace(start, end, steps)``."""
+    dt = _numpy_dtype(_dtype_for(dtype, out))
+    exponents = _spaced(start, end, steps, np.dtype(np.float64))
+    return _finish(np.power(float(base), exponents).astype(dt), requires_grad, device, out)
 
 
 def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:
     """The identity matrix (``n`` x ``m``)."""
+    dtype = _dtype_for(dtype, out)
     return _finish(np.eye(int(n), None if m is None else int(m), dtype=_numpy_dtype(dtype)),
-                   requires_grad, device)
+                   requires_grad, device, out)
 
 
 def rand(*size, generator: Generator | None = None, out=None, dtype=None, device=None,
          requires_grad=False, **_) -> Tensor:
     """Uniform random numbers in [0, 1)."""
-    dt = _numpy_dtype(dtype)
+    dt = _numpy_dtype(_dtype_for(dtype, out))
     array = rng_of(generator).random(shape_from_args(size), dtype=np.float64 if dt == np.float16 else dt)
-    return _finish(array.astype(dt, copy=False), requires_grad, device)
+    return _finish(array.astype(dt, copy=False), requires_grad, device, out)
 
 
 def randn(*size, generator: Generator | None = None, out=None, dtype=None, device=None,
@@ -287,10 +356,10 @@ def randn(*size, generator: Generator | None = None, out=None, dtype=None, devic
     >>> torch.randn(2, 3).shape
     torch.Size([2, 3])
     """
-    dt = _numpy_dtype(dtype)
+    dt = _numpy_dtype(_dtype_for(dtype, out))
     array = rng_of(generator).standard_normal(shape_from_args(size),
                                               dtype=np.float64 if dt == np.float16 else dt)
-    return _finish(array.astype(dt, copy=False), requires_grad, device)
+    return _finish(array.astype(dt, copy=False), requires_grad, device, out)
 
 
 def randint(low=0, high=None, size=None, *, generator: Generator | None = None, out=None,
@@ -303,14 +372,16 @@ def randint(low=0, high=None, size=None, *, generator: Generator | None = None, 
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
     array = rng_of(generator).integers(low, high, size=shape_from_args((size,)))
-    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device)
+    dtype = _dtype_for(dtype, out)
+    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device, out)
 
 
 def randperm(n, *, generator: Generator | None = None, out=None, dtype=None, device=None,
              requires_grad=False) -> Tensor:
     """A random permutation of ``0 .. n-1``."""
     array = rng_of(generator).permutation(int(n))
-    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device)
+    dtype = _dtype_for(dtype, out)
+    return _finish(array.astype(_numpy_dtype(dtype, to_dtype("int64"))), requires_grad, device, out)
 
 
 def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, out=None,
@@ -326,8 +397,9 @@ def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, 
     else:
         if size is None:
             raise TypeError("normal() missing required argument 'size'")
-        array = (mean + std * rng.standard_normal(tuple(size))).astype(_numpy_dtype(dtype))
-    return _finish(array, requires_grad, device)
+        array = (mean + std * rng.standard_normal(tuple(size))).astype(
+            _numpy_dtype(_dtype_for(dtype, out)))
+    return _finish(array, requires_grad, device, out)
 
 
 def rand_like(input, *, dtype=None, generator=None, **kwargs) -> Tensor:
