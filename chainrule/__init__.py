@@ -21,7 +21,7 @@ from chainrule._allocator import keep_freed_memory as _keep_freed_memory
 
 _keep_freed_memory()
 
-from chainrule._device import device
+from chainrule._device import device, get_default_device, set_default_device
 from chainrule._dtype import (
     bool_ as bool,  # noqa: A004 - PyTorch's name
 )
@@ -113,7 +113,7 @@ def __getattr__(name: str):
     import importlib
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
-            "serialization", "testing", "cuda", "backends"}
+            "serialization", "testing", "cuda", "backends", "accelerator"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

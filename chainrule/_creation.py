@@ -367,6 +367,8 @@ def randint(low=0, high=None, size=None, *, generator: Generator | None = None, 
     """Random integers in ``[low, high)``: ``randint(high, size)`` or ``randint(low, high, size)``."""
     if size is None:
         low, high, size = 0, low, high
+    elif high is None:  # randint(high, size=...)
+        low, high = 0, low
     if size is None:
         raise TypeError("randint() missing required argument 'size'")
     if low >= high:

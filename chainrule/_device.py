@@ -52,3 +52,18 @@ def check_device(dev) -> None:
             f"chainrule runs on the CPU only; device '{dev}' is not available "
             "(use device='cpu' or leave the device out)"
         )
+
+
+def set_default_device(dev) -> None:
+    """PyTorch's default device for new tensors: only the CPU (or ``None``) is accepted.
+
+    >>> import chainrule as torch
+    >>> torch.set_default_device("cpu")
+    >>> torch.get_default_device()
+    device(type='cpu')
+    """
+    check_device(dev if dev is None or isinstance(dev, device) else device(dev))
+
+
+def get_default_device() -> device:
+    return CPU

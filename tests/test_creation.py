@@ -215,3 +215,61 @@ def test_creation_errors_match_torch(call, error):
 ])
 def test_legacy_typed_constructors_match_torch(make):
     assert str(make(chainrule)) == str(make(torch))
+
+
+# ------------------------------------------------------------------ out= and linspace's values
+
+OUT_CASES = {
+    "zeros": lambda lib, out: lib.zeros(3, out=out),
+    "ones": lambda lib, out: lib.ones(2, 2, out=out),
+    "full": lambda lib, out: lib.full((2,), 7, out=out),
+    "arange": lambda lib, out: lib.arange(5, out=out),
+    "linspace": lambda lib, out: lib.linspace(0, 1, 5, out=out),
+    "logspace": lambda lib, out: lib.logspace(0, 2, 3, out=out),
+    "eye": lambda lib, out: lib.eye(2, out=out),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+@pytest.mark.parametrize("case", sorted(OUT_CASES))
+def test_factories_write_into_out_with_its_dtype(case, dtype):
+    results = []
+    for lib in (chainrule, torch):
+        out = lib.empty(1, dtype=getattr(lib, dtype))
+        result = OUT_CASES[case](lib, out)
+        assert result is out
+        results.append(out)
+    assert_like_torch(*results)
+
+
+def test_random_factories_write_into_out_and_refuse_another_dtype():
+    for lib in (chainrule, torch):
+        out = lib.empty(0, dtype=lib.float64)
+        assert lib.randn(2, 3, out=out) is out and out.shape == (2, 3) and out.dtype == lib.float64
+        assert lib.randint(5, (4,), out=lib.empty(0, dtype=lib.int64)).shape == (4,)
+        with pytest.raises(RuntimeError, match=r"dtype Float does not match dtype of out parameter \(Double\)"):
+            lib.zeros(3, dtype=lib.float32, out=out)
+
+
+def test_randint_takes_the_high_end_alone_with_size_by_keyword():
+    for lib in (chainrule, torch):
+        values = lib.randint(10, size=(50,))
+        assert values.shape == (50,) and values.dtype == lib.int64
+        assert 0 <= values.min().item() and values.max().item() < 10
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("args", [(-np.pi, np.pi, 2000), (-3.3, 17.1, 101), (1, 0, 10),
+                                  (0.1, 0.7, 4000), (1e-3, 1e3, 33), (0, 1, 1), (0, 1, 0)])
+def test_linspace_gives_torchs_values_bit_for_bit(args, dtype):
+    if dtype == "float64" and np.finfo(np.longdouble).nmant <= 52:
+        pytest.skip("float64 linspace is exact only where np.longdouble is wider than float64")
+    ours = chainrule.linspace(*args, dtype=getattr(chainrule, dtype)).numpy()
+    theirs = torch.linspace(*args, dtype=getattr(torch, dtype)).numpy()
+    np.testing.assert_array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("args", [(0, 10, 5), (-7, 13, 9), (-np.pi, np.pi, 2000)])
+def test_integer_linspace_matches_torch(args):
+    ours = chainrule.linspace(*args, dtype=chainrule.int64).numpy()
+    np.testing.assert_array_equal(ours, torch.linspace(*args, dtype=torch.int64).numpy())

@@ -31,6 +31,36 @@ from chainrule._ops import (  # noqa: E402 - the submodules, for __all__ below
     triangular, trigonometric, unary,
 )
 
+# PyTorch's functions that take ``out=``, where chainrule's own do not: the result is
+# computed, then written into ``out`` (torch.matmul(a, b, out=c) in the Tensors tutorial).
+_OUT_OPS = (
+    "abs", "acos", "asin", "atan", "atan2", "bmm", "ceil", "clamp", "clip", "cos", "cosh",
+    "cumprod", "cumsum", "dot", "erf", "exp", "exp2", "expm1", "floor", "fmod", "log",
+    "log10", "log1p", "log2", "logsumexp", "matmul", "maximum", "mean", "minimum", "mm", "mv",
+    "neg", "pow", "prod", "reciprocal", "remainder", "round", "rsqrt", "sigmoid", "sign", "sin",
+    "sinh", "sqrt", "square", "sum", "tan", "tanh", "trunc", "where",
+)
+
+
+def _with_out(function):
+    import functools
+    import inspect
+
+    if "out" in inspect.signature(function).parameters:
+        return function
+
+    @functools.wraps(function)
+    def call(*args, out=None, **kwargs):
+        return arithmetic._maybe_out(function(*args, **kwargs), out, function.__name__)
+
+    return call
+
+
+for _name in _OUT_OPS:
+    if _name in globals():
+        globals()[_name] = _with_out(globals()[_name])
+del _name
+
 # The ops only: `from chainrule._ops import *` must not leak the submodule names
 # (chainrule.shape, chainrule.linalg ...) into the top-level namespace.
 __all__ = sorted({name for module in (

@@ -296,29 +296,29 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     >>> torch.add(torch.tensor([1.0, 2.0]), 10)
     tensor([11., 12.])
     """
-    return _maybe_out(Add.apply(input, other, alpha=alpha), out)
+    return _maybe_out(Add.apply(input, other, alpha=alpha), out, "add")
 
 
 @tensor_method()
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
-        return _maybe_out(RSub.apply(input, other, alpha=alpha), out)
-    return _maybe_out(Sub.apply(input, other, alpha=alpha), out)
+        return _maybe_out(RSub.apply(input, other, alpha=alpha), out, "sub")
+    return _maybe_out(Sub.apply(input, other, alpha=alpha), out, "sub")
 
 
 @tensor_method("mul", "multiply")
 def mul(input, other, *, out=None) -> Tensor:
     """Elementwise product, broadcasting."""
-    return _maybe_out(Mul.apply(input, other), out)
+    return _maybe_out(Mul.apply(input, other), out, "mul")
 
 
 @tensor_method("div", "divide", "true_divide")
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """Elementwise quotient; integers give the default float dtype unless ``rounding_mode`` is set."""
     if rounding_mode is not None:
-        return _maybe_out(RoundedDiv.apply(input, other, rounding_mode), out)
-    return _maybe_out(Div.apply(input, other), out)
+        return _maybe_out(RoundedDiv.apply(input, other, rounding_mode), out, "div")
+    return _maybe_out(Div.apply(input, other), out, "div")
 
 
 @tensor_method()
@@ -356,9 +356,13 @@ def square(input) -> Tensor:
     return PowScalar.apply(input, exponent=2)
 
 
-def _maybe_out(result: Tensor, out: Tensor | None) -> Tensor:
+def _maybe_out(result: Tensor, out: Tensor | None, name: str = "") -> Tensor:
+    """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch)."""
     if out is None:
         return result
+    if result.requires_grad:
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
     from chainrule._ops.inplace import write_result
 
     if out._data.shape != result._data.shape:

@@ -185,8 +185,15 @@ def _raise_modified(value, version: int, expected: int, node: Node) -> None:
 class _UntrackedCtx:
     """The ``ctx`` given to ``forward`` when nothing needs a gradient: saves nothing."""
 
-    needs_input_grad = ()
+    __slots__ = ("_inputs", "__dict__")
     _materialize_grads = True
+
+    def __init__(self, inputs: int = 0) -> None:
+        self._inputs = inputs
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return (False,) * self._inputs
 
     def save_for_backward(self, *values) -> None:
         pass
@@ -248,7 +255,7 @@ class Function:
             for arg in args:
                 if isinstance(arg, Tensor) and arg._requires_grad:
                     return cls._apply_tracked(args, kwargs)
-        result = cls.forward(_UntrackedCtx(), *args, **kwargs)
+        result = cls.forward(_UntrackedCtx(len(args)), *args, **kwargs)
         if type(result) is np.ndarray:
             return make_tensor(result)
         if isinstance(result, tuple):

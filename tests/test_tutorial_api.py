@@ -1,0 +1,75 @@
+"""Lines of PyTorch's own tutorials that chainrule once failed: accelerators and default
+devices, ``out=`` on ops, ``ctx.needs_input_grad`` without gradients."""
+
+from __future__ import annotations
+
+import pytest
+
+import chainrule
+
+torch = pytest.importorskip("torch")
+
+
+def test_accelerator_says_there_is_none():
+    for lib in (chainrule, torch):
+        assert lib.accelerator.is_available() is False
+        assert lib.accelerator.current_accelerator() is None
+        device = (lib.accelerator.current_accelerator().type
+                  if lib.accelerator.is_available() else "cpu")
+        assert str(lib.ones(1).to(device).device) == "cpu"
+
+
+def test_default_device_is_the_cpu_and_others_are_refused():
+    chainrule.set_default_device("cpu")
+    chainrule.set_default_device(chainrule.device("cpu"))
+    chainrule.set_default_device(None)
+    assert chainrule.get_default_device() == chainrule.device("cpu")
+    assert repr(chainrule.get_default_device()) == repr(torch.get_default_device())
+    with pytest.raises(RuntimeError, match="CPU only"):
+        chainrule.set_default_device("cuda")
+
+
+@pytest.mark.parametrize("op", [
+    lambda lib, out: lib.matmul(lib.ones(2, 3), lib.ones(3, 2), out=out),
+    lambda lib, out: lib.mm(lib.ones(2, 3), lib.ones(3, 2), out=out),
+    lambda lib, out: lib.exp(lib.zeros(3), out=out),
+    lambda lib, out: lib.sum(lib.ones(2, 3), 1, out=out),
+    lambda lib, out: lib.clamp(lib.arange(5.0), 1, 3, out=out),
+    lambda lib, out: lib.where(lib.tensor([True, False]), lib.ones(2), lib.zeros(2), out=out),
+])
+def test_ops_write_into_out_as_torch_does(op):
+    results = []
+    for lib in (chainrule, torch):
+        out = lib.empty(0)
+        assert op(lib, out) is out
+        results.append(out.tolist())
+    assert results[0] == results[1]
+
+
+def test_out_refuses_arguments_that_require_grad_as_torch_does():
+    for lib in (chainrule, torch):
+        with pytest.raises(RuntimeError, match="out=... arguments don't support automatic differentiation"):
+            lib.exp(lib.ones(2, requires_grad=True), out=lib.empty(2))
+
+
+def _needs_seen(lib) -> list:
+    seen = []
+
+    class Double(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, factor):
+            seen.append(ctx.needs_input_grad)
+            return x * factor
+
+        @staticmethod
+        def backward(ctx, grad):
+            return grad * 2, None
+
+    Double.apply(lib.ones(1), 2)
+    Double.apply(lib.ones(1, requires_grad=True), 2)
+    return seen
+
+
+@pytest.mark.parametrize("lib", [chainrule, torch], ids=["chainrule", "torch"])
+def test_needs_input_grad_has_one_entry_per_input_even_without_gradients(lib):
+    assert _needs_seen(lib) == [(False, False), (True, False)]
