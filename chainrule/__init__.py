@@ -53,6 +53,7 @@ from chainrule._dtype import (
 from chainrule._size import Size
 from chainrule._tensor_str import get_printoptions, printoptions, set_printoptions
 from chainrule._threads import get_num_threads, set_num_threads
+from chainrule._type_info import finfo, iinfo
 from chainrule._determinism import (
     are_deterministic_algorithms_enabled,
     is_deterministic_algorithms_warn_only_enabled,

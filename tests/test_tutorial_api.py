@@ -73,3 +73,47 @@ def _needs_seen(lib) -> list:
 @pytest.mark.parametrize("lib", [chainrule, torch], ids=["chainrule", "torch"])
 def test_needs_input_grad_has_one_entry_per_input_even_without_gradients(lib):
     assert _needs_seen(lib) == [(False, False), (True, False)]
+
+
+@pytest.mark.parametrize("name", ["float16", "float32", "float64", None])
+def test_finfo_matches_torch(name):
+    ours = chainrule.finfo() if name is None else chainrule.finfo(getattr(chainrule, name))
+    theirs = torch.finfo() if name is None else torch.finfo(getattr(torch, name))
+    assert repr(ours) == repr(theirs)
+    for attribute in ("bits", "eps", "max", "min", "tiny", "smallest_normal", "resolution", "dtype"):
+        assert getattr(ours, attribute) == getattr(theirs, attribute), attribute
+
+
+@pytest.mark.parametrize("name", ["uint8", "int8", "int16", "int32", "int64"])
+def test_iinfo_matches_torch(name):
+    ours, theirs = chainrule.iinfo(getattr(chainrule, name)), torch.iinfo(getattr(torch, name))
+    assert repr(ours) == repr(theirs)
+    assert (ours.bits, ours.min, ours.max, ours.dtype) == (theirs.bits, theirs.min, theirs.max, theirs.dtype)
+
+
+def test_finfo_and_iinfo_refuse_the_other_kind_as_torch_does():
+    for lib in (chainrule, torch):
+        with pytest.raises(TypeError, match="requires a floating point input type"):
+            lib.finfo(lib.int32)
+        with pytest.raises(TypeError, match="requires an integer input type"):
+            lib.iinfo(lib.float32)
+
+
+@pytest.mark.parametrize("lib", [chainrule, torch], ids=["chainrule", "torch"])
+def test_a_zero_dim_index_reads_as_one_dim_in_gather_and_scatter(lib):
+    one_hot = lib.zeros(5).scatter_(0, lib.tensor(3), value=1)  # the Transforms tutorial's Lambda
+    assert one_hot.tolist() == [0, 0, 0, 1, 0]
+    picked = lib.arange(5.0).gather(0, lib.tensor(2))
+    assert picked.shape == () and picked.item() == 2
+    assert lib.zeros(4).scatter_add(0, lib.tensor(1), lib.tensor(5.0)).tolist() == [0, 5, 0, 0]
+    with pytest.raises(RuntimeError, match="same number of dimensions"):
+        lib.zeros(2, 3).gather(0, lib.tensor(1))
+
+
+@pytest.mark.parametrize("dtype", ["int32", "int16", "float32"])
+def test_class_targets_of_other_dtypes_than_long_or_byte_are_refused(dtype):
+    for lib in (chainrule, torch):
+        target = lib.tensor([0, 1], dtype=getattr(lib, dtype))
+        for loss in (lib.nn.functional.cross_entropy, lib.nn.functional.nll_loss):
+            with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte"):
+                loss(lib.ones(2, 3), target)

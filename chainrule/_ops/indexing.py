@@ -333,6 +333,10 @@ def _index_array(index, op: str) -> np.ndarray:
 
 def _coordinates(index: np.ndarray, dim: int, op: str, input_shape: tuple) -> tuple:
     """The key of ``gather``/``scatter``: ``index`` along ``dim``, each element's own position elsewhere."""
+    if index.ndim == 0 and len(input_shape) <= 1:  # PyTorch reads a 0-d index as 1-d here
+        if not input_shape and index != 0:
+            raise RuntimeError(f"index {index} is out of bounds for dimension 0 with size 1")
+        return (index,) if input_shape else ()
     if index.ndim != len(input_shape) and index.size and input_shape:
         raise RuntimeError("Index tensor must have the same number of dimensions as input tensor")
     for d, (i, s) in enumerate(zip(index.shape, input_shape, strict=False)):

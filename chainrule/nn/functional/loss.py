@@ -240,7 +240,7 @@ def _restore_layout(rows: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _target_indices(target: np.ndarray, classes: int, ignore_index: int):
     """Safe indices into the classes and the mask of targets that count."""
-    if target.dtype.kind not in "iu":
+    if target.dtype not in (np.int64, np.uint8):
         from chainrule._ops._util import _type_label
 
         raise RuntimeError(
