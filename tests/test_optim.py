@@ -345,3 +345,18 @@ def test_optimizer_common_checks(name, tmp_path):
         fresh.step()
     for p, t in zip(ours, twins):
         np.testing.assert_array_equal(p._data, t._data)
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}), ("RMSprop", {}),
+    ("RMSprop", {"momentum": 0.9, "centered": True}), ("Adagrad", {}), ("SGD", {"momentum": 0.9}),
+])
+def test_state_dict_keys_come_in_torchs_order(name, kwargs):
+    orders = []
+    for lib in (chainrule, torch):
+        param = lib.nn.Parameter(lib.ones(2))
+        optimizer = getattr(lib.optim, name)([param], lr=0.1, **kwargs)
+        param.grad = lib.ones(2)
+        optimizer.step()
+        orders.append(list(optimizer.state_dict()["state"][0]))
+    assert orders[0] == orders[1]

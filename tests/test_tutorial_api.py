@@ -117,3 +117,46 @@ def test_class_targets_of_other_dtypes_than_long_or_byte_are_refused(dtype):
         for loss in (lib.nn.functional.cross_entropy, lib.nn.functional.nll_loss):
             with pytest.raises(RuntimeError, match="expected target dtype to be Long or Byte"):
                 loss(lib.ones(2, 3), target)
+
+
+def _new_style_exp(lib):
+    class Exp(lib.autograd.Function):
+        @staticmethod
+        def forward(x):
+            return x.exp()
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):
+            ctx.save_for_backward(output)
+
+        @staticmethod
+        def backward(ctx, grad):
+            (result,) = ctx.saved_tensors
+            return grad * result
+
+    return Exp
+
+
+@pytest.mark.parametrize("lib", [chainrule, torch], ids=["chainrule", "torch"])
+def test_functions_in_the_setup_context_style(lib):
+    exp = _new_style_exp(lib)
+    x = lib.tensor([0.0, 1.0], requires_grad=True)
+    y = exp.apply(x)
+    assert type(y.grad_fn).__name__ == "ExpBackward"
+    y.sum().backward()
+    assert x.grad.tolist() == pytest.approx([1.0, 2.718281828])
+    assert exp.apply(lib.zeros(1)).tolist() == [1.0]
+    assert lib.autograd.gradcheck(exp.apply, (lib.zeros(3, dtype=lib.float64, requires_grad=True),))
+
+
+def test_variable_is_a_detached_tensor_sharing_data():
+    from chainrule.autograd import Variable
+
+    data = chainrule.ones(2)
+    variable = Variable(data, requires_grad=True)
+    assert variable.requires_grad and not data.requires_grad and variable is not data
+    variable.data[0] = 5
+    assert data.tolist() == [5, 1]
+    assert isinstance(data, Variable)
+    theirs = torch.autograd.Variable(torch.ones(2), requires_grad=True)
+    assert repr(variable.detach().fill_(1).requires_grad_()) == repr(theirs)

@@ -27,11 +27,12 @@ from chainrule.autograd.grad_mode import (
     set_grad_enabled,
 )
 from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.autograd.variable import Variable
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "once_differentiable", "no_grad",
     "enable_grad", "set_grad_enabled", "inference_mode", "is_grad_enabled", "detect_anomaly",
-    "set_detect_anomaly", "is_anomaly_enabled", "gradcheck", "gradgradcheck",
+    "set_detect_anomaly", "is_anomaly_enabled", "gradcheck", "gradgradcheck", "Variable",
 ]
 
 

@@ -241,6 +241,18 @@ class Function:
         name = cls.__dict__.get("node_name") or f"{cls.__name__}Backward"
         cls._backward_cls = type(name, (BackwardNode,), {"_function": cls})
 
+    # PyTorch's newer style: ``forward(*args)`` takes no ctx, and ``setup_context(ctx,
+    # inputs, output)`` saves what backward needs. A subclass that defines it gets that style.
+    setup_context = None
+
+    @classmethod
+    def _run_forward(cls, ctx, args, kwargs):
+        if cls.setup_context is None:
+            return cls.forward(ctx, *args, **kwargs)
+        result = cls.forward(*args, **kwargs)
+        cls.setup_context(ctx, args, result)
+        return result
+
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("You must implement the forward function for custom autograd.Function.")
@@ -255,7 +267,7 @@ class Function:
             for arg in args:
                 if isinstance(arg, Tensor) and arg._requires_grad:
                     return cls._apply_tracked(args, kwargs)
-        result = cls.forward(_UntrackedCtx(len(args)), *args, **kwargs)
+        result = cls._run_forward(_UntrackedCtx(len(args)), args, kwargs)
         if type(result) is np.ndarray:
             return make_tensor(result)
         if isinstance(result, tuple):
@@ -290,7 +302,7 @@ class Function:
 
         state.enabled = False
         try:
-            result = cls.forward(node, *args, **kwargs)
+            result = cls._run_forward(node, args, kwargs)
         finally:
             state.enabled = True
 

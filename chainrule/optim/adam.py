@@ -6,7 +6,13 @@ import math
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, gradient_of, step_counter, zeros_like_param
+from chainrule.optim.optimizer import (
+    Optimizer,
+    gradient_of,
+    new_state,
+    step_counter,
+    zeros_like_param,
+)
 
 __all__ = ["Adam"]
 
@@ -60,7 +66,7 @@ class Adam(Optimizer):
                 grad = gradient_of(p, group["maximize"])
                 state = self.state[p]
                 if "exp_avg" not in state:
-                    state["exp_avg"] = zeros_like_param(p)
+                    new_state(state)["exp_avg"] = zeros_like_param(p)
                     state["exp_avg_sq"] = zeros_like_param(p)
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = zeros_like_param(p)

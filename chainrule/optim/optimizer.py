@@ -182,11 +182,17 @@ def _cast_state(key: str, value, param: Tensor):
     return make_tensor(value._data.astype(param._data.dtype))
 
 
+def new_state(state: dict) -> dict:
+    """A parameter's fresh state, its step count first (the key order of PyTorch's state dicts)."""
+    state["step"] = make_tensor(np.zeros((), np.float32))
+    return state
+
+
 def step_counter(state: dict) -> float:
     """Advance ``state['step']`` (a 0-d float32 tensor, as PyTorch keeps it) and return it."""
     step = state.get("step")
     if step is None:
-        step = state["step"] = make_tensor(np.zeros((), np.float32))
+        step = new_state(state)["step"]
     step._data += 1
     return float(step._data)
 

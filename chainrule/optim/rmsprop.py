@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule.optim.optimizer import Optimizer, gradient_of, step_counter, zeros_like_param
+from chainrule.optim.optimizer import (
+    Optimizer,
+    gradient_of,
+    new_state,
+    step_counter,
+    zeros_like_param,
+)
 
 __all__ = ["RMSprop"]
 
@@ -39,7 +45,7 @@ class RMSprop(Optimizer):
                 grad = gradient_of(p, group["maximize"])
                 state = self.state[p]
                 if "square_avg" not in state:
-                    state["square_avg"] = zeros_like_param(p)
+                    new_state(state)["square_avg"] = zeros_like_param(p)
                     if momentum > 0:
                         state["momentum_buffer"] = zeros_like_param(p)
                     if group["centered"]:
