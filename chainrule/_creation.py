@@ -51,6 +51,14 @@ def _dtype_for(dtype, out: Tensor | None):
     return out.dtype
 
 
+def _floating(dt: np.dtype, kernel: str) -> np.dtype:
+    """``dt`` if it is a float type; else PyTorch's error for its random ``kernel``."""
+    if dt.kind != "f":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_scalar_type(to_dtype(dt))}'")
+    return dt
+
+
 def _scalar_type(dt) -> str:
     """PyTorch's C++ name of a dtype: ``Float`` for float32, ``Long`` for int64."""
     from chainrule._tensor_str import _TYPE_NAMES
@@ -343,7 +351,7 @@ def eye(n, m=None, *, out=None, dtype=None, device=None, requires_grad=False) ->
 def rand(*size, generator: Generator | None = None, out=None, dtype=None, device=None,
          requires_grad=False, **_) -> Tensor:
     """Uniform random numbers in [0, 1)."""
-    dt = _numpy_dtype(_dtype_for(dtype, out))
+    dt = _floating(_numpy_dtype(_dtype_for(dtype, out)), "check_uniform_bounds")
     array = rng_of(generator).random(shape_from_args(size), dtype=np.float64 if dt == np.float16 else dt)
     return _finish(array.astype(dt, copy=False), requires_grad, device, out)
 
@@ -356,7 +364,7 @@ def randn(*size, generator: Generator | None = None, out=None, dtype=None, devic
     >>> torch.randn(2, 3).shape
     torch.Size([2, 3])
     """
-    dt = _numpy_dtype(_dtype_for(dtype, out))
+    dt = _floating(_numpy_dtype(_dtype_for(dtype, out)), "normal_kernel_cpu")
     array = rng_of(generator).standard_normal(shape_from_args(size),
                                               dtype=np.float64 if dt == np.float16 else dt)
     return _finish(array.astype(dt, copy=False), requires_grad, device, out)
@@ -400,7 +408,7 @@ def normal(mean=0.0, std=1.0, size=None, *, generator: Generator | None = None, 
         if size is None:
             raise TypeError("normal() missing required argument 'size'")
         array = (mean + std * rng.standard_normal(tuple(size))).astype(
-            _numpy_dtype(_dtype_for(dtype, out)))
+            _floating(_numpy_dtype(_dtype_for(dtype, out)), "normal_kernel_cpu"))
     return _finish(array, requires_grad, device, out)
 
 

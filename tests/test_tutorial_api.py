@@ -160,3 +160,24 @@ def test_variable_is_a_detached_tensor_sharing_data():
     assert isinstance(data, Variable)
     theirs = torch.autograd.Variable(torch.ones(2), requires_grad=True)
     assert repr(variable.detach().fill_(1).requires_grad_()) == repr(theirs)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.randn(2, dtype=lib.long), lambda lib: lib.rand(2, dtype=lib.long),
+    lambda lib: lib.rand_like(lib.tensor([1, 2])), lambda lib: lib.rand(2, dtype=lib.bool),
+    lambda lib: lib.normal(0, 1, (2,), dtype=lib.int64),
+])
+def test_random_floats_of_integer_dtypes_raise_torchs_error(make):
+    messages = []
+    for lib in (chainrule, torch):
+        with pytest.raises(NotImplementedError) as error:
+            make(lib)
+        messages.append(str(error.value))
+    assert messages[0] == messages[1]
+
+
+def test_adaptive_average_of_whole_numbers_is_whole_as_in_torch():
+    results = [lib.nn.functional.adaptive_avg_pool2d(lib.arange(25.0).view(1, 1, 5, 5), 2)
+               for lib in (chainrule, torch)]
+    assert results[0].tolist() == results[1].tolist() == [[[[6.0, 8.0], [16.0, 18.0]]]]
+    assert repr(results[0]) == repr(results[1])

@@ -423,7 +423,7 @@ class SeparableLinear(Function):
     @staticmethod
     def forward(ctx, x, rows, cols):
         ctx.rows, ctx.cols = rows, cols
-        return np.matmul(np.matmul(rows, x._data), cols.T)
+        return np.matmul(np.matmul(rows, x._data), cols.T).astype(x._data.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -448,10 +448,12 @@ def _adaptive_bounds(size: int, out: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _averaging_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """Row ``i`` averages input positions ``start[i]:end[i]``; in float64 for float32 inputs,
+    so that means of whole numbers come out whole (1/3 is not exact in float32)."""
     start, end = _adaptive_bounds(size, out)
     j = np.arange(size)
     inside = (j >= start[:, None]) & (j < end[:, None])
-    return (inside / (end - start)[:, None]).astype(dtype)
+    return (inside / (end - start)[:, None]).astype(np.promote_types(dtype, np.float64))
 
 
 def _output_size(output_size, x: Tensor, spatial_dims: int) -> tuple:
