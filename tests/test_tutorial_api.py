@@ -181,3 +181,22 @@ def test_adaptive_average_of_whole_numbers_is_whole_as_in_torch():
                for lib in (chainrule, torch)]
     assert results[0].tolist() == results[1].tolist() == [[[[6.0, 8.0], [16.0, 18.0]]]]
     assert repr(results[0]) == repr(results[1])
+
+
+@pytest.mark.parametrize("lib", [chainrule, torch], ids=["chainrule", "torch"])
+def test_in_place_shape_changes(lib):
+    w = lib.ones(2, 1, 3)
+    assert w.squeeze_() is w and w.shape == (2, 3)
+    assert w.unsqueeze_(0).shape == (1, 2, 3)
+    assert w.transpose_(0, 2).shape == (3, 2, 1)
+    m = lib.arange(6.0).reshape(2, 3)
+    m.t_()
+    m[0, 1] = 100
+    assert m.tolist() == [[0, 100], [1, 4], [2, 5]] and m._version > 0
+    x = lib.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        x.t_()
+    y = x * lib.arange(3.0)
+    y.t_()
+    (y * lib.arange(2.0)).sum().backward()
+    assert x.grad.tolist() == [[0, 0, 0], [0, 1, 2]]

@@ -662,3 +662,37 @@ __all__ = ["make_view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze
            "swapaxes", "swapdims", "t", "permute", "movedim", "moveaxis", "cat", "concat",
            "concatenate", "stack", "hstack", "vstack", "row_stack", "split", "chunk", "unbind",
            "narrow", "flip", "fliplr", "flipud", "roll", "tile"]
+
+
+# ------------------------------------------------------ in-place shape changes (t_, squeeze_ ...)
+def _restrided_in_place(self: Tensor, view: Tensor, op_name: str) -> Tensor:
+    """``self`` takes ``view``'s shape and strides (same memory) and, if recorded, its history."""
+    from chainrule._ops.inplace import check_inplace_allowed
+
+    if view.grad_fn is not None:
+        check_inplace_allowed(self, op_name)
+        self.grad_fn, self._output_nr = view.grad_fn, view._output_nr
+    self._data = view._data
+    self._bump_version()
+    return self
+
+
+@tensor_method()
+def t_(self) -> Tensor:
+    """In-place ``t()``: ``self`` becomes its transpose (a 2-D tensor's strides swap)."""
+    return _restrided_in_place(self, t(self), "t_")
+
+
+@tensor_method()
+def transpose_(self, dim0: int, dim1: int) -> Tensor:
+    return _restrided_in_place(self, transpose(self, dim0, dim1), "transpose_")
+
+
+@tensor_method()
+def squeeze_(self, dim=None) -> Tensor:
+    return _restrided_in_place(self, squeeze(self, dim), "squeeze_")
+
+
+@tensor_method()
+def unsqueeze_(self, dim: int) -> Tensor:
+    return _restrided_in_place(self, unsqueeze(self, dim), "unsqueeze_")
