@@ -28,6 +28,7 @@ from chainrule.autograd.grad_mode import (
 )
 from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
 from chainrule.autograd.variable import Variable
+from chainrule.autograd import functional  # noqa: E402 - torch.autograd.functional
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "once_differentiable", "no_grad",
