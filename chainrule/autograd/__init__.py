@@ -28,7 +28,6 @@ from chainrule.autograd.grad_mode import (
 )
 from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
 from chainrule.autograd.variable import Variable
-from chainrule.autograd import functional  # noqa: E402 - torch.autograd.functional
 
 __all__ = [
     "backward", "grad", "Function", "FunctionCtx", "Node", "once_differentiable", "no_grad",
@@ -144,3 +143,11 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
             g = g.detach()
         results.append(g)
     return tuple(results)
+
+
+def __getattr__(name: str):
+    if name == "functional":  # loaded on first use, like torch.autograd.functional
+        import importlib
+
+        return importlib.import_module("chainrule.autograd.functional")
+    raise AttributeError(f"module 'chainrule.autograd' has no attribute '{name}'")
