@@ -121,11 +121,11 @@ class DataLoader:
 
     def __iter__(self):
         if self.num_workers == 0:
-            return _SingleProcessIter(self)
+            return _SingleProcessDataLoaderIter(self)
         if not self.persistent_workers:
-            return _MultiProcessingIter(self)
+            return _MultiProcessingDataLoaderIter(self)
         if self._iterator is None or self._iterator._shut_down:
-            self._iterator = _MultiProcessingIter(self)
+            self._iterator = _MultiProcessingDataLoaderIter(self)
         else:
             self._iterator._reset()
         return self._iterator
@@ -146,7 +146,7 @@ def _base_seed(loader: DataLoader) -> int:
     return int(rng_of(loader.generator).integers(2**62))
 
 
-class _SingleProcessIter:
+class _SingleProcessDataLoaderIter:
     def __init__(self, loader: DataLoader) -> None:
         self._loader = loader
         _base_seed(loader)
@@ -165,7 +165,7 @@ class _SingleProcessIter:
         return self._fetcher.fetch(next(self._sampler_iter))
 
 
-class _MultiProcessingIter:
+class _MultiProcessingDataLoaderIter:
     """Workers each have an index queue; results come back on one queue and are reordered."""
 
     def __init__(self, loader: DataLoader) -> None:
