@@ -40,6 +40,14 @@ CASES = {
     "Identity": (lambda: nn.Identity(), lambda: (_randn(2, 3),)),
     "Linear": (lambda: nn.Linear(3, 4), lambda: (_randn(5, 3),)),
     "Bilinear": (lambda: nn.Bilinear(3, 2, 4), lambda: (_randn(5, 3), _randn(5, 2))),
+    "RNN": (lambda: nn.RNN(3, 4, num_layers=2, bidirectional=True), lambda: (_randn(5, 2, 3),)),
+    "LSTM": (lambda: nn.LSTM(3, 4, num_layers=2, dropout=0.2), lambda: (_randn(5, 2, 3),)),
+    "GRU": (lambda: nn.GRU(3, 4, batch_first=True), lambda: (_randn(2, 5, 3),)),
+    "RNNCell": (lambda: nn.RNNCell(3, 4), lambda: (_randn(2, 3),)),
+    "LSTMCell": (lambda: nn.LSTMCell(3, 4), lambda: (_randn(2, 3),)),
+    "GRUCell": (lambda: nn.GRUCell(3, 4), lambda: (_randn(2, 3),)),
+    "RNNBase": (lambda: nn.RNNBase("GRU", 3, 4), None),
+    "RNNCellBase": (lambda: nn.RNNCellBase(3, 4, True, 3), None),
     # activations
     **{name: (lambda name=name: getattr(nn, name)(), lambda: (_randn(4, 6),)) for name in (
         "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",
