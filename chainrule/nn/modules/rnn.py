@@ -194,6 +194,14 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, finals
 
+    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """``(output, h_n)``: the forward of the one-state layers (RNN, GRU); LSTM has its own."""
+        _reject_packed(input)
+        if hx is not None:
+            self._check_hx_dims(input, [hx], "hx")
+        output, (h_n,) = self._forward(input, None if hx is None else [hx], ("hidden",))
+        return output, h_n
+
     def _check_hx_dims(self, input: Tensor, hx: list[Tensor], what: str) -> None:
         wanted = 3 if input.dim() == 3 else 2
         if input.dim() in (2, 3) and any(h.dim() != wanted for h in hx):
@@ -249,12 +257,6 @@ class RNN(RNNBase):
     def _step(self, gi, state, w_hh, b_hh):
         return [_rnn_step(gi, state[0], w_hh, b_hh, self.nonlinearity == "relu")]
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        _reject_packed(input)
-        if hx is not None:
-            self._check_hx_dims(input, [hx], "hx")
-        output, (h_n,) = self._forward(input, None if hx is None else [hx], ("hidden",))
-        return output, h_n
 
 
 class LSTM(RNNBase):
@@ -312,12 +314,6 @@ class GRU(RNNBase):
     def _step(self, gi, state, w_hh, b_hh):
         return [_gru_step(gi, state[0], w_hh, b_hh)]
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        _reject_packed(input)
-        if hx is not None:
-            self._check_hx_dims(input, [hx], "hx")
-        output, (h_n,) = self._forward(input, None if hx is None else [hx], ("hidden",))
-        return output, h_n
 
 
 class RNNCellBase(Module):
