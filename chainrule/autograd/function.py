@@ -185,7 +185,6 @@ def _raise_modified(value, version: int, expected: int, node: Node) -> None:
 class _UntrackedCtx:
     """The ``ctx`` given to ``forward`` when nothing needs a gradient: saves nothing."""
 
-    __slots__ = ("_inputs", "__dict__")
     _materialize_grads = True
 
     def __init__(self, inputs: int = 0) -> None:

@@ -49,6 +49,13 @@ def _gru_step(gi: Tensor, h: Tensor, w_hh: Tensor, b_hh: Tensor | None) -> Tenso
     return (1 - z) * n + z * h
 
 
+def _uniform_by_hidden_size(module: Module) -> None:
+    """PyTorch's initialisation of recurrent weights: every parameter U(-1/sqrt(H), 1/sqrt(H))."""
+    bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
+    for weight in module.parameters():
+        init.uniform_(weight, -bound, bound)
+
+
 def _reject_packed(input) -> None:
     if type(input).__name__ == "PackedSequence":
         raise NotImplementedError("chainrule's recurrent layers do not support PackedSequence input; "
@@ -109,9 +116,7 @@ class RNNBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        _uniform_by_hidden_size(self)
 
     @property
     def all_weights(self) -> list[list[Parameter]]:
@@ -338,9 +343,7 @@ class RNNCellBase(Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        bound = 1.0 / math.sqrt(self.hidden_size) if self.hidden_size > 0 else 0
-        for weight in self.parameters():
-            init.uniform_(weight, -bound, bound)
+        _uniform_by_hidden_size(self)
 
     def _prepare(self, input: Tensor, hx: list[Tensor] | None) -> tuple[Tensor, list[Tensor], bool]:
         """Check shapes, add the batch dimension to unbatched tensors, default ``hx`` to zeros."""
