@@ -10,7 +10,7 @@ torch.Size([3, 2])
 from chainrule.nn.parameter import Buffer, Parameter
 from chainrule.nn.modules import *  # noqa: F403
 from chainrule.nn.modules import Module
-from chainrule.nn import functional, init
+from chainrule.nn import attention, functional, init
 from chainrule.nn import modules  # noqa: F401
 
 try:

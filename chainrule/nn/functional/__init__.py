@@ -17,3 +17,4 @@ from chainrule.nn.functional.loss import *  # noqa: F403
 from chainrule.nn.functional.conv import *  # noqa: F403
 from chainrule.nn.functional.pooling import *  # noqa: F403
 from chainrule.nn.functional.normalization import *  # noqa: F403
+from chainrule.nn.functional.attention import scaled_dot_product_attention
