@@ -3,6 +3,8 @@ query, key, value and a float mask, node names, dropout statistics, double backw
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -248,3 +250,238 @@ def test_sdpa_kernel_is_a_context_manager_that_checks_its_argument():
         with sdpa_kernel("math"):
             pass
     assert str(ours.value) == str(theirs.value)
+
+
+# ------------------------------------------------------------------ nn.MultiheadAttention
+E, HEADS, L, S, N = 8, 2, 4, 5, 3
+
+
+def _mha_pair(**kwargs):
+    """The same MultiheadAttention in both libraries, ours holding torch's parameters."""
+    theirs = torch.nn.MultiheadAttention(E, HEADS, **kwargs)
+    ours = chainrule.nn.MultiheadAttention(E, HEADS, **kwargs)
+    ours.load_state_dict({k: chainrule.tensor(v.detach().numpy()) for k, v in theirs.state_dict().items()})
+    return ours, theirs
+
+
+def _mha_inputs(batched, batch_first, self_attention, kdim=E, vdim=E):
+    def shape(length, dim):
+        if not batched:
+            return (length, dim)
+        return (N, length, dim) if batch_first else (length, N, dim)
+    if self_attention:
+        return [_randn(*shape(L, E), seed=20)] * 3
+    return [_randn(*shape(L, E), seed=20), _randn(*shape(S, kdim), seed=21), _randn(*shape(S, vdim), seed=22)]
+
+
+def _mha_masks(kind, batched, source):
+    rng = np.random.default_rng(4)
+    masks = {}
+    if "attn" in kind:
+        shape = (L, source) if "3d" not in kind else (N * HEADS if batched else HEADS, L, source)
+        allowed_first = np.zeros(shape, bool)
+        allowed_first[..., 1:] = rng.random(shape[:-1] + (source - 1,)) > 0.6  # True = may not attend
+        masks["attn_mask"] = allowed_first if "bool" in kind else np.where(
+            allowed_first, -np.inf, rng.standard_normal(shape)).astype(np.float32)
+    if "padding" in kind:
+        padding = np.zeros((N, source) if batched else (source,), bool)
+        padding[..., -2:] = True
+        masks["key_padding_mask"] = padding if "float" not in kind else np.where(
+            padding, -np.inf, 0.0).astype(np.float32)
+    return masks
+
+
+def _check_mha(ours, theirs, arrays, masks, **kwargs):
+    """Forward both (inputs shared where torch shares them), backpropagate through the output and the
+    weights, and compare outputs, weights and the gradients of inputs and parameters."""
+    distinct = list(dict.fromkeys(map(id, arrays)))
+    ours_in = {i: chainrule.tensor(a, requires_grad=True) for i, a in zip(map(id, arrays), arrays)}
+    theirs_in = {i: torch.tensor(a, requires_grad=True) for i, a in zip(map(id, arrays), arrays)}
+    mine = ours(*[ours_in[id(a)] for a in arrays], **{k: chainrule.tensor(v) for k, v in masks.items()}, **kwargs)
+    expected = theirs(*[theirs_in[id(a)] for a in arrays], **{k: torch.tensor(v) for k, v in masks.items()},
+                      **kwargs)
+    loss_ours, loss_theirs = 0, 0
+    for index, (m, e) in enumerate(zip(mine, expected)):
+        assert (m is None) == (e is None)
+        if e is None:
+            continue
+        assert tuple(m.shape) == tuple(e.shape)
+        np.testing.assert_allclose(m.detach().numpy(), e.detach().numpy(), rtol=1e-5, atol=1e-6)
+        upstream = np.nan_to_num(_randn(*e.shape, seed=30 + index))
+        loss_ours = loss_ours + (m * chainrule.tensor(upstream)).sum()
+        loss_theirs = loss_theirs + (e * torch.tensor(upstream)).sum()
+    loss_ours.backward()
+    loss_theirs.backward()
+    for key in distinct:
+        np.testing.assert_allclose(ours_in[key].grad.numpy(), theirs_in[key].grad.numpy(), rtol=1e-4, atol=1e-5)
+    their_params = dict(theirs.named_parameters())
+    for name, param in ours.named_parameters():
+        np.testing.assert_allclose(param.grad.numpy(), their_params[name].grad.numpy(), rtol=1e-4, atol=1e-5,
+                                   err_msg=name)
+    return mine
+
+
+MHA_LAYOUTS = {
+    "self": dict(),
+    "self_batch_first": dict(batch_first=True),
+    "self_unbatched": dict(batched=False),
+    "cross": dict(self_attention=False),
+    "cross_kdim_vdim": dict(self_attention=False, kdim=3, vdim=6),
+    "cross_kdim_vdim_batch_first": dict(self_attention=False, kdim=3, vdim=6, batch_first=True),
+    "cross_unbatched_kdim": dict(self_attention=False, kdim=3, vdim=6, batched=False),
+    "no_bias": dict(bias=False),
+    "bias_kv": dict(add_bias_kv=True),
+    "zero_attn": dict(add_zero_attn=True, self_attention=False),
+    "bias_kv_and_zero_attn": dict(add_bias_kv=True, add_zero_attn=True, batched=False),
+}
+MHA_MASKS = ["none", "attn_bool", "attn_float", "attn_3d_bool", "attn_3d_float", "padding",
+             "padding_float", "attn_bool_padding"]
+
+
+@pytest.mark.parametrize("need_weights,average", [(True, True), (True, False), (False, True)])
+@pytest.mark.parametrize("masks", MHA_MASKS)
+@pytest.mark.parametrize("layout", list(MHA_LAYOUTS))
+def test_multihead_attention_matches_torch(layout, masks, need_weights, average):
+    options = dict(MHA_LAYOUTS[layout])
+    batched = options.pop("batched", True)
+    self_attention = options.pop("self_attention", True)
+    ours, theirs = _mha_pair(**options)
+    arrays = _mha_inputs(batched, options.get("batch_first", False), self_attention,
+                         options.get("kdim", E), options.get("vdim", E))
+    source = L if self_attention else S
+    _check_mha(ours, theirs, arrays, _mha_masks(masks, batched, source), need_weights=need_weights,
+               average_attn_weights=average)
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+@pytest.mark.parametrize("padding", [False, True])
+def test_multihead_attention_is_causal_hint(need_weights, padding):
+    ours, theirs = _mha_pair(batch_first=True)
+    causal = np.triu(np.ones((L, L), bool), 1)
+    masks = dict(attn_mask=causal)
+    if padding:
+        masks["key_padding_mask"] = _mha_masks("padding", True, L)["key_padding_mask"]
+    _check_mha(ours, theirs, _mha_inputs(True, True, True), masks, need_weights=need_weights, is_causal=True)
+
+
+def test_multihead_attention_eval_matches_torch_fast_path():
+    ours, theirs = _mha_pair(batch_first=True)
+    ours.eval(), theirs.eval()
+    x = _randn(N, L, E, seed=3)
+    padding = _mha_masks("padding", True, L)["key_padding_mask"]
+    with torch.no_grad():
+        expected = theirs(torch.tensor(x), torch.tensor(x), torch.tensor(x), key_padding_mask=torch.tensor(padding))
+    with chainrule.no_grad():
+        x_ours = chainrule.tensor(x)
+        mine = ours(x_ours, x_ours, x_ours, key_padding_mask=chainrule.tensor(padding))
+    for m, e in zip(mine, expected):
+        np.testing.assert_allclose(m.numpy(), e.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_multihead_attention_dropout_in_train_mode_only():
+    chainrule.manual_seed(0)
+    mha = chainrule.nn.MultiheadAttention(E, HEADS, dropout=0.5)
+    x = chainrule.tensor(_randn(32, 16, E))
+    weights = mha(x, x, x, average_attn_weights=False)[1].detach().numpy()
+    assert abs((weights == 0).mean() - 0.5) < 0.02
+    np.testing.assert_allclose(weights.sum(-1).mean(), 1.0, atol=0.02)
+    mha.eval()
+    np.testing.assert_allclose(mha(x, x, x)[1].detach().numpy().sum(-1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("options", [dict(), dict(kdim=3, vdim=5, add_bias_kv=True), dict(bias=False)])
+def test_multihead_attention_layout_and_init_match_torch(options):
+    torch.manual_seed(0)
+    theirs = torch.nn.MultiheadAttention(E, HEADS, **options)
+    ours = chainrule.nn.MultiheadAttention(E, HEADS, **options)
+    assert repr(ours) == repr(theirs)
+    assert list(ours.state_dict()) == list(theirs.state_dict())
+    for (name, mine), (_, other) in zip(ours.named_parameters(), theirs.named_parameters()):
+        assert tuple(mine.shape) == tuple(other.shape), name
+        if name.endswith("bias") and name != "out_proj.bias" or name == "out_proj.bias":
+            assert not mine.detach().numpy().any(), name
+    fan = E + 3 * E if "kdim" not in options else None
+    if fan:  # xavier_uniform_ over the packed (3E, E) matrix
+        bound = math.sqrt(6 / fan)
+        weight = ours.in_proj_weight.detach().numpy()
+        assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.8 * bound
+    for name in ("embed_dim", "kdim", "vdim", "num_heads", "head_dim", "batch_first", "dropout",
+                 "add_zero_attn", "_qkv_same_embed_dim"):
+        assert getattr(ours, name) == getattr(theirs, name), name
+
+
+MHA_ERRORS = {
+    "heads_do_not_divide": (dict(embed_dim=8, num_heads=3), None),
+    "zero_heads": (dict(embed_dim=8, num_heads=0), None),
+    "four_d_query": (dict(), lambda: ((N, L, E, 1), (N, L, E, 1), (N, L, E, 1)), {}),
+    "key_not_3d": (dict(), lambda: ((L, N, E), (S, E), (S, E)), {}),
+    "wrong_embed": (dict(), lambda: ((L, N, 6), (S, N, 6), (S, N, 6)), {}),
+    "key_value_differ": (dict(), lambda: ((L, N, E), (S, N, E), (S + 1, N, E)), {}),
+    "attn_mask_2d_shape": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(attn_mask=(L, L))),
+    "attn_mask_3d_shape": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(attn_mask=(N, L, S))),
+    "attn_mask_4d": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(attn_mask=(1, 1, L, S))),
+    "padding_shape": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(key_padding_mask=(N, L))),
+    "padding_3d": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(key_padding_mask=(N, 1, S))),
+    "padding_int": (dict(), lambda: ((L, N, E), (S, N, E), (S, N, E)), dict(key_padding_mask="int")),
+    "causal_without_mask": (dict(), lambda: ((L, N, E), (L, N, E), (L, N, E)), dict(is_causal=True)),
+}
+
+
+@pytest.mark.parametrize("case", list(MHA_ERRORS))
+def test_multihead_attention_errors_match_torch(case):
+    constructor, *call = MHA_ERRORS[case]
+    arguments = dict(embed_dim=E, num_heads=HEADS) | constructor
+    if call[0] is None:
+        with pytest.raises(Exception) as theirs:
+            torch.nn.MultiheadAttention(**arguments)
+        with pytest.raises(type(theirs.value)) as ours:
+            chainrule.nn.MultiheadAttention(**arguments)
+        assert str(ours.value) == str(theirs.value)
+        return
+    shapes, extra = call[0](), call[1]
+    arrays = [_randn(*s, seed=i) for i, s in enumerate(shapes)]
+    masks = {}
+    for name, spec in extra.items():
+        if spec == "int":
+            masks[name] = np.zeros((N, S), np.int64)
+        elif isinstance(spec, tuple):
+            masks[name] = np.zeros(spec, bool)
+    flags = {k: v for k, v in extra.items() if not isinstance(v, (tuple, str))}
+    theirs_module, ours_module = torch.nn.MultiheadAttention(**arguments), chainrule.nn.MultiheadAttention(**arguments)
+    with pytest.raises(Exception) as theirs:
+        theirs_module(*map(torch.tensor, arrays), **{k: torch.tensor(v) for k, v in masks.items()}, **flags)
+    with pytest.raises(type(theirs.value)) as ours:
+        ours_module(*map(chainrule.tensor, arrays), **{k: chainrule.tensor(v) for k, v in masks.items()}, **flags)
+    assert str(ours.value) == str(theirs.value)
+
+
+def test_mismatched_mask_types_warn_like_torch():
+    ours, theirs = _mha_pair()
+    x = _randn(L, N, E)
+    padding, attn = np.zeros((N, L), bool), np.zeros((L, L), np.float32)
+    with pytest.warns(UserWarning, match="mismatched key_padding_mask and attn_mask"):
+        theirs(*[torch.tensor(x)] * 3, key_padding_mask=torch.tensor(padding), attn_mask=torch.tensor(attn))
+    with pytest.warns(UserWarning, match="mismatched key_padding_mask and attn_mask"):
+        ours(*[chainrule.tensor(x)] * 3, key_padding_mask=chainrule.tensor(padding), attn_mask=chainrule.tensor(attn))
+
+
+@pytest.mark.parametrize("bad", [False, True])
+def test_multi_head_attention_forward_with_static_key_and_value(bad):
+    ours, theirs = _mha_pair()
+    query = _randn(L, N, E, seed=1)
+    static = [_randn(N * HEADS, S, E // HEADS + bad, seed=s) for s in (2, 3)]
+
+    def call(lib, module, convert):
+        return lib.nn.functional.multi_head_attention_forward(
+            convert(query), convert(query), convert(query), E, HEADS, module.in_proj_weight,
+            module.in_proj_bias, None, None, False, 0.0, module.out_proj.weight, module.out_proj.bias,
+            static_k=convert(static[0]), static_v=convert(static[1]))
+    if bad:
+        with pytest.raises(AssertionError) as expected:
+            call(torch, theirs, torch.tensor)
+        with pytest.raises(AssertionError) as mine:
+            call(chainrule, ours, chainrule.tensor)
+        assert str(mine.value) == str(expected.value)
+        return
+    for m, e in zip(call(chainrule, ours, chainrule.tensor), call(torch, theirs, torch.tensor)):
+        np.testing.assert_allclose(m.detach().numpy(), e.detach().numpy(), rtol=1e-5, atol=1e-6)

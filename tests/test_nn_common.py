@@ -48,6 +48,9 @@ CASES = {
     "GRUCell": (lambda: nn.GRUCell(3, 4), lambda: (_randn(2, 3),)),
     "RNNBase": (lambda: nn.RNNBase("GRU", 3, 4), None),
     "RNNCellBase": (lambda: nn.RNNCellBase(3, 4, True, 3), None),
+    # attention and transformers
+    "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, add_bias_kv=True),
+                           lambda: (lambda x: (x, x, x))(_randn(4, 2, 8))),
     # activations
     **{name: (lambda name=name: getattr(nn, name)(), lambda: (_randn(4, 6),)) for name in (
         "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",

@@ -18,3 +18,8 @@ from chainrule.nn.functional.conv import *  # noqa: F403
 from chainrule.nn.functional.pooling import *  # noqa: F403
 from chainrule.nn.functional.normalization import *  # noqa: F403
 from chainrule.nn.functional.attention import scaled_dot_product_attention
+from chainrule.nn.functional.multihead_attention import (
+    _canonical_mask,
+    _none_or_dtype,
+    multi_head_attention_forward,
+)
