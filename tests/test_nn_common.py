@@ -51,6 +51,15 @@ CASES = {
     # attention and transformers
     "MultiheadAttention": (lambda: nn.MultiheadAttention(8, 2, add_bias_kv=True),
                            lambda: (lambda x: (x, x, x))(_randn(4, 2, 8))),
+    "TransformerEncoderLayer": (lambda: nn.TransformerEncoderLayer(8, 2, 16), lambda: (_randn(5, 2, 8),)),
+    "TransformerDecoderLayer": (lambda: nn.TransformerDecoderLayer(8, 2, 16, batch_first=True),
+                                lambda: (_randn(2, 4, 8), _randn(2, 5, 8))),
+    "TransformerEncoder": (lambda: nn.TransformerEncoder(nn.TransformerEncoderLayer(8, 2, 16, batch_first=True), 2,
+                                                         nn.LayerNorm(8)), lambda: (_randn(2, 5, 8),)),
+    "TransformerDecoder": (lambda: nn.TransformerDecoder(nn.TransformerDecoderLayer(8, 2, 16), 2),
+                           lambda: (_randn(4, 2, 8), _randn(5, 2, 8))),
+    "Transformer": (lambda: nn.Transformer(8, 2, 1, 1, 16, batch_first=True),
+                    lambda: (_randn(2, 5, 8), _randn(2, 4, 8))),
     # activations
     **{name: (lambda name=name: getattr(nn, name)(), lambda: (_randn(4, 6),)) for name in (
         "ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", "Mish", "Tanh", "Sigmoid",

@@ -24,3 +24,4 @@ from chainrule.nn.modules.upsampling import *  # noqa: F403
 from chainrule.nn.modules.fold import *  # noqa: F403
 from chainrule.nn.modules.distance import *  # noqa: F403
 from chainrule.nn.modules.rnn import *  # noqa: F403
+from chainrule.nn.modules.transformer import *  # noqa: F403
