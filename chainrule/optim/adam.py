@@ -8,6 +8,8 @@ import numpy as np
 
 from chainrule.optim.optimizer import (
     Optimizer,
+    check_adam_hyperparameters,
+    decay_weights,
     gradient_of,
     new_state,
     step_counter,
@@ -37,16 +39,7 @@ class Adam(Optimizer):
                  foreach=None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused=None,
                  decoupled_weight_decay: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_hyperparameters(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
@@ -71,11 +64,7 @@ class Adam(Optimizer):
                     if group["amsgrad"]:
                         state["max_exp_avg_sq"] = zeros_like_param(p)
                 step = step_counter(state)
-                if weight_decay:
-                    if group["decoupled_weight_decay"]:  # AdamW
-                        data *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * data
+                grad = decay_weights(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
                 exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
                 scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
                 scratch *= 1 - beta1
