@@ -433,7 +433,8 @@ def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
     assert _error_of(lambda: getattr(optim, name)(ours, **kwargs)) == expected
 
 
-@pytest.mark.parametrize("name", ["Adadelta", "Adamax", "NAdam", "RAdam", "ASGD"])
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adadelta", "Adamax", "NAdam",
+                                  "RAdam", "ASGD"])
 def test_flags_accepted_and_capturable_refused_at_step_like_torch_on_cpu(name):
     flags = dict(foreach=False, maximize=True, differentiable=False, capturable=True)
     ours, theirs = _pair([(2,)], np.float32)

@@ -12,6 +12,7 @@ from chainrule.optim.optimizer import (
     decay_weights,
     gradient_of,
     new_state,
+    refuse_capturable,
     step_counter,
     zeros_like_param,
 )
@@ -55,6 +56,7 @@ class Adam(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
+                refuse_capturable(group)
                 data = p._data
                 grad = gradient_of(p, group["maximize"])
                 state = self.state[p]

@@ -8,6 +8,7 @@ from chainrule.optim.optimizer import (
     Optimizer,
     gradient_of,
     new_state,
+    refuse_capturable,
     step_counter,
     zeros_like_param,
 )
@@ -41,6 +42,7 @@ class RMSprop(Optimizer):
             for p in group["params"]:
                 if p._grad is None:
                     continue
+                refuse_capturable(group)
                 data = p._data
                 grad = gradient_of(p, group["maximize"])
                 state = self.state[p]
