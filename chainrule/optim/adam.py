@@ -10,9 +10,7 @@ from chainrule.optim.optimizer import (
     Optimizer,
     check_adam_hyperparameters,
     decay_weights,
-    gradient_of,
     new_state,
-    refuse_capturable,
     step_counter,
     zeros_like_param,
 )
@@ -47,46 +45,35 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                refuse_capturable(group)
-                data = p._data
-                grad = gradient_of(p, group["maximize"])
-                state = self.state[p]
-                if "exp_avg" not in state:
-                    new_state(state)["exp_avg"] = zeros_like_param(p)
-                    state["exp_avg_sq"] = zeros_like_param(p)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = zeros_like_param(p)
-                step = step_counter(state)
-                grad = decay_weights(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
-                exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
-                scratch *= 1 - beta1
-                exp_avg += scratch
-                np.multiply(grad, grad, out=scratch)
-                scratch *= 1 - beta2
-                exp_avg_sq *= beta2
-                exp_avg_sq += scratch
-                step_size = lr / (1 - beta1 ** step)
-                bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-                if group["amsgrad"]:
-                    max_sq = state["max_exp_avg_sq"]._data
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    np.sqrt(max_sq, out=scratch)
-                else:
-                    np.sqrt(exp_avg_sq, out=scratch)
-                scratch /= bias_correction2_sqrt
-                scratch += eps
-                np.divide(exp_avg, scratch, out=scratch)
-                scratch *= step_size
-                data -= scratch
-                p._bump_version()
-        return loss
+    def _update_parameter(self, p, grad, state, group) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        data = p._data
+        if not state:
+            new_state(state)["exp_avg"] = zeros_like_param(p)
+            state["exp_avg_sq"] = zeros_like_param(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = zeros_like_param(p)
+        step = step_counter(state)
+        grad = decay_weights(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
+        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
+        scratch *= 1 - beta1
+        exp_avg += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
+        exp_avg_sq *= beta2
+        exp_avg_sq += scratch
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"]._data
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            np.sqrt(max_sq, out=scratch)
+        else:
+            np.sqrt(exp_avg_sq, out=scratch)
+        scratch /= bias_correction2_sqrt
+        scratch += eps
+        np.divide(exp_avg, scratch, out=scratch)
+        scratch *= step_size
+        data -= scratch
