@@ -31,6 +31,22 @@ CONFIGS = [
     ("Adagrad", dict(lr=0.1)),
     ("Adagrad", dict(lr=0.1, lr_decay=0.01, weight_decay=0.1, initial_accumulator_value=0.5)),
     ("Adagrad", dict(lr=0.1, eps=1e-5, maximize=True)),
+    ("Adadelta", dict(lr=1.0)),
+    ("Adadelta", dict(lr=0.5, rho=0.8, eps=1e-4, weight_decay=0.1)),
+    ("Adadelta", dict(lr=2.0, maximize=True)),
+    ("Adamax", dict(lr=0.01)),
+    ("Adamax", dict(lr=0.01, betas=(0.8, 0.99), eps=1e-4, weight_decay=0.1)),
+    ("Adamax", dict(lr=0.01, maximize=True)),
+    ("NAdam", dict(lr=0.01)),
+    ("NAdam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, momentum_decay=0.02)),
+    ("NAdam", dict(lr=0.01, weight_decay=0.2, decoupled_weight_decay=True, maximize=True)),
+    # RAdam's variance rectification starts at step 6 with the default betas (rho_t > 5).
+    ("RAdam", dict(lr=0.01)),
+    ("RAdam", dict(lr=0.01, betas=(0.8, 0.99), weight_decay=0.1, maximize=True)),
+    ("RAdam", dict(lr=0.01, weight_decay=0.2, decoupled_weight_decay=True)),
+    ("ASGD", dict(lr=0.05)),
+    ("ASGD", dict(lr=0.05, lambd=0.01, alpha=0.5, t0=2, weight_decay=0.1)),
+    ("ASGD", dict(lr=0.05, t0=0, maximize=True)),
 ]
 
 
@@ -83,7 +99,7 @@ def test_steps_match_torch(name, kwargs, dtype):
             np.testing.assert_allclose(mine._data, value.numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("name,kwargs", [c for c in CONFIGS if c[0] in ("SGD", "Adam", "RMSprop")])
+@pytest.mark.parametrize("name,kwargs", [c for c in CONFIGS if c[0] not in ("AdamW", "Adagrad")])
 def test_param_groups_with_different_lrs(name, kwargs):
     _, _, ours, theirs = _run(name, kwargs, np.float64, groups=True)
     for p, q in zip(ours, theirs):
@@ -305,11 +321,18 @@ def exported_optimizers() -> list[str]:
                   and obj is not optim.Optimizer)
 
 
+# LBFGS steps only with a closure and SparseAdam refuses dense gradients: both have their own
+# common checks (tests/test_optim_lbfgs.py, test_sparse_adam_* below).
+NOT_STEPPED_FROM_GRADIENTS = {"LBFGS", "SparseAdam"}
+
+
 def test_discovery_finds_every_optimizer_of_the_issue():
-    assert {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad"} <= set(exported_optimizers())
+    assert {"SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+            "ASGD", "SparseAdam", "LBFGS"} <= set(exported_optimizers())
+    assert NOT_STEPPED_FROM_GRADIENTS <= set(exported_optimizers())
 
 
-@pytest.mark.parametrize("name", exported_optimizers())
+@pytest.mark.parametrize("name", sorted(set(exported_optimizers()) - NOT_STEPPED_FROM_GRADIENTS))
 def test_optimizer_common_checks(name, tmp_path):
     """Defaults and repr as torch's; zero_grad both ways; a state dict saved with
     chainrule.save and loaded into a fresh optimizer continues the same trajectory."""
@@ -347,9 +370,30 @@ def test_optimizer_common_checks(name, tmp_path):
         np.testing.assert_array_equal(p._data, t._data)
 
 
+@pytest.mark.parametrize("name", sorted(set(exported_optimizers()) - NOT_STEPPED_FROM_GRADIENTS))
+def test_step_runs_hooks_and_closure_without_recording_a_graph(name):
+    p = make_tensor(np.array([2.0, -1.0], np.float32), requires_grad=True)
+    opt = getattr(optim, name)([p])
+    calls = []
+    opt.register_step_pre_hook(lambda o, args, kwargs: calls.append("pre"))
+    opt.register_step_post_hook(lambda o, args, kwargs: calls.append("post"))
+
+    def closure():
+        calls.append("closure")
+        opt.zero_grad()
+        loss = (p * p).sum()
+        loss.backward()
+        return loss
+
+    assert float(opt.step(closure)) == 5.0
+    assert calls == ["pre", "closure", "post"]
+    assert p.grad_fn is None and not np.array_equal(p._data, [2.0, -1.0])
+
+
 @pytest.mark.parametrize("name,kwargs", [
     ("Adam", {}), ("Adam", {"amsgrad": True}), ("AdamW", {}), ("RMSprop", {}),
     ("RMSprop", {"momentum": 0.9, "centered": True}), ("Adagrad", {}), ("SGD", {"momentum": 0.9}),
+    ("Adadelta", {}), ("Adamax", {}), ("NAdam", {}), ("RAdam", {}), ("ASGD", {}),
 ])
 def test_state_dict_keys_come_in_torchs_order(name, kwargs):
     orders = []
@@ -360,3 +404,94 @@ def test_state_dict_keys_come_in_torchs_order(name, kwargs):
         optimizer.step()
         orders.append(list(optimizer.state_dict()["state"][0]))
     assert orders[0] == orders[1]
+
+
+# ------------------------------------------------- argument checks, flags, SparseAdam
+def _error_of(make):
+    try:
+        make()
+    except Exception as error:  # noqa: BLE001 - the type is what is compared
+        return type(error), str(error)
+    return None
+
+
+@pytest.mark.parametrize("name,kwargs", [
+    ("Adadelta", dict(lr=-1.0)), ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(rho=-0.1)),
+    ("Adadelta", dict(eps=-1e-6)), ("Adadelta", dict(weight_decay=-0.1)),
+    ("Adamax", dict(lr=-1.0)), ("Adamax", dict(eps=-1.0)), ("Adamax", dict(betas=(1.0, 0.9))),
+    ("Adamax", dict(betas=(0.9, -0.1))), ("Adamax", dict(weight_decay=-0.1)),
+    ("NAdam", dict(betas=(-0.1, 0.9))), ("NAdam", dict(momentum_decay=-1e-3)),
+    ("RAdam", dict(lr=-1e-3)), ("RAdam", dict(betas=(0.9, 1.0))), ("RAdam", dict(weight_decay=-1.0)),
+    ("ASGD", dict(lr=-0.1)), ("ASGD", dict(weight_decay=-0.1)),
+    ("SparseAdam", dict(lr=0.0)), ("SparseAdam", dict(eps=0.0)), ("SparseAdam", dict(betas=(0.9, 1.0))),
+    ("LBFGS", dict(lr=-1.0)),
+])
+def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
+    ours, theirs = _pair([(2,)], np.float32)
+    expected = _error_of(lambda: getattr(torch.optim, name)(theirs, **kwargs))
+    assert expected is not None
+    assert _error_of(lambda: getattr(optim, name)(ours, **kwargs)) == expected
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "RMSprop", "Adadelta", "Adamax", "NAdam",
+                                  "RAdam", "ASGD"])
+def test_flags_accepted_and_capturable_refused_at_step_like_torch_on_cpu(name):
+    flags = dict(foreach=False, maximize=True, differentiable=False, capturable=True)
+    ours, theirs = _pair([(2,)], np.float32)
+    opt = getattr(optim, name)(ours, **flags)
+    ref = getattr(torch.optim, name)(theirs, **flags)
+    assert opt.defaults == ref.defaults
+    _set_grads(ours, theirs, np.random.default_rng(0), np.float32)
+    expected = _error_of(ref.step)
+    assert expected is not None and expected[0] is AssertionError
+    assert _error_of(opt.step) == expected
+
+
+def test_sparse_adam_matches_torch_and_refuses_dense_gradients():
+    ours, theirs = _pair([(3, 2), (2,)], np.float32)
+    opt = optim.SparseAdam(ours, lr=0.01, betas=(0.8, 0.9), maximize=True)
+    ref = torch.optim.SparseAdam(theirs, lr=0.01, betas=(0.8, 0.9), maximize=True)
+    assert opt.defaults == ref.defaults
+    assert repr(opt) == repr(ref)
+    assert opt.step() is None and len(opt.state) == 0  # no gradients: nothing to refuse
+    _set_grads(ours, theirs, np.random.default_rng(0), np.float32)
+    expected = _error_of(ref.step)
+    assert expected == (RuntimeError, "SparseAdam does not support dense gradients, "
+                                      "please consider Adam instead")
+    assert _error_of(opt.step) == expected
+    assert opt.state_dict() == {"state": {}, "param_groups": ref.state_dict()["param_groups"]}
+
+
+def test_sparse_adam_refuses_embedding_gradients_which_chainrule_keeps_dense():
+    embedding = chainrule.nn.Embedding(5, 3, sparse=True)
+    embedding(chainrule.tensor([[0, 2]])).sum().backward()
+    assert not embedding.weight.grad.is_sparse
+    with pytest.raises(RuntimeError, match="does not support dense gradients"):
+        optim.SparseAdam(embedding.parameters()).step()
+
+
+def test_mnist_example_adadelta_with_step_lr():
+    """pytorch/examples' MNIST recipe: Adadelta(lr=1.0) decayed by StepLR(step_size=1, gamma=0.7)."""
+    from chainrule.optim.lr_scheduler import StepLR
+
+    results = []
+    for lib in (chainrule, torch):
+        lib.manual_seed(0)
+        model = lib.nn.Linear(4, 3)
+        with lib.no_grad():
+            model.weight.copy_(lib.tensor(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)))
+            model.bias.zero_()
+        optimizer = lib.optim.Adadelta(model.parameters(), lr=1.0)
+        scheduler = (StepLR if lib is chainrule else torch.optim.lr_scheduler.StepLR)(
+            optimizer, step_size=1, gamma=0.7)
+        x = lib.tensor(np.arange(8, dtype=np.float32).reshape(2, 4) / 8)
+        target = lib.tensor(np.array([0, 2]))
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = lib.nn.functional.nll_loss(lib.nn.functional.log_softmax(model(x), dim=1), target)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+        results.append((model.weight.detach().numpy().copy(), scheduler.get_last_lr()))
+    np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
+    assert results[0][1] == pytest.approx(results[1][1]) == [1.0 * 0.7 ** 3]

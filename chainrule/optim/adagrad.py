@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._tensor import make_tensor
-from chainrule.optim.optimizer import Optimizer, gradient_of
+from chainrule.optim.optimizer import Optimizer, new_state, step_counter
 
 __all__ = ["Adagrad"]
 
@@ -30,32 +30,20 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 state = self.state[p]
-                state["step"] = make_tensor(np.zeros((), np.float32))
-                state["sum"] = make_tensor(
+                new_state(state)["sum"] = make_tensor(
                     np.full_like(p._data, group["initial_accumulator_value"]))
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                data = p._data
-                grad = gradient_of(p, group["maximize"])
-                state = self.state[p]
-                state["step"]._data += 1
-                step = float(state["step"]._data)
-                if weight_decay:
-                    grad = grad + weight_decay * data
-                clr = lr / (1 + (step - 1) * group["lr_decay"])
-                total = state["sum"]._data
-                total += grad * grad
-                std = np.sqrt(total, out=np.empty_like(total))
-                std += eps
-                np.divide(grad, std, out=std)
-                std *= clr
-                data -= std
-                p._bump_version()
-        return loss
+    def _update_parameter(self, p, grad, state, group) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        data = p._data
+        step = step_counter(state)
+        if weight_decay:
+            grad = grad + weight_decay * data
+        clr = lr / (1 + (step - 1) * group["lr_decay"])
+        total = state["sum"]._data
+        total += grad * grad
+        std = np.sqrt(total, out=np.empty_like(total))
+        std += eps
+        np.divide(grad, std, out=std)
+        std *= clr
+        data -= std

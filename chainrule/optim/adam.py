@@ -8,7 +8,8 @@ import numpy as np
 
 from chainrule.optim.optimizer import (
     Optimizer,
-    gradient_of,
+    check_adam_hyperparameters,
+    decay_weights,
     new_state,
     step_counter,
     zeros_like_param,
@@ -37,65 +38,42 @@ class Adam(Optimizer):
                  foreach=None, maximize: bool = False, capturable: bool = False,
                  differentiable: bool = False, fused=None,
                  decoupled_weight_decay: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
+        check_adam_hyperparameters(lr, betas, eps, weight_decay)
         defaults = dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad,
                         maximize=maximize, foreach=foreach, capturable=capturable,
                         differentiable=differentiable, fused=fused,
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-            beta1, beta2 = group["betas"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                data = p._data
-                grad = gradient_of(p, group["maximize"])
-                state = self.state[p]
-                if "exp_avg" not in state:
-                    new_state(state)["exp_avg"] = zeros_like_param(p)
-                    state["exp_avg_sq"] = zeros_like_param(p)
-                    if group["amsgrad"]:
-                        state["max_exp_avg_sq"] = zeros_like_param(p)
-                step = step_counter(state)
-                if weight_decay:
-                    if group["decoupled_weight_decay"]:  # AdamW
-                        data *= 1 - lr * weight_decay
-                    else:
-                        grad = grad + weight_decay * data
-                exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-                scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
-                scratch *= 1 - beta1
-                exp_avg += scratch
-                np.multiply(grad, grad, out=scratch)
-                scratch *= 1 - beta2
-                exp_avg_sq *= beta2
-                exp_avg_sq += scratch
-                step_size = lr / (1 - beta1 ** step)
-                bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
-                if group["amsgrad"]:
-                    max_sq = state["max_exp_avg_sq"]._data
-                    np.maximum(max_sq, exp_avg_sq, out=max_sq)
-                    np.sqrt(max_sq, out=scratch)
-                else:
-                    np.sqrt(exp_avg_sq, out=scratch)
-                scratch /= bias_correction2_sqrt
-                scratch += eps
-                np.divide(exp_avg, scratch, out=scratch)
-                scratch *= step_size
-                data -= scratch
-                p._bump_version()
-        return loss
+    def _update_parameter(self, p, grad, state, group) -> None:
+        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+        beta1, beta2 = group["betas"]
+        data = p._data
+        if not state:
+            new_state(state)["exp_avg"] = zeros_like_param(p)
+            state["exp_avg_sq"] = zeros_like_param(p)
+            if group["amsgrad"]:
+                state["max_exp_avg_sq"] = zeros_like_param(p)
+        step = step_counter(state)
+        grad = decay_weights(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
+        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
+        scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
+        scratch *= 1 - beta1
+        exp_avg += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - beta2
+        exp_avg_sq *= beta2
+        exp_avg_sq += scratch
+        step_size = lr / (1 - beta1 ** step)
+        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+        if group["amsgrad"]:
+            max_sq = state["max_exp_avg_sq"]._data
+            np.maximum(max_sq, exp_avg_sq, out=max_sq)
+            np.sqrt(max_sq, out=scratch)
+        else:
+            np.sqrt(exp_avg_sq, out=scratch)
+        scratch /= bias_correction2_sqrt
+        scratch += eps
+        np.divide(exp_avg, scratch, out=scratch)
+        scratch *= step_size
+        data -= scratch

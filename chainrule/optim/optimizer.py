@@ -17,6 +17,9 @@ from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["Optimizer", "required"]
 
+# Where PyTorch can run ``capturable=True`` (CUDA-graph capture); never on CPU, so never here.
+CAPTURABLE_DEVICES = ['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']
+
 
 class _RequiredParameter:
     def __repr__(self) -> str:
@@ -91,7 +94,28 @@ class Optimizer:
                     p._grad._requires_grad = False
                     p._grad._data.fill(0)
 
+    # What a capturable=True step() names when it refuses to run (see refuse_capturable).
+    _capturable_tensors = "params and state_steps"
+    _capturable_devices = CAPTURABLE_DEVICES
+
     def step(self, closure: Callable | None = None):
+        """Update every parameter that has a gradient; returns ``closure()``'s loss if given.
+
+        Optimizers either override this or write only ``_update_parameter``, the algorithm's
+        per-parameter update, which this loop calls.
+        """
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p._grad is None:
+                    continue
+                refuse_capturable(group, self._capturable_tensors, self._capturable_devices)
+                self._update_parameter(p, gradient_of(p, group["maximize"]), self.state[p], group)
+                p._bump_version()
+        return loss
+
+    def _update_parameter(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
+        """Update ``p._data`` in place from ``grad`` (already negated under ``maximize``)."""
         raise NotImplementedError
 
     def _run_closure(self, closure: Callable | None):
@@ -174,6 +198,10 @@ def _with_step_hooks(step: Callable) -> Callable:
     return hooked
 
 
+# The base step() is inherited, not defined in a subclass, so __init_subclass__ cannot wrap it.
+Optimizer.step = _with_step_hooks(Optimizer.step)
+
+
 def _cast_state(key: str, value, param: Tensor):
     if not isinstance(value, Tensor):
         return value
@@ -184,8 +212,13 @@ def _cast_state(key: str, value, param: Tensor):
 
 def new_state(state: dict) -> dict:
     """A parameter's fresh state, its step count first (the key order of PyTorch's state dicts)."""
-    state["step"] = make_tensor(np.zeros((), np.float32))
+    state["step"] = scalar_state(0.0)
     return state
+
+
+def scalar_state(value: float) -> Tensor:
+    """A 0-d float32 tensor: how PyTorch keeps scalar state (step counts, ASGD's eta and mu)."""
+    return make_tensor(np.array(value, np.float32))
 
 
 def step_counter(state: dict) -> float:
@@ -197,6 +230,18 @@ def step_counter(state: dict) -> float:
     return float(step._data)
 
 
+def decay_weights(data: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float,
+                  decoupled: bool) -> np.ndarray:
+    """Weight decay, returning the gradient: L2 adds ``weight_decay * p`` to it; decoupled
+    (the AdamW way) shrinks ``p`` in place by ``lr * weight_decay`` instead."""
+    if not weight_decay:
+        return grad
+    if decoupled:
+        data *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * data
+
+
 def zeros_like_param(p: Tensor) -> Tensor:
     return make_tensor(np.zeros_like(p._data))
 
@@ -204,3 +249,32 @@ def zeros_like_param(p: Tensor) -> Tensor:
 def gradient_of(p: Tensor, maximize: bool) -> np.ndarray:
     grad = p._grad._data
     return -grad if maximize else grad
+
+
+def check_non_negative(*named_values: tuple[str, float]) -> None:
+    """Raise PyTorch's ``ValueError("Invalid <name>: <value>")`` for the first negative value."""
+    for name, value in named_values:
+        if not 0.0 <= value:
+            raise ValueError(f"Invalid {name}: {value}")
+
+
+def check_betas(betas: tuple[float, float]) -> None:
+    """Each running-average coefficient must lie in ``[0, 1)``."""
+    for index, beta in enumerate(betas):
+        if not 0.0 <= beta < 1.0:
+            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+
+
+def check_adam_hyperparameters(lr: float, betas: tuple[float, float], eps: float,
+                               weight_decay: float) -> None:
+    """The checks Adam, Adamax, NAdam and RAdam share, in PyTorch's order."""
+    check_non_negative(("learning rate", lr), ("epsilon value", eps))
+    check_betas(betas)
+    check_non_negative(("weight_decay value", weight_decay))
+
+
+def refuse_capturable(group: dict, tensors: str = "params and state_steps",
+                      devices: list[str] = CAPTURABLE_DEVICES) -> None:
+    """``capturable=True`` is accepted like PyTorch and, like PyTorch on CPU, fails at ``step()``."""
+    if group.get("capturable"):
+        raise AssertionError(f"If capturable=True, {tensors} must be on supported devices: {devices}.")

@@ -6,7 +6,6 @@ import numpy as np
 
 from chainrule.optim.optimizer import (
     Optimizer,
-    gradient_of,
     new_state,
     step_counter,
     zeros_like_param,
@@ -32,47 +31,37 @@ class RMSprop(Optimizer):
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-            momentum, weight_decay = group["momentum"], group["weight_decay"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                data = p._data
-                grad = gradient_of(p, group["maximize"])
-                state = self.state[p]
-                if "square_avg" not in state:
-                    new_state(state)["square_avg"] = zeros_like_param(p)
-                    if momentum > 0:
-                        state["momentum_buffer"] = zeros_like_param(p)
-                    if group["centered"]:
-                        state["grad_avg"] = zeros_like_param(p)
-                step_counter(state)
-                if weight_decay:
-                    grad = grad + weight_decay * data
-                square_avg = state["square_avg"]._data
-                square_avg *= alpha
-                square_avg += (1 - alpha) * grad * grad
-                if group["centered"]:
-                    grad_avg = state["grad_avg"]._data
-                    grad_avg += (grad - grad_avg) * (1 - alpha)
-                    avg = np.multiply(grad_avg, grad_avg, out=np.empty_like(grad_avg))
-                    np.subtract(square_avg, avg, out=avg)
-                    np.sqrt(avg, out=avg)
-                else:
-                    avg = np.sqrt(square_avg, out=np.empty_like(square_avg))
-                avg += eps
-                np.divide(grad, avg, out=avg)
-                if momentum > 0:
-                    buffer = state["momentum_buffer"]._data
-                    buffer *= momentum
-                    buffer += avg
-                    data -= lr * buffer
-                else:
-                    avg *= lr
-                    data -= avg
-                p._bump_version()
-        return loss
+    def _update_parameter(self, p, grad, state, group) -> None:
+        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
+        momentum, weight_decay = group["momentum"], group["weight_decay"]
+        data = p._data
+        if not state:
+            new_state(state)["square_avg"] = zeros_like_param(p)
+            if momentum > 0:
+                state["momentum_buffer"] = zeros_like_param(p)
+            if group["centered"]:
+                state["grad_avg"] = zeros_like_param(p)
+        step_counter(state)
+        if weight_decay:
+            grad = grad + weight_decay * data
+        square_avg = state["square_avg"]._data
+        square_avg *= alpha
+        square_avg += (1 - alpha) * grad * grad
+        if group["centered"]:
+            grad_avg = state["grad_avg"]._data
+            grad_avg += (grad - grad_avg) * (1 - alpha)
+            avg = np.multiply(grad_avg, grad_avg, out=np.empty_like(grad_avg))
+            np.subtract(square_avg, avg, out=avg)
+            np.sqrt(avg, out=avg)
+        else:
+            avg = np.sqrt(square_avg, out=np.empty_like(square_avg))
+        avg += eps
+        np.divide(grad, avg, out=avg)
+        if momentum > 0:
+            buffer = state["momentum_buffer"]._data
+            buffer *= momentum
+            buffer += avg
+            data -= lr * buffer
+        else:
+            avg *= lr
+            data -= avg

@@ -1,0 +1,51 @@
+"""SparseAdam: Adam for sparse gradients, updating only the moments of the rows that appear.
+
+chainrule has no sparse tensors: ``nn.Embedding(sparse=True)`` produces a dense gradient, so
+every ``step()`` that meets a gradient refuses it exactly as PyTorch refuses a dense one.
+Construction, argument checks, ``state_dict`` and ``repr`` match PyTorch, so code that builds a
+SparseAdam still runs; use ``Adam`` to train.
+"""
+
+from __future__ import annotations
+
+from chainrule.optim.optimizer import Optimizer, check_betas
+
+__all__ = ["SparseAdam"]
+
+
+class SparseAdam(Optimizer):
+    """Lazy Adam for sparse gradients; refuses dense ones (all of chainrule's) like PyTorch.
+
+    >>> import chainrule as torch
+    >>> w = torch.nn.Parameter(torch.zeros(2))
+    >>> opt = torch.optim.SparseAdam([w])
+    >>> w.grad = torch.ones(2); opt.step()
+    Traceback (most recent call last):
+    ...
+    RuntimeError: SparseAdam does not support dense gradients, please consider Adam instead
+    """
+
+    def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, maximize: bool = False) -> None:
+        if not 0.0 < lr:
+            raise ValueError(f"Invalid learning rate: {lr}")
+        if not 0.0 < eps:
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_betas(betas)
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
+        complex_params = [[group_index, index]
+                          for group_index, group in enumerate(self.param_groups)
+                          for index, p in enumerate(group["params"]) if p.is_complex()]
+        if complex_params:
+            raise ValueError(f"Complex params at indices {complex_params}: "
+                             "SparseAdam does not support complex parameters")
+
+    def step(self, closure=None):
+        """Refuse any gradient (chainrule's are dense); returns ``closure()``'s loss if given."""
+        loss = self._run_closure(closure)
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p._grad is not None and not p._grad.is_sparse:
+                    raise RuntimeError("SparseAdam does not support dense gradients, "
+                                       "please consider Adam instead")
+        return loss
