@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 
 import numpy as np
 import pytest
@@ -47,6 +48,15 @@ def test_a_diverged_run_says_so_in_the_axes_and_keeps_positive_epoch_ticks(train
     assert list(drawn[np.isfinite(drawn)]) == finite  # the finite part is still drawn
 
 
+@pytest.mark.parametrize("train, scale", [
+    ([10.0, 1e4, 1e8, math.inf], "log"),  # climbed a hundredfold before it overflowed
+    ([2.0, 2.5, math.nan], "linear"),
+    ([10.0, 1e4, 1e8], "linear"),  # finite: left as the tutorials draw it
+])
+def test_a_loss_that_climbed_orders_of_magnitude_before_diverging_gets_a_log_axis(train, scale):
+    assert plot_loss(train).axes[0].get_yscale() == scale
+
+
 def test_view_classify_shows_the_true_label_and_marks_its_bar():
     probabilities = chainrule.tensor([0.1, 0.7, 0.2])
     figure = view_classify(chainrule.rand(1, 28, 28), probabilities, label=chainrule.tensor(2),
@@ -70,8 +80,11 @@ def test_view_classify_rejects_a_label_or_names_that_do_not_fit(kwargs, message)
         view_classify(np.zeros((28, 28)), [0.2, 0.3, 0.5], **kwargs)
 
 
-def test_figures_are_written_whole_and_leave_no_temporary_files(tmp_path):
+def test_figures_are_written_whole_with_the_usual_permissions(tmp_path):
     path = tmp_path / "runs" / "a" / "loss.png"
     plot_loss([1.0, 0.5], path=path)
     assert path.read_bytes()[:4] == b"\x89PNG"
-    assert os.listdir(path.parent) == ["loss.png"]
+    assert os.listdir(path.parent) == ["loss.png"]  # no temporary file left behind
+    plain = tmp_path / "plain"
+    plain.write_bytes(b"")
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)

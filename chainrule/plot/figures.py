@@ -54,8 +54,8 @@ def plot_loss(train_loss: Sequence[float], valid_loss: Sequence[float] | None = 
               path: str | os.PathLike | None = None):
     """Training (and validation) loss per epoch, on whole-number epoch ticks.
 
-    A run that diverged gets its finite part drawn and, written in the axes, the epoch at which
-    each loss first became NaN or infinite.
+    A run that diverged gets its finite part drawn (on a log scale if it climbed a hundredfold)
+    and, written in the axes, the epoch at which each loss first became NaN or infinite.
 
     >>> figure = plot_loss([1.0, 0.5, 0.4], [1.1, 0.7, 0.6])
     >>> figure = plot_loss([2.3, float("nan")])
@@ -69,9 +69,10 @@ def plot_loss(train_loss: Sequence[float], valid_loss: Sequence[float] | None = 
     series = [("Training loss", train_loss)]
     if valid_loss is not None and len(valid_loss):
         series.append(("Validation loss", valid_loss))
-    notes = []
+    notes, finite = [], []
     for label, losses in series:
         losses = np.asarray(losses, dtype=np.float64).reshape(-1)
+        finite.append(losses[np.isfinite(losses)])
         # A marker keeps a lone finite epoch between NaNs visible.
         axes.plot(np.arange(1, losses.size + 1), np.where(np.isfinite(losses), losses, np.nan),
                   marker="o", markersize=3, label=label)
@@ -80,7 +81,11 @@ def plot_loss(train_loss: Sequence[float], valid_loss: Sequence[float] | None = 
             notes.append(f"{label} {note}")
     if notes:
         axes.text(0.5, 0.5, "\n".join(notes), transform=axes.transAxes, ha="center",
-                  va="center", color="tab:red", wrap=True)
+                  va="center", color="tab:red", wrap=True,
+                  bbox=dict(facecolor="white", edgecolor="tab:red", alpha=0.9))
+        finite = np.concatenate(finite)
+        if finite.size and finite.min() > 0 and finite.max() > 100 * finite.min():
+            axes.set_yscale("log")  # a diverging loss climbs by orders of magnitude
     epochs = max(len(losses) for _, losses in series)
     axes.set_xlim(0.5, max(epochs, 1) + 0.5)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
