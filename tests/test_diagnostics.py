@@ -340,6 +340,7 @@ def test_draw_graph_renders_svg_with_graphviz(tmp_path):
 
 # --- write_diagnostics (chainrule train --diagnose) --------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:Could not render the autograd graph")  # no Graphviz here
 def test_write_diagnostics_leaves_the_model_as_it_was(tmp_path):
     pytest.importorskip("matplotlib")
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4)).eval()
@@ -354,6 +355,7 @@ def test_write_diagnostics_leaves_the_model_as_it_was(tmp_path):
     assert report.count("no problems found") == 1 and "3.weight" in report
 
 
+@pytest.mark.filterwarnings("ignore:Could not render the autograd graph")  # no Graphviz here
 def test_write_diagnostics_reports_earlier_and_new_findings(tmp_path):
     pytest.importorskip("matplotlib")
     model = mlp([16, 64, 64, 4])
