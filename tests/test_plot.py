@@ -11,9 +11,15 @@ import numpy as np
 import pytest
 
 import chainrule
-from chainrule.plot import plot_loss, view_classify
+from chainrule.plot import plot_loss, pyplot, view_classify
 
 pytest.importorskip("matplotlib")
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    pyplot().close("all")  # pyplot keeps every figure open until told otherwise
 
 
 def tick_values(axis):

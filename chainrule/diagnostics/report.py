@@ -67,7 +67,7 @@ def write_diagnostics(model, criterion, inputs, targets, folder: str | os.PathLi
         figure = plot_grad_flow(model, path=os.path.join(folder, GRAD_FLOW),
                                 title=f"Gradient flow{f': {title}' if title else ''}")
     except ImportError:
-        warnings.warn(f"matplotlib is not installed, so no {GRAD_FLOW} was drawn")
+        warnings.warn(f"matplotlib is not installed, so no {GRAD_FLOW} was drawn", stacklevel=2)
     else:
         import matplotlib.pyplot as plt
 
