@@ -3,6 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_TEST := $(VENV)/.installed-test
+ARGS ?=
 
 .PHONY: demo test lint bench clean
 
@@ -12,15 +13,17 @@ $(PY):
 	$(PY) -m pip install -q --upgrade pip
 
 $(STAMP_RUN): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q -e ".[plot]"
 	touch $@
 
 $(STAMP_TEST): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@ $(STAMP_RUN)
 
+# The run folder gets loss.png and classify_*.png (matplotlib comes with the plot extra).
+# Extra options for chainrule train: make demo ARGS="--epochs 2".
 demo: $(STAMP_RUN)
-	$(VENV)/bin/chainrule train
+	$(VENV)/bin/chainrule train $(ARGS)
 
 # Two test processes on two cores: one BLAS thread each, or they fight over the cores.
 test: $(STAMP_TEST)

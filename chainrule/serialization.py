@@ -194,7 +194,8 @@ def atomic_writer(path):
     """A binary file that replaces ``path`` only once fully written and flushed to disk.
 
     Readers see the old file or the new one, never half of one; a failure
-    while writing leaves the old file as it was.
+    while writing leaves the old file as it was. The file gets the permissions ``open()`` would
+    give it (the umask's), not the owner-only ones of a temporary file.
     """
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
@@ -204,6 +205,7 @@ def atomic_writer(path):
             yield out
             out.flush()
             os.fsync(out.fileno())
+            os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         try:
@@ -212,6 +214,12 @@ def atomic_writer(path):
             pass
         raise
     _fsync_directory(directory)
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it, so put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _fsync_directory(directory: str) -> None:

@@ -3,13 +3,14 @@
 Part 1 follows ``x ** 2`` (``PowBackward0``) through ``mean`` and ``backward`` and checks
 ``x.grad == x / 2``. Part 2 builds ``nn.Sequential(OrderedDict(fc1, relu1, fc2, relu2, logits))``,
 trains it with SGD on the embedded Digits images (28x28, like MNIST) and draws one prediction
-with ``view_classify`` (``classify.png``).
-Run: ``python examples/seed000_autograd_and_mnist.py [--quick]``
+with ``view_classify`` (``classify.png``, titled with the true label).
+Run: ``python examples/seed000_autograd_and_mnist.py [--quick] [--out runs/seed000_autograd_and_mnist]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from collections import OrderedDict
 
 import chainrule as torch
@@ -32,7 +33,7 @@ def autograd_tour() -> None:
     assert torch.allclose(x.grad, x.detach() / 2)
 
 
-def train_digits(epochs: int, max_batches: int | None) -> None:
+def train_digits(epochs: int, max_batches: int | None, out: str) -> None:
     transform = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
     trainset = datasets.Digits(train=True, transform=transform)
     trainloader = torch.utils.data.DataLoader(trainset, batch_size=64, shuffle=True)
@@ -72,9 +73,10 @@ def train_digits(epochs: int, max_batches: int | None) -> None:
     print(f"label {labels[0].item()}, predicted {ps.argmax().item()}")
     from chainrule.plot import view_classify
 
+    path = os.path.join(out, "classify.png")
     try:  # matplotlib is optional
-        view_classify(img.view(1, 28, 28), ps, path="classify.png")
-        print("wrote classify.png")
+        view_classify(img.view(1, 28, 28), ps, path=path, label=labels[0])
+        print(f"wrote {path}")
     except ImportError as error:
         print(f"skipping the plot: {error}")
 
@@ -82,10 +84,13 @@ def train_digits(epochs: int, max_batches: int | None) -> None:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a few batches, for a smoke test")
+    parser.add_argument("--out", default=os.path.join("runs", "seed000_autograd_and_mnist"),
+                        help="folder for the figures (default: %(default)s)")
     args = parser.parse_args(argv)
     torch.manual_seed(0)
     autograd_tour()
-    train_digits(epochs=1 if args.quick else 3, max_batches=5 if args.quick else None)
+    train_digits(epochs=1 if args.quick else 3, max_batches=5 if args.quick else None,
+                 out=args.out)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,14 @@
 """Seed 001: the lecture's ``trainer`` with early stopping, then the same with ``chainrule.train.fit``.
 
 A small network (Linear, ReLU, Dropout, Linear) fits a noisy 1-D curve with MSE loss and Adam.
-Run: ``python examples/seed001_trainer_early_stopping.py [--quick]`` (writes loss.png).
+Run: ``python examples/seed001_trainer_early_stopping.py [--quick] [--out DIR]`` (writes loss.png into
+``runs/seed001_trainer_early_stopping/`` or DIR).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import chainrule as torch
 from chainrule.train import fit
@@ -80,6 +82,8 @@ class Flat(torch.nn.Module):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few epochs, for a smoke test")
+    parser.add_argument("--out", default=os.path.join("runs", "seed001_trainer_early_stopping"),
+                        help="folder for the figures (default: %(default)s)")
     args = parser.parse_args(argv)
     epochs = 5 if args.quick else 201
 
@@ -103,8 +107,9 @@ def main(argv=None) -> None:
     try:
         from chainrule.plot import plot_loss
 
-        plot_loss(train_loss, valid_loss, path="loss.png")
-        print("wrote loss.png")
+        path = os.path.join(args.out, "loss.png")
+        plot_loss(train_loss, valid_loss, path=path)
+        print(f"wrote {path}")
     except ImportError as error:
         print(f"skipping the plot: {error}")
 

@@ -1,13 +1,15 @@
 """Seed 003: a feed-forward network with Tanh learns the 2-D sinc surface.
 
 Adam, MSE loss, a DataLoader with batch size 200; writes ``loss.png`` (loss per epoch) and
-``sinc_panel.png`` (training data, the true function, the network's fit).
-Run: ``python examples/seed003_sinc_regression.py [--quick]``
+``sinc_panel.png`` (training data, the true function, the network's fit) into
+``runs/seed003_sinc_regression/`` (or ``--out DIR``).
+Run: ``python examples/seed003_sinc_regression.py [--quick] [--out DIR]``
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 import numpy as np
 
@@ -51,6 +53,8 @@ class NumpyDataset(Dataset):
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few epochs, for a smoke test")
+    parser.add_argument("--out", default=os.path.join("runs", "seed003_sinc_regression"),
+                        help="folder for the figures (default: %(default)s)")
     args = parser.parse_args(argv)
     n_epochs = 3 if args.quick else 400
 
@@ -87,10 +91,10 @@ def main(argv=None) -> None:
     from chainrule.plot import plot_loss, plot_regression_panel
 
     try:  # matplotlib is optional; the plots say how to install it
-        plot_loss(loss_history, path="loss.png")
+        plot_loss(loss_history, path=os.path.join(args.out, "loss.png"))
         plot_regression_panel(data_x, data_y, sinc_function, model_yhat, eval_X1, eval_X2,
-                              path="sinc_panel.png")
-        print("wrote loss.png and sinc_panel.png")
+                              path=os.path.join(args.out, "sinc_panel.png"))
+        print(f"wrote loss.png and sinc_panel.png in {args.out}")
     except ImportError as error:
         print(f"skipping the plots: {error}")
 

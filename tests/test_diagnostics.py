@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -22,6 +24,7 @@ from chainrule.diagnostics import (
     plot_grad_flow,
     write_diagnostics,
 )
+from chainrule.train.callbacks import Callback
 
 torch = pytest.importorskip("torch")
 
@@ -218,6 +221,41 @@ def test_nonfinite_gradients_are_flagged():
     assert "detect_anomaly" in findings[0].message
 
 
+def test_a_nan_run_is_called_nonfinite_not_vanishing():
+    # NaN weights in the first layer: its own gradient comes out 0 (ReLU passes nothing back
+    # through NaN), which once made it "vanishing" against itself as "the last layer".
+    model = mlp([8, 16, 16, 4])
+    with chainrule.no_grad():
+        model[0].weight.fill_(float("nan"))
+    backward_on_random_batch(model, 8, 4)
+    (finding,) = check_gradients(model)
+    assert finding.kind == "nonfinite" and finding.name == "2.weight"
+    assert finding.message.startswith("Gradients are not finite (NaN or Inf) in 3 of 6 "
+                                       "parameters (2.weight, 4.weight, 4.bias)")
+    assert "The weights themselves are not finite (0.weight): the run diverged" in finding.message
+    assert "vanishing" not in finding.message.lower() and "last" not in finding.message
+
+
+def test_vanishing_names_the_last_weight_layer_it_compares_with():
+    model = mlp([16] + [32] * 30 + [4], nn.Sigmoid)
+    backward_on_random_batch(model, 16, 4)
+    (finding,) = check_gradients(model)
+    assert "in the last weight layer ('60.weight')" in finding.message
+
+
+def test_all_zero_gradients_are_not_compared_with_a_zero_last_layer():
+    model = mlp([8, 16, 16, 4])
+    with chainrule.no_grad():
+        for layer in (model[0], model[2]):
+            layer.bias.fill_(-100.0)  # every ReLU dead: every weight gradient is exactly 0
+    backward_on_random_batch(model, 8, 4)
+    (finding,) = check_gradients(model)
+    assert finding.kind == "vanishing"
+    assert "3 of 3 weight layers" in finding.message
+    assert "below 1e-06 in every one of them" in finding.message
+    assert "last" not in finding.message
+
+
 def test_activation_monitor_removes_its_hooks_on_exit():
     model = mlp([4, 8, 2])
     with ActivationMonitor(model) as monitor:
@@ -302,6 +340,7 @@ def test_draw_graph_renders_svg_with_graphviz(tmp_path):
 
 # --- write_diagnostics (chainrule train --diagnose) --------------------------------------------
 
+@pytest.mark.filterwarnings("ignore:Could not render the autograd graph")  # no Graphviz here
 def test_write_diagnostics_leaves_the_model_as_it_was(tmp_path):
     pytest.importorskip("matplotlib")
     model = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Dropout(0.5), nn.Linear(32, 4)).eval()
@@ -316,6 +355,7 @@ def test_write_diagnostics_leaves_the_model_as_it_was(tmp_path):
     assert report.count("no problems found") == 1 and "3.weight" in report
 
 
+@pytest.mark.filterwarnings("ignore:Could not render the autograd graph")  # no Graphviz here
 def test_write_diagnostics_reports_earlier_and_new_findings(tmp_path):
     pytest.importorskip("matplotlib")
     model = mlp([16, 64, 64, 4])
@@ -328,6 +368,38 @@ def test_write_diagnostics_reports_earlier_and_new_findings(tmp_path):
     training, batch = report.split("Findings on one training batch of 64")
     assert "[exploding] earlier message" in training
     assert "[dead_relu] Dead units: 100% of the 64 units of '3'" in batch.split("Gradient")[0]
+
+
+def test_write_diagnostics_says_what_to_install_without_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    model = mlp([4, 8, 2])
+    x, y = chainrule.randn(8, 4), chainrule.randint(0, 2, (8,))
+    with pytest.warns(UserWarning, match="Graphviz's 'dot' program is not installed") as caught:
+        written = write_diagnostics(model, nn.CrossEntropyLoss(), x, y, tmp_path)
+    (warning,) = [w for w in caught if "Graphviz" in str(w.message)]
+    assert "apt-get install graphviz" in str(warning.message)
+    assert warning.filename == __file__  # points at the caller, not at chainrule's internals
+    assert "graph.svg" not in {os.path.basename(path) for path in written}
+    assert (tmp_path / "graph.dot").exists() and not (tmp_path / "graph.svg").exists()
+    report = (tmp_path / "diagnostics.txt").read_text()
+    assert str(warning.message) in report.splitlines()
+
+
+def test_write_diagnostics_renders_svg_with_graphviz_and_keeps_quiet(tmp_path, monkeypatch):
+    fake_dot = tmp_path / "bin" / "dot"  # stands in for Graphviz: writes the file -o names
+    fake_dot.parent.mkdir()
+    fake_dot.write_text(f"#!{sys.executable}\nimport sys\n"
+                        "open(sys.argv[sys.argv.index('-o') + 1], 'w').write('<svg/>')\n")
+    fake_dot.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_dot.parent}{os.pathsep}{os.environ['PATH']}")
+    model = mlp([4, 8, 2])
+    x, y = chainrule.randn(8, 4), chainrule.randint(0, 2, (8,))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*Graphviz")
+        written = write_diagnostics(model, nn.CrossEntropyLoss(), x, y, tmp_path / "run")
+    assert (tmp_path / "run" / "graph.svg").read_text() == "<svg/>"
+    assert str(tmp_path / "run" / "graph.svg") in written
+    assert "Graphviz" not in (tmp_path / "run" / "diagnostics.txt").read_text()
 
 
 # --- plot_grad_flow ----------------------------------------------------------------------------
@@ -344,14 +416,15 @@ def test_plot_grad_flow_writes_a_png(tmp_path):
 
 # --- GradientMonitor ---------------------------------------------------------------------------
 
-def fit_with_monitor(model, monitor, epochs=2):
+def fit_with_monitor(model, callbacks, epochs=2):
     from chainrule.train import fit
     from chainrule.utils.data import DataLoader, TensorDataset
 
     x = chainrule.randn(64, 16)
     data = DataLoader(TensorDataset(x, chainrule.randint(0, 4, (64,))), batch_size=16)
     return fit(model, nn.CrossEntropyLoss(), chainrule.optim.SGD(model.parameters(), lr=0.01),
-               data, epochs=epochs, callbacks=[monitor], progress=False)
+               data, epochs=epochs, progress=False,
+               callbacks=callbacks if isinstance(callbacks, list) else [callbacks])
 
 
 def test_gradient_monitor_records_norms_and_reports_each_kind_once():
@@ -366,6 +439,31 @@ def test_gradient_monitor_records_norms_and_reports_each_kind_once():
     assert monitor.history["grad_norm/0.weight"] == column
     assert all(value < 1e-10 for value in column)
     assert not model[1]._forward_hooks  # the activation monitor is gone after training
+
+
+class PoisonGradient(Callback):
+    """Puts a NaN into one gradient at one training step (counted from 1)."""
+
+    def __init__(self, step: int, parameter: str) -> None:
+        self.step, self.parameter, self.seen = step, parameter, 0
+
+    def on_before_optimizer_step(self, logs):
+        self.seen += 1
+        if self.seen == self.step:
+            dict(self.state.model.named_parameters())[self.parameter].grad[0, 0] = float("nan")
+
+
+def test_gradient_monitor_says_where_and_when_gradients_first_went_nonfinite():
+    model = mlp([16, 32, 32, 4])
+    out = io.StringIO()
+    monitor = GradientMonitor(file=out)
+    fit_with_monitor(model, [PoisonGradient(6, "2.weight"), monitor], epochs=3)  # 4 batches/epoch
+    kinds_reported = [finding.kind for finding in monitor.findings]
+    assert kinds_reported[0] == "nonfinite" and "vanishing" not in kinds_reported
+    message = monitor.findings[0].message
+    assert message.startswith("First at epoch 2, batch 2 (step 6): Gradients are not finite "
+                              "(NaN or Inf) in 1 of 6 parameters (2.weight), 1 values in all.")
+    assert out.getvalue().count("[nonfinite] First at epoch 2, batch 2 (step 6)") == 1
 
 
 def test_gradient_monitor_is_quiet_on_a_healthy_network():

@@ -1,5 +1,6 @@
-"""Every example runs end to end in --quick mode (headless, in a scratch directory), and the
-ones that make a claim print the numbers that back it."""
+"""Every example runs end to end in --quick mode (headless, in a scratch directory) and writes
+only into its own folder under runs/ (or --out); the ones that make a claim print the numbers
+that back it, even in a quick run."""
 
 from __future__ import annotations
 
@@ -43,18 +44,31 @@ def test_every_example_is_tested():
             if name.endswith(".py")} == tested
 
 
+def files_under(folder):
+    return {os.path.relpath(os.path.join(root, name), folder)
+            for root, _, names in os.walk(folder) for name in names}
+
+
 @pytest.mark.parametrize("example", EXAMPLES)
-def test_example_runs_quick(example, tmp_path):
+def test_example_runs_quick_and_writes_only_into_its_own_run_folder(example, tmp_path):
     result = run_quick(example, tmp_path)
+    run_folder = os.path.join("runs", example.removesuffix(".py"))
+    assert files_under(tmp_path) == {os.path.join(run_folder, name) for name in OUTPUTS[example]}
     for name in OUTPUTS[example]:
-        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+        assert (tmp_path / run_folder / name).read_bytes()[:4] == b"\x89PNG"
     if example == "seed002_linear_model.py":
         assert "all three agree" in result.stdout
+
+
+def test_out_names_the_folder_an_example_writes_into(tmp_path):
+    run_quick("seed001_trainer_early_stopping.py", tmp_path, "--out", "mine")
+    assert files_under(tmp_path) == {os.path.join("mine", "loss.png")}
 
 
 def test_vanishing_gradients_example_flags_the_sigmoid_net_and_not_the_cures(tmp_path):
     pytest.importorskip("matplotlib")
     result = run_quick("vanishing_gradients.py", tmp_path, "--out", "figures")
+    assert files_under(tmp_path) == {os.path.join("figures", "grad_flow.png")}
     assert (tmp_path / "figures" / "grad_flow.png").read_bytes()[:4] == b"\x89PNG"
     sections = dict(section.split(":", 1) for section in result.stdout.split("== ")[1:])
     assert list(sections) == ["deep sigmoid", "ReLU + Kaiming init", "sigmoid + batch norm",
@@ -67,6 +81,12 @@ def test_vanishing_gradients_example_flags_the_sigmoid_net_and_not_the_cures(tmp
               for title, text in sections.items()}
     assert during == {"deep sigmoid": "vanishing", "ReLU + Kaiming init": "none",
                       "sigmoid + batch norm": "none", "sigmoid + skip connections": "none"}
+    # Even the quick run makes the example's point: the cures learn, the sick network does not.
+    accuracy = {title: float(re.search(r"validation accuracy ([\d.]+)%", text)[1])
+                for title, text in sections.items()}
+    sick = accuracy.pop("deep sigmoid")
+    assert sick < 55  # chance is 50%
+    assert all(cured > sick + 10 for cured in accuracy.values()), accuracy
 
 
 def test_resnet_example_trains_where_the_plain_network_does_not(tmp_path):

@@ -50,19 +50,21 @@ def _names(rows: list[GradStat]) -> str:
 def _vanishing(weights: list[GradStat], threshold: float, relative: float) -> list[Finding]:
     if not weights:
         return []
-    reference = weights[-1].mean_abs_grad
+    last = weights[-1]
     tiny = [row for row in weights
             if row.mean_abs_grad < threshold
-            or (len(weights) > 1 and row is not weights[-1]
-                and row.mean_abs_grad < relative * reference)]
+            or (row is not last and row.mean_abs_grad < relative * last.mean_abs_grad)]
     if not tiny:
         return []
     worst = min(tiny, key=lambda row: row.mean_abs_grad)
+    if last in tiny:  # nothing healthy to compare with: only the absolute threshold speaks
+        measure = f"below {threshold:.0e} in every one of them"
+    else:
+        measure = f"against {last.mean_abs_grad:.1e} in the last weight layer ('{last.name}')"
     return [Finding("vanishing", tiny[0].name, worst.mean_abs_grad, (
         f"Vanishing gradients in {len(tiny)} of {len(weights)} weight layers ({_names(tiny)}): "
-        f"mean |grad| as low as {worst.mean_abs_grad:.1e} ('{worst.name}') against "
-        f"{reference:.1e} in the last layer ('{weights[-1].name}'), so these layers barely "
-        f"learn. {CURES['vanishing']}"))]
+        f"mean |grad| as low as {worst.mean_abs_grad:.1e} ('{worst.name}') {measure}, so these "
+        f"layers barely learn. {CURES['vanishing']}"))]
 
 
 def _exploding(rows: list[GradStat], threshold: float, ratio: float) -> list[Finding]:
@@ -81,10 +83,13 @@ def _nonfinite(rows: list[GradStat]) -> list[Finding]:
     bad = [row for row in rows if row.nonfinite]
     if not bad:
         return []
-    return [Finding("nonfinite", bad[0].name, float(sum(row.nonfinite for row in bad)), (
-        f"NaN or Inf gradients in {len(bad)} parameters ({_names(bad)}), "
-        f"{sum(row.nonfinite for row in bad)} values in all; the next step will corrupt the "
-        f"weights. {CURES['nonfinite']}"))]
+    count = sum(row.nonfinite for row in bad)
+    broken = [row for row in rows if not math.isfinite(row.weight_norm)]
+    weights = (f" The weights themselves are not finite ({_names(broken)}): the run diverged "
+               f"at an earlier step." if broken else " The next step will corrupt the weights.")
+    return [Finding("nonfinite", bad[0].name, float(count), (
+        f"Gradients are not finite (NaN or Inf) in {len(bad)} of {len(rows)} parameters "
+        f"({_names(bad)}), {count} values in all.{weights} {CURES['nonfinite']}"))]
 
 
 def _activation_findings(rows: list[ActivationStat], dead_fraction: float,
@@ -120,7 +125,8 @@ def check_gradients(model, activations: ActivationMonitor | list[ActivationStat]
       the signature of a deep sigmoid/tanh network, where early layers stop learning.
     * ``exploding``: a gradient norm above ``exploding_threshold`` (1e3), or a weight whose
       gradient norm exceeds ``exploding_ratio`` (10) times its own norm.
-    * ``nonfinite``: any NaN or Inf in a gradient.
+    * ``nonfinite``: any NaN or Inf in a gradient; then the size checks above are skipped,
+      since the finite gradients beside them are no measure of health.
     * ``dead_relu``: a rectifier layer with at least ``dead_fraction`` (50%) of its units never
       positive over the batches the monitor saw.
     * ``saturated``: a sigmoid/tanh layer with at least ``saturated_fraction`` (50%) of its
@@ -136,11 +142,13 @@ def check_gradients(model, activations: ActivationMonitor | list[ActivationStat]
     []
     """
     rows = model if isinstance(model, GradStats) else grad_stats(model)
-    finite = [row for row in rows if not row.nonfinite]
-    weights = [row for row in finite if len(row.shape) >= 2]
+    # Beside NaN or Inf, gradient sizes mean nothing (a ReLU turns NaN into a 0 gradient):
+    # a non-finite batch gets only the nonfinite finding.
     findings = _nonfinite(rows)
-    findings += _vanishing(weights, vanishing_threshold, relative_vanishing)
-    findings += _exploding(finite, exploding_threshold, exploding_ratio)
+    if not findings:
+        weights = [row for row in rows if len(row.shape) >= 2]
+        findings += _vanishing(weights, vanishing_threshold, relative_vanishing)
+        findings += _exploding(rows, exploding_threshold, exploding_ratio)
     if activations is not None:
         if isinstance(activations, ActivationMonitor):
             activations = activations.report()

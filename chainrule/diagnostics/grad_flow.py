@@ -5,14 +5,9 @@ from __future__ import annotations
 import os
 
 from chainrule.diagnostics.grad_stats import grad_stats
+from chainrule.plot.figures import pyplot, save_figure
 
 __all__ = ["plot_grad_flow"]
-
-
-def _pyplot():
-    from chainrule.plot.figures import pyplot  # matplotlib is imported only when drawing
-
-    return pyplot()
 
 
 def plot_grad_flow(model, path: str | os.PathLike | None = None, ax=None, title: str | None = None):
@@ -30,7 +25,7 @@ def plot_grad_flow(model, path: str | os.PathLike | None = None, ax=None, title:
     rows = grad_stats(model)
     weights = [row for row in rows if len(row.shape) >= 2] or list(rows)
     if ax is None:
-        figure, ax = _pyplot().subplots(figsize=(max(6.0, 0.3 * len(weights) + 3), 4))
+        figure, ax = pyplot().subplots(figsize=(max(6.0, 0.3 * len(weights) + 3), 4))
     else:
         figure = ax.figure
     positions = range(len(weights))
@@ -50,8 +45,5 @@ def plot_grad_flow(model, path: str | os.PathLike | None = None, ax=None, title:
     ax.legend(loc="upper left", fontsize=8)
     if path is not None:
         figure.tight_layout()
-        directory = os.path.dirname(os.fspath(path))
-        if directory:
-            os.makedirs(directory, exist_ok=True)
-        figure.savefig(path, format="png", dpi=100)
+        save_figure(figure, path)
     return figure

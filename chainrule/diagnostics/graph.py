@@ -7,7 +7,9 @@ import shutil
 import subprocess
 import warnings
 
-__all__ = ["draw_graph", "render_graph"]
+from chainrule.serialization import atomic_writer
+
+__all__ = ["draw_graph", "render_graph", "graphviz_missing"]
 
 
 def _shape(shape) -> str:
@@ -99,8 +101,15 @@ def render_graph(dot: str, path: str | os.PathLike, format: str = "svg") -> None
         subprocess.run([program, f"-T{format}", "-o", path], input=dot, text=True, check=True)
         return
     dot_path = path if path.endswith(".dot") else os.path.splitext(path)[0] + ".dot"
-    with open(dot_path, "w") as f:
-        f.write(dot)
+    with atomic_writer(dot_path) as handle:
+        handle.write(dot.encode())
     if format != "dot":
-        warnings.warn(f"Graphviz 'dot' program not found, so no {format} was rendered; wrote "
-                      f"the DOT text to {dot_path} (render it with: dot -T{format} {dot_path})")
+        warnings.warn(graphviz_missing(dot_path, path, format), stacklevel=2)
+
+
+def graphviz_missing(dot_path: str, path: str, format: str = "svg") -> str:  # noqa: A002
+    """What to say when Graphviz's ``dot`` program is not there to render ``path``."""
+    return (f"Could not render the autograd graph as {path}: Graphviz's 'dot' program is "
+            f"not installed (install Graphviz, e.g. apt-get install graphviz or brew install "
+            f"graphviz); the DOT text is in {dot_path} (render it with: dot -T{format} "
+            f"{dot_path} -o {path})")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from typing import Any, TextIO
 
 import numpy as np
@@ -24,7 +25,8 @@ class GradientMonitor(Callback):
     ``grad_norm/<parameter>`` (also kept in ``self.history``). The first batch of each epoch,
     and any batch whose gradients are not finite, goes through ``check_gradients``; with
     ``activations`` an ``ActivationMonitor`` watches the layers and is checked at epoch ends.
-    Each kind of ``Finding`` is printed once to ``file`` and kept in ``self.findings``.
+    Each kind of ``Finding`` is printed once to ``file`` and kept in ``self.findings``; the
+    ``nonfinite`` one names the epoch, batch and step where NaN or Inf gradients first appeared.
     ``thresholds`` are passed on to ``check_gradients``.
 
     >>> from chainrule.train import fit
@@ -43,6 +45,7 @@ class GradientMonitor(Callback):
         self._sums: dict[str, float] = {}
         self._batches = 0
         self._epoch = 0
+        self._steps = 0
 
     def on_train_begin(self, logs: dict[str, Any]) -> None:
         if self.watch_activations:
@@ -64,8 +67,18 @@ class GradientMonitor(Callback):
             all_finite = all_finite and math.isfinite(norm)
             self._sums[name] = self._sums.get(name, 0.0) + norm
         if self._batches == 0 or not all_finite:
-            self._report(check_gradients(grad_stats(self.state.model), **self.thresholds))
+            findings = check_gradients(grad_stats(self.state.model), **self.thresholds)
+            self._report([self._when(finding) for finding in findings])
         self._batches += 1
+        self._steps += 1
+
+    def _when(self, finding: Finding) -> Finding:
+        """A nonfinite finding says at which step the NaN or Inf first appeared."""
+        if finding.kind != "nonfinite":
+            return finding
+        return replace(finding, message=f"First at epoch {self._epoch + 1}, batch "
+                                        f"{self._batches + 1} (step {self._steps + 1}): "
+                                        f"{finding.message}")
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         history = self.state.history
