@@ -218,8 +218,19 @@ def test_nesting_within_the_limit_under_a_low_recursion_limit_is_a_clean_error()
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting():
-    obj = {"s": "[" * 1000 + '\\"{' * 100}
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    # strings straddling the scan's 64 KiB chunks, ending in escaped backslashes and quotes
+    obj = {"s": "[" * 1000 + '\\"{' * 100, "t": "x\\", "nested": nested,
+           "long": "\\" * 70_001 + "[" * 70_000 + '"', "after": [[1]]}
     assert _load(_saved(obj)) == obj
+
+
+def test_closing_brackets_hidden_in_strings_cannot_mask_deep_nesting():
+    tree = b'["' + b"]" * 1000 + b'", ' + b"[" * 200 + b"]" * 200 + b"]"
+    with pytest.raises(RuntimeError, match="nests more than 128 levels"):
+        _load(_build(b'{"tree": ' + tree + b', "tensors": [], "data_size": 0}', b""))
 
 
 def _peak_memory_of_refusal(raw: bytes) -> int:
@@ -232,7 +243,7 @@ def _peak_memory_of_refusal(raw: bytes) -> int:
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("item", [b"[]", b"{}", b"[[]]"])
+@pytest.mark.parametrize("item", [b"[]", b"{}", b"[[]]", b"{\"$dict\":[]}"])
 def test_huge_container_counts_are_refused_in_bounded_memory(item):
     count = 400_000
     header = b'{"tree": [' + b",".join([item] * count) + b'], "tensors": [], "data_size": 0}'

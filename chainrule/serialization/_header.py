@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import zlib
 from typing import Any
 
@@ -32,8 +31,6 @@ from chainrule.serialization.layout import (
     file_size,
 )
 
-# A JSON string: a quote, then characters or backslash escapes, then a quote.
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _CHUNK = 1 << 16  # keeps the scan's scratch arrays small
 
 
@@ -85,15 +82,18 @@ def check_nesting(header: bytes | memoryview, total_size: int) -> None:
     objects than ``FREE_CONTAINERS`` or one per ``BYTES_PER_CONTAINER`` bytes of a
     ``total_size``-byte file, whichever is more.
 
-    It runs before any parsing and counts brackets outside strings without recursing,
-    so it holds whatever the interpreter's recursion limit is.
+    It runs before any parsing and counts brackets outside strings chunk by chunk,
+    without recursing or copying the header, so it holds whatever the interpreter's
+    recursion limit is and needs little memory.
     """
-    skeleton = np.frombuffer(_JSON_STRING.sub(b'""', header), dtype=np.uint8)
+    codes = np.frombuffer(header, dtype=np.uint8)
     depth = containers = 0
-    for start in range(0, skeleton.size, _CHUNK):
-        chunk = skeleton[start:start + _CHUNK]
-        opens = (chunk == ord("[")) | (chunk == ord("{"))
-        closes = (chunk == ord("]")) | (chunk == ord("}"))
+    in_string, backslashes = False, 0
+    for start in range(0, codes.size, _CHUNK):
+        chunk = codes[start:start + _CHUNK]
+        outside, in_string, backslashes = _outside_strings(chunk, in_string, backslashes)
+        opens = outside & ((chunk == ord("[")) | (chunk == ord("{")))
+        closes = outside & ((chunk == ord("]")) | (chunk == ord("}")))
         levels = np.cumsum(opens.astype(np.int32) - closes, dtype=np.int32) + depth
         if levels.max() > MAX_DEPTH:
             raise FormatError(f"the header nests more than {MAX_DEPTH} levels deep")
@@ -103,6 +103,24 @@ def check_nesting(header: bytes | memoryview, total_size: int) -> None:
         raise FormatError(f"the header holds {containers} JSON arrays and objects, more than "
                           f"{FREE_CONTAINERS} or one per {BYTES_PER_CONTAINER} bytes of the "
                           f"{total_size}-byte file")
+
+
+def _outside_strings(chunk: np.ndarray, in_string: bool, backslashes: int):
+    """Which bytes of ``chunk`` lie outside JSON strings, given whether the text before it
+    ended inside a string and in how many backslashes; and those two facts after ``chunk``.
+
+    A quote delimits a string unless an odd number of backslashes precedes it.
+    """
+    positions = np.arange(chunk.size, dtype=np.int32)
+    last_other = np.maximum.accumulate(np.where(chunk == ord("\\"), -1, positions))
+    backslashes_before = np.empty(chunk.size, dtype=np.int32)
+    backslashes_before[0] = backslashes
+    backslashes_before[1:] = positions[:-1] - last_other[:-1]
+    backslashes_before[1:] += np.where(last_other[:-1] < 0, backslashes, 0)
+    quotes = (chunk == ord('"')) & (backslashes_before % 2 == 0)
+    inside = (np.cumsum(quotes, dtype=np.int32) % 2 == 1) ^ in_string
+    trailing = chunk.size - 1 - int(last_other[-1]) + (backslashes if last_other[-1] < 0 else 0)
+    return ~inside, bool(inside[-1]), trailing
 
 
 def parse_json(header: bytes | memoryview) -> Any:

@@ -40,8 +40,9 @@ naming the file instead of loading different content or exhausting the machine:
 * the header nests at most ``MAX_DEPTH`` JSON levels (checked before parsing, so
   no recursion limit matters) and holds at most ``FREE_CONTAINERS`` JSON arrays
   and objects or one per ``BYTES_PER_CONTAINER`` bytes of file, whichever is more,
-  which keeps the parsed header within a small multiple of the file's size (15 times
-  at worst, or about 16 MB); ``save`` refuses objects outside these limits;
+  which keeps the parsed header within a small multiple of the file's size
+  (measured: under 20 times, or a few megabytes for files under 512 KiB);
+  ``save`` refuses objects outside these limits;
 * exactly the keys above, of the types above; known dtypes and kinds;
   ``requires_grad`` only on floating-point tensors and parameters;
 * shapes of at most ``MAX_NDIM`` non-negative integers; ``nbytes`` equal to the
