@@ -15,6 +15,7 @@ format, byte by byte, and every check ``load`` makes are documented in
 
 from __future__ import annotations
 
+import os
 from typing import IO, Any
 
 import numpy as np
@@ -29,8 +30,10 @@ from chainrule.serialization.layout import TRAILER, FormatError
 
 __all__ = ["save", "load", "save_safetensors", "load_safetensors"]
 
+FileLike = str | os.PathLike | IO[bytes]
 
-def save(obj: Any, f, pickle_module=None, pickle_protocol: int = 2,
+
+def save(obj: Any, f: FileLike, pickle_module=None, pickle_protocol: int = 2,
          _use_new_zipfile_serialization: bool = True) -> None:
     """Write ``obj`` (tensors, dicts, lists, numbers...) to a path or binary file object.
 
@@ -60,7 +63,7 @@ def _write_arrays(f, chunks: list[tuple[int, np.ndarray]]) -> None:
             f.write(memoryview(array).cast("B"))
 
 
-def load(f, map_location=None, pickle_module=None, *, weights_only: bool | None = True,
+def load(f: FileLike, map_location=None, pickle_module=None, *, weights_only: bool | None = True,
          mmap: bool | None = None, **pickle_load_args) -> Any:
     """Read an object written by ``save``. No code from the file is ever run.
 

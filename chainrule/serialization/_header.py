@@ -37,6 +37,25 @@ _CHUNK = 1 << 16  # keeps the scan's scratch arrays small
 def split_file(buffer) -> tuple[Any, list[dict], memoryview]:
     """The encoded tree, the validated tensor entries and the data section of a whole file."""
     view = memoryview(buffer)
+    version, header_end = _check_preamble(view)
+    header_bytes = view[PREAMBLE.size:header_end]
+    check_nesting(header_bytes, len(view))
+    header = parse_json(header_bytes)
+    tree, entries, data_size = check_header(header, version)
+    expected = file_size(header_end - PREAMBLE.size, data_size, version)
+    if len(view) != expected:
+        problem = "is truncated" if len(view) < expected else "has trailing data"
+        raise FormatError(f"the file {problem} (the header describes {expected} bytes, "
+                          f"found {len(view)})")
+    data_start = aligned(header_end)
+    data = view[data_start:data_start + data_size]
+    if version == 1 and zlib.crc32(data) != parse_count(header["data_crc32"], "data_crc32"):
+        raise FormatError("the data is corrupted (checksum mismatch)")
+    return tree, entries, data
+
+
+def _check_preamble(view: memoryview) -> tuple[int, int]:
+    """The format version and where the header ends, once magic, version and checksum match."""
     if len(view) < PREAMBLE.size or view[:len(MAGIC)] != MAGIC:
         raise FormatError(_describe_foreign(view))
     _, version, header_size = PREAMBLE.unpack_from(view)
@@ -50,20 +69,7 @@ def split_file(buffer) -> tuple[Any, list[dict], memoryview]:
                           f"header alone needs {header_end + trailer})")
     if trailer and zlib.crc32(view[:-trailer]) != TRAILER.unpack_from(view, len(view) - trailer)[0]:
         raise FormatError("the file is damaged or truncated (checksum mismatch)")
-    header_bytes = view[PREAMBLE.size:header_end]
-    check_nesting(header_bytes, len(view))
-    header = parse_json(header_bytes)
-    tree, entries, data_size = check_header(header, version)
-    expected = file_size(header_size, data_size, version)
-    if len(view) != expected:
-        problem = "is truncated" if len(view) < expected else "has trailing data"
-        raise FormatError(f"the file {problem} (the header describes {expected} bytes, "
-                          f"found {len(view)})")
-    data_start = aligned(header_end)
-    data = view[data_start:data_start + data_size]
-    if version == 1 and zlib.crc32(data) != parse_count(header["data_crc32"], "data_crc32"):
-        raise FormatError("the data is corrupted (checksum mismatch)")
-    return tree, entries, data
+    return version, header_end
 
 
 def _describe_foreign(view: memoryview) -> str:
