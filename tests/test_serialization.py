@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 import struct
 from collections import OrderedDict
 
@@ -173,13 +174,13 @@ def test_corrupted_data_and_header_are_detected(tmp_path):
     flipped = bytearray(raw)
     flipped[-10] ^= 0xFF
     (tmp_path / "data.pt").write_bytes(flipped)
-    with pytest.raises(RuntimeError, match="checksum"):
+    with pytest.raises(RuntimeError, match="data.pt': .*checksum"):
         chainrule.load(tmp_path / "data.pt")
     header_size = struct.unpack_from("<Q", raw, 12)[0]
     broken = bytearray(raw)
     broken[20:20 + header_size] = b"{" + b" " * (header_size - 1)
     (tmp_path / "header.pt").write_bytes(broken)
-    with pytest.raises(RuntimeError, match="header is corrupted"):
+    with pytest.raises(RuntimeError, match="header.pt': .*checksum"):
         chainrule.load(tmp_path / "header.pt")
 
 
@@ -237,15 +238,69 @@ def test_safetensors_from_chainrule_into_torch(tmp_path):
 
 
 def test_safetensors_missing_gives_install_hint(monkeypatch, tmp_path):
-    import builtins
+    import sys
 
-    real_import = builtins.__import__
+    from chainrule._optional import install_command
 
-    def fake_import(name, *args, **kwargs):
-        if name.startswith("safetensors"):
-            raise ImportError("no safetensors")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", fake_import)
-    with pytest.raises(ImportError, match="pip install safetensors"):
+    monkeypatch.setitem(sys.modules, "safetensors", None)
+    monkeypatch.setitem(sys.modules, "safetensors.numpy", None)
+    with pytest.raises(ImportError, match=re.escape(install_command("safetensors"))):
         serialization.save_safetensors({"w": chainrule.ones(2)}, tmp_path / "x.safetensors")
+    with pytest.raises(ImportError, match=re.escape(install_command("safetensors"))):
+        serialization.load_safetensors(tmp_path / "x.safetensors")
+
+
+SAFETENSORS_DTYPES = ["float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                      "int64", "uint8", "bool"]
+
+
+@pytest.mark.filterwarnings("ignore:.*no bfloat16 dtype")
+@pytest.mark.parametrize("dtype", SAFETENSORS_DTYPES)
+def test_safetensors_of_every_dtype_written_by_torch(dtype, tmp_path, monkeypatch):
+    from safetensors.torch import load_file, save_file
+
+    from chainrule.serialization import _safetensors
+
+    monkeypatch.setattr(_safetensors, "_warned_bfloat16", False)
+    values = torch.tensor([[0.0, -1.5, 3.0e38 if dtype == "bfloat16" else 2.0],
+                           [1 / 3, 7.0, 1e-3]]).to(getattr(torch, dtype))
+    path = tmp_path / "weights.safetensors"
+    save_file({"x": values, "y": values[0].clone()}, str(path))
+    expected = values.float() if dtype == "bfloat16" else values
+    loaded = serialization.load_safetensors(path)
+    assert list(loaded) == list(load_file(str(path)))  # the file's order, as torch reads it
+    assert loaded["x"].dtype == getattr(chainrule, "float32" if dtype == "bfloat16" else dtype)
+    np.testing.assert_array_equal(loaded["x"].numpy(), expected.numpy())
+    np.testing.assert_array_equal(loaded["y"].numpy(), expected[0].numpy())
+    assert loaded["x"]._data.flags.writeable
+
+
+def test_bfloat16_warns_once_that_it_loads_as_float32(tmp_path, monkeypatch):
+    import warnings
+
+    from safetensors.torch import save_file
+
+    from chainrule.serialization import _safetensors
+
+    monkeypatch.setattr(_safetensors, "_warned_bfloat16", False)
+    path = tmp_path / "bf16.safetensors"
+    save_file({"w": torch.ones(2, dtype=torch.bfloat16)}, str(path))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        serialization.load_safetensors(path)
+        serialization.load_safetensors(path)
+    assert len(caught) == 1
+    assert "no bfloat16 dtype" in str(caught[0].message) and "float32" in str(caught[0].message)
+
+
+def test_safetensors_unsupported_or_damaged_files_raise_naming_the_file(tmp_path):
+    from safetensors.torch import save_file
+
+    path = tmp_path / "u16.safetensors"
+    save_file({"w": torch.ones(2, dtype=torch.uint16)}, str(path))
+    with pytest.raises(RuntimeError, match="u16.safetensors': tensor 'w' has dtype U16"):
+        serialization.load_safetensors(path)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(RuntimeError, match="broken.safetensors"):
+        serialization.load_safetensors(broken)
