@@ -58,7 +58,7 @@ class RandomSampler(Sampler):
     def __iter__(self) -> Iterator[int]:
         # A generator, as torch's: nothing is drawn before the first index is asked for, and
         # indices with replacement come in chunks of 32, so num_samples=10**10 costs no memory.
-        n, rng = len(self.data_source), _own_rng(self.generator)
+        n, rng = len(self.data_source), rng_of(self.generator)
         if self.replacement:
             for _ in range(self.num_samples // _CHUNK):
                 yield from rng.integers(0, n, size=_CHUNK).tolist()
@@ -70,16 +70,6 @@ class RandomSampler(Sampler):
 
     def __len__(self) -> int:
         return self.num_samples
-
-
-def _own_rng(generator: Generator | None) -> np.random.Generator:
-    """``generator``'s NumPy generator or, without one, a new generator seeded from the default
-    one, as torch does: drawing lazily from the default generator would make the order depend
-    on whatever else draws from it between batches (dropout, augmentation)."""
-    if generator is not None:
-        return rng_of(generator)
-    seed = int(rng_of(None).integers(2**63))
-    return rng_of(Generator().manual_seed(seed))
 
 
 class SubsetRandomSampler(Sampler):
