@@ -8,8 +8,10 @@ import numpy as np
 from chainrule._device import check_device
 from chainrule._dtype import (
     _BY_NUMPY,
+    _scalar_dtype,
     from_numpy_dtype,
     get_default_dtype,
+    promote_types,
     to_dtype,
 )
 from chainrule._ops._util import shape_from_args as _shape_from_args
@@ -81,8 +83,11 @@ def _numpy_dtype(dtype, default=None) -> np.dtype:
     return to_dtype(dtype).numpy
 
 
-def _infer_array(data) -> np.ndarray:
-    """PyTorch's dtype inference: Python floats -> default float, ints -> int64, bools -> bool."""
+def _infer_array(data, dtype_follows: bool = False) -> np.ndarray:
+    """PyTorch's dtype inference: Python floats -> default float, ints -> int64, bools -> bool.
+
+    With ``dtype_follows`` (the caller casts to a dtype it was given) Python floats stay float64:
+    PyTorch converts each number straight to that dtype, never through the default float."""
     if isinstance(data, Tensor):
         return data._data.copy()
     if isinstance(data, np.ndarray):
@@ -91,11 +96,14 @@ def _infer_array(data) -> np.ndarray:
         return data.copy()
     if isinstance(data, (list, tuple)) and data and any(isinstance(x, Tensor) for x in _flat(data)):
         data = _tensors_to_lists(data)
+    scalars_dtype = None if dtype_follows else _numpy_scalars_dtype(data)
+    if scalars_dtype is not None:
+        return np.array(data, dtype=scalars_dtype.numpy)
     try:
         array = np.array(data)
     except ValueError:
         raise _ragged_error(data) from None
-    if array.dtype.kind == "f" and not _has_numpy_float(data):
+    if array.dtype.kind == "f" and not dtype_follows and not _has_numpy_float(data):
         array = array.astype(get_default_dtype().numpy)
     elif array.dtype.kind == "i":
         array = array.astype(np.int64)
@@ -133,6 +141,29 @@ def _flat(data):
             yield x
 
 
+def _numpy_scalars_dtype(data):
+    """PyTorch's dtype for numbers among which are NumPy scalars, or None for other data: each
+    number keeps its own dtype and they promote by PyTorch's table (NumPy's would make int32 scalars
+    int64 and widen int64 with float32 to float64)."""
+    numbers = [data] if isinstance(data, np.generic) else (
+        list(_flat(data)) if isinstance(data, (list, tuple)) else [])
+    if not any(isinstance(x, (np.bool_, np.number)) for x in numbers):
+        return None
+    if not all(isinstance(x, (np.bool_, np.number, bool, int, float)) for x in numbers):
+        return None
+    result = _number_dtype(numbers[0])
+    for number in numbers[1:]:
+        result = promote_types(result, _number_dtype(number))
+    return result
+
+
+def _number_dtype(number):
+    # np.float64 is a Python float too: its own dtype decides, not the default float.
+    if isinstance(number, np.generic):
+        return from_numpy_dtype(number.dtype)
+    return _scalar_dtype(number)
+
+
 def _has_numpy_float(data) -> bool:
     if isinstance(data, np.generic):
         return data.dtype.kind == "f"
@@ -160,7 +191,7 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     >>> torch.tensor([1, 2]).dtype
     torch.int64
     """
-    array = _infer_array(data)
+    array = _infer_array(data, dtype_follows=dtype is not None)
     if dtype is not None:
         array = array.astype(to_dtype(dtype).numpy, copy=False)
     return _finish(array, requires_grad, device)

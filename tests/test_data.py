@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import multiprocessing
 import re
 import time
@@ -49,6 +50,26 @@ SAMPLES = {
     "lists": [[1, 2], [3, 4]],
     "dicts": [{"a": 1, "b": [1.0, 2.0]}, {"a": 2, "b": [3.0, 4.0]}],
     "namedtuples": [Point(1, 2.0), Point(3, 4.0)],
+    # A batch is typed by its first element, then torch.tensor infers from all of them.
+    "int_then_float": [1, 2.7, 3],
+    "float_then_int": [2.7, 1, 3],
+    "bool_then_int": [True, 2],
+    "int_then_bool": [1, True],
+    "bool_then_float": [True, 2.5],
+    "float_then_bool": [1.5, True],
+    "big_ints": [1, 2**40],
+    "numpy_int32_scalars": [np.int32(1), np.int32(2)],
+    "numpy_uint8_scalars": [np.uint8(1), np.uint8(200)],
+    "numpy_float16_scalars": [np.float16(1), np.float16(2)],
+    "numpy_float32_and_float64": [np.float32(1), np.float64(2)],
+    "numpy_int64_and_float32": [np.int64(1), np.float32(2.5)],
+    "numpy_int8_and_uint8": [np.int8(1), np.uint8(2)],
+    "numpy_float32_then_python_float": [np.float32(1), 2.5],
+    "numpy_float64_then_python_int": [np.float64(1.5), 2],
+    "numpy_int64_then_python_float": [np.int64(1), 2.5],
+    "numpy_strings": [np.str_("a"), np.str_("b")],
+    "mixed_tuples": [(1, 2.5), (2.5, 1)],
+    "mixed_dicts": [{"a": 1, "b": (True,)}, {"a": 2.5, "b": (3,)}],
 }
 
 
@@ -172,6 +193,41 @@ def test_random_sampler_permutation_and_reproducibility():
     assert len(drawn) == 50 and set(drawn) <= {0, 1, 2}
     with pytest.raises(ValueError, match="num_samples"):
         cdata.RandomSampler(range(3), num_samples=0)
+
+
+def test_random_sampler_with_replacement_draws_lazily_in_chunks_of_32():
+    huge = cdata.RandomSampler(range(10), replacement=True, num_samples=int(1e10))
+    assert len(huge) == 10**10
+    first = list(itertools.islice(huge, 100))
+    assert len(first) == 100 and set(first) <= set(range(10))
+
+    generator = chainrule.Generator().manual_seed(3)
+    untouched = generator.get_state()
+    indices = iter(cdata.RandomSampler(range(7), True, 100, generator=generator))
+    assert chainrule.equal(generator.get_state(), untouched)  # nothing drawn before next()
+    next(indices)
+    one_chunk = chainrule.Generator().manual_seed(3)
+    chainrule.randint(0, 7, (32,), generator=one_chunk)
+    assert chainrule.equal(generator.get_state(), one_chunk.get_state())
+    # The same indices as one randint draw of them all: the sequence a seed gives is unchanged.
+    drawn = list(cdata.RandomSampler(range(7), True, 100,
+                                     generator=chainrule.Generator().manual_seed(3)))
+    assert drawn == chainrule.randint(0, 7, (100,),
+                                      generator=chainrule.Generator().manual_seed(3)).tolist()
+
+
+@pytest.mark.parametrize("replacement", [True, False])
+def test_random_sampler_without_generator_draws_lazily_from_the_default_one(replacement):
+    untouched = chainrule.manual_seed(0).get_state()
+    indices = iter(cdata.RandomSampler(range(5), replacement, 12))
+    assert chainrule.equal(chainrule.get_rng_state(), untouched)
+    drawn = list(indices)
+    chainrule.manual_seed(0)
+    if replacement:
+        expected = chainrule.randint(0, 5, (12,)).tolist()
+    else:  # whole permutations, then the start of one more, as torch draws them
+        expected = [i for _ in range(3) for i in chainrule.randperm(5).tolist()][:12]
+    assert drawn == expected
 
 
 def test_other_samplers():
@@ -364,6 +420,63 @@ def test_worker_timeout_raises():
     with pytest.raises(RuntimeError, match="timed out after 0.3 seconds"):
         list(cdata.DataLoader(_Slow(), num_workers=1, timeout=0.3))
     assert _no_children_left()
+
+
+def test_worker_timeout_is_honoured_with_several_workers():
+    start = time.monotonic()
+    with pytest.raises(RuntimeError, match="timed out after 1 seconds"):
+        list(cdata.DataLoader(_Slow(), num_workers=2, timeout=1))
+    assert time.monotonic() - start < 3.0  # not the timeout plus a 2 s join timeout per worker
+    assert _no_children_left()
+
+
+class _BrokenSampler(cdata.Sampler):
+    def __iter__(self):
+        raise ValueError("sampler broke")
+
+    def __len__(self):
+        return 4
+
+
+def test_setup_error_propagates_and_workers_are_cleaned_up():
+    loader = cdata.DataLoader(list(range(8)), sampler=_BrokenSampler(), num_workers=2)
+    with pytest.raises(ValueError, match="sampler broke") as info:
+        iter(loader)
+    assert _no_children_left(), "workers outlive the error"
+    del info  # its traceback holds the half-built iterator: cleanup must not wait for it
+
+
+SETUP_ERROR_SCRIPT = """
+import sys
+sys.path.insert(0, {repo!r})
+from chainrule.utils.data import DataLoader, Sampler
+
+class Broken(Sampler):
+    def __iter__(self):
+        raise ValueError("sampler broke")
+
+    def __len__(self):
+        return 4
+
+for batch in DataLoader(list(range(8)), sampler=Broken(), num_workers=2):
+    pass
+"""
+
+
+def test_uncaught_setup_error_lets_the_process_exit(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = tmp_path / "setup_error.py"
+    script.write_text(SETUP_ERROR_SCRIPT.format(repo=repo))
+    try:
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                                timeout=30)
+    except subprocess.TimeoutExpired:
+        pytest.fail("the process hung after a DataLoader setup error")
+    assert result.returncode == 1 and "ValueError: sampler broke" in result.stderr
 
 
 def test_persistent_workers_and_early_break():

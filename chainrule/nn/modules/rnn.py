@@ -3,7 +3,8 @@
 Every step is composed from ``F.linear``, ``sigmoid``, ``tanh`` and elementwise
 arithmetic, so backpropagation through time is ordinary autograd over the
 unrolled loop. The input projection ``W_ih x + b_ih`` is computed for all time
-steps at once; only the hidden-to-hidden product runs step by step.
+steps at once; only the hidden-to-hidden product runs step by step. A ``PackedSequence``
+input runs each step on only the sequences still going (the first ``batch_sizes[t]``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
+from chainrule.nn.utils.rnn import PackedSequence
 
 __all__ = ["RNNBase", "RNN", "LSTM", "GRU", "RNNCellBase", "RNNCell", "LSTMCell", "GRUCell"]
 
@@ -54,12 +56,6 @@ def _uniform_by_hidden_size(module: Module) -> None:
     bound = 1.0 / math.sqrt(module.hidden_size) if module.hidden_size > 0 else 0
     for weight in module.parameters():
         init.uniform_(weight, -bound, bound)
-
-
-def _reject_packed(input) -> None:
-    if type(input).__name__ == "PackedSequence":
-        raise NotImplementedError("chainrule's recurrent layers do not support PackedSequence input; "
-                                  "pass a padded tensor instead")
 
 
 class RNNBase(Module):
@@ -130,23 +126,30 @@ class RNNBase(Module):
         return (getattr(self, "weight_ih" + suffix), getattr(self, "weight_hh" + suffix),
                 getattr(self, "bias_ih" + suffix, None), getattr(self, "bias_hh" + suffix, None))
 
+    def flatten_parameters(self) -> None:
+        """A no-op: torch gathers the weights into one cuDNN buffer here, chainrule has none."""
+
     def _check_input(self, input: Tensor) -> bool:
         """Validate ``input``; return whether it is batched."""
-        _reject_packed(input)
         if input.dim() not in (2, 3):
             raise ValueError(f"{type(self).__name__}: Expected input to be 2D or 3D, got "
                              f"{input.dim()}D tensor instead")
+        self._check_input_size(input)
+        return input.dim() == 3
+
+    def _check_input_size(self, input: Tensor) -> None:
         if input.size(-1) != self.input_size:
             raise RuntimeError(f"input.size(-1) must be equal to input_size. Expected "
                                f"{self.input_size}, got {input.size(-1)}")
-        return input.dim() == 3
 
     def _check_hidden(self, hx: Tensor, expected: tuple, message: str = "Expected hidden size {}, got {}") -> None:
         if tuple(hx.shape) != expected:
             raise RuntimeError(message.format(expected, list(hx.shape)))
 
-    def _run_layers(self, input: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """Run every layer and direction over time-major ``input`` ``(L, N, H_in)``.
+    def _run_layers(self, input: Tensor, states: list[Tensor],
+                    batch_sizes: list[int] | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Run every layer and direction over time-major ``input`` ``(L, N, H_in)``, or over
+        packed data ``(sum(batch_sizes), H_in)`` whose step ``t`` holds ``batch_sizes[t]`` rows.
 
         ``states`` holds the initial ``(D*num_layers, N, H)`` tensors (one for RNN/GRU,
         ``h`` and ``c`` for LSTM); the final ones come back in the same layout.
@@ -158,17 +161,18 @@ class RNNBase(Module):
             for direction in range(directions):
                 index = layer * directions + direction
                 w_ih, w_hh, b_ih, b_hh = self._layer_weights(layer, direction)
-                projected = F.linear(input, w_ih, b_ih).unbind(0)
+                projected = F.linear(input, w_ih, b_ih)
+                projected = (projected.unbind(0) if batch_sizes is None
+                             else projected.split(batch_sizes, 0))
                 state = [s[index] for s in states]
                 steps = [None] * len(projected)
                 order = range(len(projected) - 1, -1, -1) if direction == 1 else range(len(projected))
                 for t in order:
-                    state = self._step(projected[t], state, w_hh, b_hh)
-                    steps[t] = state[0]
-                outputs.append(stack(steps, 0))
+                    steps[t], state = self._step_running(projected[t], state, w_hh, b_hh)
+                outputs.append(stack(steps, 0) if batch_sizes is None else cat(steps, 0))
                 for final, s in zip(finals, state):
                     final.append(s)
-            input = outputs[0] if directions == 1 else cat(outputs, 2)
+            input = outputs[0] if directions == 1 else cat(outputs, -1)
             if self.dropout > 0 and self.training and layer < self.num_layers - 1:
                 input = F.dropout(input, self.dropout, True)
         return input, [stack(final, 0) for final in finals]
@@ -176,8 +180,25 @@ class RNNBase(Module):
     def _step(self, gi: Tensor, state: list[Tensor], w_hh: Tensor, b_hh: Tensor | None) -> list[Tensor]:
         raise NotImplementedError
 
-    def _forward(self, input: Tensor, hx: list[Tensor] | None, names: tuple[str, ...]):
+    def _step_running(self, gi: Tensor, state: list[Tensor], w_hh: Tensor,
+                      b_hh: Tensor | None) -> tuple[Tensor, list[Tensor]]:
+        """One step of the first ``len(gi)`` sequences: ``(their output, every state)``.
+
+        Packed sequences are sorted longest first, so the ones not running are the last rows:
+        after their end (forwards) or before their start (backwards) they keep their state.
+        """
+        running = gi.shape[0]
+        if running == state[0].shape[0]:
+            state = self._step(gi, state, w_hh, b_hh)
+            return state[0], state
+        stepped = self._step(gi, [s[:running] for s in state], w_hh, b_hh)
+        return stepped[0], [cat([new, old[running:]]) for new, old in zip(stepped, state)]
+
+    def _forward(self, input: Tensor | PackedSequence, hx: list[Tensor] | None,
+                 names: tuple[str, ...]):
         """Common forward: batch handling, default states and shape checks around ``_run_layers``."""
+        if isinstance(input, PackedSequence):
+            return self._forward_packed(input, hx, names)
         batched = self._check_input(input)
         if not batched:
             input = input.unsqueeze(1)
@@ -199,10 +220,30 @@ class RNNBase(Module):
             output = output.transpose(0, 1)
         return output, finals
 
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def _forward_packed(self, input: PackedSequence, hx: list[Tensor] | None,
+                        names: tuple[str, ...]):
+        """The forward over a ``PackedSequence``: ``hx`` and the final states are in the caller's
+        batch order, the packed data in order of decreasing length."""
+        data, batch_sizes, sorted_indices, unsorted_indices = input
+        self._check_input_size(data)
+        expected = ((2 if self.bidirectional else 1) * self.num_layers, int(batch_sizes[0]),
+                    self.hidden_size)
+        if hx is None:
+            hx = [zeros(expected, dtype=data.dtype, device=data.device) for _ in names]
+        else:
+            for h, name in zip(hx, names):
+                self._check_hidden(h, expected, f"Expected {name} size {{}}, got {{}}")
+            if sorted_indices is not None:
+                hx = [h.index_select(1, sorted_indices) for h in hx]
+        output, finals = self._run_layers(data, hx, batch_sizes.tolist())
+        if unsorted_indices is not None:
+            finals = [h.index_select(1, unsorted_indices) for h in finals]
+        return PackedSequence(output, batch_sizes, sorted_indices, unsorted_indices), finals
+
+    def forward(self, input: Tensor | PackedSequence,
+                hx: Tensor | None = None) -> tuple[Tensor | PackedSequence, Tensor]:
         """``(output, h_n)``: the forward of the one-state layers (RNN, GRU); LSTM has its own."""
-        _reject_packed(input)
-        if hx is not None:
+        if hx is not None and not isinstance(input, PackedSequence):
             self._check_hx_dims(input, [hx], "hx")
         output, (h_n,) = self._forward(input, None if hx is None else [hx], ("hidden",))
         return output, h_n
@@ -286,12 +327,12 @@ class LSTM(RNNBase):
     def _step(self, gi, state, w_hh, b_hh):
         return list(_lstm_step(gi, state[0], state[1], w_hh, b_hh))
 
-    def forward(self, input: Tensor, hx: tuple[Tensor, Tensor] | None = None):
-        _reject_packed(input)
+    def forward(self, input: Tensor | PackedSequence, hx: tuple[Tensor, Tensor] | None = None):
         if hx is not None:
             if not isinstance(hx, (tuple, list)) or len(hx) != 2:
                 raise RuntimeError("LSTM expects hx to be a tuple (h_0, c_0)")
-            self._check_hx_dims(input, list(hx), "hx and cx")
+            if not isinstance(input, PackedSequence):
+                self._check_hx_dims(input, list(hx), "hx and cx")
         output, (h_n, c_n) = self._forward(input, None if hx is None else list(hx),
                                            ("hidden[0]", "hidden[1]"))
         return output, (h_n, c_n)

@@ -7,6 +7,7 @@ import itertools
 import multiprocessing
 import pickle
 import queue
+import sys
 import time
 from collections.abc import Callable
 
@@ -177,6 +178,17 @@ class _MultiProcessingDataLoaderIter:
         base_seed = _base_seed(loader)
         self._result_queue = context.Queue()
         self._index_queues, self._workers = [], []
+        try:
+            self._start_workers(context, base_seed)
+            self._reset()
+        except BaseException:
+            # An error while setting up (a sampler that raises, a worker that cannot start)
+            # must not leave workers behind: their queues would hang the interpreter's exit.
+            self._shutdown_workers(graceful=False)
+            raise
+
+    def _start_workers(self, context, base_seed: int) -> None:
+        loader = self._loader
         make_fetcher = loader._make_fetcher()
         for worker_id in range(self._num_workers):
             index_queue = context.Queue()
@@ -186,10 +198,9 @@ class _MultiProcessingDataLoaderIter:
                 args=(loader.dataset, index_queue, self._result_queue,
                       make_fetcher, base_seed, worker_id, self._num_workers,
                       loader.worker_init_fn))
-            worker.start()
             self._index_queues.append(index_queue)
             self._workers.append(worker)
-        self._reset()
+            worker.start()
 
     def _reset(self) -> None:
         self._epoch += 1
@@ -254,30 +265,40 @@ class _MultiProcessingDataLoaderIter:
                 pass
             dead = [w.pid for w in self._workers if not w.is_alive()]
             if dead:
-                self._shutdown_workers()
+                self._shutdown_workers(graceful=False)
                 pids = ", ".join(str(pid) for pid in dead)
                 raise RuntimeError(f"DataLoader worker (pid(s) {pids}) exited unexpectedly")
             if deadline is not None and time.monotonic() > deadline:
-                self._shutdown_workers()
+                # The late workers are stuck in the dataset: asking them to stop would only
+                # wait out the join timeout, so they are terminated.
+                self._shutdown_workers(graceful=False)
                 raise RuntimeError(f"DataLoader timed out after {timeout} seconds")
 
     def _finish_epoch(self) -> None:
         if not self._loader.persistent_workers:
             self._shutdown_workers()
 
-    def _shutdown_workers(self) -> None:
+    def _shutdown_workers(self, graceful: bool = True) -> None:
+        """Stop the workers: ask them to exit (``graceful``), terminating any still alive after
+        one shared join timeout, then close the queues."""
         if self._shut_down:
             return
         self._shut_down = True
-        for index_queue in self._index_queues:
-            try:
-                index_queue.put(None)
-            except (OSError, ValueError):
-                pass
+        # At interpreter exit a queue cannot start the feeder thread that put() needs.
+        if graceful and not sys.is_finalizing():
+            for index_queue in self._index_queues:
+                try:
+                    index_queue.put(None)
+                except (OSError, ValueError):
+                    pass
+            deadline = time.monotonic() + _JOIN_TIMEOUT
+            for worker in self._workers:
+                worker.join(timeout=max(0.0, deadline - time.monotonic()))
         for worker in self._workers:
-            worker.join(timeout=_JOIN_TIMEOUT)
-            if worker.is_alive():
+            if worker.pid is not None and worker.is_alive():
                 worker.terminate()
+        for worker in self._workers:
+            if worker.pid is not None:
                 worker.join()
         for q in [*self._index_queues, self._result_queue]:
             q.cancel_join_thread()

@@ -8,6 +8,9 @@ import numpy as np
 
 from chainrule._random import Generator, rng_of
 
+# How many indices RandomSampler draws at a time with replacement (torch's chunk).
+_CHUNK = 32
+
 
 class Sampler:
     """Base class: an iterable of dataset indices (or of index lists, for batch samplers)."""
@@ -53,13 +56,17 @@ class RandomSampler(Sampler):
         return len(self.data_source) if self._num_samples is None else self._num_samples
 
     def __iter__(self) -> Iterator[int]:
+        # A generator, as torch's: nothing is drawn before the first index is asked for, and
+        # indices with replacement come in chunks of 32, so num_samples=10**10 costs no memory.
         n, rng = len(self.data_source), rng_of(self.generator)
         if self.replacement:
-            return iter(rng.integers(0, n, size=self.num_samples).tolist())
-        whole, rest = divmod(self.num_samples, n)
-        chunks = [rng.permutation(n) for _ in range(whole)]
-        chunks.append(rng.permutation(n)[:rest])
-        return iter(np.concatenate(chunks).tolist())
+            for _ in range(self.num_samples // _CHUNK):
+                yield from rng.integers(0, n, size=_CHUNK).tolist()
+            yield from rng.integers(0, n, size=self.num_samples % _CHUNK).tolist()
+            return
+        for _ in range(self.num_samples // n):
+            yield from rng.permutation(n).tolist()
+        yield from rng.permutation(n)[:self.num_samples % n].tolist()
 
     def __len__(self) -> int:
         return self.num_samples
@@ -73,8 +80,8 @@ class SubsetRandomSampler(Sampler):
         self.generator = generator
 
     def __iter__(self) -> Iterator[int]:
-        order = rng_of(self.generator).permutation(len(self.indices))
-        return (self.indices[i] for i in order.tolist())
+        for i in rng_of(self.generator).permutation(len(self.indices)).tolist():
+            yield self.indices[i]
 
     def __len__(self) -> int:
         return len(self.indices)

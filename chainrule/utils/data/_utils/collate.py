@@ -7,6 +7,8 @@ import copy
 
 import numpy as np
 
+from chainrule._creation import as_tensor, tensor
+from chainrule._dtype import float64
 from chainrule._tensor import Tensor, make_tensor
 
 _UNSUPPORTED = ("default_collate: batch must contain tensors, numpy arrays, numbers, dicts or "
@@ -57,12 +59,14 @@ def _clone_with(mapping, values: dict):
 def default_collate(batch: list):
     """Stack a list of samples into a batch, recursing through dicts, tuples and lists.
 
-    Tensors are stacked, NumPy arrays and numbers become tensors (Python floats as float64,
-    ints as int64), strings stay a list; tuples come back as lists, namedtuples and dicts keep
-    their type.
+    Tensors are stacked, NumPy arrays and numbers become tensors (a batch starting with a
+    Python float is float64, one starting with an int takes ``torch.tensor``'s inferred dtype),
+    strings stay a list; tuples come back as lists, namedtuples and dicts keep their type.
 
     >>> default_collate([(1, 2.0), (3, 4.0)])
     [tensor([1, 3]), tensor([2., 4.], dtype=torch.float64)]
+    >>> default_collate([1, 2.7, 3])
+    tensor([1.0000, 2.7000, 3.0000])
     """
     elem = batch[0]
     if isinstance(elem, Tensor):
@@ -71,14 +75,14 @@ def default_collate(batch: list):
         if _is_numpy_text(elem):
             raise TypeError(_UNSUPPORTED.format(elem.dtype))
         return _stack([make_tensor(b) for b in batch])
-    if isinstance(elem, np.generic) and not isinstance(elem, (np.str_, np.bytes_)):
-        return make_tensor(np.asarray(batch))
+    if isinstance(elem, (np.bool_, np.number)):
+        return as_tensor(batch)
     if isinstance(elem, float):
-        return make_tensor(np.asarray(batch, dtype=np.float64))
-    if isinstance(elem, bool):
-        return make_tensor(np.asarray(batch, dtype=np.bool_))
+        return tensor(batch, dtype=float64)
     if isinstance(elem, int):
-        return make_tensor(np.asarray(batch, dtype=np.int64))
+        # Like torch: a batch that starts with an int (or bool) takes the inferred dtype of all its
+        # numbers, so [1, 2.7] is float32 and [True, 2] int64.
+        return tensor(batch)
     if isinstance(elem, (str, bytes)):
         return batch
     if isinstance(elem, collections.abc.Mapping):
