@@ -333,3 +333,12 @@ def test_missing_matplotlib_note_names_the_install_command(monkeypatch, capsys, 
     monkeypatch.setitem(sys.modules, "chainrule.plot", None)
     assert save_plots(str(tmp_path), None, None, None, {}) == []
     assert f"(run {install_command('plot')})" in capsys.readouterr().err
+
+
+def test_ctrl_c_outside_training_is_one_line_too(monkeypatch, capsys):
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("chainrule.cli.train.load_splits", interrupted)
+    assert main(["train", *TINY]) == 130
+    assert capsys.readouterr().err == "chainrule: interrupted\n"

@@ -46,3 +46,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
         print(f"chainrule: error: {message}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before or after training (train handles Ctrl-C during it)
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
