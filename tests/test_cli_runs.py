@@ -342,3 +342,29 @@ def test_ctrl_c_outside_training_is_one_line_too(monkeypatch, capsys):
     monkeypatch.setattr("chainrule.cli.train.load_splits", interrupted)
     assert main(["train", *TINY]) == 130
     assert capsys.readouterr().err == "chainrule: interrupted\n"
+
+
+def test_resume_into_another_folder_copies_the_log_and_leaves_the_original(tmp_path):
+    code, run_dir = train(tmp_path)
+    original = (run_dir / "log.csv").read_text()
+    other = tmp_path / "continued"
+    assert main(["train", "--resume", str(run_dir), "--run-dir", str(other), "--epochs", "2",
+                 "--no-progress"]) == 0
+    assert [row[0] for row in csv.reader((other / "log.csv").open())] == ["epoch", "1", "2"]
+    assert (run_dir / "log.csv").read_text() == original
+
+
+def test_no_progress_prints_a_plain_line_per_epoch(tmp_path, capsys):
+    code, _ = train(tmp_path, "--epochs", "2")
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and [line.split()[:2] for line in out[:2]] == [["epoch", "1/2"],
+                                                                     ["epoch", "2/2"]]
+
+
+def test_a_terminal_gets_a_live_bar_instead_of_lines(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("tqdm")
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["train", "--epochs", "2", "--hidden", "8", "--run-dir", str(tmp_path / "r")]) == 0
+    captured = capsys.readouterr()
+    assert "\r" in captured.err and "2/2" in captured.err
+    assert not captured.out.startswith("epoch 1/2")
