@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 import time
+from typing import NamedTuple
 
 from chainrule.cli import resume as resuming
 from chainrule.cli.arguments import UsageError
@@ -61,19 +62,28 @@ def _prepare_folder(args, config: dict, resumed_from: str | None) -> str:
         raise UsageError(f"cannot create run folder {args.run_dir!r}: {error}") from error
 
 
-def _settings(args, given: set[str]) -> tuple[dict, dict | None, str | None, list[str]]:
-    """``(config, saved config, checkpoint path, changes)``: the settings this run uses."""
+class Settings(NamedTuple):
+    """What this run uses: its config and, when resuming, the run it continues."""
+
+    config: dict
+    saved: dict | None = None  # the resumed run's config
+    folder: str | None = None  # the resumed run's folder
+    checkpoint: str | None = None  # its train_state.pt
+    changes: tuple[str, ...] = ()  # "lr 0.001 -> 0.01": options changed on resuming
+
+
+def _settings(args, given: set[str]) -> Settings:
     requested = {key: getattr(args, key) for key in SETTINGS}
     if args.resume is None:
         requested["lr"] = requested["lr"] or DEFAULT_LR[requested["optimizer"]]
-        return requested, None, None, []
+        return Settings(requested)
     if args.overwrite:
         raise UsageError("--resume continues a run and --overwrite replaces it: choose one")
     folder, checkpoint = resuming.locate(args.resume, args.run_dir)
     saved = resuming.saved_config(folder)
     saved["lr"] = saved.get("lr") or DEFAULT_LR[saved.get("optimizer", "adam")]  # older runs
     config, changes = resuming.merge_config(saved, requested, given)
-    return config, saved, checkpoint, changes
+    return Settings(config, saved, folder, checkpoint, tuple(changes))
 
 
 def train(args, given: set[str]) -> int:
@@ -81,10 +91,11 @@ def train(args, given: set[str]) -> int:
     from chainrule import nn
     from chainrule.train import CSVLogger, ModelCheckpoint, ProgressBar
     from chainrule.train.recipes import build_model
-    from chainrule.utils.data import DataLoader, TensorDataset, random_split
+    from chainrule.utils.data import DataLoader, TensorDataset
 
     started = time.perf_counter()
-    config, saved, checkpoint_path, changes = _settings(args, given)
+    settings = _settings(args, given)
+    config, saved, checkpoint_path = settings.config, settings.saved, settings.checkpoint
     train_images, train_labels, test_images, test_labels = load_splits(config["dataset"],
                                                                       config["data_root"])
     data_hash = fingerprint(train_images, train_labels)
@@ -96,11 +107,8 @@ def train(args, given: set[str]) -> int:
     train_size, valid_size = split_sizes(len(train_images), config["valid_fraction"])
 
     chainrule.manual_seed(config["seed"])
-    dataset = TensorDataset(model_inputs(train_images, config), train_labels)
-    generator = chainrule.Generator().manual_seed(config["seed"])
-    train_set, valid_set = random_split(dataset, [train_size, valid_size], generator=generator)
-    train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True)
-    valid_loader = DataLoader(valid_set, batch_size=256) if valid_size else None
+    train_set, train_loader, valid_loader = _training_loaders(config, train_images, train_labels,
+                                                              train_size, valid_size)
     test_loader = DataLoader(TensorDataset(model_inputs(test_images, config), test_labels),
                              batch_size=256)
 
@@ -113,9 +121,8 @@ def train(args, given: set[str]) -> int:
     optimizer = make_optimizer(config, model.parameters())
     if checkpoint is not None:
         resuming.apply_checkpoint(checkpoint, checkpoint_path, model, optimizer, config, saved)
-    run_dir = _prepare_folder(args, config,
-                              os.path.dirname(checkpoint_path) or "." if checkpoint_path else None)
-    for change in changes:
+    run_dir = _prepare_folder(args, config, settings.folder)
+    for change in settings.changes:
         print(f"resume: {change}")
     write = _Writer(run_dir)
     write.json(CONFIG, config)
@@ -150,6 +157,19 @@ def train(args, given: set[str]) -> int:
           f"{len(history)} epochs")
     print(f"run saved to {run_dir}: {', '.join(sorted(os.listdir(run_dir)))}")
     return 0
+
+
+def _training_loaders(config: dict, images, labels, train_size: int, valid_size: int):
+    """``(train_set, train_loader, valid_loader)``: the seeded split of the training data."""
+    import chainrule
+    from chainrule.utils.data import DataLoader, TensorDataset, random_split
+
+    dataset = TensorDataset(model_inputs(images, config), labels)
+    generator = chainrule.Generator().manual_seed(config["seed"])
+    train_set, valid_set = random_split(dataset, [train_size, valid_size], generator=generator)
+    train_loader = DataLoader(train_set, batch_size=config["batch_size"], shuffle=True)
+    valid_loader = DataLoader(valid_set, batch_size=256) if valid_size else None
+    return train_set, train_loader, valid_loader
 
 
 def _fit(write, model, criterion, optimizer, train_loader, valid_loader, config, callbacks,
