@@ -249,7 +249,7 @@ def test_resume_continues_in_the_checkpoint_folder_with_the_whole_log(tmp_path, 
     assert [row[0] for row in rows] == ["epoch", "1", "2"]
 
 
-def test_resume_continues_an_early_stopped_run_given_more_epochs(tmp_path):
+def test_resume_continues_an_early_stopped_run_given_more_epochs(tmp_path, capsys):
     import chainrule
 
     code, run_dir = train(tmp_path, "--epochs", "30", "--patience", "1", "--lr", "0.05")
@@ -257,6 +257,11 @@ def test_resume_continues_an_early_stopped_run_given_more_epochs(tmp_path):
     stopped = strict_json(run_dir / "summary.json")["epochs_run"]
     assert stopped < 30 and chainrule.load(str(run_dir / "train_state.pt"),
                                            weights_only=False)["stopped"]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run_dir), "--no-progress"]) == 0
+    assert (f"resume: the run stopped early after epoch {stopped}; raise --epochs or --patience"
+            in capsys.readouterr().out)
+    assert strict_json(run_dir / "summary.json")["epochs_run"] == stopped
     assert main(["train", "--resume", str(run_dir), "--epochs", "40", "--no-progress"]) == 0
     assert strict_json(run_dir / "summary.json")["epochs_run"] > stopped
 

@@ -81,8 +81,13 @@ def apply_checkpoint(checkpoint: dict, path: str, model, optimizer, config: dict
         group["lr"] = config["lr"]
     raised_patience = config["patience"] > saved.get("patience", config["patience"])
     raised_epochs = config["epochs"] > saved.get("epochs", config["epochs"])
-    if checkpoint.get("stopped") and (raised_patience or raised_epochs):
-        checkpoint["stopped"] = False
-        early_stopping = checkpoint["callbacks"].get("EarlyStopping:0")
-        if early_stopping is not None and not raised_patience:
-            early_stopping["wait"] = 0
+    if not checkpoint.get("stopped"):
+        return
+    if not (raised_patience or raised_epochs):
+        print(f"resume: the run stopped early after epoch {checkpoint['epoch'] + 1}; raise "
+              f"--epochs or --patience to train it further")
+        return
+    checkpoint["stopped"] = False
+    early_stopping = checkpoint["callbacks"].get("EarlyStopping:0")
+    if early_stopping is not None and not raised_patience:
+        early_stopping["wait"] = 0
