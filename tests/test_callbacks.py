@@ -69,6 +69,14 @@ def test_early_stopping_stops_and_restores_best_weights(losses, patience, stoppe
     np.testing.assert_array_equal(model.weight.detach().numpy(), np.full((1, 2), float(best)))
 
 
+def test_early_stopping_counts_nan_as_no_improvement():
+    model = tiny_model()
+    stopping = EarlyStopping(patience=2)
+    state = run_epochs(stopping, model, [1.0, float("nan"), float("nan"), 0.5])
+    assert state.stop_training and stopping.stopped_epoch == 2 and stopping.best_epoch == 0
+    assert model.weight.detach().numpy().tolist() == [[0.0, 0.0]]  # epoch 0's weights restored
+
+
 def test_early_stopping_restores_even_when_another_callback_stops_training():
     model = tiny_model()
     early = EarlyStopping(patience=10)
@@ -135,6 +143,10 @@ def test_progress_bar_plain_prints_one_line_per_epoch():
     run_epochs(bar, tiny_model(), [0.5, 0.25, 0.125])
     lines = out.getvalue().splitlines()
     assert len(lines) == 3 and lines[1].startswith("epoch 2/3") and "val_loss=0.25" in lines[1].split()
+    state = attach(bar, tiny_model(), epochs=1)
+    bar.on_epoch_end(0, {"loss": 0.5, "time": 1.25})
+    assert out.getvalue().splitlines()[-1] == "epoch 1/1 loss=0.5 (1.25s)"
+    assert state.epochs == 1
 
 
 def test_progress_bar_uses_tqdm_when_available():

@@ -65,9 +65,17 @@ def test_evaluate_rescores_the_saved_run(trained_run):
     (["run", "/no/such/script.py"], "no such script"),
     (["frobnicate"], "invalid choice"),
     (["train", "--dropout", "1.5"], "--dropout: expected a number in [0, 1), got '1.5'"),
-    (["train", "--lr", "-0.1"], "--lr: expected a positive number"),
-    (["train", "--lr", "fast"], "--lr: expected a positive number, got 'fast'"),
-    (["train", "--weight-decay", "-1"], "--weight-decay: expected a number >= 0"),
+    (["train", "--lr", "-0.1"], "--lr: expected a finite positive number"),
+    (["train", "--lr", "fast"], "--lr: expected a finite positive number, got 'fast'"),
+    (["train", "--lr", "inf"], "--lr: expected a finite positive number, got 'inf'"),
+    (["train", "--lr", "nan"], "--lr: expected a finite positive number, got 'nan'"),
+    (["train", "--weight-decay", "-1"], "--weight-decay: expected a finite number >= 0"),
+    (["train", "--weight-decay", "inf"], "--weight-decay: expected a finite number >= 0"),
+    (["train", "--dropout", "nan"], "--dropout: expected a number in [0, 1), got 'nan'"),
+    (["train", "--run-dir", "runs/{}"], "--run-dir: a run folder name cannot contain '{' or '}'"),
+    (["train", "--valid-fraction", "0.99995"], "--valid-fraction 0.99995 leaves no training"),
+    (["train", "--resume"], "--resume needs a run"),
+    (["train", "--resume", "x", "--overwrite"], "--overwrite replaces it: choose one"),
     (["train", "--epochs", "many"], "--epochs: expected a positive integer, got 'many'"),
     (["train", "--batch-size", "0"], "--batch-size: expected a positive integer"),
     (["train", "--resume", "/no/such/state.pt"], "--resume: no such checkpoint"),
@@ -187,18 +195,19 @@ def test_unusable_run_folder_or_checkpoint_gives_one_line(tmp_path, capsys, trai
     blocker.write_text("")
     err = _one_line_error(capsys, ["train", "--run-dir", str(blocker), "--no-progress"])
     assert "cannot create run folder" in err
-    garbage = tmp_path / "garbage.pt"
-    garbage.write_bytes(b"not a checkpoint")
-    err = _one_line_error(capsys, ["train", "--resume", str(garbage), "--run-dir",
-                                   str(tmp_path / "r1"), "--no-progress"])
-    assert "--resume: cannot continue from" in err and "garbage.pt" in err
+    copy = tmp_path / "copy"
+    shutil.copytree(run_dir, copy)
+    (copy / "train_state.pt").write_bytes(b"not a checkpoint")
+    err = _one_line_error(capsys, ["train", "--resume", str(copy), "--no-progress"])
+    assert "--resume: cannot continue from" in err and "train_state.pt" in err
     state = str(run_dir / "train_state.pt")
     err = _one_line_error(capsys, ["train", "--resume", state, "--hidden", "16", "--run-dir",
                                    str(tmp_path / "r2"), "--no-progress"])
-    assert "--resume: cannot continue from" in err and "size mismatch" in err.lower()
+    assert "--resume: the run was trained with --hidden [32], not [16]" in err
     err = _one_line_error(capsys, ["train", "--resume", state, "--hidden", "32", "--optimizer",
                                    "sgd", "--run-dir", str(tmp_path / "r3"), "--no-progress"])
-    assert "another optimizer than SGD" in err
+    assert "--optimizer 'adam', not 'sgd'" in err
+    assert not (tmp_path / "r2").exists() and not (tmp_path / "r3").exists()
 
 
 def test_failed_download_gives_one_line(tmp_path, capsys, monkeypatch):

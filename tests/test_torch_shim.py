@@ -154,6 +154,6 @@ def test_top_level_namespace_holds_no_internal_modules():
     modules = {name for name in dir(chainrule) if not name.startswith("_")
                and isinstance(getattr(chainrule, name), types.ModuleType)}
     assert modules <= {"autograd", "linalg", "utils", "nn", "optim", "datasets", "transforms",
-                       "train", "plot", "diagnostics", "serialization", "testing", "cuda",
+                       "train", "plot", "diagnostics", "cli", "serialization", "testing", "cuda",
                        "backends", "accelerator"}
     assert chainrule.linalg.__name__ == "chainrule.linalg"

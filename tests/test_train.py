@@ -153,6 +153,52 @@ def test_seed_call_with_patience_works_as_written():
                                                                                   rel=1e-5)
 
 
+@pytest.mark.parametrize("hook", [False, True])  # the plain loop and the per-batch-hook loop
+def test_fit_stops_at_the_first_non_finite_loss_naming_epoch_and_batch(tmp_path, hook):
+    from chainrule.train import NonFiniteLossError
+
+    train, valid = loaders()
+    model = small_mlp()
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=0.1)
+    path = tmp_path / "state.pt"
+    seen = []
+
+    class Explode(Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                optimizer.param_groups[0]["lr"] = 1e30
+
+    class ExplodeAndWatch(Explode):
+        def on_batch_end(self, batch, logs):
+            seen.append(logs["loss"])
+
+    callbacks = [ExplodeAndWatch() if hook else Explode()]
+    with pytest.raises(NonFiniteLossError, match=r"loss is (nan|inf) at epoch 3, batch \d+; "
+                                                 r"lower the learning rate \(lr=1e\+30\)") as error:
+        fit(model, chainrule.nn.CrossEntropyLoss(), optimizer, train, valid, epochs=5,
+            callbacks=callbacks, progress=False, checkpoint_path=path)
+    assert error.value.epoch == 3 and isinstance(error.value, FloatingPointError)
+    assert all(math.isfinite(loss) for loss in seen)
+    state = chainrule.load(str(path), weights_only=False)
+    assert state["epoch"] == 1 and len(state["history"]["loss"]) == 2  # the last finite epoch
+
+
+def test_fit_on_nonfinite_stop_records_why_and_a_nan_validation_loss_counts():
+    train, _ = loaders()
+    x, y = classification_data()
+    x.numpy()[0, 0] = np.nan
+    from chainrule.utils.data import DataLoader, TensorDataset
+
+    valid = DataLoader(TensorDataset(x, y), batch_size=32)
+    model = small_mlp()
+    history = fit(model, chainrule.nn.CrossEntropyLoss(), chainrule.optim.SGD(model.parameters(),
+                  lr=0.1), train, valid, epochs=3, progress=False, on_nonfinite="stop")
+    assert len(history) == 0
+    assert history.diverged.startswith("training diverged: the validation loss is nan at epoch 1")
+    with pytest.raises(ValueError, match="on_nonfinite must be 'raise' or 'stop'"):
+        fit(model, None, None, train, epochs=1, on_nonfinite="ignore")
+
+
 def test_evaluate_and_predict_leave_no_graph_and_restore_mode():
     train, valid = loaders()
     model = small_mlp()

@@ -121,7 +121,14 @@ class MNIST(ImageClassificationDataset):
         """Fetch the missing files from ``mirrors`` into ``raw_folder``, checking their MD5."""
         if self._check_exists():
             return
-        os.makedirs(self.raw_folder, exist_ok=True)
+        created = _make_folders(Path(self.raw_folder))
+        try:
+            self._download_missing()
+        except BaseException:
+            _remove_if_empty(created)  # a failed download leaves nothing behind
+            raise
+
+    def _download_missing(self) -> None:
         for filename, md5 in self.resources:
             target = Path(self.raw_folder) / filename
             if target.is_file() and _md5(target) == md5:
@@ -139,6 +146,22 @@ class MNIST(ImageClassificationDataset):
 
     def extra_repr(self) -> str:
         return f"Root location: {self.root}\nSplit: {'Train' if self.train else 'Test'}"
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """``os.makedirs(folder)``; returns the folders it created, outermost first."""
+    missing = [folder, *folder.parents]
+    missing = [path for path in missing if not path.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_if_empty(folders: list[Path]) -> None:
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or already gone): keep it
+            return
 
 
 def _download_checked(url: str, target: Path, md5: str) -> None:

@@ -14,9 +14,9 @@ from chainrule.train.callbacks import (
     TrainingState,
 )
 from chainrule.train.history import History
-from chainrule.train.loop import evaluate, fit, predict
+from chainrule.train.loop import NonFiniteLossError, evaluate, fit, predict
 from chainrule.train.metrics import accuracy, confusion_matrix, mean_absolute_error, top_k_accuracy
 
-__all__ = ["fit", "evaluate", "predict", "History", "Callback", "TrainingState", "EarlyStopping",
+__all__ = ["fit", "evaluate", "predict", "NonFiniteLossError", "History", "Callback", "TrainingState", "EarlyStopping",
            "ModelCheckpoint", "LRSchedulerCallback", "GradientClipping", "CSVLogger", "ProgressBar",
            "accuracy", "top_k_accuracy", "confusion_matrix", "mean_absolute_error"]

@@ -84,12 +84,18 @@ class _Monitor:
         self.monitor, self.mode, self.min_delta = monitor, mode, abs(min_delta)
         self.best = math.inf if mode == "min" else -math.inf
 
-    def current(self, logs: dict[str, Any]) -> float | None:
+    def logged(self, logs: dict[str, Any]) -> float | None:
+        """The monitored value (NaN included), or None when it is not logged."""
         # Without a validation set, val_* quantities fall back to their training counterparts.
         value = logs.get(self.monitor)
         if value is None and self.monitor.startswith("val_"):
             value = logs.get(self.monitor[4:])
-        return None if value is None or math.isnan(value) else float(value)
+        return None if value is None else float(value)
+
+    def current(self, logs: dict[str, Any]) -> float | None:
+        """The monitored value, or None when it is not logged or NaN."""
+        value = self.logged(logs)
+        return None if value is None or math.isnan(value) else value
 
     def improved(self, value: float) -> bool:
         if self.mode == "min":
@@ -105,7 +111,8 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs.
 
     With ``restore_best_weights`` the model gets the best epoch's weights back at the end of
-    training, whatever ended it (early stop, last epoch, or another callback).
+    training, whatever ended it (early stop, last epoch, or another callback). A NaN value
+    counts as an epoch without improvement.
     """
 
     def __init__(self, monitor: str = "val_loss", mode: str = "min", patience: int = 3,
@@ -120,10 +127,10 @@ class EarlyStopping(Callback):
         self.stopped_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
-        value = self.tracker.current(logs)
+        value = self.tracker.logged(logs)
         if value is None:
             return
-        if self.tracker.improved(value):
+        if self.tracker.improved(value):  # never for NaN: a diverged epoch is no improvement
             self.tracker.best, self.best_epoch, self.wait = value, epoch, 0
             if self.restore_best_weights:
                 self.best_weights = _copy_state(self.state.model.state_dict())
@@ -367,7 +374,8 @@ class ProgressBar(Callback):
             self._bar.set_postfix_str(_format_logs(logs), refresh=False)
             self._bar.update(1)
         else:
-            print(f"epoch {epoch + 1}/{self.state.epochs} {_format_logs(logs)}",
+            seconds = f" ({logs['time']:.3g}s)" if "time" in logs else ""
+            print(f"epoch {epoch + 1}/{self.state.epochs} {_format_logs(logs)}{seconds}",
                   file=self.file or sys.stdout, flush=True)
 
     def on_train_end(self, logs: dict[str, Any]) -> None:

@@ -23,6 +23,8 @@ class History:
 
     def __init__(self, history: dict[str, list[float]] | None = None) -> None:
         self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
+        # Why fit(on_nonfinite="stop") ended training, when a loss became NaN or infinite.
+        self.diverged: str | None = None
 
     def append(self, logs: dict[str, float]) -> None:
         """Record one epoch's logs (keys missing from earlier epochs are padded with NaN)."""

@@ -7,6 +7,7 @@ than the hand-written loop unless a callback asks for per-batch hooks.
 
 from __future__ import annotations
 
+import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,7 +30,7 @@ from chainrule.train.callbacks import (
 from chainrule.train.history import History
 from chainrule.train.metrics import CLASSIFICATION_METRICS, METRICS, as_numpy
 
-__all__ = ["fit", "evaluate", "predict"]
+__all__ = ["fit", "evaluate", "predict", "NonFiniteLossError"]
 
 MetricSpec = str | Callable[[Any, Any], float]
 
@@ -100,6 +101,35 @@ def predict(model, data) -> Any:
     return output
 
 
+class NonFiniteLossError(FloatingPointError):
+    """Training diverged: a training or validation loss was NaN or infinite.
+
+    ``epoch`` and ``batch`` are 1-based (``batch`` is None for the validation loss).
+    """
+
+    def __init__(self, loss: float, epoch: int, batch: int | None, lr: float | None) -> None:
+        where = f"epoch {epoch}, batch {batch}" if batch is not None else f"epoch {epoch}"
+        which = "loss" if batch is not None else "validation loss"
+        rate = f" (lr={lr:g})" if lr is not None else ""
+        super().__init__(f"training diverged: the {which} is {loss} at {where}; lower the "
+                         f"learning rate{rate} or check the data for NaN or infinite values")
+        self.loss, self.epoch, self.batch = loss, epoch, batch
+
+
+def _learning_rate(optimizer) -> float | None:
+    param_groups = getattr(optimizer, "param_groups", None)
+    return float(param_groups[0]["lr"]) if param_groups else None
+
+
+def _finite_loss(loss, optimizer, epoch: int, batch: int | None) -> float:
+    """``loss.item()``, or NonFiniteLossError: a NaN must stop training, not be averaged in."""
+    value = loss.item() if hasattr(loss, "item") else float(loss)
+    if not math.isfinite(value):
+        raise NonFiniteLossError(value, epoch + 1, None if batch is None else batch + 1,
+                                 _learning_rate(optimizer))
+    return value
+
+
 def _loader_generators(loader) -> list:
     generators = [getattr(loader, "generator", None),
                   getattr(getattr(loader, "sampler", None), "generator", None)]
@@ -157,7 +187,8 @@ def _load_checkpoint(path) -> dict[str, Any]:
         return chainrule.load(path)
 
 
-def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks) -> float:
+def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks, epoch: int
+                     ) -> float:
     total, batches = 0.0, 0
     if not batch_callbacks:
         for inputs, targets in train_loader:
@@ -165,7 +196,7 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks)
             loss = criterion(model(inputs), targets)
             loss.backward()
             optimizer.step()
-            total += loss.item()
+            total += _finite_loss(loss, optimizer, epoch, batches)
             batches += 1
         return total / max(batches, 1)
     begin = [c for c in batch_callbacks if uses_hook(c, "on_batch_begin")]
@@ -181,7 +212,7 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks)
         for callback in before_step:
             callback.on_before_optimizer_step(logs)
         optimizer.step()
-        logs["loss"] = loss.item()
+        logs["loss"] = _finite_loss(loss, optimizer, epoch, batch)
         total += logs["loss"]
         batches += 1
         for callback in end:
@@ -198,7 +229,8 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
         metrics: Sequence[MetricSpec] | None = ("accuracy",), scheduler=None,
         clip_grad_norm: float | None = None, progress: bool = True,
         resume: str | os.PathLike | Mapping | None = None,
-        checkpoint_path: str | os.PathLike | None = None, seed: int | None = None) -> History:
+        checkpoint_path: str | os.PathLike | None = None, seed: int | None = None,
+        on_nonfinite: str = "raise") -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its ``History``.
 
     Each epoch trains on every batch of ``train_loader`` (recording the mean batch loss as
@@ -214,6 +246,11 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     wins). Callbacks' ``on_train_end`` runs however training ends, Ctrl-C or an error included,
     so ``EarlyStopping`` still restores the best weights before the exception propagates.
 
+    A NaN or infinite training loss (checked at every batch) or validation loss stops training
+    at once, before that epoch is checkpointed, so the checkpoint holds the last finite state.
+    ``on_nonfinite="raise"`` (the default) raises ``NonFiniteLossError`` naming the epoch and
+    batch; ``"stop"`` ends training quietly and records that message in ``history.diverged``.
+
     >>> import chainrule as torch
     >>> from chainrule.utils.data import DataLoader, TensorDataset
     >>> data = DataLoader(TensorDataset(torch.randn(16, 2), torch.randn(16, 1)), batch_size=4)
@@ -223,6 +260,8 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     >>> len(history.train_loss), len(history.valid_loss)
     (2, 2)
     """
+    if on_nonfinite not in ("raise", "stop"):
+        raise ValueError(f"on_nonfinite must be 'raise' or 'stop', got {on_nonfinite!r}")
     callbacks = list(callbacks)
     if patience is not None:
         callbacks.append(EarlyStopping(patience=patience))
@@ -258,6 +297,10 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     try:
         _run_epochs(state, criterion, train_loader, valid_loader, metrics, callbacks,
                     checkpoint_path)
+    except NonFiniteLossError as error:
+        if on_nonfinite == "raise":
+            raise
+        history.diverged = str(error)
     finally:
         for callback in callbacks:
             callback.on_train_end(state.logs)
@@ -276,13 +319,15 @@ def _run_epochs(state: TrainingState, criterion, train_loader, valid_loader, met
             callback.on_epoch_begin(epoch, logs)
         started = time.perf_counter()
         model.train()
-        logs["loss"] = _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks)
+        logs["loss"] = _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
+                                        epoch)
         if valid_loader is not None:
             scores = evaluate(model, criterion, valid_loader, metrics)
+            if "loss" in scores:
+                _finite_loss(scores["loss"], optimizer, epoch, None)
             logs.update({f"val_{name}": value for name, value in scores.items()})
-        param_groups = getattr(optimizer, "param_groups", None)
-        if param_groups:
-            logs["lr"] = float(param_groups[0]["lr"])
+        if _learning_rate(optimizer) is not None:
+            logs["lr"] = _learning_rate(optimizer)
         logs["time"] = time.perf_counter() - started
         history.append(logs)
         for callback in callbacks:

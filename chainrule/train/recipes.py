@@ -73,9 +73,31 @@ def _idx_folder(folder: str, train: bool) -> tuple[np.ndarray, np.ndarray]:
     from chainrule.datasets import read_idx
 
     prefix = "train" if train else "t10k"
-    images = read_idx(_find(folder, f"{prefix}-images-idx3-ubyte"))
-    labels = read_idx(_find(folder, f"{prefix}-labels-idx1-ubyte"))
+    images_path = _find(folder, f"{prefix}-images-idx3-ubyte")
+    labels_path = _find(folder, f"{prefix}-labels-idx1-ubyte")
+    images, labels = read_idx(images_path), read_idx(labels_path)
+    _check_split(images, labels, images_path, labels_path)
     return images, labels
+
+
+def _check_split(images: np.ndarray, labels: np.ndarray, images_name: str, labels_name: str
+                 ) -> None:
+    """Refuse a split whose labels do not fit its images, naming the file at fault."""
+    if labels.ndim != 1:
+        raise ValueError(f"{labels_name}: labels must be one number per image, got shape "
+                         f"{labels.shape}")
+    if len(images) != len(labels):
+        raise ValueError(f"{labels_name} has {len(labels)} labels but {images_name} has "
+                         f"{len(images)} images")
+    if images.ndim not in (2, 3, 4) or len(images) == 0:
+        raise ValueError(f"{images_name}: expected a non-empty stack of images, got shape "
+                         f"{images.shape}")
+    if len(labels) and labels.min() < 0:
+        raise ValueError(f"{labels_name}: labels must be class indices >= 0, found "
+                         f"{labels.min()}")
+    if images.dtype.kind == "f" and not np.isfinite(images).all():
+        bad = int((~np.isfinite(images)).sum())
+        raise ValueError(f"{images_name}: {bad} pixel value(s) are NaN or infinite")
 
 
 def _dataset_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -92,6 +114,7 @@ def load_images(name: str, train: bool, data_root: str = "data"):
     int64 labels. ``name`` is ``digits``, ``mnist``, ``fashion-mnist`` or a folder of IDX files."""
     from chainrule import datasets
 
+    split = "train" if train else "test"
     if name == "digits":
         images, labels = _dataset_arrays(datasets.Digits(train=train))
     elif name in ("mnist", "fashion-mnist"):
@@ -102,6 +125,8 @@ def load_images(name: str, train: bool, data_root: str = "data"):
     else:
         raise ValueError(f"unknown dataset {name!r}: use digits, mnist, fashion-mnist or a folder "
                          "of IDX files")
+    if name in ("digits", "mnist", "fashion-mnist"):
+        _check_split(images, labels, f"{name} {split} images", f"{name} {split} labels")
     images = np.asarray(images)
     if images.dtype == np.uint8:
         images = images.astype(np.float32) / 255.0

@@ -1,0 +1,51 @@
+"""The ``chainrule`` command: ``train`` a classifier, ``evaluate`` a saved run, ``run`` a script.
+
+One module per command (``train``, ``evaluate``) and per concern (``arguments``, ``data``,
+``run_folder``, ``resume``, ``model_check``, ``outputs``); ``main`` dispatches.
+
+>>> main(["--no-such-option"])
+2
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from chainrule.cli.arguments import UsageError, build_parser, given_options
+
+__all__ = ["main", "UsageError"]
+
+
+def _run(args) -> int:
+    if not os.path.isfile(args.script):
+        raise UsageError(f"run: no such script {args.script!r}")
+    from chainrule._torch_shim import main_run
+
+    result = main_run([args.script, *args.args])
+    return result if isinstance(result, int) else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console-script entry point; returns the exit code: 0 on success, 2 for bad arguments,
+    unreadable data or an unwritable run folder, 1 when training diverged, 130 on Ctrl-C."""
+    from chainrule.cli.evaluate import evaluate
+    from chainrule.cli.train import train
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+            argv = ["train", *argv]  # bare options configure the default command
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command == "train":
+            return train(args, given_options(parser, argv))
+        return {"evaluate": evaluate, "run": _run}[args.command](args)
+    except UsageError as error:
+        message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"chainrule: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # before or after training (train handles Ctrl-C during it)
+        print("chainrule: interrupted", file=sys.stderr)
+        return 130
