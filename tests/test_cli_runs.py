@@ -80,14 +80,19 @@ def test_two_concurrent_processes_with_default_folders_both_keep_their_run(tmp_p
 
 
 def test_read_only_run_folder_gives_one_line_before_training(tmp_path, capsys, monkeypatch):
-    import tempfile
+    import os
 
-    def refuse(*args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
+
+    def refuse_inside(path, flags, *args, **kwargs):
+        if str(path).startswith(str(run_dir)) and flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
 
     run_dir = tmp_path / "read-only"
     run_dir.mkdir()
-    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as creating any file there would
+    # The tests run as root, whom chmod does not stop: refuse creating files there instead.
+    monkeypatch.setattr(os, "open", refuse_inside)
     err = _one_line_error(capsys, ["train", *TINY, "--run-dir", str(run_dir)])
     assert f"cannot write to run folder {str(run_dir)!r}: [Errno 13] Permission denied" in err
 
@@ -336,7 +341,7 @@ def test_missing_matplotlib_note_names_the_install_command(monkeypatch, capsys, 
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.setitem(sys.modules, "chainrule.plot", None)
-    assert save_plots(str(tmp_path), None, None, None, {}) == []
+    assert save_plots(str(tmp_path), None, None, None, None, {}) == []
     assert f"(run {install_command('plot')})" in capsys.readouterr().err
 
 

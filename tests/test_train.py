@@ -370,7 +370,7 @@ def test_plots_without_matplotlib_say_how_to_install(monkeypatch):
     from chainrule import plot
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(ImportError, match="pip install matplotlib"):
+    with pytest.raises(ImportError, match=r'-m pip install "chainrule\[plot\]"'):
         plot.plot_loss([1.0])
 
 

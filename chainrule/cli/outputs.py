@@ -11,7 +11,7 @@ def model_inputs(images, config: dict):
     return images if config["model"] == "cnn" else images.reshape(len(images), -1)
 
 
-def save_plots(run_dir: str, history, model, test_images, config: dict) -> list[str]:
+def save_plots(run_dir: str, history, model, test_images, test_labels, config: dict) -> list[str]:
     """loss.png and three classify_<i>.png; none (with a note saying what to install) without
     matplotlib."""
     from chainrule._optional import install_command
@@ -33,7 +33,8 @@ def save_plots(run_dir: str, history, model, test_images, config: dict) -> list[
         probabilities = functional.softmax(model(model_inputs(test_images[:3], config)), dim=1)
     for index in range(min(3, len(test_images))):
         path = os.path.join(run_dir, f"classify_{index}.png")
-        figures.append(view_classify(test_images[index], probabilities[index], path=path))
+        figures.append(view_classify(test_images[index], probabilities[index], path=path,
+                                     label=int(test_labels[index])))
         written.append(path)
     import matplotlib.pyplot as plt
 

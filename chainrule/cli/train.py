@@ -149,7 +149,7 @@ def train(args, given: set[str]) -> int:
     from chainrule.train import evaluate
 
     scores = evaluate(model, criterion, test_loader)
-    plots = write.files(lambda: save_plots(run_dir, history, model, test_images, config))
+    plots = write.files(lambda: save_plots(run_dir, history, model, test_images, test_labels, config))
     diagnostics = write.files(lambda: save_diagnostics(run_dir, model, criterion, train_set,
                                                        monitor, config)) if monitor else []
     write.summary(config, history, "finished", started, scores, plots, diagnostics)

@@ -9,17 +9,14 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._optional import import_optional
 from chainrule.serialization import atomic_writer
 from chainrule.train.metrics import as_numpy
 
 
 def pyplot():
     """matplotlib.pyplot, selecting the headless Agg backend unless a backend is already set."""
-    try:
-        import matplotlib
-    except ImportError as error:
-        raise ImportError("chainrule.plot needs matplotlib: pip install matplotlib "
-                          "(or pip install 'chainrule[plot]')") from error
+    matplotlib = import_optional("matplotlib", "plot", "chainrule.plot")
     if "matplotlib.pyplot" not in __import__("sys").modules and not os.environ.get("MPLBACKEND"):
         matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -15,8 +15,10 @@ from chainrule.train.callbacks import (
 )
 from chainrule.train.history import History
 from chainrule.train.loop import NonFiniteLossError, evaluate, fit, predict
+from chainrule.train.tensorboard import TensorBoard
 from chainrule.train.metrics import accuracy, confusion_matrix, mean_absolute_error, top_k_accuracy
 
 __all__ = ["fit", "evaluate", "predict", "NonFiniteLossError", "History", "Callback", "TrainingState", "EarlyStopping",
            "ModelCheckpoint", "LRSchedulerCallback", "GradientClipping", "CSVLogger", "ProgressBar",
+           "TensorBoard",
            "accuracy", "top_k_accuracy", "confusion_matrix", "mean_absolute_error"]
