@@ -122,7 +122,7 @@ def __getattr__(name: str):
     import importlib
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
-            "serialization", "testing", "cuda", "backends", "accelerator"}
+            "serialization", "testing", "cuda", "backends", "accelerator", "distributions"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

@@ -13,20 +13,11 @@ import chainrule.nn.functional as F
 from chainrule import nn
 
 torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
-from tests.torch_compare import compare_with_torch  # noqa: E402
+from tests.torch_compare import compare_with_torch, raises_like_torch  # noqa: E402
 
 
 def randn(*shape, dtype=np.float64, seed=0):
     return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
-
-
-def raises_like_torch(ours, theirs):
-    """Both raise; same exception type and message."""
-    with pytest.raises(Exception) as expected:
-        theirs()
-    with pytest.raises(type(expected.value)) as got:
-        ours()
-    assert str(got.value) == str(expected.value)
 
 
 # ------------------------------------------------------------------ functional forms
@@ -288,9 +279,10 @@ def test_compile_returns_a_module_wrapper_like_torch():
     model = nn.Linear(3, 4)
     compiled = chainrule.compile(model, mode="max-autotune", fullgraph=True, dynamic=False,
                                  backend="inductor")
-    reference = torch.compile(torch.nn.Linear(3, 4))
-    assert repr(compiled).replace("\n", "") == repr(reference).replace("\n", "")
-    assert list(compiled.state_dict()) == list(reference.state_dict())
+    # torch.compile's output, written out: building it live imports TorchDynamo (seconds).
+    assert repr(compiled) == ("OptimizedModule(\n  (_orig_mod): Linear(in_features=3, "
+                              "out_features=4, bias=True)\n)")
+    assert list(compiled.state_dict()) == ["_orig_mod.weight", "_orig_mod.bias"]
     assert isinstance(compiled, nn.Module) and compiled._orig_mod is model
     assert compiled.weight is model.weight and compiled.in_features == 3
     x = chainrule.randn(2, 3)
@@ -313,13 +305,20 @@ def test_compile_wraps_functions_and_works_as_a_decorator():
     assert compiled(chainrule.tensor(3.0)).item() == 9.0
 
 
-@pytest.mark.parametrize("call", [
-    lambda lib: lib.compile(3),
-    lambda lib: lib.compile(lambda x: x, mode="x"),
-    lambda lib: lib.compile(lambda x: x, mode="default", options={}),
+# torch.compile's errors, written out: calling it live imports TorchDynamo (seconds).
+@pytest.mark.parametrize("call,error,message", [
+    (lambda: chainrule.compile(3), AssertionError,
+     "A callable function is expected, but <class 'int'> is provided."),
+    (lambda: chainrule.compile(lambda x: x, mode="x"), RuntimeError,
+     "Unrecognized mode=x, should be one of: default, lite, reduce-overhead, "
+     "max-autotune-no-cudagraphs, max-autotune"),
+    (lambda: chainrule.compile(lambda x: x, mode="default", options={}), RuntimeError,
+     "Either mode or options can be specified, but both can't be specified at the same time."),
 ])
-def test_compile_errors_match_torch(call):
-    raises_like_torch(lambda: call(chainrule), lambda: call(torch))
+def test_compile_errors_match_torch(call, error, message):
+    with pytest.raises(error) as got:
+        call()
+    assert str(got.value) == message
 
 
 def test_device_queries_answer_as_on_a_cpu_only_machine():

@@ -1,0 +1,343 @@
+"""``chainrule.distributions`` against ``torch.distributions``: log_prob, entropy, moments,
+KL divergences and their gradients, shapes, reprs and validation errors; samples checked
+for shape and (loosely) for their statistics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import chainrule
+from chainrule import distributions as D
+
+torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+from tests.torch_compare import raises_like_torch  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _positive(*shape):
+    return RNG.random(shape) * 2 + 0.3
+
+
+def _probabilities(*shape):
+    return RNG.random(shape) * 0.8 + 0.1
+
+
+def _simplex(*shape):
+    p = RNG.random(shape) + 0.1
+    return p / p.sum(-1, keepdims=True)
+
+
+# name -> (constructor(lib, *params), parameter arrays, a valid value array)
+CASES = {
+    "Normal": (lambda lib, loc, scale: lib.distributions.Normal(loc, scale),
+               [RNG.standard_normal((2, 3)), _positive(2, 3)], RNG.standard_normal((2, 3))),
+    "Normal-broadcast": (lambda lib, loc, scale: lib.distributions.Normal(loc, scale),
+                         [RNG.standard_normal(3), _positive(2, 1)], RNG.standard_normal((4, 2, 3))),
+    "Uniform": (lambda lib, low, high: lib.distributions.Uniform(low, low + high),
+                [RNG.standard_normal(4), _positive(4)], None),
+    "Bernoulli-probs": (lambda lib, p: lib.distributions.Bernoulli(probs=p), [_probabilities(3, 2)],
+                        RNG.integers(0, 2, (3, 2)).astype(float)),
+    "Bernoulli-logits": (lambda lib, z: lib.distributions.Bernoulli(logits=z),
+                         [RNG.standard_normal(5) * 3], RNG.integers(0, 2, 5).astype(float)),
+    "Categorical-probs": (lambda lib, p: lib.distributions.Categorical(probs=p), [_simplex(2, 4)],
+                          RNG.integers(0, 4, (3, 2))),
+    "Categorical-logits": (lambda lib, z: lib.distributions.Categorical(logits=z),
+                           [RNG.standard_normal(5) * 2], RNG.integers(0, 5, (2,))),
+    "Gamma": (lambda lib, c, r: lib.distributions.Gamma(c, r), [_positive(3), _positive(3)],
+              _positive(2, 3)),
+    "Beta": (lambda lib, a, b: lib.distributions.Beta(a, b), [_positive(2, 3), _positive(2, 3)],
+             _probabilities(2, 3)),
+    "Beta-modes": (lambda lib, a, b: lib.distributions.Beta(a, b),
+                   [np.array([0.5, 0.5, 0.3, 2.0, 1.0, 3.0]), np.array([0.3, 0.5, 0.5, 0.5, 1.0, 2.0])],
+                   _probabilities(6)),
+}
+
+
+def _build(case, lib, requires_grad=True):
+    constructor, params, _ = CASES[case]
+    tensors = [lib.tensor(p, requires_grad=requires_grad) for p in params]
+    return constructor(lib, *tensors), tensors
+
+
+def _value(case, lib):
+    _, params, value = CASES[case]
+    if value is None:  # inside each uniform's interval
+        value = params[0] + params[1] * 0.4
+    return lib.tensor(value)
+
+
+def _close(ours, theirs, rtol=1e-9, atol=1e-12):
+    assert str(ours.dtype) == str(theirs.dtype)
+    assert tuple(ours.shape) == tuple(theirs.shape)
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_shapes_and_moments_match_torch(case):
+    ours, _ = _build(case, chainrule)
+    theirs, _ = _build(case, torch)
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape)
+    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
+    assert ours.has_rsample == theirs.has_rsample or case.split("-")[0] in ("Gamma", "Beta")
+    for stat in ("mean", "variance", "stddev", "mode"):
+        _close(getattr(ours, stat), getattr(theirs, stat))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_log_prob_and_entropy_and_their_gradients_match_torch(case):
+    ours, our_params = _build(case, chainrule)
+    theirs, their_params = _build(case, torch)
+    our_lp, their_lp = ours.log_prob(_value(case, chainrule)), theirs.log_prob(_value(case, torch))
+    _close(our_lp, their_lp)
+    _close(ours.entropy(), theirs.entropy())
+    _close(ours.perplexity(), theirs.perplexity())
+    weights = RNG.standard_normal(tuple(their_lp.shape))
+    (our_lp * chainrule.tensor(weights)).sum().add(ours.entropy().sum()).backward()
+    (their_lp * torch.tensor(weights)).sum().add(theirs.entropy().sum()).backward()
+    for mine, other in zip(our_params, their_params):
+        _close(mine.grad, other.grad, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.parametrize("case", ["Normal", "Uniform"])
+def test_cdf_matches_torch(case):
+    ours, _ = _build(case, chainrule)
+    theirs, _ = _build(case, torch)
+    _close(ours.cdf(_value(case, chainrule)), theirs.cdf(_value(case, torch)))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.parametrize("sample_shape", [(), (5,), (2, 3)], ids=str)
+def test_sample_shapes_and_dtypes_match_torch(case, sample_shape):
+    ours, _ = _build(case, chainrule)
+    theirs, _ = _build(case, torch)
+    mine, other = ours.sample(sample_shape), theirs.sample(sample_shape)
+    assert tuple(mine.shape) == tuple(other.shape)
+    assert str(mine.dtype) == str(other.dtype)
+    assert not mine.requires_grad
+    ours.log_prob(mine)  # every sample lies in the support
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_sample_statistics_are_close_to_the_moments(case):
+    chainrule.manual_seed(0)
+    ours, _ = _build(case, chainrule, requires_grad=False)
+    draws = ours.sample((20000,)).to(chainrule.float64)
+    if case.startswith("Categorical"):
+        frequencies = [(draws == k).to(chainrule.float64).mean(0).numpy()
+                       for k in range(ours.probs.shape[-1])]
+        np.testing.assert_allclose(np.stack(frequencies, -1), ours.probs.numpy(), atol=0.02)
+        return
+    np.testing.assert_allclose(draws.mean(0).numpy(), ours.mean.numpy(),
+                               atol=0.05 * float(ours.stddev.max()) + 0.01)
+    np.testing.assert_allclose(draws.var(0).numpy(), ours.variance.numpy(), rtol=0.1, atol=0.01)
+
+
+@pytest.mark.parametrize("case", ["Normal", "Uniform"])
+def test_rsample_is_differentiable_in_the_parameters(case):
+    ours, params = _build(case, chainrule)
+    draws = ours.rsample((3,))
+    assert draws.requires_grad
+    draws.sum().backward()
+    # d sample / d (loc or low) is 1 for every draw
+    np.testing.assert_allclose(params[0].grad.numpy(), np.full(params[0].shape, 3.0 * draws[0].numel()
+                                                               / params[0].numel()))
+
+
+KL_PAIRS = {
+    "Normal": ("Normal", "Normal-broadcast"),
+    "Uniform": ("Uniform", "Uniform"),
+    "Bernoulli": ("Bernoulli-probs", "Bernoulli-logits"),
+    "Categorical": ("Categorical-probs", "Categorical-probs"),
+    "Gamma": ("Gamma", "Gamma"),
+    "Beta": ("Beta", "Beta"),
+}
+
+
+@pytest.mark.parametrize("pair", list(KL_PAIRS))
+def test_kl_divergence_and_its_gradients_match_torch(pair):
+    first, second = KL_PAIRS[pair]
+    if first == second:  # a second set of parameters
+        constructor, params, _ = CASES[first]
+        shifted = [np.abs(p[::-1].copy()) + 0.2 if p.ndim else p for p in params]
+        CASES["_other"] = (constructor, shifted, None)
+        second = "_other"
+    if pair == "Bernoulli":  # PyTorch's Bernoulli KL needs equal batch shapes
+        CASES["_other"] = (CASES[second][0], [RNG.standard_normal((3, 2))], None)
+        second = "_other"
+    ps = {lib: _build(first, lib) for lib in (chainrule, torch)}
+    qs = {lib: _build(second, lib) for lib in (chainrule, torch)}
+    ours = D.kl_divergence(ps[chainrule][0], qs[chainrule][0])
+    theirs = torch.distributions.kl_divergence(ps[torch][0], qs[torch][0])
+    _close(ours, theirs)
+    finite = np.isfinite(theirs.detach().numpy())
+    weights = np.where(finite, RNG.standard_normal(tuple(theirs.shape)), 0.0)
+    (ours * chainrule.tensor(weights)).sum().backward()
+    (theirs * torch.tensor(weights)).sum().backward()
+    for mine, other in zip(ps[chainrule][1] + qs[chainrule][1], ps[torch][1] + qs[torch][1]):
+        _close(mine.grad, other.grad, rtol=1e-7, atol=1e-10)
+
+
+def test_kl_divergence_edge_cases_match_torch():
+    pairs = [
+        (lambda lib: lib.distributions.Uniform(0.0, 2.0), lambda lib: lib.distributions.Uniform(0.5, 3.0)),
+        (lambda lib: lib.distributions.Bernoulli(lib.tensor([0.0, 1.0, 0.5])),
+         lambda lib: lib.distributions.Bernoulli(lib.tensor([0.0, 0.5, 1.0]))),
+        (lambda lib: lib.distributions.Categorical(lib.tensor([0.5, 0.5, 0.0])),
+         lambda lib: lib.distributions.Categorical(lib.tensor([0.5, 0.0, 0.5]))),
+    ]
+    for p, q in pairs:
+        ours = chainrule.distributions.kl_divergence(p(chainrule), q(chainrule))
+        theirs = torch.distributions.kl_divergence(p(torch), q(torch))
+        np.testing.assert_allclose(ours.numpy(), theirs.numpy(), rtol=1e-6)
+
+
+def test_register_kl_dispatches_on_the_most_specific_pair():
+    class MyNormal(D.Normal):
+        pass
+
+    p, q = MyNormal(0.0, 1.0), D.Normal(1.0, 2.0)
+    np.testing.assert_allclose(D.kl_divergence(p, q).numpy(),
+                               D.kl_divergence(D.Normal(0.0, 1.0), q).numpy())
+
+    @D.register_kl(MyNormal, D.Normal)
+    def _always_seven(p, q):
+        return chainrule.tensor(7.0)
+
+    try:
+        assert D.kl_divergence(p, q).item() == 7.0
+        assert D.kl_divergence(q, q).item() == 0.0
+    finally:
+        del D.kl._KL_REGISTRY[MyNormal, D.Normal]
+
+
+@pytest.mark.parametrize("call", [
+    lambda lib: lib.distributions.Normal(0.0, -1.0),
+    lambda lib: lib.distributions.Normal(lib.zeros(2), lib.tensor([1.0, 0.0])),
+    lambda lib: lib.distributions.Normal(0.0, 1.0).log_prob(1.0),
+    lambda lib: lib.distributions.Normal(lib.zeros(2), 1.0).log_prob(lib.zeros(3)),
+    lambda lib: lib.distributions.Bernoulli(0.3).log_prob(lib.tensor(0.5)),
+    lambda lib: lib.distributions.Bernoulli(),
+    lambda lib: lib.distributions.Bernoulli(probs=0.3, logits=0.1),
+    lambda lib: lib.distributions.Bernoulli(1.5),
+    lambda lib: lib.distributions.Uniform(1.0, 0.0),
+    lambda lib: lib.distributions.Uniform(0.0, 1.0).log_prob(lib.tensor(2.0)),
+    lambda lib: lib.distributions.Categorical(lib.tensor([0.2, -0.1])),
+    lambda lib: lib.distributions.Categorical(lib.tensor(0.5)),
+    lambda lib: lib.distributions.Categorical(logits=lib.zeros(3)).log_prob(lib.tensor(3)),
+    lambda lib: lib.distributions.Gamma(1.0, 1.0).log_prob(lib.tensor(-1.0)),
+    lambda lib: lib.distributions.Gamma(-1.0, 1.0),
+    lambda lib: lib.distributions.kl_divergence(lib.distributions.Categorical(logits=lib.zeros(2)),
+                                                lib.distributions.Normal(0.0, 1.0)),
+])
+def test_validation_errors_match_torch(call):
+    raises_like_torch(lambda: call(chainrule), lambda: call(torch))
+
+
+def test_beta_rejects_bad_concentrations_with_torchs_exception_type():
+    with pytest.raises(ValueError, match="concentration1"):
+        D.Beta(-1.0, 1.0)
+    with pytest.raises(ValueError):
+        torch.distributions.Beta(-1.0, 1.0)
+
+
+def test_validation_can_be_switched_off():
+    assert D.Normal(0.0, -1.0, validate_args=False).scale.item() == -1.0
+    D.Distribution.set_default_validate_args(False)
+    try:
+        D.Uniform(1.0, 0.0)
+    finally:
+        D.Distribution.set_default_validate_args(True)
+    with pytest.raises(ValueError):
+        D.Uniform(1.0, 0.0)
+
+
+@pytest.mark.parametrize("make", [
+    lambda lib: lib.distributions.Normal(0.0, 1.0),
+    lambda lib: lib.distributions.Normal(lib.zeros(2), 1.0),
+    lambda lib: lib.distributions.Bernoulli(0.3),
+    lambda lib: lib.distributions.Bernoulli(logits=lib.zeros(2)),
+    lambda lib: lib.distributions.Categorical(logits=lib.zeros(3)),
+    lambda lib: lib.distributions.Uniform(0.0, 2.0),
+    lambda lib: lib.distributions.Gamma(1.0, 2.0),
+    lambda lib: lib.distributions.Beta(1.0, 2.0),
+])
+def test_reprs_and_supports_match_torch(make):
+    ours, theirs = make(chainrule), make(torch)
+    assert repr(ours) == repr(theirs)
+    assert repr(ours.support) == repr(theirs.support)
+    assert {k: repr(v) for k, v in ours.arg_constraints.items()} == \
+        {k: repr(v) for k, v in theirs.arg_constraints.items()}
+    assert str(ours.sample().dtype) == str(theirs.sample().dtype)
+
+
+def test_constraint_reprs_match_torch():
+    names = ["real", "positive", "nonnegative", "unit_interval", "simplex", "boolean",
+             "nonnegative_integer", "positive_integer", "real_vector", "lower_cholesky",
+             "positive_definite"]
+    for name in names:
+        assert repr(getattr(D.constraints, name)) == repr(getattr(torch.distributions.constraints, name))
+    assert repr(D.constraints.integer_interval(0, 3)) == "IntegerInterval(lower_bound=0, upper_bound=3)"
+    assert repr(D.constraints.half_open_interval(0.0, 1.0)) == repr(
+        torch.distributions.constraints.half_open_interval(0.0, 1.0))
+
+
+@pytest.mark.parametrize("name,value", [
+    ("lower_cholesky", [[1.0, 0.0], [0.5, 2.0]]), ("lower_cholesky", [[1.0, 0.3], [0.5, 2.0]]),
+    ("lower_cholesky", [[-1.0, 0.0], [0.5, 2.0]]), ("positive_definite", [[2.0, 0.5], [0.5, 1.0]]),
+    ("positive_definite", [[1.0, 2.0], [2.0, 1.0]]), ("positive_definite", [[1.0, 0.5], [0.0, 1.0]]),
+    ("simplex", [0.3, 0.7]), ("simplex", [0.3, 0.6]), ("real_vector", [1.0, float("nan")]),
+])
+def test_constraint_checks_match_torch(name, value):
+    ours = getattr(D.constraints, name).check(chainrule.tensor(value))
+    theirs = getattr(torch.distributions.constraints, name).check(torch.tensor(value))
+    assert ours.tolist() == theirs.tolist()
+
+
+def test_enumerate_support_matches_torch():
+    for make in (lambda lib: lib.distributions.Bernoulli(lib.tensor([0.2, 0.6])),
+                 lambda lib: lib.distributions.Categorical(logits=lib.zeros(2, 3))):
+        for expand in (True, False):
+            ours = make(chainrule).enumerate_support(expand)
+            theirs = make(torch).enumerate_support(expand)
+            assert ours.tolist() == theirs.tolist() and str(ours.dtype) == str(theirs.dtype)
+
+
+def test_special_functions_and_their_derivatives_match_torch():
+    from chainrule.distributions._special import digamma, lgamma
+
+    x = np.concatenate([np.linspace(-4.7, -0.2, 10), np.linspace(0.01, 30.0, 40)])
+    ours = chainrule.tensor(x, requires_grad=True)
+    theirs = torch.tensor(x, requires_grad=True)
+    _close(lgamma(ours), torch.lgamma(theirs), rtol=1e-12)
+    (first,) = chainrule.autograd.grad(digamma(ours).sum(), ours)
+    _close(digamma(ours), torch.digamma(theirs), rtol=1e-12, atol=1e-12)
+    _close(first, torch.polygamma(1, theirs), rtol=1e-8)
+    lgamma(ours).sum().backward()
+    _close(ours.grad, torch.digamma(theirs), rtol=1e-12, atol=1e-12)
+
+
+def test_xlogy_and_its_gradients_match_torch():
+    from chainrule.distributions._special import xlogy
+
+    x, y = np.array([0.0, 0.0, 2.0, -1.5]), np.array([[0.5], [3.0]])
+    ours = [chainrule.tensor(a, requires_grad=True) for a in (x, y)]
+    theirs = [torch.tensor(a, requires_grad=True) for a in (x, y)]
+    _close(xlogy(*ours), torch.xlogy(*theirs))
+    assert xlogy(*ours).grad_fn.name() == torch.xlogy(*theirs).grad_fn.name()
+    xlogy(*ours).sum().backward()
+    torch.xlogy(*theirs).sum().backward()
+    for mine, other in zip(ours, theirs):
+        _close(mine.grad, other.grad)
+
+
+@pytest.mark.parametrize("make,value", [
+    (lambda lib: lib.distributions.Uniform(0.0, 2.0, validate_args=False), [-1.0, 0.0, 1.0, 2.0, 3.0]),
+    (lambda lib: lib.distributions.Bernoulli(lib.tensor([0.5, 0.2, 0.8])), [1.0, 0.0, 1.0]),
+    (lambda lib: lib.distributions.Gamma(lib.tensor([0.5, 1.0, 3.0]), 2.0), [0.0, 0.0, 0.0]),
+])
+def test_boundary_values_and_modes_match_torch(make, value):
+    ours, theirs = make(chainrule), make(torch)
+    _close(ours.log_prob(chainrule.tensor(value)), theirs.log_prob(torch.tensor(value)))
+    _close(ours.mode, theirs.mode)
