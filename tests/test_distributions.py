@@ -29,6 +29,13 @@ def _simplex(*shape):
     return p / p.sum(-1, keepdims=True)
 
 
+def _with_positive_diagonal(*shape):
+    a = RNG.standard_normal(shape)
+    diagonal = np.arange(shape[-1])
+    a[..., diagonal, diagonal] = np.abs(a[..., diagonal, diagonal]) + 0.5
+    return a
+
+
 # name -> (constructor(lib, *params), parameter arrays, a valid value array)
 CASES = {
     "Normal": (lambda lib, loc, scale: lib.distributions.Normal(loc, scale),
@@ -45,6 +52,15 @@ CASES = {
                           RNG.integers(0, 4, (3, 2))),
     "Categorical-logits": (lambda lib, z: lib.distributions.Categorical(logits=z),
                            [RNG.standard_normal(5) * 2], RNG.integers(0, 5, (2,))),
+    "MVN-covariance": (lambda lib, loc, a: lib.distributions.MultivariateNormal(
+        loc, covariance_matrix=a @ a.mT + lib.eye(3, dtype=a.dtype)),
+        [RNG.standard_normal((2, 3)), RNG.standard_normal((3, 3))], RNG.standard_normal((4, 2, 3))),
+    "MVN-scale_tril": (lambda lib, loc, a: lib.distributions.MultivariateNormal(loc, scale_tril=a.tril()),
+                       [RNG.standard_normal(3), _with_positive_diagonal(2, 3, 3)],
+                       RNG.standard_normal((2, 3))),
+    "MVN-precision": (lambda lib, loc, a: lib.distributions.MultivariateNormal(
+        loc, precision_matrix=a @ a.mT + lib.eye(3, dtype=a.dtype)),
+        [RNG.standard_normal(3), RNG.standard_normal((2, 3, 3))], RNG.standard_normal(3)),
     "Gamma": (lambda lib, c, r: lib.distributions.Gamma(c, r), [_positive(3), _positive(3)],
               _positive(2, 3)),
     "Beta": (lambda lib, a, b: lib.distributions.Beta(a, b), [_positive(2, 3), _positive(2, 3)],
@@ -134,7 +150,7 @@ def test_sample_statistics_are_close_to_the_moments(case):
     np.testing.assert_allclose(draws.var(0).numpy(), ours.variance.numpy(), rtol=0.1, atol=0.01)
 
 
-@pytest.mark.parametrize("case", ["Normal", "Uniform"])
+@pytest.mark.parametrize("case", ["Normal", "Uniform", "MVN-covariance"])
 def test_rsample_is_differentiable_in_the_parameters(case):
     ours, params = _build(case, chainrule)
     draws = ours.rsample((3,))
@@ -152,6 +168,7 @@ KL_PAIRS = {
     "Categorical": ("Categorical-probs", "Categorical-probs"),
     "Gamma": ("Gamma", "Gamma"),
     "Beta": ("Beta", "Beta"),
+    "MultivariateNormal": ("MVN-covariance", "MVN-scale_tril"),
 }
 
 
@@ -228,6 +245,16 @@ def test_register_kl_dispatches_on_the_most_specific_pair():
     lambda lib: lib.distributions.Categorical(logits=lib.zeros(3)).log_prob(lib.tensor(3)),
     lambda lib: lib.distributions.Gamma(1.0, 1.0).log_prob(lib.tensor(-1.0)),
     lambda lib: lib.distributions.Gamma(-1.0, 1.0),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2), scale_tril=lib.eye(2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.tensor(0.0), lib.eye(2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.ones(2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.tensor([[1.0, 2.0], [2.0, 1.0]])),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), scale_tril=lib.ones(2, 2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2)).log_prob(lib.zeros(3)),
+    lambda lib: lib.distributions.kl_divergence(
+        lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2)),
+        lib.distributions.MultivariateNormal(lib.zeros(3), lib.eye(3))),
     lambda lib: lib.distributions.kl_divergence(lib.distributions.Categorical(logits=lib.zeros(2)),
                                                 lib.distributions.Normal(0.0, 1.0)),
 ])
@@ -262,6 +289,8 @@ def test_validation_can_be_switched_off():
     lambda lib: lib.distributions.Uniform(0.0, 2.0),
     lambda lib: lib.distributions.Gamma(1.0, 2.0),
     lambda lib: lib.distributions.Beta(1.0, 2.0),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2)),
+    lambda lib: lib.distributions.MultivariateNormal(lib.zeros(3, 2), scale_tril=lib.eye(2)),
 ])
 def test_reprs_and_supports_match_torch(make):
     ours, theirs = make(chainrule), make(torch)
@@ -293,6 +322,40 @@ def test_constraint_checks_match_torch(name, value):
     ours = getattr(D.constraints, name).check(chainrule.tensor(value))
     theirs = getattr(torch.distributions.constraints, name).check(torch.tensor(value))
     assert ours.tolist() == theirs.tolist()
+
+
+@pytest.mark.parametrize("case", ["MVN-covariance", "MVN-scale_tril", "MVN-precision"])
+def test_multivariate_normal_matrices_match_torch(case):
+    ours, _ = _build(case, chainrule)
+    theirs, _ = _build(case, torch)
+    for name in ("scale_tril", "covariance_matrix", "precision_matrix"):
+        _close(getattr(ours, name), getattr(theirs, name), rtol=1e-8, atol=1e-10)
+
+
+def test_cholesky_and_its_gradients_match_torch():
+    a = RNG.standard_normal((3, 4, 4))
+    spd = a @ a.transpose(0, 2, 1) + np.eye(4)
+    ours, theirs = chainrule.tensor(spd, requires_grad=True), torch.tensor(spd, requires_grad=True)
+    factor, expected = chainrule.linalg.cholesky(ours), torch.linalg.cholesky(theirs)
+    _close(factor, expected)
+    assert factor.grad_fn.name() == expected.grad_fn.name()
+    _close(chainrule.linalg.cholesky(ours, upper=True), torch.linalg.cholesky(theirs, upper=True))
+    weights = RNG.standard_normal((3, 4, 4))
+    (factor * chainrule.tensor(weights)).sum().backward()
+    (expected * torch.tensor(weights)).sum().backward()
+    _close(ours.grad, theirs.grad, rtol=1e-8, atol=1e-12)
+    x = chainrule.tensor(RNG.standard_normal((3, 3)) + 3 * np.eye(3), requires_grad=True)
+    assert chainrule.autograd.gradgradcheck(lambda m: chainrule.linalg.cholesky(m @ m.mT), (x,))
+
+
+@pytest.mark.parametrize("matrix", [[[1.0, 2.0], [2.0, 1.0]],
+                                    [[[1.0, 0.0], [0.0, 1.0]], [[1.0, 0.0], [0.0, -1.0]]]])
+def test_cholesky_of_a_matrix_that_is_not_positive_definite_fails_as_torch(matrix):
+    with pytest.raises(torch.linalg.LinAlgError) as expected:
+        torch.linalg.cholesky(torch.tensor(matrix))
+    with pytest.raises(chainrule.linalg.LinAlgError) as got:
+        chainrule.linalg.cholesky(chainrule.tensor(matrix))
+    assert str(got.value) == str(expected.value)
 
 
 def test_enumerate_support_matches_torch():

@@ -17,8 +17,10 @@ from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.gamma import Gamma
 from chainrule.distributions.kl import kl_divergence, register_kl
+from chainrule.distributions.multivariate_normal import MultivariateNormal
 from chainrule.distributions.normal import Normal
 from chainrule.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Beta", "Categorical", "Distribution", "Gamma", "Normal", "Uniform",
+__all__ = ["Bernoulli", "Beta", "Categorical", "Distribution", "Gamma", "MultivariateNormal", "Normal",
+           "Uniform",
            "constraints", "kl_divergence", "register_kl"]

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 
 import chainrule.nn.functional as F
+from chainrule import broadcast_shapes
 from chainrule._ops._util import Tensor
 from chainrule._ops.selection import where
 from chainrule.distributions._special import digamma, lgamma
@@ -20,8 +21,14 @@ from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.beta import Beta, log_beta
 from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.gamma import Gamma
+from chainrule.distributions.multivariate_normal import (
+    MultivariateNormal,
+    batch_mahalanobis,
+    half_log_det,
+)
 from chainrule.distributions.normal import Normal
 from chainrule.distributions.uniform import Uniform
+from chainrule.linalg import solve
 
 __all__ = ["kl_divergence", "register_kl"]
 
@@ -99,3 +106,18 @@ def _kl_beta_beta(p: Beta, q: Beta) -> Tensor:
     a1, b1, a2, b2 = p.concentration1, p.concentration0, q.concentration1, q.concentration0
     return (log_beta(a2, b2) - log_beta(a1, b1) + (a1 - a2) * digamma(a1)
             + (b1 - b2) * digamma(b1) + (a2 - a1 + b2 - b1) * digamma(a1 + b1))
+
+
+@register_kl(MultivariateNormal, MultivariateNormal)
+def _kl_multivariate_normal(p: MultivariateNormal, q: MultivariateNormal) -> Tensor:
+    if p.event_shape != q.event_shape:
+        raise ValueError("KL-divergence between two Multivariate Normals with                  "
+                         "        different event shapes cannot be computed")  # PyTorch's spaces
+    p_tril, q_tril = p._unbroadcasted_scale_tril, q._unbroadcasted_scale_tril
+    n = p.event_shape[0]
+    batch = tuple(broadcast_shapes(tuple(p_tril.shape[:-2]), tuple(q_tril.shape[:-2])))
+    # trace(Sigma_q^-1 Sigma_p) = ||L_q^-1 L_p||_F^2
+    whitened = solve(q_tril.expand(batch + (n, n)), p_tril.expand(batch + (n, n)))
+    trace_term = whitened.pow(2).sum((-2, -1))
+    mahalanobis = batch_mahalanobis(q_tril, q.loc - p.loc)
+    return half_log_det(q_tril) - half_log_det(p_tril) + 0.5 * (trace_term + mahalanobis - n)
