@@ -2,17 +2,17 @@
 on ``[0, 1]``, with ``a = concentration1`` and ``b = concentration0``.
 
 PyTorch builds Beta on a two-class Dirichlet; here the formulas are written directly (the
-same values). Samples, as for ``Gamma``, carry no gradient."""
+same values). ``rsample`` is ``G1 / (G1 + G0)`` for differentiable gamma samples ``G1``, ``G0``
+of the two concentrations (an unbiased gradient, though not PyTorch's per-sample one)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from chainrule._ops._util import Tensor, make_tensor
+import chainrule
+from chainrule._ops._util import Tensor
 from chainrule._ops.selection import where
-from chainrule._random import rng_of
 from chainrule.distributions import constraints
 from chainrule.distributions._special import digamma, lgamma, xlogy
+from chainrule.distributions._standard_gamma import standard_gamma
 from chainrule.distributions.distribution import EMPTY_SHAPE, Distribution
 from chainrule.distributions.utils import broadcast_parameters
 
@@ -36,6 +36,7 @@ class Beta(Distribution):
     arg_constraints = {"concentration1": constraints.positive,
                        "concentration0": constraints.positive}
     support = constraints.unit_interval
+    has_rsample = True
 
     def __init__(self, concentration1, concentration0, validate_args: bool | None = None) -> None:
         # Kept under private names, as PyTorch keeps them inside its Dirichlet: the repr is
@@ -70,12 +71,12 @@ class Beta(Distribution):
         total = a + b
         return a * b / (total.pow(2) * (total + 1))
 
-    def sample(self, sample_shape=EMPTY_SHAPE) -> Tensor:
+    def rsample(self, sample_shape=EMPTY_SHAPE) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        a = self.concentration1.detach().numpy()
-        drawn = rng_of(None).beta(a, self.concentration0.detach().numpy(), size=shape)
-        eps = np.finfo(a.dtype).eps
-        return make_tensor(drawn.astype(a.dtype).clip(eps, 1 - eps))
+        first = standard_gamma(self.concentration1.expand(shape))
+        second = standard_gamma(self.concentration0.expand(shape))
+        finfo = chainrule.finfo(first.dtype)
+        return (first / (first + second)).clamp(min=finfo.tiny, max=1 - finfo.eps)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:

@@ -1,18 +1,15 @@
 """``Gamma(concentration, rate)``: density ``rate**c * x**(c - 1) * exp(-rate * x) / Gamma(c)``
 on ``x >= 0``.
 
-Samples come from NumPy's gamma sampler, without gradients: PyTorch's ``rsample`` needs
-the derivative of a gamma sample with respect to its concentration (an implicit
-reparameterisation), which chainrule does not implement."""
+``rsample`` is ``standard_gamma(concentration) / rate``, differentiable in both parameters
+(the implicit reparameterisation of ``_standard_gamma``)."""
 
 from __future__ import annotations
 
-import numpy as np
-
-from chainrule._ops._util import Tensor, make_tensor
-from chainrule._random import rng_of
+from chainrule._ops._util import Tensor
 from chainrule.distributions import constraints
 from chainrule.distributions._special import digamma, lgamma, xlogy
+from chainrule.distributions._standard_gamma import standard_gamma
 from chainrule.distributions.distribution import EMPTY_SHAPE, Distribution
 from chainrule.distributions.utils import broadcast_parameters
 
@@ -30,6 +27,7 @@ class Gamma(Distribution):
 
     arg_constraints = {"concentration": constraints.positive, "rate": constraints.positive}
     support = constraints.nonnegative
+    has_rsample = True
 
     def __init__(self, concentration, rate, validate_args: bool | None = None) -> None:
         (self.concentration, self.rate), batch_shape = broadcast_parameters(concentration, rate)
@@ -47,12 +45,9 @@ class Gamma(Distribution):
     def variance(self) -> Tensor:
         return self.concentration / self.rate.pow(2)
 
-    def sample(self, sample_shape=EMPTY_SHAPE) -> Tensor:
+    def rsample(self, sample_shape=EMPTY_SHAPE) -> Tensor:
         shape = tuple(self._extended_shape(sample_shape))
-        c = self.concentration.detach().numpy()
-        drawn = rng_of(None).standard_gamma(c, size=shape) / self.rate.detach().numpy()
-        dtype = c.dtype
-        return make_tensor(drawn.astype(dtype).clip(min=np.finfo(dtype).tiny))
+        return standard_gamma(self.concentration.expand(shape)) / self.rate.expand(shape)
 
     def log_prob(self, value: Tensor) -> Tensor:
         if self._validate_args:
