@@ -61,6 +61,11 @@ CASES = {
     "MVN-precision": (lambda lib, loc, a: lib.distributions.MultivariateNormal(
         loc, precision_matrix=a @ a.mT + lib.eye(3, dtype=a.dtype)),
         [RNG.standard_normal(3), RNG.standard_normal((2, 3, 3))], RNG.standard_normal(3)),
+    "Independent-Normal": (lambda lib, loc, scale: lib.distributions.Independent(
+        lib.distributions.Normal(loc, scale), 1),
+        [RNG.standard_normal((2, 3)), _positive(2, 3)], RNG.standard_normal((4, 2, 3))),
+    "Independent-Bernoulli": (lambda lib, p: lib.distributions.Independent(
+        lib.distributions.Bernoulli(p), 2), [_probabilities(3, 2)], RNG.integers(0, 2, (3, 2)) * 1.0),
     "Gamma": (lambda lib, c, r: lib.distributions.Gamma(c, r), [_positive(3), _positive(3)],
               _positive(2, 3)),
     "Beta": (lambda lib, a, b: lib.distributions.Beta(a, b), [_positive(2, 3), _positive(2, 3)],
@@ -97,6 +102,7 @@ def test_shapes_and_moments_match_torch(case):
     assert tuple(ours.batch_shape) == tuple(theirs.batch_shape)
     assert tuple(ours.event_shape) == tuple(theirs.event_shape)
     assert ours.has_rsample == theirs.has_rsample
+    assert ours.has_enumerate_support == theirs.has_enumerate_support
     for stat in ("mean", "variance", "stddev", "mode"):
         _close(getattr(ours, stat), getattr(theirs, stat))
 
@@ -172,6 +178,7 @@ KL_PAIRS = {
     "Gamma": ("Gamma", "Gamma"),
     "Beta": ("Beta", "Beta"),
     "MultivariateNormal": ("MVN-covariance", "MVN-scale_tril"),
+    "Independent": ("Independent-Normal", "Independent-Normal"),
 }
 
 
@@ -258,6 +265,9 @@ def test_register_kl_dispatches_on_the_most_specific_pair():
     lambda lib: lib.distributions.kl_divergence(
         lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2)),
         lib.distributions.MultivariateNormal(lib.zeros(3), lib.eye(3))),
+    lambda lib: lib.distributions.Independent(lib.distributions.Normal(lib.zeros(3), 1.0), 2),
+    lambda lib: lib.distributions.Independent(lib.distributions.Normal(lib.zeros(3), 1.0), 1).log_prob(
+        lib.zeros(2)),
     lambda lib: lib.distributions.kl_divergence(lib.distributions.Categorical(logits=lib.zeros(2)),
                                                 lib.distributions.Normal(0.0, 1.0)),
 ])
@@ -294,6 +304,8 @@ def test_validation_can_be_switched_off():
     lambda lib: lib.distributions.Beta(1.0, 2.0),
     lambda lib: lib.distributions.MultivariateNormal(lib.zeros(2), lib.eye(2)),
     lambda lib: lib.distributions.MultivariateNormal(lib.zeros(3, 2), scale_tril=lib.eye(2)),
+    lambda lib: lib.distributions.Independent(lib.distributions.Normal(lib.zeros(3, 2), 1.0), 1),
+    lambda lib: lib.distributions.Independent(lib.distributions.Bernoulli(lib.full((3, 2), 0.5)), 0),
 ])
 def test_reprs_and_supports_match_torch(make):
     ours, theirs = make(chainrule), make(torch)

@@ -16,11 +16,12 @@ from chainrule.distributions.beta import Beta
 from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.distribution import Distribution
 from chainrule.distributions.gamma import Gamma
+from chainrule.distributions.independent import Independent
 from chainrule.distributions.kl import kl_divergence, register_kl
 from chainrule.distributions.multivariate_normal import MultivariateNormal
 from chainrule.distributions.normal import Normal
 from chainrule.distributions.uniform import Uniform
 
-__all__ = ["Bernoulli", "Beta", "Categorical", "Distribution", "Gamma", "MultivariateNormal", "Normal",
+__all__ = ["Bernoulli", "Beta", "Categorical", "Distribution", "Gamma", "Independent", "MultivariateNormal", "Normal",
            "Uniform",
            "constraints", "kl_divergence", "register_kl"]

@@ -21,6 +21,7 @@ from chainrule.distributions.bernoulli import Bernoulli
 from chainrule.distributions.beta import Beta, log_beta
 from chainrule.distributions.categorical import Categorical
 from chainrule.distributions.gamma import Gamma
+from chainrule.distributions.independent import Independent, sum_rightmost
 from chainrule.distributions.multivariate_normal import (
     MultivariateNormal,
     batch_mahalanobis,
@@ -121,3 +122,10 @@ def _kl_multivariate_normal(p: MultivariateNormal, q: MultivariateNormal) -> Ten
     trace_term = whitened.pow(2).sum((-2, -1))
     mahalanobis = batch_mahalanobis(q_tril, q.loc - p.loc)
     return half_log_det(q_tril) - half_log_det(p_tril) + 0.5 * (trace_term + mahalanobis - n)
+
+
+@register_kl(Independent, Independent)
+def _kl_independent_independent(p: Independent, q: Independent) -> Tensor:
+    if p.reinterpreted_batch_ndims != q.reinterpreted_batch_ndims:
+        raise NotImplementedError
+    return sum_rightmost(kl_divergence(p.base_dist, q.base_dist), p.reinterpreted_batch_ndims)
