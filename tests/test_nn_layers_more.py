@@ -256,6 +256,17 @@ def test_lazy_module_materialises_from_a_loaded_state_dict():
     assert type(lazy) is nn.Linear
 
 
+@pytest.mark.parametrize("case", ["LazyLinear", "LazyBatchNorm1d"])
+def test_lazy_module_converted_before_its_first_forward_keeps_its_placeholders(case):
+    lazy, _, shape = LAZY[case]
+    ours, theirs = lazy(chainrule).double(), lazy(torch).double()
+    assert [repr(v) for v in ours.state_dict().values()] == [repr(v) for v in theirs.state_dict().values()]
+    ours(chainrule.randn(*shape, dtype=chainrule.float64))
+    theirs(torch.randn(*shape, dtype=torch.float64))
+    for (key, mine), other in zip(ours.state_dict().items(), theirs.state_dict().values()):
+        assert (tuple(mine.shape), str(mine.dtype)) == (tuple(other.shape), str(other.dtype)), key
+
+
 def test_lazy_conv_errors_match_torch():
     raises_like_torch(lambda: nn.LazyConv1d(4, 3, groups=2)(chainrule.randn(2, 3, 5)),
                       lambda: torch.nn.LazyConv1d(4, 3, groups=2)(torch.randn(2, 3, 5)))

@@ -55,6 +55,16 @@ class LazyModuleMixin:
         raise NotImplementedError(f"initialize_parameters is not implemented for "
                                   f"{type(self).__name__}")
 
+    def _apply(self, fn):
+        # Module._apply rebuilds buffers from fn's result: keep placeholder buffers placeholders
+        # (of the converted dtype) so that they are still materialised on the first forward.
+        placeholders = [name for name, b in self._buffers.items() if isinstance(b, UninitializedBuffer)]
+        super()._apply(fn)
+        for name in placeholders:
+            if not isinstance(self._buffers[name], UninitializedBuffer):
+                self._buffers[name] = UninitializedBuffer(dtype=self._buffers[name].dtype)
+        return self
+
     def _save_to_state_dict(self, destination: dict, prefix: str, keep_vars: bool) -> None:
         # As in PyTorch, a placeholder is saved as itself: it has no values to detach.
         super()._save_to_state_dict(destination, prefix, keep_vars)
