@@ -455,3 +455,24 @@ def test_rsample_gradient_of_the_mean_is_unbiased(case):
     getattr(D, case)(*exact).mean.sum().backward()
     for estimate, truth in zip(params, exact):
         np.testing.assert_allclose(estimate.grad.numpy(), truth.grad.numpy(), rtol=0.05, atol=0.005)
+
+
+EXPANSIONS = {"Normal": (4, 2, 3), "Normal-broadcast": (5, 2, 3), "Uniform": (2, 4),
+              "Bernoulli-probs": (2, 3, 2), "Bernoulli-logits": (3, 5), "Categorical-probs": (3, 2),
+              "Categorical-logits": (4,), "MVN-covariance": (3, 2), "MVN-scale_tril": (4, 2),
+              "MVN-precision": (5, 2), "Independent-Normal": (4, 2), "Independent-Bernoulli": (2,),
+              "Gamma": (2, 3), "Beta": (4, 2, 3)}
+
+
+@pytest.mark.parametrize("case", list(EXPANSIONS))
+def test_expand_matches_torch(case):
+    shape = EXPANSIONS[case]
+    ours, theirs = _build(case, chainrule)[0].expand(shape), _build(case, torch)[0].expand(shape)
+    assert type(ours).__name__ == type(theirs).__name__
+    assert tuple(ours.batch_shape) == tuple(theirs.batch_shape) == shape
+    assert tuple(ours.event_shape) == tuple(theirs.event_shape)
+    assert repr(ours) == repr(theirs)
+    sample = theirs.sample()
+    _close(ours.log_prob(chainrule.tensor(sample.numpy())), theirs.log_prob(sample))
+    _close(ours.entropy(), theirs.entropy())
+    assert tuple(ours.sample((2,)).shape) == tuple(theirs.sample((2,)).shape)

@@ -55,6 +55,9 @@ class Bernoulli(Distribution):
         self._param = param
         super().__init__(batch_shape, validate_args=validate_args)
 
+    def _expanding_attributes(self) -> dict[str, int]:
+        return {"probs": 0, "logits": 0, "_param": 0}
+
     @lazy_property
     def logits(self) -> Tensor:
         return probs_to_logits(self.probs, is_binary=True)

@@ -45,6 +45,9 @@ class Beta(Distribution):
             concentration1, concentration0)
         super().__init__(batch_shape, validate_args=validate_args)
 
+    def _expanding_attributes(self) -> dict[str, int]:
+        return {"_concentration1": 0, "_concentration0": 0}
+
     @property
     def concentration1(self) -> Tensor:
         return self._concentration1

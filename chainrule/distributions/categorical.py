@@ -44,6 +44,9 @@ class Categorical(Distribution):
         batch_shape = self._param.shape[:-1] if self._param.ndim > 1 else Size()
         super().__init__(batch_shape, validate_args=validate_args)
 
+    def _expanding_attributes(self) -> dict[str, int]:
+        return {"probs": 1, "logits": 1, "_param": 1}
+
     @lazy_property
     def logits(self) -> Tensor:
         return probs_to_logits(self.probs)

@@ -90,6 +90,31 @@ class Distribution:
     def stddev(self) -> Tensor:
         return self.variance.sqrt()
 
+    def _expanding_attributes(self) -> dict[str, int]:
+        """The tensors ``expand`` broadcasts, each with its count of trailing dims that are
+        not batch dims (the parameters, by default, each one value per batch element)."""
+        return dict.fromkeys(self.arg_constraints, 0)
+
+    def expand(self, batch_shape, _instance=None) -> Distribution:
+        """The same distribution with its parameters expanded (not copied) to ``batch_shape``.
+
+        >>> import chainrule as torch
+        >>> from chainrule.distributions import Normal
+        >>> Normal(torch.zeros(2), 1.0).expand((3, 2)).batch_shape
+        torch.Size([3, 2])
+        """
+        batch_shape = Size(batch_shape)
+        new = _instance if _instance is not None else object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        for name, trailing in self._expanding_attributes().items():
+            value = self.__dict__.get(name)
+            if value is not None:
+                kept = tuple(value.shape[value.ndim - trailing:]) if trailing else ()
+                new.__dict__[name] = value.expand(tuple(batch_shape) + kept)
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
+
     def sample(self, sample_shape=EMPTY_SHAPE) -> Tensor:
         """A sample (or ``sample_shape`` of them) without gradients."""
         with no_grad():

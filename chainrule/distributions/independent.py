@@ -5,6 +5,7 @@ event dims, so ``log_prob`` and ``entropy`` sum over them (a diagonal Gaussian o
 from __future__ import annotations
 
 from chainrule._ops._util import Tensor
+from chainrule._size import Size
 from chainrule.distributions import constraints
 from chainrule.distributions.distribution import EMPTY_SHAPE, Distribution
 
@@ -40,6 +41,16 @@ class Independent(Distribution):
         self.reinterpreted_batch_ndims = reinterpreted_batch_ndims
         super().__init__(shape[:len(shape) - event_dims], shape[len(shape) - event_dims:],
                          validate_args=validate_args)
+
+    def expand(self, batch_shape, _instance=None) -> Independent:
+        batch_shape = Size(batch_shape)
+        new = _instance if _instance is not None else object.__new__(Independent)
+        reinterpreted = self._event_shape[:self.reinterpreted_batch_ndims]
+        new.base_dist = self.base_dist.expand(batch_shape + reinterpreted)
+        new.reinterpreted_batch_ndims = self.reinterpreted_batch_ndims
+        Distribution.__init__(new, batch_shape, self._event_shape, validate_args=False)
+        new._validate_args = self._validate_args
+        return new
 
     @property
     def has_rsample(self) -> bool:

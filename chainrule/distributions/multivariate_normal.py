@@ -79,6 +79,9 @@ class MultivariateNormal(Distribution):
         else:
             self._unbroadcasted_scale_tril = cholesky(inv(precision_matrix))
 
+    def _expanding_attributes(self) -> dict[str, int]:
+        return {"loc": 1, "scale_tril": 2, "covariance_matrix": 2, "precision_matrix": 2}
+
     @lazy_property
     def scale_tril(self) -> Tensor:
         return self._unbroadcasted_scale_tril.expand(tuple(self._batch_shape + self._event_shape * 2))
