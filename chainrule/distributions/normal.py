@@ -7,6 +7,7 @@ import math
 import chainrule
 from chainrule._ops._util import Tensor
 from chainrule.distributions import constraints
+from chainrule.distributions._special import erfinv
 from chainrule.distributions.distribution import EMPTY_SHAPE, Distribution
 from chainrule.distributions.utils import broadcast_parameters
 
@@ -61,6 +62,9 @@ class Normal(Distribution):
         if self._validate_args:
             self._validate_sample(value)
         return 0.5 * (1 + ((value - self.loc) * self.scale.reciprocal() / math.sqrt(2)).erf())
+
+    def icdf(self, value: Tensor) -> Tensor:
+        return self.loc + self.scale * erfinv(2 * value - 1) * math.sqrt(2)
 
     def entropy(self) -> Tensor:
         return 0.5 + 0.5 * math.log(2 * math.pi) + self.scale.log()
