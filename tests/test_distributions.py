@@ -398,7 +398,7 @@ def test_erfinv_and_its_gradient_match_torch():
     # erf near +-1 is known to about 1e-16 absolutely, so erfinv within 1e-10 of +-1 to ~1e-8
     _close(erfinv(ours), torch.erfinv(theirs), rtol=1e-8, atol=1e-14)
     _close(erfinv(ours)[:-4], torch.erfinv(theirs)[:-4], rtol=1e-13, atol=1e-14)
-    inner = slice(1, -1)
+    inner = slice(1, -4)  # away from +-1 and the far tails
     erfinv(ours)[inner].sum().backward()
     torch.erfinv(theirs)[inner].sum().backward()
     _close(ours.grad, theirs.grad, rtol=1e-10)
