@@ -11,6 +11,8 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+import math as _math
+
 import numpy as _np
 
 # PyTorch computes 1/0, log(0) and overflow silently (inf/nan); so does chainrule,
@@ -82,6 +84,12 @@ from chainrule.autograd.grad_mode import (
     set_grad_enabled,
 )
 from chainrule import autograd  # noqa: E402
+from chainrule._compile import compile  # noqa: E402
+
+inf = _math.inf
+nan = _math.nan
+pi = _math.pi
+e = _math.e
 
 from chainrule._tensor_types import (  # noqa: E402
     BoolTensor,
@@ -114,7 +122,7 @@ def __getattr__(name: str):
     import importlib
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
-            "serialization", "testing", "cuda", "backends", "accelerator"}
+            "serialization", "testing", "cuda", "backends", "accelerator", "distributions"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

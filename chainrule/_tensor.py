@@ -67,6 +67,8 @@ class Tensor:
     __array_priority__ = 1000  # NumPy defers `ndarray + tensor` to Tensor.__radd__
     __array_ufunc__ = None
     is_cuda = False
+    is_xpu = False
+    is_mps = False
     is_sparse = False
     is_quantized = False
     is_meta = False

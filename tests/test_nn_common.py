@@ -101,6 +101,26 @@ CASES = {
     "BatchNorm3d": (lambda: nn.BatchNorm3d(3), lambda: (_randn(4, 3, 2, 2, 2),)),
     "LayerNorm": (lambda: nn.LayerNorm(6), lambda: (_randn(4, 6),)),
     "GroupNorm": (lambda: nn.GroupNorm(2, 4), lambda: (_randn(3, 4, 5),)),
+    "RMSNorm": (lambda: nn.RMSNorm(6), lambda: (_randn(4, 6),)),
+    "LocalResponseNorm": (lambda: nn.LocalResponseNorm(2), lambda: (_randn(2, 4, 5),)),
+    "InstanceNorm1d": (lambda: nn.InstanceNorm1d(3, affine=True, track_running_stats=True),
+                       lambda: (_randn(2, 3, 5),)),
+    "InstanceNorm2d": (lambda: nn.InstanceNorm2d(3), lambda: (_randn(2, 3, 4, 4),)),
+    # padding, pixel shuffle
+    **{f"{kind}Pad{dims}d": (lambda kind=kind, dims=dims: getattr(nn, f"{kind}Pad{dims}d")(1),
+                             lambda dims=dims: (_randn(*(2,) + (3,) * (dims + 1)),))
+       for kind in ("Reflection", "Replication", "Circular", "Zero") for dims in (1, 2, 3)},
+    **{f"ConstantPad{dims}d": (lambda dims=dims: getattr(nn, f"ConstantPad{dims}d")(1, 2.5),
+                               lambda dims=dims: (_randn(*(2,) + (3,) * (dims + 1)),))
+       for dims in (1, 2, 3)},
+    "PixelShuffle": (lambda: nn.PixelShuffle(2), lambda: (_randn(2, 8, 3, 3),)),
+    "PixelUnshuffle": (lambda: nn.PixelUnshuffle(2), lambda: (_randn(2, 2, 4, 6),)),
+    # lazy modules: parameters take their shapes from the first input
+    "LazyLinear": (lambda: nn.LazyLinear(4), lambda: (_randn(5, 3),)),
+    "LazyConv1d": (lambda: nn.LazyConv1d(3, 3), lambda: (_randn(2, 2, 7),)),
+    "LazyConv2d": (lambda: nn.LazyConv2d(3, 3), lambda: (_randn(2, 2, 5, 5),)),
+    "LazyBatchNorm1d": (lambda: nn.LazyBatchNorm1d(), lambda: (_randn(4, 3),)),
+    "LazyBatchNorm2d": (lambda: nn.LazyBatchNorm2d(), lambda: (_randn(4, 3, 2, 2),)),
     # losses
     "L1Loss": (lambda: nn.L1Loss(), lambda: (_randn(4, 3), _randn(4, 3))),
     "MSELoss": (lambda: nn.MSELoss(), lambda: (_randn(4, 3), _randn(4, 3))),
@@ -183,7 +203,9 @@ def test_parameters_and_submodules_are_registered(name):
     state = module.state_dict()
     assert isinstance(state, OrderedDict)
     assert set(names) <= set(state)
-    assert all(isinstance(v, chainrule.Tensor) and not v.requires_grad for v in state.values())
+    placeholders = (nn.UninitializedParameter, nn.UninitializedBuffer)  # saved as themselves
+    assert all(isinstance(v, chainrule.Tensor) and (not v.requires_grad or isinstance(v, placeholders))
+               for v in state.values())
 
 
 @pytest.mark.parametrize("name", ALL)

@@ -51,3 +51,14 @@ def compare_with_torch(op, *args, rtol=None, atol=None, grad=True, name=None, **
             if other.grad is not None:
                 np.testing.assert_allclose(mine.grad.numpy(), other.grad.numpy(), rtol=rtol, atol=atol)
     return ours
+
+
+def raises_like_torch(ours, theirs):
+    """``theirs()`` (torch) raises; ``ours()`` raises the same exception type and message."""
+    import pytest
+
+    with pytest.raises(Exception) as expected:
+        theirs()
+    with pytest.raises(type(expected.value)) as got:
+        ours()
+    assert str(got.value) == str(expected.value)

@@ -1,4 +1,5 @@
-"""``chainrule.linalg`` (``torch.linalg``): norms, inverses, determinants and linear solves.
+"""``chainrule.linalg`` (``torch.linalg``): norms, inverses, determinants, linear solves and
+Cholesky factors.
 
 >>> import chainrule as torch
 >>> A = torch.tensor([[3.0, 1.0], [1.0, 2.0]])
@@ -9,9 +10,10 @@
 
 from chainrule._ops.linalg import matmul
 from chainrule._ops.products import linalg_cross as cross
+from chainrule.linalg.cholesky import cholesky
 from chainrule.linalg.inverse import LinAlgError, det, inv, solve
 from chainrule.linalg.inverse import linalg_slogdet as slogdet
 from chainrule.linalg.norms import matrix_norm, norm, svdvals, vector_norm
 
-__all__ = ["LinAlgError", "cross", "det", "inv", "matmul", "matrix_norm", "norm", "slogdet",
+__all__ = ["LinAlgError", "cholesky", "cross", "det", "inv", "matmul", "matrix_norm", "norm", "slogdet",
            "solve", "svdvals", "vector_norm"]

@@ -7,7 +7,7 @@
 torch.Size([3, 2])
 """
 
-from chainrule.nn.parameter import Buffer, Parameter
+from chainrule.nn.parameter import Buffer, Parameter, UninitializedBuffer, UninitializedParameter
 from chainrule.nn.modules import *  # noqa: F403
 from chainrule.nn.modules import Module
 from chainrule.nn import attention, functional, init

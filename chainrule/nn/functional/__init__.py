@@ -10,6 +10,7 @@ from chainrule.nn.functional.activation import *  # noqa: F403
 from chainrule.nn.functional.dropout import dropout
 from chainrule.nn.functional.linear import bilinear, linear
 from chainrule.nn.functional.padding import pad
+from chainrule.nn.functional.pixelshuffle import pixel_shuffle, pixel_unshuffle
 from chainrule.nn.functional.sparse import embedding, one_hot
 from chainrule._ops.distance import cosine_similarity, pairwise_distance
 

@@ -1,10 +1,12 @@
-"""Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm`` (and ``dropout2d``).
+"""Normalisation: ``batch_norm``, ``layer_norm``, ``group_norm``, ``instance_norm``,
+``rms_norm``, ``local_response_norm``, ``normalize`` (and ``dropout2d``).
 
 All three standardise ``x`` over some axes, ``x_hat = (x - mean) / sqrt(var + eps)``,
 then apply a per-feature affine map ``x_hat * weight + bias``. They differ only
 in which axes the statistics span (batch norm: every axis but the channel one;
 layer norm: the trailing ``normalized_shape``; group norm: each group of
-channels), so one op, ``Normalize``, serves them all. Its gradient is the
+channels; instance norm: each channel of each sample, which is batch norm of the
+input seen as one sample of ``N * C`` channels), so one op, ``Normalize``, serves them all. Its gradient is the
 classic closed form::
 
     dx = invstd * (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat))
@@ -17,18 +19,23 @@ tensor([[-1.0000,  1.0000]])
 
 from __future__ import annotations
 
+import math
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from chainrule._ops._util import Tensor, make_tensor
+from chainrule._ops.arithmetic import div
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
 from chainrule.nn.functional.dropout import NativeDropout, check_probability, scaled_keep_mask
+from chainrule.nn.functional.padding import pad
+from chainrule.nn.functional.pooling import avg_pool2d
 
-__all__ = ["batch_norm", "layer_norm", "group_norm", "dropout2d"]
+__all__ = ["batch_norm", "layer_norm", "group_norm", "instance_norm", "rms_norm",
+           "local_response_norm", "normalize", "dropout2d"]
 
 
 @dataclass(frozen=True)
@@ -168,9 +175,9 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
     return out
 
 
-def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
-               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
-    """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias``."""
+def _trailing_shape(input: Tensor, normalized_shape, star: str) -> tuple:
+    """``normalized_shape`` as a tuple, checked to be the input's trailing dims (``star`` is how
+    PyTorch's message for the calling op writes the leading dims)."""
     if isinstance(normalized_shape, int):
         normalized_shape = (normalized_shape,)
     normalized_shape = tuple(int(s) for s in normalized_shape)
@@ -179,8 +186,16 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
     if k == 0 or shape[len(shape) - k:] != normalized_shape or k > len(shape):
         raise RuntimeError(
             f"Given normalized_shape={list(normalized_shape)}, expected input with shape "
-            f"[*, {', '.join(map(str, normalized_shape))}], but got input of size{list(shape)}")
-    lead = shape[:len(shape) - k]
+            f"[{star}{', '.join(map(str, normalized_shape))}], but got input of size{list(shape)}")
+    return normalized_shape
+
+
+def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing ``normalized_shape`` dims, then ``* weight + bias``."""
+    normalized_shape = _trailing_shape(input, normalized_shape, "*, ")
+    shape = tuple(input.shape)
+    lead = shape[:len(shape) - len(normalized_shape)]
     layout = NormLayout(shape, tuple(range(len(lead), len(shape))),
                         (1,) * len(lead) + normalized_shape, eps)
     return LayerNorm.apply(input, weight, bias, layout=layout)
@@ -196,6 +211,97 @@ def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None,
             f"of shape {list(shape)} and num_groups={num_groups}")
     layout = NormLayout((shape[0], num_groups, -1), (2,), _channel_affine_shape(shape), eps)
     return GroupNorm.apply(input, weight, bias, layout=layout)
+
+
+def instance_norm(input: Tensor, running_mean: Tensor | None = None,
+                  running_var: Tensor | None = None, weight: Tensor | None = None,
+                  bias: Tensor | None = None, use_input_stats: bool = True, momentum: float = 0.1,
+                  eps: float = 1e-5) -> Tensor:
+    """Normalise each channel of each sample of ``(N, C, *)`` over its spatial dims. The running
+    statistics (if given) are updated with the batch average of the per-sample ones, and used
+    instead of them when ``use_input_stats`` is false.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.instance_norm(torch.tensor([[[1.0, 3.0], [2.0, 2.0]]]))
+    tensor([[[-1.0000,  1.0000],
+             [ 0.0000,  0.0000]]])
+    """
+    shape = tuple(input.shape)
+    if use_input_stats and math.prod(shape[2:]) <= 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size "
+                         f"torch.Size({list(shape)})")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when "
+                           "use_input_stats is false")
+    batch = shape[0]
+
+    def per_instance(per_channel: Tensor | None) -> Tensor | None:
+        return None if per_channel is None else per_channel.detach().repeat(batch)
+
+    # PyTorch's own reduction to batch norm: the batch becomes one sample of N * C channels.
+    mean, var = per_instance(running_mean), per_instance(running_var)
+    out = batch_norm(input.reshape((1, -1) + shape[2:]), mean, var,
+                     None if weight is None else weight.repeat(batch),
+                     None if bias is None else bias.repeat(batch), use_input_stats, momentum, eps)
+    for running, updated in ((running_mean, mean), (running_var, var)):
+        if running is not None and use_input_stats:
+            running._data[...] = updated._data.reshape(batch, -1).mean(0)
+    return out.reshape(shape)
+
+
+def rms_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
+             eps: float | None = None) -> Tensor:
+    """``x / sqrt(mean(x**2) + eps) * weight`` over the trailing ``normalized_shape`` dims;
+    ``eps`` defaults to the machine epsilon of the input's dtype.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.rms_norm(torch.tensor([[3.0, 4.0]]), (2,))
+    tensor([[0.8485, 1.1314]])
+    """
+    dims = tuple(range(-len(_trailing_shape(input, normalized_shape, "*")), 0))
+    if eps is None:
+        eps = float(np.finfo(input._data.dtype).eps)
+    out = input * ((input * input).mean(dims, keepdim=True) + eps).rsqrt()
+    return out if weight is None else out * weight
+
+
+def local_response_norm(input: Tensor, size: int, alpha: float = 1e-4, beta: float = 0.75,
+                        k: float = 1.0) -> Tensor:
+    """Divide each element of ``(N, C, *)`` by ``(k + alpha * mean of x**2 over a window of
+    size channels around it) ** beta`` (the window is zero-padded at the channel edges).
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.local_response_norm(torch.tensor([[[2.0], [0.0]]]), size=2, alpha=1.0, beta=1.0)
+    tensor([[[0.6667],
+             [0.0000]]])
+    """
+    shape = tuple(input.shape)
+    if input.ndim < 3:
+        raise ValueError(f"Expected 3D or higher dimensionality                          "
+                         f"input (got {input.ndim} dimensions)")
+    if input._data.size == 0:
+        return input
+    squares = (input * input).reshape(shape[0], 1, shape[1], -1)
+    window_mean = avg_pool2d(pad(squares, (0, 0, size // 2, (size - 1) // 2)), (size, 1), stride=1)
+    return input / (window_mean.reshape(shape) * alpha + k).pow(beta)
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
+    """``input / max(norm_p(input, dim), eps)``: unit vectors along ``dim``.
+
+    >>> import chainrule as torch
+    >>> import chainrule.nn.functional as F
+    >>> F.normalize(torch.tensor([[3.0, 4.0]]))
+    tensor([[0.6000, 0.8000]])
+    """
+    denominator = input.norm(p, dim, keepdim=True).clamp_min(eps).expand_as(input)
+    if out is None:
+        return input / denominator
+    return div(input, denominator, out=out)
 
 
 def dropout2d(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:

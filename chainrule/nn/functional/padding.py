@@ -94,19 +94,41 @@ class ScatterPad(Function):
         return GatherPad.apply(grad, gathers, input_shape), None, None
 
 
-class ReflectionPad(GatherPad):
+class ReflectionPad1D(GatherPad):
     node_name = "ReflectionPad1DBackward0"
 
 
-class ReplicationPad(GatherPad):
+class ReflectionPad2D(GatherPad):
+    node_name = "ReflectionPad2DBackward0"
+
+
+class ReflectionPad3D(GatherPad):
+    node_name = "ReflectionPad3DBackward0"
+
+
+class ReplicationPad1D(GatherPad):
     node_name = "ReplicationPad1DBackward0"
 
 
+class ReplicationPad2D(GatherPad):
+    node_name = "ReplicationPad2DBackward0"
+
+
+class ReplicationPad3D(GatherPad):
+    node_name = "ReplicationPad3DBackward0"
+
+
 class CircularPad(GatherPad):
+    """PyTorch writes circular padding with slice copies (its node is ``CopySlices``); here it
+    is one gather like the other modes."""
+
     node_name = "CircularPad1DBackward0"
 
 
-_GATHER_CLASSES = {"reflect": ReflectionPad, "replicate": ReplicationPad, "circular": CircularPad}
+# The op for each mode, indexed by the number of padded dims minus one.
+_GATHER_CLASSES = {"reflect": (ReflectionPad1D, ReflectionPad2D, ReflectionPad3D),
+                   "replicate": (ReplicationPad1D, ReplicationPad2D, ReplicationPad3D),
+                   "circular": (CircularPad,) * 3}
 
 
 def _check_gather_pad(input: Tensor, pad: tuple, mode: str) -> None:
@@ -159,4 +181,5 @@ def pad(input: Tensor, pad: tuple[int, ...], mode: str = "constant", value: floa
         raise RuntimeError(f'Padding mode "{mode}"" doesn\'t take in value argument')
     _check_gather_pad(input, pad, mode)
     gathers = _source_indices(pad, tuple(input.shape), mode)
-    return _GATHER_CLASSES[mode].apply(input, gathers, tuple(input.shape))
+    op = _GATHER_CLASSES[mode][len(pad) // 2 - 1]
+    return op.apply(input, gathers, tuple(input.shape))

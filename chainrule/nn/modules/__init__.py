@@ -25,3 +25,7 @@ from chainrule.nn.modules.fold import *  # noqa: F403
 from chainrule.nn.modules.distance import *  # noqa: F403
 from chainrule.nn.modules.rnn import *  # noqa: F403
 from chainrule.nn.modules.transformer import *  # noqa: F403
+from chainrule.nn.modules.instancenorm import *  # noqa: F403
+from chainrule.nn.modules.padding import *  # noqa: F403
+from chainrule.nn.modules.pixelshuffle import *  # noqa: F403
+from chainrule.nn.modules.lazy import *  # noqa: F403

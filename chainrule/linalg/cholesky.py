@@ -1,0 +1,73 @@
+"""``linalg.cholesky``: the lower-triangular ``L`` with ``L @ L.mT == A`` for each symmetric
+positive-definite ``A``, batched over leading dimensions.
+
+``A`` is taken to be symmetric and only its lower triangle is read. The gradient (Murray,
+2016) is ``A_bar = L^-T Phi(L^T L_bar) L^-1``, symmetrised, where ``Phi`` keeps the lower
+triangle and halves the diagonal; it is written with chainrule ops, so it can be
+differentiated again.
+
+>>> import chainrule as torch
+>>> torch.linalg.cholesky(torch.tensor([[4.0, 2.0], [2.0, 2.0]]))
+tensor([[2., 0.],
+        [1., 1.]])
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule._ops._util import Tensor, make_tensor
+from chainrule.autograd.function import Function
+from chainrule.linalg.inverse import LinAlgError, _check_square, inverse
+
+__all__ = ["cholesky"]
+
+
+def _not_positive_definite(data: np.ndarray) -> LinAlgError:
+    matrices = data.reshape((-1,) + data.shape[-2:])
+    for index, matrix in enumerate(matrices):
+        for order in range(1, matrix.shape[-1] + 1):
+            try:
+                np.linalg.cholesky(np.tril(matrix[:order, :order]) + np.tril(matrix[:order, :order], -1).T)
+            except np.linalg.LinAlgError:
+                batch = f"(Batch element {index}): " if data.ndim > 2 else ""
+                return LinAlgError(
+                    f"linalg.cholesky: {batch}The factorization could not be completed because "
+                    f"the input is not positive-definite (the leading minor of order {order} is "
+                    "not positive-definite).")
+    return LinAlgError("linalg.cholesky: the input is not positive-definite.")
+
+
+class Cholesky(Function):
+    node_name = "LinalgCholeskyExBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        lower = np.tril(a._data)
+        symmetric = lower + np.swapaxes(np.tril(a._data, -1), -1, -2)
+        try:
+            factor = np.linalg.cholesky(symmetric) if symmetric.size else symmetric
+        except np.linalg.LinAlgError:
+            raise _not_positive_definite(a._data) from None
+        ctx.save_for_backward(factor)
+        return factor
+
+    @staticmethod
+    def backward(ctx, grad):
+        (factor,) = ctx.saved_tensors
+        n = factor.shape[-1]
+        lower_half_diagonal = make_tensor(
+            (np.tril(np.ones((n, n))) - 0.5 * np.eye(n)).astype(factor._data.dtype))
+        phi = (factor.mT @ grad) * lower_half_diagonal
+        factor_inverse = inverse(factor)
+        grad_a = factor_inverse.mT @ phi @ factor_inverse
+        return 0.5 * (grad_a + grad_a.mT)
+
+
+def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
+    """The Cholesky factor of each symmetric positive-definite matrix (``L`` lower
+    triangular, or ``L.mT`` with ``upper``); ``LinAlgError`` if a matrix is not
+    positive-definite."""
+    _check_square("cholesky", A._data)
+    factor = Cholesky.apply(A)
+    return factor.mT if upper else factor
