@@ -1,0 +1,45 @@
+"""One rank started by ``chainrule.distributed.run``: torchrun's variables, then the script with
+chainrule standing in for torch. A failure (an exception, or a non-zero ``sys.exit``) stops every
+rank through ``MPI_Abort``."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from chainrule.distributed import faults
+from chainrule.distributed._mpi import mpi
+
+
+def _torchrun_environment(MPI) -> None:
+    world = MPI.COMM_WORLD
+    node = world.Split_type(MPI.COMM_TYPE_SHARED)
+    os.environ.update(RANK=str(world.Get_rank()), WORLD_SIZE=str(world.Get_size()),
+                      LOCAL_RANK=str(node.Get_rank()), LOCAL_WORLD_SIZE=str(node.Get_size()),
+                      GROUP_RANK="0", ROLE_RANK=str(world.Get_rank()),
+                      ROLE_WORLD_SIZE=str(world.Get_size()))
+    node.Free()
+    status_dir = os.environ.get(faults.STATUS_DIR)
+    if status_dir:
+        with open(os.path.join(status_dir, f"pid.{world.Get_rank()}"), "w") as note:
+            note.write(str(os.getpid()))
+
+
+def main(argv: list[str]) -> int:
+    from chainrule._torch_shim import main_run
+
+    MPI = mpi()
+    _torchrun_environment(MPI)
+    faults.install()
+    try:
+        code = main_run(argv)
+    except BaseException:
+        faults.abort_world(*sys.exc_info())
+        raise
+    if code:
+        faults.abort_world(SystemExit, SystemExit(f"the script exited with status {code}"), None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

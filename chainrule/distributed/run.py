@@ -1,0 +1,132 @@
+"""Start N ranks of a script, torchrun-style: ``python -m chainrule.distributed.run
+--nproc_per_node N SCRIPT.py [ARGS]``.
+
+The ranks are MPI processes started by ``mpiexec``; each runs the script with chainrule standing
+in for torch (as ``chainrule run`` does) and torchrun's variables set (``RANK``, ``LOCAL_RANK``,
+``WORLD_SIZE``, ``LOCAL_WORLD_SIZE``, ``MASTER_ADDR``, ``MASTER_PORT``). When a rank fails, every
+rank is stopped and one line names the failed rank; the exit status is non-zero.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+
+from chainrule._optional import install_command
+from chainrule.distributed.faults import STATUS_DIR
+
+__all__ = ["find_mpiexec", "launch", "main"]
+
+# mpiexec's (MPICH Hydra's) multi-line report of a rank that died: we replace it by one line.
+_BANNER_LINE = re.compile(r"^(=+|=  .*|YOUR APPLICATION TERMINATED WITH THE EXIT STRING: .*|"
+                          r"This typically refers to a problem with your application\.|"
+                          r"Please see the FAQ page for debugging suggestions|"
+                          r"Abort\(\d+\) on node \d+.*MPI_Abort.*)\s*$")
+_BANNER_PID = re.compile(r"^=\s+PID (\d+) RUNNING AT")
+_EXIT_STRING = re.compile(r"EXIT STRING: (.*)$")
+
+
+def find_mpiexec() -> str:
+    """The ``mpiexec`` of the running interpreter's environment, else the one on PATH."""
+    beside = os.path.join(os.path.dirname(sys.executable), "mpiexec")
+    if os.access(beside, os.X_OK):
+        return beside
+    found = shutil.which("mpiexec")
+    if found:
+        return found
+    raise FileNotFoundError("chainrule.distributed needs MPI's mpiexec, which was not found: "
+                            f"run {install_command('distributed')}")
+
+
+def _rank_of_pid(status_dir: str, pid: int) -> int | None:
+    for name in os.listdir(status_dir):
+        if name.startswith("pid."):
+            with open(os.path.join(status_dir, name)) as note:
+                if note.read().strip() == str(pid):
+                    return int(name.split(".")[1])
+    return None
+
+
+def _verdict(status_dir: str, nproc: int, returncode: int, banner: list[str]) -> str | None:
+    """The one line that says which rank failed, unless the failed rank said it already."""
+    if any(name.startswith("failed.") for name in os.listdir(status_dir)):
+        return None
+    pids = [int(m.group(1)) for line in banner if (m := _BANNER_PID.match(line))]
+    ranks = [rank for rank in (_rank_of_pid(status_dir, pid) for pid in pids) if rank is not None]
+    how = next((m.group(1) for line in banner if (m := _EXIT_STRING.search(line))),
+               f"exit status {returncode}")
+    who = f"rank {ranks[0]}" if ranks else "a rank"
+    return f"chainrule.distributed.run: {who} of {nproc} failed ({how}); every rank was stopped"
+
+
+def launch(nproc: int, argv: Sequence[str], master_addr: str = "127.0.0.1",
+           master_port: int = 29500) -> int:
+    """Run ``SCRIPT.py ARGS`` (``argv``) as ``nproc`` ranks; returns the exit status."""
+    if nproc < 1:
+        raise ValueError(f"nproc must be a positive number of ranks, got {nproc}")
+    mpiexec = find_mpiexec()
+    with tempfile.TemporaryDirectory(prefix="chainrule-ranks-") as status_dir:
+        env = {**os.environ, "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
+               "MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), STATUS_DIR: status_dir}
+        command = [mpiexec, "-n", str(nproc), sys.executable, "-m", "chainrule.distributed._rank",
+                   *argv]
+        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
+                                   errors="replace")
+        previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
+        banner = []
+        try:
+            for line in process.stderr:
+                if _BANNER_LINE.match(line):
+                    banner.append(line)
+                else:
+                    sys.stderr.write(line)
+                    sys.stderr.flush()
+            returncode = process.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        if returncode != 0:
+            verdict = _verdict(status_dir, nproc, returncode, banner)
+            if verdict:
+                print(verdict, file=sys.stderr, flush=True)
+        return returncode
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m chainrule.distributed.run",
+                                     description=__doc__.splitlines()[0])
+    parser.add_argument("--nproc_per_node", "--nproc-per-node", type=int, default=1)
+    parser.add_argument("--nnodes", default="1", help="only 1: for more machines, run mpiexec "
+                        "with a host file on `python SCRIPT.py`")
+    parser.add_argument("--node_rank", "--node-rank", type=int, default=0)
+    parser.add_argument("--master_addr", "--master-addr", default="127.0.0.1")
+    parser.add_argument("--master_port", "--master-port", type=int, default=29500)
+    parser.add_argument("--standalone", action="store_true")
+    parser.add_argument("script")
+    parser.add_argument("args", nargs=argparse.REMAINDER)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.nnodes not in ("1", "1:1"):
+        print(f"chainrule.distributed.run: --nnodes {args.nnodes} is not supported: start the "
+              f"ranks of several machines with `mpiexec -f HOSTFILE -n N python {args.script}`",
+              file=sys.stderr)
+        return 2
+    if not os.path.isfile(args.script):
+        print(f"chainrule.distributed.run: can't open file '{args.script}': no such file",
+              file=sys.stderr)
+        return 2
+    return launch(args.nproc_per_node, [args.script, *args.args], args.master_addr,
+                  args.master_port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
