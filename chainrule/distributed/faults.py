@@ -15,7 +15,8 @@ _previous_hook = None
 
 
 def failure_line(rank: int, size: int, error: BaseException) -> str:
-    message = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    first_line = next((line for line in str(error).splitlines() if line.strip()), "")
+    message = f"{type(error).__name__}: {first_line.strip()}" if first_line else type(error).__name__
     return f"chainrule.distributed: rank {rank} of {size} failed with {message}; stopping every rank"
 
 
