@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 
 __all__ = ["abort_world", "failure_line", "install", "uninstall"]
 
 STATUS_DIR = "CHAINRULE_DISTRIBUTED_STATUS_DIR"  # set by the launcher: ranks leave notes there
 _previous_hook = None
+_aborting = False
 
 
 def failure_line(rank: int, size: int, error: BaseException) -> str:
@@ -24,6 +26,10 @@ def abort_world(kind, error, trace) -> None:
     """Print the traceback and the one-line verdict, leave a note for the launcher, abort MPI."""
     from chainrule.distributed._mpi import mpi
 
+    global _aborting
+    if _aborting:
+        return
+    _aborting = True
     traceback.print_exception(kind, error, trace)
     world = mpi().COMM_WORLD
     line = failure_line(world.Get_rank(), world.Get_size(), error)
@@ -32,7 +38,9 @@ def abort_world(kind, error, trace) -> None:
     if status_dir:
         with open(os.path.join(status_dir, f"failed.{world.Get_rank()}"), "w") as note:
             note.write(line)
+    time.sleep(0.2)  # let mpiexec forward this rank's last output before it ends every rank
     world.Abort(1)
+    os._exit(1)  # Abort asks mpiexec to end every rank; this one must not run on meanwhile
 
 
 def _abort_hook(kind, error, trace) -> None:
@@ -52,3 +60,4 @@ def uninstall() -> None:
     if sys.excepthook is _abort_hook:
         sys.excepthook = _previous_hook or sys.__excepthook__
         _previous_hook = None
+_aborting = False

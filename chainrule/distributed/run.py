@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Sequence
 
 from chainrule._optional import install_command
@@ -45,6 +46,30 @@ def find_mpiexec() -> str:
                             f"run {install_command('distributed')}")
 
 
+def _relay(stream, sink, notable: list[str]) -> None:
+    """Copy the ranks' output line by line, keeping mpiexec's failure report out of it; that
+    report's lines and the ranks' own verdicts go to ``notable``."""
+    held_blank = None  # mpiexec's report starts with a blank line: hold blank lines until we know
+    for line in stream:
+        if line.startswith("chainrule.distributed: rank "):
+            notable.append(line)  # a rank's own verdict: the launcher need not repeat it
+        if _BANNER_LINE.match(line):
+            notable.append(line)
+            held_blank = None
+            continue
+        if held_blank is not None:
+            sink.write(held_blank)
+            held_blank = None
+        if line.strip():
+            sink.write(line)
+            sink.flush()
+        else:
+            held_blank = line
+    if held_blank is not None:
+        sink.write(held_blank)
+    sink.flush()
+
+
 def _rank_of_pid(status_dir: str, pid: int) -> int | None:
     for name in os.listdir(status_dir):
         if name.startswith("pid."):
@@ -54,13 +79,16 @@ def _rank_of_pid(status_dir: str, pid: int) -> int | None:
     return None
 
 
-def _verdict(status_dir: str, nproc: int, returncode: int, banner: list[str]) -> str | None:
+def _verdict(status_dir: str, nproc: int, returncode: int, notable: list[str]) -> str | None:
     """The one line that says which rank failed, unless the failed rank said it already."""
-    if any(name.startswith("failed.") for name in os.listdir(status_dir)):
-        return None
-    pids = [int(m.group(1)) for line in banner if (m := _BANNER_PID.match(line))]
+    notes = sorted(name for name in os.listdir(status_dir) if name.startswith("failed."))
+    if notes:
+        with open(os.path.join(status_dir, notes[0])) as note:
+            line = note.read()
+        return None if any(line in seen for seen in notable) else line
+    pids = [int(m.group(1)) for line in notable if (m := _BANNER_PID.match(line))]
     ranks = [rank for rank in (_rank_of_pid(status_dir, pid) for pid in pids) if rank is not None]
-    how = next((m.group(1) for line in banner if (m := _EXIT_STRING.search(line))),
+    how = next((m.group(1) for line in notable if (m := _EXIT_STRING.search(line))),
                f"exit status {returncode}")
     who = f"rank {ranks[0]}" if ranks else "a rank"
     return f"chainrule.distributed.run: {who} of {nproc} failed ({how}); every rank was stopped"
@@ -77,22 +105,22 @@ def launch(nproc: int, argv: Sequence[str], master_addr: str = "127.0.0.1",
                "MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), STATUS_DIR: status_dir}
         command = [mpiexec, "-n", str(nproc), sys.executable, "-m", "chainrule.distributed._rank",
                    *argv]
-        process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True,
-                                   errors="replace")
+        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True, errors="replace")
         previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
-        banner = []
+        notable: list[str] = []
+        relays = [threading.Thread(target=_relay, args=(stream, sink, notable), daemon=True)
+                  for stream, sink in ((process.stdout, sys.stdout), (process.stderr, sys.stderr))]
         try:
-            for line in process.stderr:
-                if _BANNER_LINE.match(line):
-                    banner.append(line)
-                else:
-                    sys.stderr.write(line)
-                    sys.stderr.flush()
+            for relay in relays:
+                relay.start()
             returncode = process.wait()
+            for relay in relays:
+                relay.join()
         finally:
             signal.signal(signal.SIGTERM, previous)
         if returncode != 0:
-            verdict = _verdict(status_dir, nproc, returncode, banner)
+            verdict = _verdict(status_dir, nproc, returncode, notable)
             if verdict:
                 print(verdict, file=sys.stderr, flush=True)
         return returncode
