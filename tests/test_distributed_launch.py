@@ -156,3 +156,18 @@ def test_launcher_refusals(tmp_path, args, message):
     result = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT,
                             env=rank_environment(), cwd=tmp_path)
     assert result.returncode == 2 and message in result.stderr
+
+
+def test_launcher_runs_a_module(tmp_path):
+    mpiexec()
+    (tmp_path / "hello_ranks.py").write_text(
+        "import os, sys\n"
+        "open(f\"out.{os.environ['RANK']}\", 'w').write(' '.join(sys.argv[1:]))\n")
+    command = [sys.executable, "-m", "chainrule.distributed.run", "--nproc-per-node", "2", "-m",
+               "hello_ranks", "a", "b"]
+    env = rank_environment()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT, env=env,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)] == ["a b", "a b"]

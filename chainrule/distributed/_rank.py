@@ -1,10 +1,12 @@
 """One rank started by ``chainrule.distributed.run``: torchrun's variables, then the script with
-chainrule standing in for torch. A failure (an exception, or a non-zero ``sys.exit``) stops every
-rank through ``MPI_Abort``."""
+chainrule standing in for torch (or, after ``-m``, a module such as ``chainrule`` itself, as
+``python -m`` runs it). A failure (an exception, or a non-zero ``sys.exit``) stops every rank
+through ``MPI_Abort``."""
 
 from __future__ import annotations
 
 import os
+import runpy
 import sys
 
 from chainrule.distributed import faults
@@ -25,6 +27,19 @@ def _torchrun_environment(MPI) -> None:
             note.write(str(os.getpid()))
 
 
+def _run_module(argv: list[str]) -> int:
+    """``python -m MODULE ARGS`` in this process; returns its exit status."""
+    saved = sys.argv
+    sys.argv = list(argv)
+    try:
+        runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    except SystemExit as exit_:
+        return exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    finally:
+        sys.argv = saved
+    return 0
+
+
 def main(argv: list[str]) -> int:
     from chainrule._torch_shim import main_run
 
@@ -32,7 +47,7 @@ def main(argv: list[str]) -> int:
     _torchrun_environment(MPI)
     faults.install()
     try:
-        code = main_run(argv)
+        code = _run_module(argv[1:]) if argv[:1] == ["-m"] else main_run(argv)
     except BaseException:
         faults.abort_world(*sys.exc_info())
         raise

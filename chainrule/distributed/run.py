@@ -96,7 +96,9 @@ def _verdict(status_dir: str, nproc: int, returncode: int, notable: list[str]) -
 
 def launch(nproc: int, argv: Sequence[str], master_addr: str = "127.0.0.1",
            master_port: int = 29500) -> int:
-    """Run ``SCRIPT.py ARGS`` (``argv``) as ``nproc`` ranks; returns the exit status."""
+    """Run ``argv`` as ``nproc`` ranks and return the exit status: ``[SCRIPT.py, *ARGS]`` runs
+    the script with chainrule standing in for torch; ``["-m", MODULE, *ARGS]`` runs a module as
+    ``python -m`` does (``["-m", "chainrule", "train", ...]``)."""
     if nproc < 1:
         raise ValueError(f"nproc must be a positive number of ranks, got {nproc}")
     mpiexec = find_mpiexec()
@@ -136,6 +138,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--master_addr", "--master-addr", default="127.0.0.1")
     parser.add_argument("--master_port", "--master-port", type=int, default=29500)
     parser.add_argument("--standalone", action="store_true")
+    parser.add_argument("-m", "--module", action="store_true",
+                        help="run SCRIPT as a module (python -m SCRIPT), without the torch shim")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -148,6 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"ranks of several machines with `mpiexec -f HOSTFILE -n N python {args.script}`",
               file=sys.stderr)
         return 2
+    if args.module:
+        return launch(args.nproc_per_node, ["-m", args.script, *args.args], args.master_addr,
+                      args.master_port)
     if not os.path.isfile(args.script):
         print(f"chainrule.distributed.run: can't open file '{args.script}': no such file",
               file=sys.stderr)
