@@ -167,6 +167,37 @@ def test_wrapper_looks_like_torchs(world_of_one):
     np.testing.assert_allclose(ddp.module.weight.grad.numpy(), np.full((2, 3), 4.0))
 
 
+def test_buckets_are_reduced_while_backward_runs(world_of_one):
+    import types
+
+    import chainrule
+    from chainrule.nn.parallel import DistributedDataParallel
+
+    events = []
+
+    class RecordingComm:
+        def __init__(self, comm):
+            self.comm = comm
+
+        def Iallreduce(self, *args):  # noqa: N802 - mpi4py's name
+            events.append("all-reduce started")
+            return self.comm.Iallreduce(*args)
+
+    # the first bucket holds 1 MiB, as torch's: the last layer's 1.4 MB weight overflows it
+    model = chainrule.nn.Sequential(chainrule.nn.Linear(600, 600), chainrule.nn.Linear(600, 600))
+    # registered before DDP's own hooks, so it runs before the first layer's weight is ready
+    model[0].weight.register_post_accumulate_grad_hook(lambda p: events.append("first layer's grad"))
+    ddp = DistributedDataParallel(model, bucket_cap_mb=0.001)
+    world = ddp.reducer.group
+    ddp.reducer.group = types.SimpleNamespace(comm=RecordingComm(world.comm), size=world.size,
+                                              rank=world.rank, timeout=world.timeout)
+    ddp(chainrule.ones(2, 600)).sum().backward()
+    assert len(ddp.reducer.buckets) == 4
+    # the last layer's buckets were on their way before backward reached the first layer
+    assert events[:2] == ["all-reduce started", "all-reduce started"]
+    assert events.count("all-reduce started") == 4
+
+
 def test_wrapper_refusals(world_of_one):
     import chainrule
     from chainrule.nn.parallel import DistributedDataParallel
