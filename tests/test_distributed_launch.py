@@ -171,3 +171,16 @@ def test_launcher_runs_a_module(tmp_path):
                             cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)] == ["a b", "a b"]
+
+
+def test_chainrule_command_on_ranks(tmp_path):
+    mpiexec()
+    script = tmp_path / "script.py"
+    script.write_text("import os, sys, torch\n"
+                      "open(f\"out.{os.environ['RANK']}\", 'w').write(f'{torch.__name__} {sys.argv[1:]}')\n")
+    code = ("import sys; from chainrule.distributed.run import launch_cli; "
+            f"sys.exit(launch_cli(2, ['run', '--nproc', '2', {str(script)!r}, '--x']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=LIMIT, env=rank_environment(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)] == ["torch ['--x']"] * 2

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from chainrule._optional import install_command
 from chainrule.distributed.faults import STATUS_DIR
 
-__all__ = ["find_mpiexec", "launch", "main"]
+__all__ = ["find_mpiexec", "launch", "launch_cli", "main"]
 
 # mpiexec's (MPICH Hydra's) multi-line report of a rank that died: we replace it by one line.
 _BANNER_LINE = re.compile(r"^(=+|=  .*|YOUR APPLICATION TERMINATED WITH THE EXIT STRING: .*|"
@@ -126,6 +126,27 @@ def launch(nproc: int, argv: Sequence[str], master_addr: str = "127.0.0.1",
             if verdict:
                 print(verdict, file=sys.stderr, flush=True)
         return returncode
+
+
+def launch_cli(nproc: int, argv: Sequence[str]) -> int:
+    """``chainrule ARGV`` on ``nproc`` ranks: the ``chainrule`` command's ``--nproc N`` (for
+    ``chainrule run`` and ``chainrule train``) lands here with the command line as typed, minus
+    the program name; each rank runs ``python -m chainrule ARGV`` without the ``--nproc`` option.
+
+    >>> _without_nproc(["train", "--nproc", "2", "--epochs", "3"])
+    ['train', '--epochs', '3']
+    """
+    return launch(nproc, ["-m", "chainrule", *_without_nproc(argv)])
+
+
+def _without_nproc(argv: Sequence[str]) -> list[str]:
+    argv = list(argv)
+    for index, arg in enumerate(argv):
+        if arg == "--nproc":
+            return argv[:index] + argv[index + 2:]
+        if arg.startswith("--nproc="):
+            return argv[:index] + argv[index + 1:]
+    return argv
 
 
 def _parser() -> argparse.ArgumentParser:
