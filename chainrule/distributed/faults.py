@@ -47,7 +47,7 @@ def _abort_hook(kind, error, trace) -> None:
     abort_world(kind, error, trace)
 
 
-def install(MPI=None) -> None:
+def install() -> None:
     """Make an uncaught exception abort every rank (idempotent)."""
     global _previous_hook
     if sys.excepthook is not _abort_hook:

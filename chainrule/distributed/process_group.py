@@ -42,9 +42,6 @@ class ProcessGroup:
     def size(self) -> int:
         return self.comm.Get_size()
 
-    def name(self) -> str:
-        return "mpi" if self.backend == "mpi" else "gloo"
-
     def group_rank(self, global_rank: int, op: str, role: str = "root") -> int:
         """The group rank of ``global_rank``, or torch's RuntimeError for a rank outside it."""
         if global_rank not in self.ranks:
