@@ -13,6 +13,7 @@ from distributed_support import rank_environment
 
 import chainrule
 import chainrule.distributed as dist
+from chainrule.distributed import faults
 
 
 @pytest.fixture
@@ -32,6 +33,8 @@ def test_world_of_one(world):
     assert dist.is_available() and dist.is_initialized()
     assert (dist.get_rank(), dist.get_world_size(), dist.get_backend()) == (0, 1, "gloo")
     assert dist.GroupMember.WORLD is world and world.timeout == 20
+    # nobody to stop in a world of one: an error must not abort (an interactive) Python
+    assert sys.excepthook is not faults._abort_hook
     t = chainrule.tensor([1.0, 2.0])
     for op in (dist.ReduceOp.SUM, dist.ReduceOp.AVG, dist.ReduceOp.PRODUCT):
         dist.all_reduce(t, op=op)
@@ -129,6 +132,8 @@ def test_argument_errors_match_torchs_messages(world):
         dist.send(chainrule.ones(1), dst=0)
     with pytest.raises(ValueError, match="reduce op .*PREMUL_SUM.* is not supported"):
         dist.all_reduce(chainrule.ones(1), op=dist.ReduceOp.PREMUL_SUM)
+    with pytest.raises(ValueError, match="reduce op .*AVG.* is not supported .* for bool"):
+        dist.all_reduce(chainrule.ones(1, dtype=chainrule.bool), op=dist.ReduceOp.AVG)
 
 
 def test_wait_times_out(world):

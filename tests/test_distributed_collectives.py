@@ -32,6 +32,10 @@ def check_reductions(torch, dist, rank: int, size: int) -> None:
     bits = torch.tensor([rank + 1, 6], dtype=torch.int64)
     dist.all_reduce(bits, op=dist.ReduceOp.BOR)
     assert bits.tolist() == [int(np.bitwise_or.reduce(np.arange(1, size + 1))), 6]
+    for op, result in ((dist.ReduceOp.SUM, True), (dist.ReduceOp.MIN, False)):
+        flags = torch.tensor([rank == 0, True])  # booleans: SUM is OR, MIN is AND, as gloo's
+        dist.all_reduce(flags, op=op)
+        assert flags.tolist() == [result, True], op
     transposed = torch.tensor(rank_data(rank)).t()  # not contiguous: reduced, then copied back
     dist.all_reduce(transposed)
     np.testing.assert_allclose(transposed.numpy(), everyone.sum(0).T, rtol=1e-12)

@@ -24,13 +24,14 @@ __all__ = [
 
 
 def _buffer(tensor) -> tuple[np.ndarray, Callable[[], None] | None]:
-    """The tensor's own array when MPI can use it in place, else a contiguous copy and the step
-    that copies the result back."""
+    """The tensor's own array when MPI can use it in place (booleans seen as bytes), else a
+    contiguous copy and the step that copies the result back."""
     array = tensor._data
     if array.flags.c_contiguous and array.flags.writeable:
-        return array, None
+        return (array.view(np.uint8) if array.dtype == bool else array), None
     staged = np.ascontiguousarray(array)
-    return staged, lambda: np.copyto(array, staged)
+    return (staged.view(np.uint8) if array.dtype == bool else staged), \
+        lambda: np.copyto(array, staged)
 
 
 def _average(array: np.ndarray, op, size: int) -> Callable[[], None] | None:
@@ -108,7 +109,8 @@ def all_reduce(tensor, op=ReduceOp.SUM, group: ProcessGroup | None = None,
         return None
     MPI = mpi()
     array, copy_back = _buffer(tensor)
-    request = pg.comm.Iallreduce(MPI.IN_PLACE, array, mpi_op(MPI, op))
+    mpi_reduction = mpi_op(MPI, op, tensor._data.dtype)
+    request = pg.comm.Iallreduce(MPI.IN_PLACE, array, mpi_reduction)
     return _finish(pg, "allreduce", [request], [_average(array, op, pg.size()), copy_back],
                    async_op, [tensor])
 
@@ -134,11 +136,12 @@ def reduce(tensor, dst: int | None = None, op=ReduceOp.SUM, group: ProcessGroup 
     MPI = mpi()
     root = group_dst if group_dst is not None else pg.group_rank(dst or 0, "reduce")
     array, copy_back = _buffer(tensor)
+    mpi_reduction = mpi_op(MPI, op, tensor._data.dtype)
     if pg.rank() == root:
-        request = pg.comm.Ireduce(MPI.IN_PLACE, array, mpi_op(MPI, op), root=root)
+        request = pg.comm.Ireduce(MPI.IN_PLACE, array, mpi_reduction, root=root)
         steps = [_average(array, op, pg.size()), copy_back]
     else:
-        request = pg.comm.Ireduce(array, None, mpi_op(MPI, op), root=root)
+        request = pg.comm.Ireduce(array, None, mpi_reduction, root=root)
         steps = []
     return _finish(pg, "reduce", [request], steps, async_op, [tensor])
 
@@ -225,7 +228,7 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group: ProcessGroup | 
     MPI = mpi()
     source, _ = _buffer(input)
     target, copy_back = _buffer(output)
-    request = pg.comm.Ireduce_scatter_block(source, target, mpi_op(MPI, op))
+    request = pg.comm.Ireduce_scatter_block(source, target, mpi_op(MPI, op, input._data.dtype))
     return _finish(pg, "_reduce_scatter_base", [request],
                    [_average(target, op, pg.size()), copy_back], async_op, [output])
 

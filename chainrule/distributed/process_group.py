@@ -157,7 +157,8 @@ def init_process_group(backend: str | None = None, init_method: str | None = Non
     MPI = mpi()
     world = MPI.COMM_WORLD
     _resolve_world(world_size, rank, world.Get_size(), world.Get_rank())
-    faults.install()
+    if world.Get_size() > 1:  # a world of one has nobody to stop (and may be an interactive session)
+        faults.install()
     comm = world.Dup()
     wait_all(MPI, [comm.Ibarrier()], timeout.total_seconds(), "init_process_group's barrier")
     pg = ProcessGroup(comm, list(range(comm.Get_size())), name, timeout)

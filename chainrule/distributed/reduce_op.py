@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import enum
 
+import numpy as np
+
 __all__ = ["ReduceOp"]
 
 
@@ -44,13 +46,19 @@ class ReduceOp:
     PREMUL_SUM = RedOpType.PREMUL_SUM
 
 
-def mpi_op(MPI, op) -> object:
-    """The MPI operation computing ``op`` (AVG is a SUM divided afterwards by the caller)."""
+def mpi_op(MPI, op, dtype) -> object:
+    """The MPI operation computing ``op`` on arrays of ``dtype`` (AVG is a SUM that the caller
+    divides afterwards). Booleans travel as bytes (MPI's arithmetic refuses them): a sum or a
+    maximum of booleans is their OR, a product or a minimum their AND."""
     table = {RedOpType.SUM: MPI.SUM, RedOpType.AVG: MPI.SUM, RedOpType.PRODUCT: MPI.PROD,
              RedOpType.MIN: MPI.MIN, RedOpType.MAX: MPI.MAX, RedOpType.BAND: MPI.BAND,
              RedOpType.BOR: MPI.BOR, RedOpType.BXOR: MPI.BXOR}
+    if dtype == np.bool_:
+        table.update({RedOpType.SUM: MPI.BOR, RedOpType.MAX: MPI.BOR, RedOpType.PRODUCT: MPI.BAND,
+                      RedOpType.MIN: MPI.BAND})
+        table.pop(RedOpType.AVG)
     try:
         return table[RedOpType(op)]
     except (KeyError, ValueError):
-        raise ValueError(f"reduce op {op!r} is not supported by chainrule's MPI backend "
-                         f"(supported: {', '.join(o.name for o in table)})") from None
+        raise ValueError(f"reduce op {op!r} is not supported by chainrule's MPI backend for "
+                         f"{dtype} (supported: {', '.join(o.name for o in table)})") from None
