@@ -42,7 +42,9 @@ class DistributedDataParallel(Module):
     ``forward`` re-broadcasts the buffers (``broadcast_buffers``). Gradients are averaged during
     backward in buckets of ``bucket_cap_mb`` MB; inside ``no_sync()`` they only accumulate
     locally. With ``find_unused_parameters``, parameters that did not take part in the forward
-    pass do not stall the reduction.
+    pass do not stall the reduction. ``device_ids``, ``output_device``, ``static_graph`` and
+    ``gradient_as_bucket_view`` are accepted and change nothing (CPUs only; the averages are
+    always copied back into each ``.grad``).
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
