@@ -128,6 +128,12 @@ def test_argument_errors_match_torchs_messages(world):
         dist.all_gather_into_tensor(chainrule.zeros(3), chainrule.ones(2))
     with pytest.raises(ValueError, match="object_list has 2 slots but the group has 1 ranks"):
         dist.all_gather_object([None, None], 1)
+    with pytest.raises(ValueError, match=r"split sizes \[1, 1\] must be 1 numbers adding up to its 3 rows"):
+        dist.all_to_all_single(chainrule.zeros(3), chainrule.zeros(3), input_split_sizes=[1, 1])
+    with pytest.raises(ValueError, match="object_gather_list must have one slot per rank"):
+        dist.gather_object(1)
+    with pytest.raises(ValueError, match="Expected argument scatter_object_output_list to be a list"):
+        dist.scatter_object_list([], [1])
     with pytest.raises(ValueError, match="destination rank should not be the same"):
         dist.send(chainrule.ones(1), dst=0)
     with pytest.raises(ValueError, match="reduce op .*PREMUL_SUM.* is not supported"):

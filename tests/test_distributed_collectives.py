@@ -85,6 +85,25 @@ def check_movement(torch, dist, rank: int, size: int) -> None:
     for peer, output in enumerate(outputs):
         assert output.tolist() == [10 * peer + rank] * (rank + peer + 1)
 
+    # all_to_all_single: rank r sends r + p + 1 rows of 2 to peer p, straight into output's memory
+    sent = torch.cat([torch.full((rank + peer + 1, 2), 10 * rank + peer, dtype=torch.int64)
+                      for peer in range(size)])
+    output = torch.zeros(sum(peer + rank + 1 for peer in range(size)), 2, dtype=torch.int64)
+    address = output.data_ptr()
+    dist.all_to_all_single(output, sent, [peer + rank + 1 for peer in range(size)],
+                           [rank + peer + 1 for peer in range(size)])
+    expected = np.concatenate([np.full((peer + rank + 1, 2), 10 * peer + rank) for peer in range(size)])
+    np.testing.assert_array_equal(output.numpy(), expected)
+    assert output.data_ptr() == address
+    equal = torch.zeros(size, dtype=torch.int64)
+    dist.all_to_all_single(equal, torch.arange(size, dtype=torch.int64) + 100 * rank)
+    assert equal.tolist() == [100 * peer + rank for peer in range(size)]
+
+    parts = [torch.tensor(everyone[rank] * (peer + 1)) for peer in range(size)]
+    output = torch.zeros(3, 4, dtype=torch.float64)
+    dist.reduce_scatter(output, parts, op=dist.ReduceOp.AVG)
+    np.testing.assert_allclose(output.numpy(), everyone.mean(0) * (rank + 1), rtol=1e-12)
+
 
 def check_point_to_point(torch, dist, rank: int, size: int) -> None:
     work = dist.isend(torch.full((5,), float(rank)), dst=(rank + 1) % size, tag=7)
@@ -108,6 +127,13 @@ def check_objects_and_groups(torch, dist, rank: int, size: int) -> None:
     everything = [None] * size
     dist.all_gather_object(everything, (rank, f"rank {rank}"))
     assert everything == [(i, f"rank {i}") for i in range(size)]
+    collected = [None] * size if rank == size - 1 else None
+    dist.gather_object({"rank": rank, "rows": list(range(rank))}, collected, dst=size - 1)
+    if rank == size - 1:
+        assert collected == [{"rank": i, "rows": list(range(i))} for i in range(size)]
+    mine = [None]
+    dist.scatter_object_list(mine, [f"for {i}" for i in range(size)] if rank == 1 else None, src=1)
+    assert mine == [f"for {rank}"]
 
     ends = dist.new_group([size - 1, 0])
     if rank in (0, size - 1):

@@ -24,6 +24,7 @@ from chainrule.distributed.collectives import (
     all_gather_into_tensor,
     all_reduce,
     all_to_all,
+    all_to_all_single,
     barrier,
     broadcast,
     gather,
@@ -31,12 +32,18 @@ from chainrule.distributed.collectives import (
     isend,
     recv,
     reduce,
+    reduce_scatter,
     reduce_scatter_tensor,
     scatter,
     send,
 )
 from chainrule.distributed.errors import DistBackendError, DistError, DistNetworkError, DistStoreError
-from chainrule.distributed.object_collectives import all_gather_object, broadcast_object_list
+from chainrule.distributed.object_collectives import (
+    all_gather_object,
+    broadcast_object_list,
+    gather_object,
+    scatter_object_list,
+)
 from chainrule.distributed.process_group import (
     GroupMember,
     ProcessGroup,
@@ -58,11 +65,12 @@ from chainrule.distributed.work import Work
 __all__ = [
     "DistBackendError", "DistError", "DistNetworkError", "DistStoreError", "GroupMember",
     "ProcessGroup", "ReduceOp", "Work", "all_gather", "all_gather_into_tensor",
-    "all_gather_object", "all_reduce", "all_to_all", "barrier", "broadcast",
-    "broadcast_object_list", "destroy_process_group", "gather", "get_backend", "get_global_rank",
+    "all_gather_object", "all_reduce", "all_to_all", "all_to_all_single", "barrier", "broadcast",
+    "broadcast_object_list", "destroy_process_group", "gather", "gather_object", "get_backend",
+    "get_global_rank",
     "get_group_rank", "get_process_group_ranks", "get_rank", "get_world_size", "group",
     "init_process_group", "irecv", "is_available", "is_initialized", "isend", "new_group", "recv",
-    "reduce", "reduce_scatter_tensor", "scatter", "send",
+    "reduce", "reduce_scatter", "reduce_scatter_tensor", "scatter", "scatter_object_list", "send",
 ]
 
 

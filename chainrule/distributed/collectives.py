@@ -18,8 +18,9 @@ from chainrule.distributed.reduce_op import ReduceOp, mpi_op
 from chainrule.distributed.work import Work
 
 __all__ = [
-    "all_gather", "all_gather_into_tensor", "all_reduce", "all_to_all", "barrier", "broadcast",
-    "gather", "irecv", "isend", "recv", "reduce", "reduce_scatter_tensor", "scatter", "send",
+    "all_gather", "all_gather_into_tensor", "all_reduce", "all_to_all", "all_to_all_single",
+    "barrier", "broadcast", "gather", "irecv", "isend", "recv", "reduce", "reduce_scatter",
+    "reduce_scatter_tensor", "scatter", "send",
 ]
 
 
@@ -231,6 +232,58 @@ def reduce_scatter_tensor(output, input, op=ReduceOp.SUM, group: ProcessGroup | 
     request = pg.comm.Ireduce_scatter_block(source, target, mpi_op(MPI, op, input._data.dtype))
     return _finish(pg, "_reduce_scatter_base", [request],
                    [_average(target, op, pg.size()), copy_back], async_op, [output])
+
+
+def reduce_scatter(output, input_list: list, op=ReduceOp.SUM, group: ProcessGroup | None = None,
+                   async_op: bool = False) -> Work | None:
+    """Reduce ``input_list[i]`` across ranks with ``op`` into rank ``i``'s ``output``."""
+    pg = resolve(group)
+    if pg is None:
+        return None
+    _check_like(pg, "reduce_scatter", input_list, output, pg.size(), "input_list")
+    MPI = mpi()
+    target, copy_back = _buffer(output)
+    stacked = np.stack([_buffer(part)[0] for part in input_list])
+    request = pg.comm.Ireduce_scatter_block(stacked, target, mpi_op(MPI, op, output._data.dtype))
+    return _finish(pg, "reduce_scatter", [request], [_average(target, op, pg.size()), copy_back],
+                   async_op, [output])
+
+
+def _split_counts(tensor, splits: list[int] | None, size: int, name: str) -> tuple[list, list]:
+    """Element counts and offsets of ``tensor``'s blocks along dim 0 (equal blocks for None)."""
+    rows = tensor.shape[0] if tensor.dim() else 1
+    if splits is None:
+        if rows % size:
+            raise ValueError(f"all_to_all_single: {name} has {rows} rows, which {size} ranks "
+                             f"cannot split equally: pass the split sizes")
+        splits = [rows // size] * size
+    if len(splits) != size or sum(splits) != rows:
+        raise ValueError(f"all_to_all_single: {name} split sizes {list(splits)} must be {size} "
+                         f"numbers adding up to its {rows} rows")
+    row = tensor.numel() // rows if rows else 0
+    counts = [split * row for split in splits]
+    return counts, np.cumsum([0, *counts[:-1]]).tolist()
+
+
+def all_to_all_single(output, input, output_split_sizes: list[int] | None = None,
+                      input_split_sizes: list[int] | None = None,
+                      group: ProcessGroup | None = None, async_op: bool = False) -> Work | None:
+    """Send block ``i`` of ``input`` (along dim 0) to rank ``i``; rank ``i``'s block arrives as
+    block ``i`` of ``output``, straight in its memory."""
+    pg = resolve(group)
+    if pg is None:
+        return None
+    if output.dtype != input.dtype:
+        raise RuntimeError(f"{pg.backend_class()}::alltoall_base: output is {output.dtype} but "
+                           f"input is {input.dtype}")
+    send_counts, send_offsets = _split_counts(input, input_split_sizes, pg.size(), "input")
+    receive_counts, receive_offsets = _split_counts(output, output_split_sizes, pg.size(),
+                                                    "output")
+    source, _ = _buffer(input)
+    target, copy_back = _buffer(output)
+    request = pg.comm.Ialltoallv([source, (send_counts, send_offsets)],
+                                 [target, (receive_counts, receive_offsets)])
+    return _finish(pg, "alltoall_base", [request], [copy_back], async_op, [output])
 
 
 def all_to_all(output_tensor_list: list, input_tensor_list: list,
