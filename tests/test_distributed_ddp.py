@@ -117,6 +117,7 @@ def check_unused_parameters(torch, dist, rank: int, size: int) -> None:
     except RuntimeError as error:
         assert "Expected to have finished reduction in the prior iteration" in str(error)
         assert "find_unused_parameters=True" in str(error)
+        assert str(error).endswith(f"Parameter indices which did not receive grad for rank {rank}: 4 5")
     else:
         raise AssertionError("a parameter without gradient must stop the next forward")
 

@@ -115,7 +115,7 @@ class Reducer:
     def prepare_for_forward(self) -> None:
         """Refuse to go on after a backward that left some gradients unreduced; disarm."""
         if self.armed and self.started:
-            missing = [i for i, waiting in enumerate(self.pending_ready) if waiting]
+            missing = " ".join(str(i) for i, waiting in enumerate(self.pending_ready) if waiting)
             raise RuntimeError(_UNFINISHED.format(rank=self.group.rank(), missing=missing))
         self.armed = False
 
