@@ -9,7 +9,7 @@ import os
 import runpy
 import sys
 
-from chainrule.distributed import faults
+from chainrule.distributed import _liveness, faults
 from chainrule.distributed._mpi import mpi
 
 
@@ -21,6 +21,7 @@ def _torchrun_environment(MPI) -> None:
                       GROUP_RANK="0", ROLE_RANK=str(world.Get_rank()),
                       ROLE_WORLD_SIZE=str(world.Get_size()))
     node.Free()
+    _liveness.announce(world.Get_rank())
     status_dir = os.environ.get(faults.STATUS_DIR)
     if status_dir:
         with open(os.path.join(status_dir, f"pid.{world.Get_rank()}"), "w") as note:
@@ -53,6 +54,7 @@ def main(argv: list[str]) -> int:
         raise
     if code:
         faults.abort_world(SystemExit, SystemExit(f"the script exited with status {code}"), None)
+    _liveness.goodbye()
     return 0
 
 

@@ -21,6 +21,7 @@ import threading
 from collections.abc import Sequence
 
 from chainrule._optional import install_command
+from chainrule.distributed._liveness import SOCKET_ENV, Watcher
 from chainrule.distributed.faults import STATUS_DIR
 
 __all__ = ["find_mpiexec", "launch", "launch_cli", "main"]
@@ -79,18 +80,25 @@ def _rank_of_pid(status_dir: str, pid: int) -> int | None:
     return None
 
 
-def _verdict(status_dir: str, nproc: int, returncode: int, notable: list[str]) -> str | None:
-    """The one line that says which rank failed, unless the failed rank said it already."""
+def _verdict(status_dir: str, nproc: int, returncode: int, notable: list[str],
+             first_failed: int | None) -> str | None:
+    """The one line that says which rank failed, unless the failed rank said it already.
+    ``first_failed`` is the rank whose process ended first (None: unknown)."""
     notes = sorted(name for name in os.listdir(status_dir) if name.startswith("failed."))
     if notes:
         with open(os.path.join(status_dir, notes[0])) as note:
             line = note.read()
         return None if any(line in seen for seen in notable) else line
     pids = [int(m.group(1)) for line in notable if (m := _BANNER_PID.match(line))]
-    ranks = [rank for rank in (_rank_of_pid(status_dir, pid) for pid in pids) if rank is not None]
-    how = next((m.group(1) for line in notable if (m := _EXIT_STRING.search(line))),
-               f"exit status {returncode}")
-    who = f"rank {ranks[0]}" if ranks else "a rank"
+    reported = [rank for rank in (_rank_of_pid(status_dir, pid) for pid in pids) if rank is not None]
+    how = next((m.group(1) for line in notable if (m := _EXIT_STRING.search(line))), None)
+    if first_failed is not None:
+        who = f"rank {first_failed}"
+        # mpiexec's exit string describes the process it reported, maybe another one
+        how = how if reported[:1] == [first_failed] else None
+    else:
+        who = f"rank {reported[0]}" if reported else "a rank"
+    how = how or f"its process ended; mpiexec's exit status {returncode}"
     return f"chainrule.distributed.run: {who} of {nproc} failed ({how}); every rank was stopped"
 
 
@@ -103,26 +111,31 @@ def launch(nproc: int, argv: Sequence[str], master_addr: str = "127.0.0.1",
         raise ValueError(f"nproc must be a positive number of ranks, got {nproc}")
     mpiexec = find_mpiexec()
     with tempfile.TemporaryDirectory(prefix="chainrule-ranks-") as status_dir:
+        alive = os.path.join(status_dir, "alive.sock")
         env = {**os.environ, "WORLD_SIZE": str(nproc), "LOCAL_WORLD_SIZE": str(nproc),
-               "MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), STATUS_DIR: status_dir}
+               "MASTER_ADDR": master_addr, "MASTER_PORT": str(master_port), STATUS_DIR: status_dir,
+               SOCKET_ENV: alive}
         command = [mpiexec, "-n", str(nproc), sys.executable, "-m", "chainrule.distributed._rank",
                    *argv]
-        process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True, errors="replace")
-        previous = signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGTERM))
-        notable: list[str] = []
-        relays = [threading.Thread(target=_relay, args=(stream, sink, notable), daemon=True)
-                  for stream, sink in ((process.stdout, sys.stdout), (process.stderr, sys.stderr))]
-        try:
-            for relay in relays:
-                relay.start()
-            returncode = process.wait()
-            for relay in relays:
-                relay.join()
-        finally:
-            signal.signal(signal.SIGTERM, previous)
+        with Watcher(alive) as watcher:
+            process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.PIPE, text=True, errors="replace")
+            previous = signal.signal(signal.SIGTERM,
+                                     lambda *_: process.send_signal(signal.SIGTERM))
+            notable: list[str] = []
+            relays = [threading.Thread(target=_relay, args=(stream, sink, notable), daemon=True)
+                      for stream, sink in ((process.stdout, sys.stdout),
+                                           (process.stderr, sys.stderr))]
+            try:
+                for relay in relays:
+                    relay.start()
+                returncode = process.wait()
+                for relay in relays:
+                    relay.join()
+            finally:
+                signal.signal(signal.SIGTERM, previous)
         if returncode != 0:
-            verdict = _verdict(status_dir, nproc, returncode, notable)
+            verdict = _verdict(status_dir, nproc, returncode, notable, watcher.first_failed())
             if verdict:
                 print(verdict, file=sys.stderr, flush=True)
         return returncode
