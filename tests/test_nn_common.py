@@ -36,6 +36,7 @@ CASES = {
     "ModuleDict": (lambda: nn.ModuleDict({"a": nn.Linear(2, 2)}), None),
     "ParameterList": (lambda: nn.ParameterList([nn.Parameter(chainrule.randn(2))]), None),
     "ParameterDict": (lambda: nn.ParameterDict({"w": nn.Parameter(chainrule.randn(2))}), None),
+    "DataParallel": (lambda: nn.DataParallel(nn.Linear(3, 4)), lambda: (_randn(5, 3),)),
     # linear
     "Identity": (lambda: nn.Identity(), lambda: (_randn(2, 3),)),
     "Linear": (lambda: nn.Linear(3, 4), lambda: (_randn(5, 3),)),

@@ -12,6 +12,8 @@ from chainrule.nn.modules import *  # noqa: F403
 from chainrule.nn.modules import Module
 from chainrule.nn import attention, functional, init
 from chainrule.nn import modules  # noqa: F401
+from chainrule.nn import parallel  # noqa: F401
+from chainrule.nn.parallel import DataParallel  # noqa: F401
 
 try:
     from chainrule.nn import utils  # noqa: F401 - written by another contributor

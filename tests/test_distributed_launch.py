@@ -1,0 +1,212 @@
+"""Launching ranks (``python -m chainrule.distributed.run`` and plain ``mpiexec``) and faults:
+a rank that raises, exits non-zero or is killed stops every rank within seconds, one line
+names it, and no process is left behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from distributed_support import mpi_run, mpiexec, rank_environment
+
+LIMIT = 30  # seconds: a hung rank would blow through it
+
+
+def launch(tmp_path, body: str, nproc: int = 2, *args: str) -> subprocess.CompletedProcess:
+    mpiexec()  # skips without mpi4py
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(body))
+    command = [sys.executable, "-m", "chainrule.distributed.run", "--nproc_per_node", str(nproc),
+               str(script), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=LIMIT,
+                          env=rank_environment(), cwd=tmp_path)
+
+
+def assert_all_gone(output: str) -> None:
+    pids = [int(pid) for pid in re.findall(r"pid (\d+)", output)]
+    assert pids, output
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in pids), f"processes left behind: {pids}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as stat:  # a zombie is gone for our purposes
+        return stat.read().split(") ")[1][0] != "Z"
+
+
+TORCH_SCRIPT = """
+import os, sys
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
+
+dist.init_process_group("gloo")
+assert torch.__name__ == "torch" and dist.is_initialized()
+rank = dist.get_rank()
+t = torch.tensor([float(rank + 1)])
+dist.all_reduce(t)
+model = DistributedDataParallel(torch.nn.Linear(2, 1))
+indices = list(DistributedSampler(range(6), shuffle=False))
+with open(f"out.{rank}", "w") as out:  # ranks' stdout lines may interleave: one file each
+    out.write(f"rank {rank} local {os.environ['LOCAL_RANK']} of {os.environ['WORLD_SIZE']} "
+              f"sum {t.item()} indices {indices} args {sys.argv[1:]} master "
+              f"{os.environ['MASTER_ADDR']}:{os.environ['MASTER_PORT']}")
+dist.destroy_process_group()
+"""
+
+
+def test_launcher_runs_a_torch_script_on_chainrule(tmp_path):
+    result = launch(tmp_path, TORCH_SCRIPT, 2, "--epochs", "3")
+    assert result.returncode == 0, result.stderr
+    lines = [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)]
+    assert lines == [
+        "rank 0 local 0 of 2 sum 3.0 indices [0, 2, 4] args ['--epochs', '3'] master 127.0.0.1:29500",
+        "rank 1 local 1 of 2 sum 3.0 indices [1, 3, 5] args ['--epochs', '3'] master 127.0.0.1:29500"]
+
+
+FAILING_SCRIPT = """
+import os, signal, sys, time
+import torch
+import torch.distributed as dist
+
+dist.init_process_group("gloo")
+print(f"rank {dist.get_rank()} pid {os.getpid()}", flush=True)
+dist.barrier()
+if dist.get_rank() == 1:
+    HOW
+dist.barrier()  # the other ranks wait here for a rank that never comes
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("how, verdict", [
+    ("raise ValueError('boom')", re.escape(
+        "chainrule.distributed: rank 1 of 3 failed with ValueError: boom; stopping every rank")),
+    ("sys.exit(3)", re.escape("chainrule.distributed: rank 1 of 3 failed with SystemExit: the "
+                              "script exited with status 3; stopping every rank")),
+    ("os.kill(os.getpid(), signal.SIGKILL)",
+     # mpiexec's exit string describes the rank it reported: sometimes not the first to die
+     r"chainrule.distributed.run: rank 1 of 3 failed \((Killed \(signal 9\)|its process ended; "
+     r"mpiexec's exit status 9)\); every rank was stopped"),
+])
+def test_a_failing_rank_stops_every_rank(tmp_path, how, verdict):
+    start = time.monotonic()
+    result = launch(tmp_path, FAILING_SCRIPT.replace("HOW", how), 3)
+    assert time.monotonic() - start < LIMIT
+    assert result.returncode != 0
+    verdicts = [line for line in result.stderr.splitlines() if "failed" in line]
+    assert len(verdicts) == 1 and re.fullmatch(verdict, verdicts[0]), result.stderr
+    assert "BAD TERMINATION" not in result.stderr and "MPI_Abort" not in result.stderr
+    assert_all_gone(result.stdout)
+
+
+def test_plain_mpiexec_stops_every_rank_on_an_exception(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent(FAILING_SCRIPT.replace("HOW", "raise KeyError('lost')"))
+                      .replace("import torch\n", "import chainrule as torch\n")
+                      .replace("import torch.distributed", "import chainrule.distributed"))
+    result = mpi_run(2, str(script), timeout=LIMIT)
+    assert result.returncode != 0
+    assert "chainrule.distributed: rank 1 of 2 failed with KeyError: 'lost'; stopping every rank" \
+        in result.stderr
+    assert_all_gone(result.stdout)
+
+
+def test_a_collective_times_out(tmp_path):
+    script = tmp_path / "script.py"
+    script.write_text(textwrap.dedent("""
+        import time
+        from datetime import timedelta
+        import chainrule as torch, chainrule.distributed as dist
+
+        dist.init_process_group("mpi", timeout=timedelta(seconds=0.5))
+        if dist.get_rank() == 0:
+            try:
+                dist.all_reduce(torch.ones(1))
+            except dist.DistBackendError as error:
+                print("rank 0:", error, flush=True)
+        else:
+            time.sleep(1.5)
+            dist.all_reduce(torch.ones(1))  # completes the one rank 0 gave up on
+        dist.barrier(async_op=True).wait(timeout=timedelta(seconds=20))
+        dist.destroy_process_group()
+    """))
+    result = mpi_run(2, str(script), timeout=LIMIT)
+    assert result.returncode == 0, result.stderr
+    assert "rank 0: Timed out waiting 500ms for ProcessGroupMPI::allreduce to complete" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--nnodes", "2"], "--nnodes 2 is not supported: start the ranks of several machines with "
+                        "`mpiexec -f HOSTFILE"),
+    ([], "can't open file 'missing.py': no such file"),
+])
+def test_launcher_refusals(tmp_path, args, message):
+    command = [sys.executable, "-m", "chainrule.distributed.run", *args, "missing.py"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT,
+                            env=rank_environment(), cwd=tmp_path)
+    assert result.returncode == 2 and message in result.stderr
+
+
+def test_launcher_runs_a_module(tmp_path):
+    mpiexec()
+    (tmp_path / "hello_ranks.py").write_text(
+        "import os, sys\n"
+        "open(f\"out.{os.environ['RANK']}\", 'w').write(' '.join(sys.argv[1:]))\n")
+    command = [sys.executable, "-m", "chainrule.distributed.run", "--nproc-per-node", "2", "-m",
+               "hello_ranks", "a", "b"]
+    env = rank_environment()
+    env["PYTHONPATH"] = f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"
+    result = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT, env=env,
+                            cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)] == ["a b", "a b"]
+
+
+def test_chainrule_command_on_ranks(tmp_path):
+    mpiexec()
+    script = tmp_path / "script.py"
+    script.write_text("import os, sys, torch\n"
+                      "open(f\"out.{os.environ['RANK']}\", 'w').write(f'{torch.__name__} {sys.argv[1:]}')\n")
+    code = ("import sys; from chainrule.distributed.run import launch_cli; "
+            f"sys.exit(launch_cli(2, ['run', '--nproc', '2', {str(script)!r}, '--x']))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=LIMIT, env=rank_environment(), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(tmp_path / f"out.{rank}").read_text() for rank in (0, 1)] == ["torch ['--x']"] * 2
+
+
+def test_liveness_watcher_names_the_first_rank_to_die(tmp_path):
+    import socket
+
+    from chainrule.distributed._liveness import Watcher
+
+    def connect(rank: int) -> socket.socket:
+        client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        client.connect(str(tmp_path / "alive.sock"))
+        client.sendall(f"{rank}\n".encode())
+        return client
+
+    with Watcher(str(tmp_path / "alive.sock")) as watcher:
+        clients = [connect(rank) for rank in range(3)]
+        clients[0].sendall(b"done\n")  # a rank that ended normally is no failure
+        clients[0].close()
+        time.sleep(0.2)
+        clients[2].close()  # a death without goodbye
+        time.sleep(0.2)
+        clients[1].close()
+        time.sleep(0.2)
+    assert [rank for _, rank in watcher.deaths] == [2, 1]
+    assert watcher.first_failed() == 2
