@@ -416,7 +416,7 @@ def test_plot_grad_flow_writes_a_png(tmp_path):
 
 # --- GradientMonitor ---------------------------------------------------------------------------
 
-def fit_with_monitor(model, callbacks, epochs=2):
+def fit_with_monitor(model, callbacks, epochs=2, **options):
     from chainrule.train import fit
     from chainrule.utils.data import DataLoader, TensorDataset
 
@@ -424,7 +424,7 @@ def fit_with_monitor(model, callbacks, epochs=2):
     data = DataLoader(TensorDataset(x, chainrule.randint(0, 4, (64,))), batch_size=16)
     return fit(model, nn.CrossEntropyLoss(), chainrule.optim.SGD(model.parameters(), lr=0.01),
                data, epochs=epochs, progress=False,
-               callbacks=callbacks if isinstance(callbacks, list) else [callbacks])
+               callbacks=callbacks if isinstance(callbacks, list) else [callbacks], **options)
 
 
 def test_gradient_monitor_records_norms_and_reports_each_kind_once():
@@ -457,7 +457,10 @@ def test_gradient_monitor_says_where_and_when_gradients_first_went_nonfinite():
     model = mlp([16, 32, 32, 4])
     out = io.StringIO()
     monitor = GradientMonitor(file=out)
-    fit_with_monitor(model, [PoisonGradient(6, "2.weight"), monitor], epochs=3)  # 4 batches/epoch
+    # 4 batches an epoch; the NaN weights then make the next loss NaN, which stops training.
+    history = fit_with_monitor(model, [PoisonGradient(6, "2.weight"), monitor], epochs=3,
+                               on_nonfinite="stop")
+    assert "epoch 2, batch 3" in history.diverged
     kinds_reported = [finding.kind for finding in monitor.findings]
     assert kinds_reported[0] == "nonfinite" and "vanishing" not in kinds_reported
     message = monitor.findings[0].message

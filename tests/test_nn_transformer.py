@@ -16,6 +16,14 @@ from chainrule import nn
 
 torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
 
+# Warnings both libraries give on purpose for the configurations these tests compare (mixed mask
+# types, nested tensors off without batch_first, torch's prototype nested tensors).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:Support for mismatched key_padding_mask:UserWarning"),
+    pytest.mark.filterwarnings("ignore:enable_nested_tensor is True:UserWarning"),
+    pytest.mark.filterwarnings("ignore:The PyTorch API of nested tensors:UserWarning"),
+]
+
 D, HEADS, FF, S, T, N = 8, 2, 16, 5, 4, 3
 TOL = dict(rtol=1e-4, atol=2e-5)
 

@@ -52,8 +52,8 @@ def _same_gradients(ours_out, theirs_out, ours_in, theirs_in):
 
 
 @pytest.mark.parametrize("lengths, batch_first, padding_value, padding_side, trailing",
-                         itertools.product(["sorted", "unsorted", "one"], [False, True],
-                                           [0.0, -1.5], ["right", "left"], [(), (2, 3)]))
+                         list(itertools.product(["sorted", "unsorted", "one"], [False, True],
+                                                [0.0, -1.5], ["right", "left"], [(), (2, 3)])))
 def test_pad_sequence_matches_torch(lengths, batch_first, padding_value, padding_side, trailing):
     ours_in = _sequences(chainrule, LENGTHS[lengths], trailing)
     theirs_in = _sequences(torch, LENGTHS[lengths], trailing)
@@ -90,8 +90,8 @@ def test_pack_padded_sequence_matches_torch(lengths, batch_first, enforce_sorted
 
 
 @pytest.mark.parametrize("lengths, batch_first, padding_value, total_length",
-                         itertools.product(["sorted", "unsorted"], [False, True], [0.0, 9.0],
-                                           [None, 6]))
+                         list(itertools.product(["sorted", "unsorted"], [False, True],
+                                                [0.0, 9.0], [None, 6])))
 def test_pad_packed_sequence_matches_torch(lengths, batch_first, padding_value, total_length):
     lengths = LENGTHS[lengths]
     ours_in, theirs_in = _padded(chainrule, lengths, batch_first), _padded(torch, lengths, batch_first)

@@ -6,9 +6,9 @@ A layer is attention and a feed-forward block, each wrapped in a residual connec
 
 >>> import chainrule as torch
 >>> model = torch.nn.Transformer(d_model=16, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
-...                              dim_feedforward=32)
->>> model(torch.randn(5, 3, 16), torch.randn(4, 3, 16)).shape
-torch.Size([4, 3, 16])
+...                              dim_feedforward=32, batch_first=True)
+>>> model(torch.randn(3, 5, 16), torch.randn(3, 4, 16)).shape
+torch.Size([3, 4, 16])
 """
 
 from __future__ import annotations
