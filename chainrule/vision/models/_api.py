@@ -1,0 +1,86 @@
+"""Pretrained-weight descriptions with torchvision's names: ``Weights`` and ``WeightsEnum``.
+
+chainrule never downloads weights: asking a builder for them raises one line saying how to load
+a local state dict instead.
+
+>>> from chainrule.vision.models import ResNet18_Weights
+>>> ResNet18_Weights.DEFAULT
+ResNet18_Weights.IMAGENET1K_V1
+>>> ResNet18_Weights.DEFAULT.meta["num_params"]
+11689512
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = ["Weights", "WeightsEnum"]
+
+
+@dataclass
+class Weights:
+    """Where a set of pretrained weights lives, its preprocessing settings and its metadata."""
+
+    url: str
+    transforms: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class WeightsEnum(Enum):
+    """The pretrained weights of one model builder (``ResNet18_Weights.IMAGENET1K_V1``)."""
+
+    @classmethod
+    def verify(cls, obj: Any) -> Any:
+        """``obj`` as a member of this enum (a member's name such as ``"DEFAULT"`` is accepted)."""
+        if obj is None:
+            return None
+        if type(obj) is str:
+            return cls[obj.replace(cls.__name__ + ".", "")]
+        if not isinstance(obj, cls):
+            raise TypeError(f"Invalid Weight class provided; expected {cls.__name__} but "
+                            f"received {obj.__class__.__name__}.")
+        return obj
+
+    def get_state_dict(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise RuntimeError(_cannot_download(self))
+
+    def __repr__(self) -> str:
+        return f"{self.__class__.__name__}.{self._name_}"
+
+    @property
+    def url(self) -> str:
+        return self.value.url
+
+    @property
+    def transforms(self) -> Any:
+        return self.value.transforms
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.value.meta
+
+
+def _cannot_download(weights: WeightsEnum) -> str:
+    file = weights.url.rsplit("/", 1)[-1]
+    return (f"{weights!r}: chainrule cannot download pretrained weights ({weights.url}); build "
+            f"the model with weights=None and load a local state dict: "
+            f"model.load_state_dict(chainrule.load('{file}')) or "
+            f"model.load_state_dict(chainrule.serialization.load_safetensors('MODEL.safetensors'))")
+
+
+def resolve_weights(weights: Any, enum: type[WeightsEnum]) -> None:
+    """Check a builder's ``weights`` argument; anything but None asks for a download: refuse it."""
+    weights = enum.verify(weights)
+    if weights is not None:
+        raise RuntimeError(_cannot_download(weights))
+
+
+def imagenet_weights(url: str, num_params: int, acc1: float, acc5: float, min_size=(1, 1),
+                     crop_size: int = 224, resize_size: int = 256) -> Weights:
+    """An ImageNet-1K entry: its file, evaluation preprocessing and reported accuracy."""
+    return Weights(url=url,
+                   transforms={"crop_size": crop_size, "resize_size": resize_size},
+                   meta={"num_params": num_params, "min_size": min_size,
+                         "_metrics": {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}}})

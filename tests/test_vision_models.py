@@ -1,0 +1,94 @@
+"""chainrule.vision.models against torchvision 0.28: state-dict keys and shapes, reprs,
+initialisation statistics, and outputs for identical weights (eval, and train-mode batch norm).
+
+torchvision cannot be imported next to the CPU build of torch here, so the torchvision side is
+stored in vision_reference/models.json, written by vision_reference/make_reference.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from vision_fixtures import (
+    MODEL_INPUT_SIZES,
+    MODELS_RUN,
+    NUM_CLASSES,
+    filled_state_dict,
+    model_input,
+)
+
+import chainrule
+from chainrule.vision import models
+
+REFERENCE = json.loads((Path(__file__).parent / "vision_reference" / "models.json").read_text())
+MODELS = REFERENCE["models"]
+
+
+def _state_shapes(model) -> dict:
+    return {k: (tuple(v.shape), str(v.dtype).replace("torch.", ""))
+            for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "alexnet", "mobilenet_v2",
+                                  "squeezenet1_0", "vgg16_bn"])
+def test_state_dict_repr_and_init_match_torchvision(name):
+    reference = MODELS[name]
+    chainrule.manual_seed(0)
+    model = getattr(models, name)()
+    state = model.state_dict()
+    assert [[k, list(v.shape), str(v.dtype).replace("torch.", "")] for k, v in state.items()] \
+        == reference["keys"]
+    assert repr(model) == reference["repr"]
+    for key, (mean, std) in reference["init"].items():
+        values = state[key].numpy().ravel()[:100_000].astype(np.float64)  # enough for statistics
+        # Same distributions, different random streams: compare the statistics loosely.
+        scale = max(std, 1e-3)
+        assert abs(values.mean() - mean) < 0.1 * scale + 5 * std / np.sqrt(values.size), key
+        assert abs(values.std(ddof=1 if values.size > 1 else 0) - std) < 0.1 * scale, key
+
+
+@pytest.mark.parametrize("name", MODELS_RUN)
+def test_outputs_match_torchvision_for_the_same_weights(name):
+    model = getattr(models, name)(num_classes=NUM_CLASSES)
+    weights = filled_state_dict(_state_shapes(model))
+    model.load_state_dict({k: chainrule.from_numpy(v) for k, v in weights.items()})
+    x = chainrule.from_numpy(model_input(MODEL_INPUT_SIZES[name]))
+    expected = np.array(MODELS[name]["eval"], dtype=np.float32)
+    with chainrule.no_grad():
+        out = model.eval()(x).numpy()
+    np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+    if MODELS[name]["train"] is not None:
+        with chainrule.no_grad():
+            out = model.train()(x).numpy()
+        expected = np.array(MODELS[name]["train"], dtype=np.float32)
+        np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
+        np.testing.assert_allclose(model.bn1.running_mean.numpy(),
+                                   MODELS[name]["bn1.running_mean"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("builder, enum, default", [
+    (models.resnet18, models.ResNet18_Weights, "IMAGENET1K_V1"),
+    (models.resnet50, models.ResNet50_Weights, "IMAGENET1K_V2"),
+    (models.mobilenet_v2, models.MobileNet_V2_Weights, "IMAGENET1K_V2"),
+    (models.vgg16, models.VGG16_Weights, "IMAGENET1K_V1"),
+])
+def test_pretrained_weights_refuse_with_instructions(builder, enum, default):
+    assert enum.DEFAULT is enum[default]
+    assert repr(enum.DEFAULT) == f"{enum.__name__}.{default}"
+    assert enum.verify("DEFAULT") is enum.DEFAULT
+    with pytest.raises(RuntimeError, match=r"cannot download.*load_state_dict\(chainrule.load"):
+        builder(weights=enum.DEFAULT)
+    with pytest.raises(RuntimeError, match="cannot download"):
+        builder(weights="DEFAULT")
+    with pytest.raises(TypeError, match="Invalid Weight class provided; expected"):
+        builder(weights=models.AlexNet_Weights.DEFAULT)
+
+
+def test_weights_metadata_and_num_classes():
+    assert models.ResNet18_Weights.IMAGENET1K_V1.meta["num_params"] == 11689512
+    assert models.ResNet18_Weights.DEFAULT.url.endswith("resnet18-f37072fd.pth")
+    assert models.resnet18(num_classes=7).fc.out_features == 7
+    assert models.squeezenet1_0(num_classes=7).classifier[1].out_channels == 7
