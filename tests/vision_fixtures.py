@@ -37,3 +37,39 @@ def filled_state_dict(shapes: dict[str, tuple[tuple[int, ...], str]]) -> dict[st
 
 def model_input(size: int) -> np.ndarray:
     return np.random.default_rng(size).standard_normal((2, 3, size, size)).astype(np.float32)
+
+
+GRID_CASES = [
+    {"input": "batch", "kwargs": {}},
+    {"input": "batch", "kwargs": {"nrow": 2, "padding": 1, "pad_value": 0.5}},
+    {"input": "batch", "kwargs": {"normalize": True}},
+    {"input": "batch", "kwargs": {"normalize": True, "value_range": (0.2, 0.8), "nrow": 3}},
+    {"input": "batch", "kwargs": {"normalize": True, "scale_each": True, "padding": 0}},
+    {"input": "gray", "kwargs": {"nrow": 4}},
+    {"input": "single", "kwargs": {"padding": 3}},
+    {"input": "list", "kwargs": {"nrow": 1}},
+]
+
+
+def grid_input(kind: str):
+    """Float images in (-0.5, 1.5), so normalisation and save_image's clamp both matter."""
+    rng = np.random.default_rng(7)
+    shapes = {"batch": (5, 3, 4, 6), "gray": (6, 1, 3, 3), "single": (1, 5, 4), "list": (3, 3, 2, 2)}
+    images = (rng.random(shapes[kind], dtype=np.float32) * 2 - 0.5)
+    return list(images) if kind == "list" else images
+
+
+BOX_CASES = [
+    {"dtype": "uint8", "kwargs": {}},
+    {"dtype": "uint8", "kwargs": {"colors": "red", "width": 2, "fill": True}},
+    {"dtype": "uint8", "kwargs": {"colors": [(10, 200, 30), "#00ff00"], "labels": ["cat", "dog"]}},
+    {"dtype": "float32", "kwargs": {"colors": "blue"}},
+]
+
+
+def box_image(dtype: str):
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 256, (3, 24, 32), dtype=np.uint8)
+    if dtype == "float32":
+        image = image.astype(np.float32) / 255
+    return image, np.array([[2, 3, 12, 14], [5, 6, 30, 20]], dtype=np.float32)

@@ -6,6 +6,6 @@ and ``transforms`` (the last two are ``chainrule.datasets`` and ``chainrule.tran
 10
 """
 
-from chainrule.vision import datasets, models, ops, transforms
+from chainrule.vision import datasets, io, models, ops, transforms, utils
 
-__all__ = ["datasets", "models", "ops", "transforms"]
+__all__ = ["datasets", "io", "models", "ops", "transforms", "utils"]

@@ -18,7 +18,7 @@ class Conv2dNormActivation(nn.Sequential):
     >>> Conv2dNormActivation(3, 8, stride=2)
     Conv2dNormActivation(
       (0): Conv2d(3, 8, kernel_size=(3, 3), stride=(2, 2), padding=(1, 1), bias=False)
-      (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)
+      (1): BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, bias=True, track_running_stats=True)
       (2): ReLU(inplace=True)
     )
     """
