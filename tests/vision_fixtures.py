@@ -73,3 +73,84 @@ def box_image(dtype: str):
     if dtype == "float32":
         image = image.astype(np.float32) / 255
     return image, np.array([[2, 3, 12, 14], [5, 6, 30, 20]], dtype=np.float32)
+
+
+# (functional name, input kind, keyword arguments); "interpolation" names an InterpolationMode.
+TRANSFORM_CASES = [
+    ("resize", "pil", {"size": [7, 9]}),
+    ("resize", "pil", {"size": 6, "interpolation": "BICUBIC"}),
+    ("resize", "pil", {"size": [15, 8], "interpolation": "NEAREST"}),
+    ("center_crop", "pil", {"output_size": [6, 5]}),
+    ("center_crop", "pil", {"output_size": [12, 15]}),
+    ("pad", "pil", {"padding": [2, 1], "fill": 3}),
+    ("pad", "pil", {"padding": [1, 2, 3, 1], "padding_mode": "reflect"}),
+    ("rotate", "pil", {"angle": 30.0, "interpolation": "BILINEAR", "expand": True}),
+    ("rotate", "pil", {"angle": 45.0, "fill": 9}),
+    ("affine", "pil", {"angle": 20.0, "translate": [2, -1], "scale": 0.9, "shear": [10.0, 5.0],
+                       "interpolation": "BILINEAR"}),
+    ("affine", "pil", {"angle": -35.0, "translate": [0, 3], "scale": 1.2, "shear": 8.0}),
+    ("affine", "float", {"angle": 20.0, "translate": [2, -1], "scale": 0.9,
+                         "shear": [10.0, 5.0], "interpolation": "BILINEAR"}),
+    ("affine", "float", {"angle": 90.0, "translate": [1, 0], "scale": 1.0, "shear": [0.0, 0.0]}),
+    ("resized_crop", "pil", {"top": 1, "left": 2, "height": 6, "width": 8, "size": [5, 5]}),
+    ("rgb_to_grayscale", "pil", {}),
+    ("rgb_to_grayscale", "pil", {"num_output_channels": 3}),
+    ("rgb_to_grayscale", "float", {}),
+    ("rgb_to_grayscale", "uint8", {"num_output_channels": 3}),
+    ("adjust_brightness", "pil", {"brightness_factor": 1.4}),
+    ("adjust_brightness", "float", {"brightness_factor": 1.4}),
+    ("adjust_brightness", "uint8", {"brightness_factor": 0.6}),
+    ("adjust_contrast", "pil", {"contrast_factor": 0.6}),
+    ("adjust_contrast", "float", {"contrast_factor": 1.7}),
+    ("adjust_contrast", "uint8", {"contrast_factor": 0.6}),
+    ("adjust_saturation", "pil", {"saturation_factor": 0.3}),
+    ("adjust_saturation", "float", {"saturation_factor": 1.8}),
+    ("adjust_saturation", "uint8", {"saturation_factor": 0.3}),
+    ("adjust_hue", "pil", {"hue_factor": 0.2}),
+    ("adjust_hue", "float", {"hue_factor": -0.3}),
+    ("adjust_hue", "uint8", {"hue_factor": 0.2}),
+    ("to_pil_image", "float", {}),
+    ("to_pil_image", "uint8", {}),
+    ("pil_to_tensor", "pil", {}),
+    ("to_tensor", "pil", {}),
+    ("convert_image_dtype", "float", {"dtype": "uint8"}),
+    ("convert_image_dtype", "uint8", {"dtype": "float32"}),
+    ("convert_image_dtype", "uint8", {"dtype": "float64"}),
+    ("erase", "float", {"i": 2, "j": 3, "h": 4, "w": 5, "v": 0.5}),
+]
+
+
+def transform_input(kind: str):
+    """An RGB image 10 x 13, as a PIL image, a float32 tensor array or a uint8 tensor array."""
+    pixels = np.random.default_rng(11).integers(0, 256, (10, 13, 3), dtype=np.uint8)
+    if kind == "pil":
+        from PIL import Image
+        return Image.fromarray(pixels)
+    chw = np.ascontiguousarray(pixels.transpose(2, 0, 1))
+    return chw if kind == "uint8" else chw.astype(np.float32) / 255
+
+
+def resolve_transform_kwargs(kwargs: dict, interpolation_modes, library) -> dict:
+    """A case's keyword arguments with names of interpolation modes and dtypes resolved in the
+    library under test (chainrule or torch)."""
+    kwargs = dict(kwargs)
+    if "interpolation" in kwargs:
+        kwargs["interpolation"] = interpolation_modes[kwargs["interpolation"]]
+    if "dtype" in kwargs:
+        kwargs["dtype"] = getattr(library, kwargs["dtype"])
+    return kwargs
+
+
+def import_torchvision():
+    """torchvision, for the reference scripts. With TORCHVISION_SRC=<unpacked wheel> its
+    native-op registrations are stubbed out (the CUDA-only wheel cannot load them next to the CPU
+    build of torch); the pure-Python models, transforms and utils work without them."""
+    import importlib
+    import os
+    import sys
+    import types
+
+    if os.environ.get("TORCHVISION_SRC"):
+        sys.path.insert(0, os.environ["TORCHVISION_SRC"])
+        sys.modules["torchvision._meta_registrations"] = types.ModuleType("stub")
+    return importlib.import_module("torchvision")

@@ -19,6 +19,7 @@ import chainrule
 from chainrule._optional import import_optional
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.serialization import atomic_writer
+from chainrule.transforms.functional import pil_to_tensor
 
 __all__ = ["ImageReadMode", "read_file", "write_file", "decode_image",
            "read_image", "encode_png", "write_png"]
@@ -91,14 +92,7 @@ def decode_image(input: Tensor | str | os.PathLike, mode: ImageReadMode | str =
             picture = picture.convert("RGB")
     else:
         picture = picture.convert(_PIL_MODES[mode])
-    return pil_to_chw(picture)
-
-
-def pil_to_chw(picture) -> Tensor:
-    """A PIL image as a ``(C, H, W)`` tensor of its pixels' dtype."""
-    array = np.asarray(picture)
-    array = array[:, :, None] if array.ndim == 2 else array
-    return make_tensor(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    return pil_to_tensor(picture)
 
 
 

@@ -11,9 +11,7 @@ stubbed out; nothing else of torchvision is used.
 from __future__ import annotations
 
 import json
-import os
 import sys
-import types
 from pathlib import Path
 
 import torch
@@ -24,14 +22,12 @@ from vision_fixtures import (  # noqa: E402
     MODELS_RUN,
     NUM_CLASSES,
     filled_state_dict,
+    import_torchvision,
     model_input,
 )
 
-if os.environ.get("TORCHVISION_SRC"):
-    sys.path.insert(0, os.environ["TORCHVISION_SRC"])
-    sys.modules["torchvision._meta_registrations"] = types.ModuleType("stub")
-import torchvision  # noqa: E402
-from torchvision import models  # noqa: E402
+torchvision = import_torchvision()
+models = torchvision.models
 
 
 def describe(name: str) -> dict:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -17,12 +15,9 @@ import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vision_fixtures import BOX_CASES, GRID_CASES, box_image, grid_input  # noqa: E402
+from vision_fixtures import BOX_CASES, GRID_CASES, box_image, grid_input, import_torchvision  # noqa: E402
 
-if os.environ.get("TORCHVISION_SRC"):
-    sys.path.insert(0, os.environ["TORCHVISION_SRC"])
-    sys.modules["torchvision._meta_registrations"] = types.ModuleType("stub")
-from torchvision import utils  # noqa: E402
+utils = import_torchvision().utils
 
 
 def grid(case: dict) -> dict:
