@@ -130,3 +130,9 @@ def test_existing_transforms_accept_pil_images():
     out = pipeline(pil)
     assert tuple(out.shape) == (3, 5, 5) and out.dtype == chainrule.float32
     np.testing.assert_array_equal(np.asarray(F.hflip(pil)), np.asarray(pil)[:, ::-1])
+
+
+def test_tensor_interpolation_beyond_bilinear_is_refused_not_approximated():
+    with pytest.raises(NotImplementedError, match="'bicubic' is available for PIL images only"):
+        F.resize(chainrule.zeros(3, 4, 4), [2, 2], F.InterpolationMode.BICUBIC)
+    assert F.resize(_pil(), [2, 2], F.InterpolationMode.BICUBIC).size == (2, 2)

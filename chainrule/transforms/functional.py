@@ -179,6 +179,10 @@ def center_crop(img, output_size):
 def _sample(array: np.ndarray, axes: tuple[int, int], rows: np.ndarray, cols: np.ndarray,
             interpolation: InterpolationMode, fill: float) -> np.ndarray:
     """Values at fractional (rows, cols) (each an out_h x out_w grid); ``fill`` outside."""
+    if interpolation not in (InterpolationMode.NEAREST, InterpolationMode.BILINEAR):
+        raise NotImplementedError(f"interpolation {interpolation.value!r} is available for PIL "
+                                  f"images only; tensors and arrays support 'nearest' and "
+                                  f"'bilinear'")
     moved = np.moveaxis(array, axes, (0, 1))
     h, w = moved.shape[:2]
     work = moved.astype(np.float64 if moved.dtype == np.float64 else np.float32, copy=False)
