@@ -16,8 +16,8 @@ from chainrule import transforms as T
 from chainrule.transforms import functional as F
 
 Image = pytest.importorskip("PIL.Image", reason="Pillow (the 'images' extra) is not installed")
-REFERENCE = json.loads((Path(__file__).parent / "vision_reference" / "transforms.json")
-                       .read_text())
+STORED = json.loads((Path(__file__).parent / "vision_reference" / "transforms.json").read_text())
+REFERENCE = STORED["cases"]
 
 # Bilinear/bicubic resampling of tensors may differ from torch's grid_sample by float rounding;
 # where uint8 results are rounded from those, by one level.
@@ -136,3 +136,14 @@ def test_tensor_interpolation_beyond_bilinear_is_refused_not_approximated():
     with pytest.raises(NotImplementedError, match="'bicubic' is available for PIL images only"):
         F.resize(chainrule.zeros(3, 4, 4), [2, 2], F.InterpolationMode.BICUBIC)
     assert F.resize(_pil(), [2, 2], F.InterpolationMode.BICUBIC).size == (2, 2)
+
+
+def test_weights_transforms_preset_matches_torchvision():
+    from chainrule.vision.models import ResNet50_Weights
+
+    preset = ResNet50_Weights.IMAGENET1K_V2.transforms()
+    assert (preset.crop_size, preset.resize_size) == ([224], [232])
+    stored = STORED["preset"]
+    small = type(preset)(crop_size=stored["crop_size"], resize_size=stored["resize_size"])
+    out = small(transform_input("pil"))
+    np.testing.assert_allclose(out.numpy(), np.array(stored["value"]), rtol=1e-6, atol=1e-6)

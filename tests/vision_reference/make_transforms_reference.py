@@ -33,7 +33,11 @@ def run(name: str, kind: str, kwargs: dict):
 
 
 if __name__ == "__main__":
-    reference = [run(*case) for case in TRANSFORM_CASES]
+    from torchvision.transforms._presets import ImageClassification
+
+    preset = ImageClassification(crop_size=8, resize_size=10)(transform_input("pil"))
+    reference = {"cases": [run(*case) for case in TRANSFORM_CASES],
+                 "preset": {"crop_size": 8, "resize_size": 10, "value": preset.tolist()}}
     out = Path(__file__).with_name("transforms.json")
     out.write_text(json.dumps(reference) + "\n")
     print(f"wrote {out} ({out.stat().st_size} bytes)")

@@ -8,13 +8,18 @@ a local state dict instead.
 ResNet18_Weights.IMAGENET1K_V1
 >>> ResNet18_Weights.DEFAULT.meta["num_params"]
 11689512
+>>> ResNet18_Weights.DEFAULT.transforms().crop_size
+[224]
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
+
+from chainrule.transforms._presets import ImageClassification
 
 __all__ = ["Weights", "WeightsEnum"]
 
@@ -81,6 +86,7 @@ def imagenet_weights(url: str, num_params: int, acc1: float, acc5: float, min_si
                      crop_size: int = 224, resize_size: int = 256) -> Weights:
     """An ImageNet-1K entry: its file, evaluation preprocessing and reported accuracy."""
     return Weights(url=url,
-                   transforms={"crop_size": crop_size, "resize_size": resize_size},
+                   transforms=partial(ImageClassification, crop_size=crop_size,
+                                      resize_size=resize_size),
                    meta={"num_params": num_params, "min_size": min_size,
                          "_metrics": {"ImageNet-1K": {"acc@1": acc1, "acc@5": acc5}}})
