@@ -92,3 +92,22 @@ def test_weights_metadata_and_num_classes():
     assert models.ResNet18_Weights.DEFAULT.url.endswith("resnet18-f37072fd.pth")
     assert models.resnet18(num_classes=7).fc.out_features == 7
     assert models.squeezenet1_0(num_classes=7).classifier[1].out_channels == 7
+
+
+def test_model_registry_and_categories():
+    assert models.list_models() == ["alexnet", "mobilenet_v2", "resnet18", "resnet34", "resnet50",
+                                    "squeezenet1_0", "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
+    assert models.list_models(include="vgg*", exclude="*_bn") == ["vgg11", "vgg16"]
+    assert models.get_model("ResNet18", num_classes=4).fc.out_features == 4
+    assert models.get_model_weights("mobilenet_v2") is models.MobileNet_V2_Weights
+    assert models.get_model_weights(models.vgg11) is models.VGG11_Weights
+    assert models.get_weight("ResNet50_Weights.IMAGENET1K_V1") is \
+        models.ResNet50_Weights.IMAGENET1K_V1
+    with pytest.raises(ValueError, match="Unknown model resnet1000"):
+        models.get_model("resnet1000")
+    with pytest.raises(ValueError, match="Invalid weight name provided: 'resnet'"):
+        models.get_weight("resnet")
+    categories = models.ResNet18_Weights.DEFAULT.meta["categories"]
+    assert len(categories) == 1000 and categories[:2] == ["tench", "goldfish"]
+    assert categories[-1] == "toilet tissue"
+    assert models.VGG16_Weights.IMAGENET1K_FEATURES.meta["categories"] is None

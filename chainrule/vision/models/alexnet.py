@@ -6,7 +6,12 @@ from typing import Any
 
 import chainrule
 from chainrule import nn
-from chainrule.vision.models._api import WeightsEnum, imagenet_weights, resolve_weights
+from chainrule.vision.models._api import (
+    WeightsEnum,
+    imagenet_weights,
+    register_model,
+    resolve_weights,
+)
 
 __all__ = ["AlexNet", "AlexNet_Weights", "alexnet"]
 
@@ -45,6 +50,7 @@ class AlexNet_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
+@register_model(AlexNet_Weights)
 def alexnet(*, weights: AlexNet_Weights | None = None, progress: bool = True,
             **kwargs: Any) -> AlexNet:
     """AlexNet. ``weights`` other than None raise (chainrule does not download)."""

@@ -8,7 +8,12 @@ from typing import Any
 import chainrule
 from chainrule import nn
 from chainrule.nn import functional as F
-from chainrule.vision.models._api import WeightsEnum, imagenet_weights, resolve_weights
+from chainrule.vision.models._api import (
+    WeightsEnum,
+    imagenet_weights,
+    register_model,
+    resolve_weights,
+)
 from chainrule.vision.ops.misc import Conv2dNormActivation
 
 __all__ = ["MobileNetV2", "InvertedResidual", "MobileNet_V2_Weights", "mobilenet_v2"]
@@ -113,6 +118,7 @@ class MobileNet_V2_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+@register_model(MobileNet_V2_Weights)
 def mobilenet_v2(*, weights: MobileNet_V2_Weights | None = None, progress: bool = True,
                  **kwargs: Any) -> MobileNetV2:
     """MobileNetV2. ``weights`` other than None raise (chainrule does not download)."""

@@ -6,7 +6,12 @@ from typing import Any
 
 import chainrule
 from chainrule import nn
-from chainrule.vision.models._api import WeightsEnum, imagenet_weights, resolve_weights
+from chainrule.vision.models._api import (
+    WeightsEnum,
+    imagenet_weights,
+    register_model,
+    resolve_weights,
+)
 
 __all__ = ["ResNet", "BasicBlock", "Bottleneck", "ResNet18_Weights", "ResNet34_Weights",
            "ResNet50_Weights", "resnet18", "resnet34", "resnet50"]
@@ -175,6 +180,7 @@ class ResNet50_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V2
 
 
+@register_model(ResNet18_Weights)
 def resnet18(*, weights: ResNet18_Weights | None = None, progress: bool = True,
              **kwargs: Any) -> ResNet:
     """ResNet-18. ``weights`` other than None raise (chainrule does not download).
@@ -185,12 +191,14 @@ def resnet18(*, weights: ResNet18_Weights | None = None, progress: bool = True,
     return _resnet(BasicBlock, [2, 2, 2, 2], weights, ResNet18_Weights, **kwargs)
 
 
+@register_model(ResNet34_Weights)
 def resnet34(*, weights: ResNet34_Weights | None = None, progress: bool = True,
              **kwargs: Any) -> ResNet:
     """ResNet-34. ``weights`` other than None raise (chainrule does not download)."""
     return _resnet(BasicBlock, [3, 4, 6, 3], weights, ResNet34_Weights, **kwargs)
 
 
+@register_model(ResNet50_Weights)
 def resnet50(*, weights: ResNet50_Weights | None = None, progress: bool = True,
              **kwargs: Any) -> ResNet:
     """ResNet-50. ``weights`` other than None raise (chainrule does not download)."""

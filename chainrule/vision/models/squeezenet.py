@@ -6,7 +6,12 @@ from typing import Any
 
 import chainrule
 from chainrule import nn
-from chainrule.vision.models._api import WeightsEnum, imagenet_weights, resolve_weights
+from chainrule.vision.models._api import (
+    WeightsEnum,
+    imagenet_weights,
+    register_model,
+    resolve_weights,
+)
 
 __all__ = ["SqueezeNet", "Fire", "SqueezeNet1_0_Weights", "squeezenet1_0"]
 
@@ -72,6 +77,7 @@ class SqueezeNet1_0_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
+@register_model(SqueezeNet1_0_Weights)
 def squeezenet1_0(*, weights: SqueezeNet1_0_Weights | None = None, progress: bool = True,
                   **kwargs: Any) -> SqueezeNet:
     """SqueezeNet 1.0. ``weights`` other than None raise (chainrule does not download)."""

@@ -6,7 +6,12 @@ from typing import Any
 
 import chainrule
 from chainrule import nn
-from chainrule.vision.models._api import WeightsEnum, imagenet_weights, resolve_weights
+from chainrule.vision.models._api import (
+    WeightsEnum,
+    imagenet_weights,
+    register_model,
+    resolve_weights,
+)
 
 __all__ = ["VGG", "VGG11_Weights", "VGG11_BN_Weights", "VGG16_Weights", "VGG16_BN_Weights",
            "vgg11", "vgg11_bn", "vgg16", "vgg16_bn"]
@@ -91,6 +96,7 @@ class VGG16_Weights(WeightsEnum):
     IMAGENET1K_V1 = imagenet_weights(_URL + "vgg16-397923af.pth", 138357544, 71.592, 90.382, _MIN)
     IMAGENET1K_FEATURES = imagenet_weights(_URL + "vgg16_features-amdegroot-88682ab5.pth",
                                            138357544, float("nan"), float("nan"), _MIN)
+    IMAGENET1K_FEATURES.meta["categories"] = None  # only ``features`` holds trained values
     DEFAULT = IMAGENET1K_V1
 
 
@@ -100,22 +106,26 @@ class VGG16_BN_Weights(WeightsEnum):
     DEFAULT = IMAGENET1K_V1
 
 
+@register_model(VGG11_Weights)
 def vgg11(*, weights: VGG11_Weights | None = None, progress: bool = True, **kwargs: Any) -> VGG:
     """VGG-11 (configuration "A"). ``weights`` other than None raise (no downloads)."""
     return _vgg("A", False, weights, VGG11_Weights, **kwargs)
 
 
+@register_model(VGG11_BN_Weights)
 def vgg11_bn(*, weights: VGG11_BN_Weights | None = None, progress: bool = True,
              **kwargs: Any) -> VGG:
     """VGG-11 with batch norm. ``weights`` other than None raise (no downloads)."""
     return _vgg("A", True, weights, VGG11_BN_Weights, **kwargs)
 
 
+@register_model(VGG16_Weights)
 def vgg16(*, weights: VGG16_Weights | None = None, progress: bool = True, **kwargs: Any) -> VGG:
     """VGG-16 (configuration "D"). ``weights`` other than None raise (no downloads)."""
     return _vgg("D", False, weights, VGG16_Weights, **kwargs)
 
 
+@register_model(VGG16_BN_Weights)
 def vgg16_bn(*, weights: VGG16_BN_Weights | None = None, progress: bool = True,
              **kwargs: Any) -> VGG:
     """VGG-16 with batch norm. ``weights`` other than None raise (no downloads)."""
