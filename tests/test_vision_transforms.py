@@ -147,3 +147,15 @@ def test_weights_transforms_preset_matches_torchvision():
     small = type(preset)(crop_size=stored["crop_size"], resize_size=stored["resize_size"])
     out = small(transform_input("pil"))
     np.testing.assert_allclose(out.numpy(), np.array(stored["value"]), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("in_size, out_size", [((20, 17), (7, 5)), ((9, 31), (4, 30)),
+                                               ((16, 16), (3, 20))])
+def test_tensor_resize_antialias_matches_torch(in_size, out_size):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    data = np.random.default_rng(5).random((3, *in_size)).astype(np.float32)
+    out = F.resize(chainrule.from_numpy(data), list(out_size))
+    expected = torch.nn.functional.interpolate(torch.from_numpy(data)[None], size=out_size,
+                                               mode="bilinear", align_corners=False,
+                                               antialias=True)[0]
+    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)

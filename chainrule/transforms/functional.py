@@ -238,8 +238,9 @@ def rotate(img, angle: float, interpolation=InterpolationMode.NEAREST, expand: b
 
 def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | None = None,
            antialias: bool | None = True):
-    """Resize to ``size`` ((h, w), or an int for the smaller edge); tensors without
-    antialiasing, PIL images with PIL's own filters (as torchvision does)."""
+    """Resize to ``size`` ((h, w), or an int for the smaller edge); PIL images with PIL's own
+    filters, tensors as ``interpolate`` (``antialias`` widens the bilinear filter when
+    shrinking, as torch and PIL do)."""
     interpolation = _interpolation(interpolation)
     w, h = get_image_size(img)
     if isinstance(size, int) or len(size) == 1:
@@ -255,6 +256,9 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
         out_h, out_w = size
     if is_pil(img):
         return img.resize((out_w, out_h), _PIL_FILTERS[interpolation])
+    shrinks = out_h < h or out_w < w
+    if antialias and interpolation == InterpolationMode.BILINEAR and shrinks:
+        return _like(img, _antialiased_resize(_array(img), _spatial_axes(img), out_h, out_w))
     # Half-pixel centres (align_corners=False), as torchvision's tensor resize uses.
     rows = (np.arange(out_h) + 0.5) * (h / out_h) - 0.5
     cols = (np.arange(out_w) + 0.5) * (w / out_w) - 0.5
@@ -265,6 +269,34 @@ def resize(img, size, interpolation=InterpolationMode.BILINEAR, max_size: int | 
         rows, cols = np.clip(rows, 0, h - 1), np.clip(cols, 0, w - 1)
     grid_r, grid_c = np.meshgrid(rows, cols, indexing="ij")
     return _like(img, _sample(_array(img), _spatial_axes(img), grid_r, grid_c, interpolation, 0))
+
+
+def _antialias_weights(in_size: int, out_size: int) -> np.ndarray:
+    """The out_size x in_size matrix of a triangle filter stretched by the shrink factor, each
+    row normalised: PIL's and torch's antialiased bilinear resampling."""
+    scale = in_size / out_size
+    support = max(scale, 1.0)
+    centers = (np.arange(out_size) + 0.5) * scale
+    # Only pixels within the support count (PIL's xmin/xmax), even where the triangle is > 0.
+    low = np.maximum((centers - support + 0.5).astype(np.int64), 0)
+    high = np.minimum((centers + support + 0.5).astype(np.int64), in_size)
+    pixels = np.arange(in_size)
+    weights = np.maximum(0.0, 1.0 - np.abs((pixels[None, :] - centers[:, None] + 0.5) / support))
+    weights *= (pixels[None, :] >= low[:, None]) & (pixels[None, :] < high[:, None])
+    return weights / weights.sum(axis=1, keepdims=True)
+
+
+def _antialiased_resize(array: np.ndarray, axes: tuple[int, int], out_h: int,
+                        out_w: int) -> np.ndarray:
+    work = array.astype(np.float64 if array.dtype == np.float64 else np.float32)
+    moved = np.moveaxis(work, axes, (-2, -1))
+    rows = _antialias_weights(moved.shape[-2], out_h).astype(work.dtype)
+    cols = _antialias_weights(moved.shape[-1], out_w).astype(work.dtype)
+    out = rows @ moved @ cols.T
+    if array.dtype.kind in "ui":
+        info = np.iinfo(array.dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return np.moveaxis(out.astype(array.dtype), (-2, -1), axes)
 
 
 def _pil_fill(fill, img):
