@@ -15,13 +15,13 @@ import pytest
 from vision_fixtures import (
     MODEL_INPUT_SIZES,
     MODELS_RUN,
-    NUM_CLASSES,
     filled_state_dict,
     model_input,
 )
 
 import chainrule
 from chainrule.vision import models
+from chainrule.vision.models import vgg
 
 REFERENCE = json.loads((Path(__file__).parent / "vision_reference" / "models.json").read_text())
 MODELS = REFERENCE["models"]
@@ -34,7 +34,9 @@ def _state_shapes(model) -> dict:
 
 @pytest.mark.parametrize("name", ["resnet18", "resnet34", "resnet50", "alexnet", "mobilenet_v2",
                                   "squeezenet1_0", "vgg16_bn"])
-def test_state_dict_repr_and_init_match_torchvision(name):
+def test_model_matches_torchvision(name):
+    """State-dict keys, shapes and dtypes, repr and initialisation statistics; then, for the
+    models in MODELS_RUN, outputs for the same weights."""
     reference = MODELS[name]
     chainrule.manual_seed(0)
     model = getattr(models, name)()
@@ -48,11 +50,11 @@ def test_state_dict_repr_and_init_match_torchvision(name):
         scale = max(std, 1e-3)
         assert abs(values.mean() - mean) < 0.1 * scale + 5 * std / np.sqrt(values.size), key
         assert abs(values.std(ddof=1 if values.size > 1 else 0) - std) < 0.1 * scale, key
+    if name in MODELS_RUN:
+        _check_outputs(model, name)
 
 
-@pytest.mark.parametrize("name", MODELS_RUN)
-def test_outputs_match_torchvision_for_the_same_weights(name):
-    model = getattr(models, name)(num_classes=NUM_CLASSES)
+def _check_outputs(model, name):
     weights = filled_state_dict(_state_shapes(model))
     model.load_state_dict({k: chainrule.from_numpy(v) for k, v in weights.items()})
     x = chainrule.from_numpy(model_input(MODEL_INPUT_SIZES[name]))
@@ -67,6 +69,18 @@ def test_outputs_match_torchvision_for_the_same_weights(name):
         np.testing.assert_allclose(out, expected, rtol=1e-4, atol=1e-4 * np.abs(expected).max())
         np.testing.assert_allclose(model.bn1.running_mean.numpy(),
                                    MODELS[name]["bn1.running_mean"], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name, cfg, batch_norm", [("vgg11", "A", False), ("vgg11_bn", "A", True),
+                                                   ("vgg16", "D", False), ("vgg16_bn", "D", True)])
+def test_vgg_feature_layers_match_torchvision(name, cfg, batch_norm):
+    """The convolutional part of every VGG, without building its 120M-parameter classifier."""
+    features = vgg.make_layers(vgg.cfgs[cfg], batch_norm=batch_norm)
+    keys = [[f"features.{k}", list(v.shape), str(v.dtype).replace("torch.", "")]
+            for k, v in features.state_dict().items()]
+    assert keys == [entry for entry in MODELS[name]["keys"] if entry[0].startswith("features.")]
+    shown = "\n".join("  " + line for line in repr(features).splitlines())
+    assert f"(features): {shown.strip()}" in MODELS[name]["repr"]
 
 
 @pytest.mark.parametrize("builder, enum, default", [

@@ -20,7 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from vision_fixtures import (  # noqa: E402
     MODEL_INPUT_SIZES,
     MODELS_RUN,
-    NUM_CLASSES,
     filled_state_dict,
     import_torchvision,
     model_input,
@@ -42,7 +41,6 @@ def describe(name: str) -> dict:
         "repr": repr(model),
     }
     if name in MODELS_RUN:
-        model = getattr(models, name)(num_classes=NUM_CLASSES)
         shapes = {k: (tuple(v.shape), str(v.dtype).replace("torch.", ""))
                   for k, v in model.state_dict().items()}
         model.load_state_dict({k: torch.from_numpy(v) for k, v in filled_state_dict(shapes).items()})
