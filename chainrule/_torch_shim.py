@@ -1,11 +1,11 @@
 """Run an unchanged PyTorch script on chainrule: ``python -m chainrule run SCRIPT.py [ARGS]``.
 
 While the script runs, ``import torch`` (and ``torch.nn``, ``torch.optim``, ``torch.utils.data``,
-...) resolves to chainrule, and ``torchvision.datasets`` / ``torchvision.transforms`` to
-``chainrule.datasets`` / ``chainrule.transforms``. A finder on ``sys.meta_path`` does the
-aliasing; each aliased module is wrapped in a proxy whose missing attributes raise
-``NotImplementedError: torch.X is not available in chainrule`` rather than a bare
-``AttributeError``, so an unsupported feature is named plainly. ``sys.modules``,
+...) resolves to chainrule, and ``torchvision`` to ``chainrule.vision`` (its ``datasets`` and
+``transforms`` to ``chainrule.datasets`` / ``chainrule.transforms``). A finder on
+``sys.meta_path`` does the aliasing; each aliased module is wrapped in a proxy whose missing
+attributes raise ``NotImplementedError: torch.X is not available in chainrule`` rather than a
+bare ``AttributeError``, so an unsupported feature is named plainly. ``sys.modules``,
 ``sys.meta_path``, ``sys.argv`` and ``sys.path`` are restored afterwards.
 
 >>> import pathlib, tempfile
@@ -33,7 +33,7 @@ _USAGE = "usage: python -m chainrule run SCRIPT.py [ARGS ...]"
 
 # Aliased top-level names, and the chainrule module each stands for (None: a bare namespace whose
 # only members are the aliased submodules listed in _SUBMODULE_TARGETS).
-_ROOT_TARGETS: dict[str, str | None] = {"torch": "chainrule", "torchvision": None}
+_ROOT_TARGETS: dict[str, str | None] = {"torch": "chainrule", "torchvision": "chainrule.vision"}
 _SUBMODULE_TARGETS: dict[str, str] = {
     "torchvision.datasets": "chainrule.datasets",
     "torchvision.transforms": "chainrule.transforms",

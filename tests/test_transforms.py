@@ -160,11 +160,13 @@ def test_rotation_fill_expand_and_range():
 @pytest.mark.parametrize("size", [(4, 3), (12, 15), (6, 10)])
 def test_resize_matches_torch_interpolate(mode, size):
     data = np.random.default_rng(2).random((2, 6, 5)).astype(np.float32)
-    out = T.Resize(size, interpolation=T.InterpolationMode(mode))(chainrule.tensor(data))
-    kwargs = {} if mode == "nearest" else {"align_corners": False}
-    expected = torch.nn.functional.interpolate(torch.tensor(data)[None], size=size, mode=mode,
-                                               **kwargs)[0]
-    np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    for antialias in (False, True):
+        out = T.Resize(size, interpolation=T.InterpolationMode(mode),
+                       antialias=antialias)(chainrule.tensor(data))
+        kwargs = {} if mode == "nearest" else {"align_corners": False, "antialias": antialias}
+        expected = torch.nn.functional.interpolate(torch.tensor(data)[None], size=size,
+                                                   mode=mode, **kwargs)[0]
+        np.testing.assert_allclose(out.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
     assert T.Resize(3)(data.transpose(1, 2, 0)).shape[:2] == (3, 3)
     assert tuple(T.Resize(10)(chainrule.tensor(data)).shape) == (2, 12, 10)
 

@@ -184,3 +184,39 @@ class Resize:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(size={self.size}, interpolation={self.interpolation})"
+
+
+class PILToTensor:
+    """PIL image to a C x H x W tensor of the same dtype (no scaling)."""
+
+    def __call__(self, pic):
+        return F.pil_to_tensor(pic)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class ToPILImage:
+    """C x H x W tensor or H x W (x C) array to a PIL image (floats are scaled by 255)."""
+
+    def __init__(self, mode: str | None = None) -> None:
+        self.mode = mode
+
+    def __call__(self, pic):
+        return F.to_pil_image(pic, self.mode)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({'' if self.mode is None else f'mode={self.mode}'})"
+
+
+class ConvertImageDtype:
+    """Convert a tensor image to ``dtype``, rescaling its values."""
+
+    def __init__(self, dtype) -> None:
+        self.dtype = dtype
+
+    def __call__(self, image):
+        return F.convert_image_dtype(image, self.dtype)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
