@@ -117,6 +117,19 @@ def test_safe_globals_loads_torch_files_with_listed_classes(tmp_path):
     assert point.x == 3.0 and ones.tolist() == [1.0, 1.0]
 
 
+class _HugeBytearray:
+    def __reduce__(self):
+        return (bytearray, (2**50,))
+
+
+def test_allowed_constructors_cannot_allocate_what_the_file_does_not_hold(tmp_path):
+    _archive(tmp_path / "big.pt", pickle.dumps(_HugeBytearray(), protocol=2))
+    with pytest.raises(RuntimeError, match="big.pt': bytearray is allowed only from bytes"):
+        chainrule.load(tmp_path / "big.pt")
+    chainrule.save(bytearray(b"ok"), tmp_path / "small.pt")
+    assert chainrule.load(tmp_path / "small.pt") == bytearray(b"ok")
+
+
 def test_malformed_pickle_is_an_unpickling_error(tmp_path):
     _archive(tmp_path / "cut.pt", pickle.dumps({"a": [1, 2, 3]}, protocol=2)[:-5])
     with pytest.raises(pickle.UnpicklingError, match="cut.pt': the pickle is malformed"):

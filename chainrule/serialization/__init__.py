@@ -52,6 +52,8 @@ def save(obj: Any, f: FileLike, pickle_module=None, pickle_protocol: int = 2,
     ``format="torch"`` writes PyTorch's zip format (``torch_format``), which real
     ``torch.load`` reads and which holds any picklable object. The default is the
     first for the objects it holds and the second otherwise (``torch.save(model)``).
+    ``pickle_module``, ``pickle_protocol`` and ``_use_new_zipfile_serialization`` are
+    accepted for compatibility; PyTorch's legacy (pre-zip) format is never written.
     Writing to a path is atomic: the data goes to a temporary file in the same
     directory, is flushed to disk, and only then replaces ``f``.
     """

@@ -119,6 +119,13 @@ def _encode_bytes(text, encoding="latin1"):
     return text.encode("latin1")
 
 
+def _bytearray(source=b"", *args) -> bytearray:
+    # bytearray(n) would allocate n bytes that the file never had to contain
+    if not isinstance(source, (bytes, bytearray, str)):
+        raise FormatError(f"bytearray is allowed only from bytes, not {type(source).__name__}")
+    return bytearray(source, *args)
+
+
 @functools.cache
 def _allowed_globals() -> dict[str, Any]:
     """Every global ``weights_only=True`` rebuilds, by the name a file uses, with what it becomes."""
@@ -131,7 +138,7 @@ def _allowed_globals() -> dict[str, Any]:
                "torch.nn.parameter.Parameter": Parameter, "torch.Size": Size,
                "torch.device": device, "collections.OrderedDict": OrderedDict,
                "collections.Counter": Counter, "builtins.set": set,
-               "builtins.bytearray": bytearray, "builtins.complex": complex,
+               "builtins.bytearray": _bytearray, "builtins.complex": complex,
                "_codecs.encode": _encode_bytes}
     allowed.update({f"torch.{name}": StorageType(name) for name in STORAGE_DTYPES})
     allowed.update({f"torch.{name}": functools.partial(_dtype_global, name)
