@@ -14,6 +14,7 @@ import pytest
 
 import chainrule
 import chainrule.nn as nn
+from tests.conftest import require_torch
 from tests.test_torch_shim import RUNNER
 
 
@@ -103,3 +104,14 @@ def test_the_save_and_load_tutorial_runs_under_chainrule_run(tmp_path):
                             text=True, timeout=120, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["UnpicklingError True", "NeuralNetwork"]
+
+
+def test_a_whole_torch_module_loads_as_chainrule_classes(tmp_path):
+    torch = require_torch()
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU())
+    torch.save(theirs, tmp_path / "model.pth")
+    ours = chainrule.load(tmp_path / "model.pth", weights_only=False)
+    assert type(ours) is nn.Sequential and type(ours[0]) is nn.Linear
+    x = np.ones((1, 2), np.float32)
+    np.testing.assert_array_equal(ours(chainrule.tensor(x)).detach().numpy(),
+                                  theirs(torch.tensor(x)).detach().numpy())
