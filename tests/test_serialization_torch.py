@@ -71,8 +71,9 @@ def _state(lib):
     return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
             "views": [x, x[1:, ::2], x.t(), x[2]], "size": lib.Size([2, 3]), "dtype": lib.float16,
             "nested": OrderedDict(a=(1, 2.5, "s", None, True), b=[lib.tensor(3)]),
-            "param": lib.nn.Parameter(lib.ones(2)), "scalar": lib.tensor(1.5), "empty": lib.zeros(0, 3),
-            "raw": b"\x00\xff", "tags": {"a", "b"}, "epoch": 7, "loss": 0.25}
+            "param": lib.nn.Parameter(lib.ones(2)), "scalar": lib.tensor(1.5),
+            "empty": lib.zeros(0, 3), "raw": b"\x00\xff", "tags": {"a", "b"},
+            "device": lib.device("cpu"), "epoch": 7, "loss": 0.25}
 
 
 def test_torch_state_dicts_and_containers_load(tmp_path):

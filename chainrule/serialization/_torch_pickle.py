@@ -128,7 +128,7 @@ def _bytearray(source=b"", *args) -> bytearray:
 
 @functools.cache
 def _allowed_globals() -> dict[str, Any]:
-    """Every global ``weights_only=True`` rebuilds, by the name a file uses, with what it becomes."""
+    """Each global ``weights_only=True`` rebuilds, by the name a file uses, and what it becomes."""
     from chainrule._device import device
     from chainrule._size import Size
     from chainrule.nn.parameter import Parameter
@@ -141,6 +141,7 @@ def _allowed_globals() -> dict[str, Any]:
                "builtins.bytearray": _bytearray, "builtins.complex": complex,
                "_codecs.encode": _encode_bytes}
     allowed.update({f"torch.{name}": StorageType(name) for name in STORAGE_DTYPES})
+    # resolved when a file names them, so only files holding bfloat16 warn about it
     allowed.update({f"torch.{name}": functools.partial(_dtype_global, name)
                     for name in TORCH_DTYPE_NAMES})
     return allowed
@@ -247,6 +248,7 @@ class TorchPickler(pickle._Pickler):
         return None
 
     def reducer_override(self, obj):
+        from chainrule._device import device
         from chainrule._size import Size
         from chainrule.nn.parameter import Parameter
 
@@ -260,6 +262,8 @@ class TorchPickler(pickle._Pickler):
                      OrderedDict()))
         if isinstance(obj, Size):
             return (torch_global("torch", "Size"), (tuple(obj),))
+        if isinstance(obj, device):
+            return (torch_global("torch", "device"), (str(obj),))
         return NotImplemented
 
     def _storage_of(self, array: np.ndarray) -> tuple[_StorageRef, int, tuple]:

@@ -102,8 +102,8 @@ class TorchArchive:
             raise FormatError(f"record '{info.filename}' starts outside the file")
         signature, name_size, extra_size = _LOCAL_HEADER.unpack_from(self.buffer, offset)
         name_start = offset + _LOCAL_HEADER.size
-        if (signature != ZIP_MAGIC
-                or bytes(self.buffer[name_start:name_start + name_size]) != info.orig_filename.encode()):
+        name = bytes(self.buffer[name_start:name_start + name_size])
+        if signature != ZIP_MAGIC or name != info.orig_filename.encode():
             raise FormatError(f"record '{info.filename}' has a corrupted local header")
         return name_start + name_size + extra_size
 
