@@ -27,7 +27,8 @@ plus ``add_safe_globals``, are rebuilt; any other global raises
 use it only on files you trust. ``torch.*`` globals then resolve to chainrule's.
 bfloat16 storages load as float32 (exact), with a warning. Zip damage (bad records,
 paths leaving the archive, sizes past the end of the file, compressed records, CRC
-mismatches) raises ``RuntimeError`` naming the file.
+mismatches) raises ``RuntimeError`` naming the file; with ``mmap=True`` storages are views
+of a private mapping and their CRCs are not checked, since that would read every page.
 
 >>> import chainrule as torch, tempfile, os, zipfile
 >>> path = os.path.join(tempfile.mkdtemp(), "model.pt")
