@@ -133,7 +133,7 @@ def test_optimizer_state_dict_round_trip_keeps_int_keys(tmp_path):
 
 def test_unsupported_objects_are_refused(tmp_path):
     with pytest.raises(TypeError, match="cannot store an object of type object"):
-        chainrule.save({"x": object()}, tmp_path / "bad.pt")
+        chainrule.save({"x": object()}, tmp_path / "bad.pt", format="chainrule")
     assert not (tmp_path / "bad.pt").exists()
     assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []
 
@@ -197,10 +197,7 @@ def test_pickle_payloads_are_rejected_without_running(tmp_path, monkeypatch):
     path.write_bytes(payload)
     with pytest.raises(RuntimeError, match="pickle"):
         chainrule.load(path)
-    torch.save({"w": torch.ones(2)}, tmp_path / "torch.pt")
-    with pytest.raises(RuntimeError, match="zip archive"):
-        chainrule.load(tmp_path / "torch.pt", weights_only=False)
-    assert ran == []
+    assert ran == []  # PyTorch's zip files load (test_serialization_torch*.py)
 
 
 # ------------------------------------------------------------------ safetensors

@@ -15,37 +15,65 @@ format, byte by byte, and every check ``load`` makes are documented in
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import IO, Any
 
 import numpy as np
 
+from chainrule.serialization._allowlist import (
+    add_safe_globals,
+    clear_safe_globals,
+    get_safe_globals,
+    safe_globals,
+)
 from chainrule.serialization._atomic import atomic_writer
 from chainrule.serialization._decode import Decoder
 from chainrule.serialization._encode import ChecksumWriter, encode_file
 from chainrule.serialization._header import split_file
 from chainrule.serialization._safetensors import load_safetensors, save_safetensors
 from chainrule.serialization._source import read_source
+from chainrule.serialization._torch_zip import ZIP_MAGIC
 from chainrule.serialization.layout import TRAILER, FormatError
+from chainrule.serialization.torch_format import load_torch_format, save_torch_format
 
-__all__ = ["save", "load", "save_safetensors", "load_safetensors"]
+__all__ = ["save", "load", "save_safetensors", "load_safetensors", "add_safe_globals",
+           "safe_globals", "get_safe_globals", "clear_safe_globals"]
 
 FileLike = str | os.PathLike | IO[bytes]
 
 
 def save(obj: Any, f: FileLike, pickle_module=None, pickle_protocol: int = 2,
-         _use_new_zipfile_serialization: bool = True) -> None:
-    """Write ``obj`` (tensors, dicts, lists, numbers...) to a path or binary file object.
+         _use_new_zipfile_serialization: bool = True, *, format: str | None = None) -> None:
+    """Write ``obj`` to a path or binary file object.
 
+    ``format="chainrule"`` writes chainrule's pickle-free format (``layout``), which
+    holds tensors, arrays, dicts, lists, tuples, strings, numbers, bools and None;
+    ``format="torch"`` writes PyTorch's zip format (``torch_format``), which real
+    ``torch.load`` reads and which holds any picklable object. The default is the
+    first for the objects it holds and the second otherwise (``torch.save(model)``).
+    ``pickle_module``, ``pickle_protocol`` and ``_use_new_zipfile_serialization`` are
+    accepted for compatibility; PyTorch's legacy (pre-zip) format is never written.
     Writing to a path is atomic: the data goes to a temporary file in the same
     directory, is flushed to disk, and only then replaces ``f``.
     """
-    head, chunks = encode_file(obj)
+    if format not in (None, "chainrule", "torch"):
+        raise ValueError(f"format must be 'chainrule' or 'torch', got {format!r}")
+    if format == "torch":
+        write = functools.partial(save_torch_format, obj)
+    else:
+        try:
+            head, chunks = encode_file(obj)
+            write = functools.partial(_write_file, head=head, chunks=chunks)
+        except TypeError:
+            if format == "chainrule":
+                raise
+            write = functools.partial(save_torch_format, obj)  # a whole object, as torch.save
     if hasattr(f, "write"):
-        _write_file(f, head, chunks)
+        write(f)
         return
     with atomic_writer(f) as out:
-        _write_file(out, head, chunks)
+        write(out)
 
 
 def _write_file(out: IO[bytes], head: bytes, chunks: list[tuple[int, np.ndarray]]) -> None:
@@ -65,7 +93,13 @@ def _write_arrays(f, chunks: list[tuple[int, np.ndarray]]) -> None:
 
 def load(f: FileLike, map_location=None, pickle_module=None, *, weights_only: bool | None = True,
          mmap: bool | None = None, **pickle_load_args) -> Any:
-    """Read an object written by ``save``. No code from the file is ever run.
+    """Read an object written by ``save`` or by PyTorch's ``torch.save``.
+
+    chainrule's format never runs code. In PyTorch's zip format, ``weights_only=True``
+    (the default; None means the same) rebuilds only tensors, plain containers and
+    the classes allowed by ``add_safe_globals``, refusing anything else with
+    ``pickle.UnpicklingError``; ``weights_only=False`` unpickles fully, which runs
+    code the file names, so use it only on files you trust.
 
     The file is read once into a buffer that the loaded arrays share, so loading
     takes about the file's size in memory; with ``mmap=True`` (paths only) the
@@ -75,6 +109,9 @@ def load(f: FileLike, map_location=None, pickle_module=None, *, weights_only: bo
     """
     buffer, name = read_source(f, mmap=bool(mmap))
     try:
+        if bytes(buffer[:len(ZIP_MAGIC)]) == ZIP_MAGIC:
+            return load_torch_format(buffer, name, weights_only=weights_only is not False,
+                                     verify_crc=not mmap)
         tree, entries, data = split_file(buffer)
         return Decoder(entries, data).decode(tree)
     except FormatError as error:

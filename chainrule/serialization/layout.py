@@ -51,6 +51,12 @@ naming the file instead of loading different content or exhausting the machine:
   has no views), and ``data_size`` ending exactly at the last array;
 * every tag, tensor index, dtype name and ``Size`` in the tree.
 
+``save`` writes this format for the objects it holds; for any other object (a whole
+``nn.Module``, an optimizer) and for ``format="torch"`` it writes PyTorch's zip format
+instead, and ``load`` tells the two apart by the first bytes (``PK\x03\x04`` for a zip).
+That format, and what loading it may run, is documented in
+``chainrule.serialization.torch_format``.
+
 Version 1 files (written before December 2026) had ``"data_crc32"`` in the
 header instead of the trailing checksum, which covered the data section only.
 They still load, with every check above except that damage to their header is
