@@ -409,3 +409,28 @@ def test_plots_are_headless_safe_without_a_display_or_backend(tmp_path):
     assert result.stdout.strip() == "agg"
     for name in ("loss.png", "cm.png"):
         assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        import pathlib
+
+        return (pathlib.Path.touch, (pathlib.Path(self.marker),))
+
+
+def test_resuming_from_a_pytorch_format_file_never_runs_its_code(tmp_path):
+    import pickle
+
+    import chainrule
+
+    marker, path = tmp_path / "code-ran", tmp_path / "train_state.pt"
+    chainrule.save({"model": _RunsCode(str(marker))}, path, format="torch")
+    train, valid = loaders()
+    model = small_mlp()
+    with pytest.raises(pickle.UnpicklingError):
+        fit(model, chainrule.nn.CrossEntropyLoss(), chainrule.optim.SGD(model.parameters(), lr=0.1), train,
+            valid, epochs=1, progress=False, resume=str(path))
+    assert not marker.exists()

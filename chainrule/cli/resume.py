@@ -57,7 +57,7 @@ def load_checkpoint(path: str) -> dict:
     import chainrule
 
     try:
-        checkpoint = chainrule.load(path, weights_only=False)
+        checkpoint = chainrule.load(path, weights_only=True)  # data only: never runs code
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as error:
         raise UsageError(f"--resume: cannot continue from {path!r}: {error}") from error
     if not isinstance(checkpoint, dict) or not {"model", "optimizer", "callbacks"} <= set(checkpoint):

@@ -181,10 +181,8 @@ def _save_checkpoint(path, state: TrainingState, callbacks, loader) -> None:
 def _load_checkpoint(path) -> dict[str, Any]:
     if isinstance(path, Mapping):  # already loaded
         return dict(path)
-    try:
-        return chainrule.load(path, weights_only=False)
-    except TypeError:  # a load() without PyTorch's weights_only switch
-        return chainrule.load(path)
+    # weights_only: a checkpoint is data; a PyTorch-format file named here must never run code.
+    return chainrule.load(path, weights_only=True)
 
 
 def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks, epoch: int
