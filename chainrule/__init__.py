@@ -114,7 +114,7 @@ def __getattr__(name: str):
     import importlib
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
-            "serialization", "testing", "cuda", "backends", "accelerator"}
+            "serialization", "testing", "cuda", "backends", "accelerator", "onnx"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

@@ -1,0 +1,70 @@
+"""``dynamic_axes``: which dims of the inputs and outputs may change size, and which dims of
+every recorded value follow them.
+
+The forward is recorded twice, the second time with each dynamic input dim one larger; a dim
+of a recorded value whose size differs between the two recordings follows a dynamic axis.
+This is how a reshape to ``(x.size(0), -1)`` is told apart from a reshape to ``(2, -1)``
+without symbolic shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from chainrule._tensor import Tensor, make_tensor
+from chainrule.onnx._registry import aten_name
+from chainrule.onnx._trace import Op
+from chainrule.onnx.errors import OnnxExporterError
+
+__all__ = ["normalize_dynamic_axes", "grown_inputs", "dynamic_dims_of_ops"]
+
+
+def normalize_dynamic_axes(dynamic_axes: Mapping | None, names: Sequence[str]) -> dict[str, dict[int, str]]:
+    """``{value name: {dim: dim name}}``; a list of dims gets PyTorch's names
+    (``input_dynamic_axes_1``, ...)."""
+    axes: dict[str, dict[int, str]] = {}
+    for name, dims in (dynamic_axes or {}).items():
+        if name not in names:
+            raise ValueError(f"dynamic_axes names {name!r}, which is neither an input nor an "
+                             f"output name (the names are {list(names)})")
+        if isinstance(dims, Mapping):
+            axes[name] = {int(d): str(n) for d, n in dims.items()}
+        else:
+            axes[name] = {int(d): f"{name}_dynamic_axes_{i + 1}" for i, d in enumerate(dims)}
+    return axes
+
+
+def grown_inputs(inputs: Sequence[Tensor], dims: Sequence[Sequence[int]]) -> list[Tensor]:
+    """Each input with its dynamic dims one larger (the first slice repeated at the end)."""
+    grown = []
+    for tensor, tensor_dims in zip(inputs, dims):
+        data = tensor._data
+        for dim in tensor_dims:
+            data = np.take(data, np.arange(data.shape[dim] + 1) % data.shape[dim], axis=dim)
+        grown.append(make_tensor(np.ascontiguousarray(data)) if tensor_dims else tensor)
+    return grown
+
+
+def dynamic_dims_of_ops(first: list[Op], second: list[Op], recorded: set[int]) -> dict[int, tuple]:
+    """``{id(output of first): dims whose size differs in second}``, after checking that both
+    recordings applied the same ops and that no tensor made inside forward changed shape."""
+    if [op.function for op in first] != [op.function for op in second]:
+        raise OnnxExporterError(
+            "the forward pass applied different ops when a dynamic axis changed size, so one "
+            "ONNX graph cannot serve every size; export without dynamic_axes")
+    dynamic: dict[int, tuple] = {}
+    for op_a, op_b in zip(first, second):
+        for arg_a, arg_b in zip(op_a.args, op_b.args):
+            if (isinstance(arg_a, Tensor) and id(arg_a) not in recorded
+                    and arg_a.shape != arg_b.shape):
+                raise OnnxExporterError(
+                    f"{aten_name(op_a.function)} uses a tensor of shape {tuple(arg_a.shape)} "
+                    "made inside forward whose size follows a dynamic axis; pass it as an input "
+                    "or export without dynamic_axes")
+        for out_a, out_b in zip(op_a.outputs, op_b.outputs):
+            changed = tuple(d for d, (a, b) in enumerate(zip(out_a.shape, out_b.shape)) if a != b)
+            if changed:
+                dynamic[id(out_a)] = changed
+    return dynamic
