@@ -11,10 +11,14 @@ from chainrule import __version__
 from chainrule._optional import import_optional
 from chainrule._tensor import Tensor
 from chainrule.onnx import _translate_nn, _translate_tensor  # noqa: F401 - fill the table
-from chainrule.onnx._dynamic import dynamic_dims_of_ops, grown_inputs, normalize_dynamic_axes
 from chainrule.onnx._graph import GraphBuilder
 from chainrule.onnx._registry import TRANSLATIONS, aten_name
 from chainrule.onnx._trace import record
+from chainrule.onnx._two_recordings import (
+    dynamic_dims_of_ops,
+    normalize_dynamic_axes,
+    other_inputs,
+)
 from chainrule.onnx.errors import UnsupportedOperatorError
 from chainrule.serialization import atomic_writer
 
@@ -131,12 +135,10 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
     axes = normalize_dynamic_axes(dynamic_axes, names + out_names)
     input_dims = [sorted(axes.get(name, {})) for name in names]
     parameters = _named_parameters(model)
-    dynamic: dict[int, tuple] = {}
-    if any(input_dims):
-        known = {id(t) for op in ops for t in op.outputs} | {id(t) for t in inputs} | {
-            id(p) for p in parameters.values()}
-        second, _ = record(call, grown_inputs(inputs, input_dims))
-        dynamic = dynamic_dims_of_ops(ops, second, known)
+    known = {id(t) for t in parameters.values()} | {
+        id(x) for t in (*inputs, *(o for op in ops for o in op.outputs)) for x in (t, t._data)}
+    second, _ = record(call, other_inputs(inputs, input_dims))
+    dynamic = dynamic_dims_of_ops(ops, second, known)
     for tensor, dims in zip(inputs, input_dims):
         dynamic[id(tensor)] = tuple(dims)
 

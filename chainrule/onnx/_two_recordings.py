@@ -1,10 +1,11 @@
-"""``dynamic_axes``: which dims of the inputs and outputs may change size, and which dims of
-every recorded value follow them.
+"""Recording the forward twice: which dims follow ``dynamic_axes``, and which tensors the
+recording missed.
 
-The forward is recorded twice, the second time with each dynamic input dim one larger; a dim
-of a recorded value whose size differs between the two recordings follows a dynamic axis.
-This is how a reshape to ``(x.size(0), -1)`` is told apart from a reshape to ``(2, -1)``
-without symbolic shapes.
+The second recording runs on other input values, each dynamic input dim one larger. A dim of
+a recorded value whose size differs between the two follows a dynamic axis: this is how a
+reshape to ``(x.size(0), -1)`` is told apart from a reshape to ``(2, -1)`` without symbolic
+shapes. A tensor that no recorded op made (a constant of the graph) must be the same in both,
+or it was computed from the inputs outside the ops and the graph would be silently wrong.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from chainrule.onnx._registry import aten_name
 from chainrule.onnx._trace import Op
 from chainrule.onnx.errors import OnnxExporterError
 
-__all__ = ["normalize_dynamic_axes", "grown_inputs", "dynamic_dims_of_ops"]
+__all__ = ["normalize_dynamic_axes", "other_inputs", "dynamic_dims_of_ops"]
 
 
 def normalize_dynamic_axes(dynamic_axes: Mapping | None, names: Sequence[str]) -> dict[str, dict[int, str]]:
@@ -36,15 +37,18 @@ def normalize_dynamic_axes(dynamic_axes: Mapping | None, names: Sequence[str]) -
     return axes
 
 
-def grown_inputs(inputs: Sequence[Tensor], dims: Sequence[Sequence[int]]) -> list[Tensor]:
-    """Each input with its dynamic dims one larger (the first slice repeated at the end)."""
-    grown = []
+def other_inputs(inputs: Sequence[Tensor], dims: Sequence[Sequence[int]]) -> list[Tensor]:
+    """Each input with its values moved along (integer inputs stay valid indices) and its
+    dynamic dims one larger (the first slice repeated at the end)."""
+    others = []
     for tensor, tensor_dims in zip(inputs, dims):
-        data = tensor._data
+        data = np.roll(tensor._data.reshape(-1), 1).reshape(tensor.shape)
+        if data.dtype.kind == "f":
+            data = data * 0.5 + 0.25
         for dim in tensor_dims:
             data = np.take(data, np.arange(data.shape[dim] + 1) % data.shape[dim], axis=dim)
-        grown.append(make_tensor(np.ascontiguousarray(data)) if tensor_dims else tensor)
-    return grown
+        others.append(make_tensor(np.ascontiguousarray(data)))
+    return others
 
 
 def dynamic_dims_of_ops(first: list[Op], second: list[Op], recorded: set[int]) -> dict[int, tuple]:
@@ -57,14 +61,25 @@ def dynamic_dims_of_ops(first: list[Op], second: list[Op], recorded: set[int]) -
     dynamic: dict[int, tuple] = {}
     for op_a, op_b in zip(first, second):
         for arg_a, arg_b in zip(op_a.args, op_b.args):
-            if (isinstance(arg_a, Tensor) and id(arg_a) not in recorded
-                    and arg_a.shape != arg_b.shape):
-                raise OnnxExporterError(
-                    f"{aten_name(op_a.function)} uses a tensor of shape {tuple(arg_a.shape)} "
-                    "made inside forward whose size follows a dynamic axis; pass it as an input "
-                    "or export without dynamic_axes")
+            if isinstance(arg_a, (Tensor, np.ndarray)) and id(arg_a) not in recorded:
+                _check_constant(op_a, arg_a, arg_b)
         for out_a, out_b in zip(op_a.outputs, op_b.outputs):
             changed = tuple(d for d, (a, b) in enumerate(zip(out_a.shape, out_b.shape)) if a != b)
             if changed:
                 dynamic[id(out_a)] = changed
     return dynamic
+
+
+def _check_constant(op: Op, first, second) -> None:
+    data_a = first._data if isinstance(first, Tensor) else first
+    data_b = second._data if isinstance(second, Tensor) else second
+    if data_a.shape != data_b.shape:
+        raise OnnxExporterError(
+            f"{aten_name(op.function)} uses a tensor of shape {data_a.shape} made inside "
+            "forward whose size follows a dynamic axis; pass it as an input or export without "
+            "dynamic_axes")
+    if not np.array_equal(data_a, data_b, equal_nan=data_a.dtype.kind == "f"):
+        raise OnnxExporterError(
+            f"{aten_name(op.function)} uses a tensor of shape {data_a.shape} that forward "
+            "computed from its inputs outside the recorded ops (or drew at random); an ONNX "
+            "graph cannot recompute it")
