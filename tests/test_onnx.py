@@ -62,6 +62,24 @@ class Arithmetic(nn.Module):
         return e.sum(1, keepdim=True) + e.mean(dim=(0, 1), keepdim=True).abs() - e.abs().rsqrt().tanh()
 
 
+class MoreOps(nn.Module):
+    """Ops with extra arguments (alpha, reversed operands) and ops with several outputs."""
+
+    def forward(self, a, b):
+        s = torch.add(a, b, alpha=2) + torch.sub(a, b, alpha=0.5) + (1 - a) + a.abs() ** b
+        left, right = s.split([1, 2], dim=1)
+        rows = s.t().unbind(0)
+        first, _ = torch.chunk(s, 2, dim=0)
+        wide = left.expand(3, 4) * torch.stack(rows, 1)[:, :1] / first.sum()
+        picked = a[1, None, :2] * a[-1:, -2:] * a[None, :, 1][..., 1:]
+        return wide, right[:, 1:].squeeze() + rows[2], picked
+
+
+class SlicesBatch(nn.Module):
+    def forward(self, x):
+        return x[:-1] + x[1:] * x[-1] + x[1:2].sum() + x[1:, ::2].sum(1, keepdim=True)
+
+
 class Attention(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -111,11 +129,14 @@ MODELS = [
     ("activations", lambda: nn.Sequential(
         nn.ELU(0.5), nn.SELU(), nn.CELU(2.0), nn.Softplus(), nn.Softplus(beta=2.0), nn.SiLU(),
         nn.Hardtanh(-0.5, 0.7), nn.ReLU6(), nn.Tanh(), nn.LogSoftmax(1)), lambda: (randn(4, 5),)),
+    ("max_pool_negative", lambda: nn.MaxPool2d(3, 2, padding=1, ceil_mode=True),
+     lambda: (randn(1, 2, 6, 6) - 10,)),
     ("upsample", lambda: nn.Sequential(nn.Upsample(scale_factor=2), nn.Upsample(
         size=(7, 5), mode="bilinear", align_corners=False)), lambda: (randn(1, 2, 3, 4),)),
     ("embedding", lambda: nn.Sequential(nn.Embedding(10, 4), nn.Flatten(), nn.Linear(12, 2)),
      lambda: (torch.tensor([[1, 2, 9], [0, 4, 4]]),)),
     ("arithmetic_and_shapes", Arithmetic, lambda: (randn(3, 3), randn(3, 3))),
+    ("more_ops", MoreOps, lambda: (randn(3, 3), randn(3, 3))),
     ("attention", Attention, lambda: (randn(2, 5, 8),)),
     ("lstm_gru", Recurrent, lambda: (randn(2, 3, 4),)),
 ]
@@ -154,7 +175,8 @@ def test_exported_model_matches_chainrule_in_onnxruntime(make_model, make_inputs
 @pytest.mark.parametrize("opset", [13, 17, 18, 20])
 def test_opset_versions(opset):
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.LayerNorm(8), nn.GroupNorm(3, 3))
+    model = nn.Sequential(nn.Linear(6, 8), nn.GELU(), nn.LayerNorm(8), nn.GELU("tanh"),
+                          nn.GroupNorm(3, 3))
     x = randn(2, 3, 6)
     data = _exported(model, (x,), opset_version=opset)
     proto = onnx.load_from_string(data)
@@ -177,6 +199,7 @@ def test_unsupported_opset_is_refused(opset):
 @pytest.mark.parametrize("make_model, shape, batch_dim", [
     (MnistNet, (2, 1, 28, 28), 0),
     (Attention, (2, 5, 8), 0),
+    (SlicesBatch, (3, 4), 0),
     (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.GroupNorm(2, 4), nn.Flatten(0, 1)), (2, 3, 5, 5), 0),
     (lambda: nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3)), (3, 2, 4), 1),
 ])

@@ -164,7 +164,8 @@ _INT64_MAX = np.iinfo(np.int64).max
 @translates(indexing.Select, indexing.Slice, indexing.Alias, indexing.IndexUnsqueeze)
 def basic_index(g, op):
     """``x[key]`` with ints, slices, ``None`` and ``...``: one Slice, then Squeeze for the int
-    items and Unsqueeze for the ``None`` ones."""
+    items and Unsqueeze for the ``None`` ones. Starts and stops stay as written (negative ones
+    count from the end), so they hold for any size of a dynamic dim."""
     x = op.args[0]
     key = _expanded_key(op.kwargs["key"], x.ndim)
     starts, ends, axes, steps, dropped, inserted = [], [], [], [], [], []
@@ -174,16 +175,15 @@ def basic_index(g, op):
             inserted.append(out_dim)
             out_dim += 1
             continue
-        size = x.shape[dim]
         if isinstance(item, int):
-            start = item % size
-            starts.append(start), ends.append(start + 1), axes.append(dim), steps.append(1)
+            starts.append(item), ends.append(item + 1 or _INT64_MAX), axes.append(dim)
+            steps.append(1)
             dropped.append(dim)
         else:
             if item != slice(None):
-                start, stop, step = item.indices(size)
-                starts.append(start), axes.append(dim), steps.append(step)
-                ends.append(_INT64_MAX if stop >= size else stop)
+                starts.append(0 if item.start is None else int(item.start))
+                ends.append(_INT64_MAX if item.stop is None else int(item.stop))
+                axes.append(dim), steps.append(1 if item.step is None else int(item.step))
             out_dim += 1
         dim += 1
     name = g.name(x)
