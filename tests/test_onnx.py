@@ -77,7 +77,8 @@ class MoreOps(nn.Module):
 
 class SlicesBatch(nn.Module):
     def forward(self, x):
-        return x[:-1] + x[1:] * x[-1] + x[1:2].sum() + x[1:, ::2].sum(1, keepdim=True)
+        ends = x[1:] * x[-1] + x[1:2].sum() + x[1:, ::2].sum(1, keepdim=True)
+        return x[:-1] + ends + x[:-1, :1].expand(-1, 4)
 
 
 class Attention(nn.Module):
@@ -244,6 +245,15 @@ def test_tensor_made_in_forward_with_a_dynamic_size_is_refused():
 
     with pytest.raises(OnnxExporterError, match=r"aten::add uses a tensor of shape \(2, 3\)"):
         _exported(MakesZeros(), (randn(2, 3),), input_names=["x"], dynamic_axes={"x": [0]})
+
+
+def test_expanding_a_constant_to_a_dynamic_size_is_refused():
+    class ExpandsOnes(nn.Module):
+        def forward(self, x):
+            return x + torch.ones(1, 3).expand(x.shape[0], 3)
+
+    with pytest.raises(OnnxExporterError, match=r"expand to \(2, 3\) grows dim 0"):
+        _exported(ExpandsOnes(), (randn(2, 3),), input_names=["x"], dynamic_axes={"x": [0]})
 
 
 def test_input_and_output_names():

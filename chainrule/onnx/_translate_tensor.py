@@ -7,6 +7,7 @@ import numpy as np
 
 from chainrule._ops import arithmetic, indexing, linalg, reduction, shape, unary
 from chainrule.onnx._registry import translates
+from chainrule.onnx.errors import OnnxExporterError
 
 # ---------------------------------------------------------------- arithmetic
 
@@ -127,7 +128,12 @@ def permute(g, op):
 def expand(g, op):
     x, out = op.args[0], op.outputs[0]
     target = list(out.shape)
+    lead = out.ndim - x.ndim
     for dim in g.dynamic_dims(out):
+        if dim - lead not in g.dynamic_dims(x):
+            raise OnnxExporterError(
+                f"expand to {tuple(out.shape)} grows dim {dim} to a size that follows a dynamic "
+                "axis, which chainrule's exporter cannot compute; use broadcasting instead")
         target[dim] = 1  # broadcasting against the input's own (dynamic) size keeps it
     return g.one("Expand", g.name(x), g.ints(target))
 
