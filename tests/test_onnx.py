@@ -358,6 +358,22 @@ def test_is_in_onnx_export():  # True in both recordings of the forward
     assert seen == [True, True] and not torch.onnx.is_in_onnx_export()
 
 
+def test_a_plain_function_exports_too():
+    def scaled_sum(x, y):
+        return (x * 3 + y).sum(0)
+
+    x, y = randn(2, 3), randn(2, 3)
+    data = _exported(scaled_sum, (x, y))
+    assert [i.name for i in onnx.load_from_string(data).graph.input] == ["x", "y"]
+    np.testing.assert_allclose(_run(data, (x, y))[0], scaled_sum(x, y).numpy(), rtol=1e-6)
+
+
+def test_torchs_other_options_are_accepted_and_typos_are_not():
+    _exported(nn.Linear(2, 2), (randn(1, 2),), optimize=False, do_constant_folding=False)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'opset'"):
+        _exported(nn.Linear(2, 2), (randn(1, 2),), opset=13)
+
+
 def test_missing_onnx_package_names_the_pip_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "onnx", None)
     with pytest.raises(ImportError, match=r'ONNX export needs the optional package \'onnx\': run .*'

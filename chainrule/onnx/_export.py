@@ -26,6 +26,11 @@ __all__ = ["export", "DEFAULT_OPSET", "SUPPORTED_OPSETS"]
 
 DEFAULT_OPSET = 20  # torch 2.13's default
 SUPPORTED_OPSETS = range(13, 21)
+# torch's other options: they tune its own exporters and change nothing in chainrule's graph
+_ACCEPTED_OPTIONS = frozenset({
+    "custom_translation_table", "report", "optimize", "verify", "profile",
+    "dump_exported_program", "artifacts_dir", "training", "operator_export_type",
+    "custom_opsets", "export_modules_as_functions", "autograd_inlining"})
 
 
 def export(model, args: Any = (), f: str | os.PathLike | Any | None = None, *,
@@ -35,7 +40,7 @@ def export(model, args: Any = (), f: str | os.PathLike | Any | None = None, *,
            dynamic_shapes: Any = None, export_params: bool = True,
            keep_initializers_as_inputs: bool = False,
            dynamic_axes: Mapping[str, Mapping[int, str]] | Mapping[str, Sequence[int]] | None = None,
-           do_constant_folding: bool = True, **unused: Any):
+           do_constant_folding: bool = True, **options: Any):
     """Export ``model`` (an ``nn.Module`` or a function of tensors) run on ``args`` as an ONNX
     model written to ``f`` (a path or a binary file object); returns the ``onnx.ModelProto``.
 
@@ -49,6 +54,9 @@ def export(model, args: Any = (), f: str | os.PathLike | Any | None = None, *,
     >>> [node.op_type for node in proto.graph.node], [i.name for i in proto.graph.initializer]
     (['Gemm', 'Identity'], ['weight', 'bias'])
     """
+    for option in options:
+        if option not in _ACCEPTED_OPTIONS:
+            raise TypeError(f"export() got an unexpected keyword argument '{option}'")
     onnx = import_optional("onnx", "onnx", "ONNX export")
     if dynamic_shapes is not None:
         raise NotImplementedError("chainrule's torch.onnx.export takes dynamic_axes, not dynamic_shapes")
@@ -155,11 +163,11 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
     for tensor, name in zip(outputs, out_names):
         g.one_named("Identity", [g.name(tensor)], name)
     dim_names = _dim_names(inputs, names, axes, outputs, out_names, dynamic)
-    graph_inputs = [_value_info(onnx, name, t, dim_names) for t, name in zip(inputs, names)]
+    graph_inputs = [g.value_info(name, t, _shape(t, dim_names)) for t, name in zip(inputs, names)]
     graph_inputs += g.parameter_inputs(export_params, keep_initializers_as_inputs)
     graph = onnx.helper.make_graph(
         g.nodes, "main_graph", graph_inputs,
-        [_value_info(onnx, name, t, dim_names) for t, name in zip(outputs, out_names)],
+        [g.value_info(name, t, _shape(t, dim_names)) for t, name in zip(outputs, out_names)],
         g.initializers)
     opset_id = onnx.helper.make_opsetid("", opset)
     proto = onnx.helper.make_model(graph, opset_imports=[opset_id], producer_name="chainrule",
@@ -194,10 +202,9 @@ def _dim_names(inputs, names, axes, outputs, out_names, dynamic) -> dict[tuple, 
     return dim_names
 
 
-def _value_info(onnx, name: str, tensor: Tensor, dim_names: dict):
-    shape = [dim_names.get((id(tensor), d), size) for d, size in enumerate(tensor.shape)]
-    elem_type = onnx.helper.np_dtype_to_tensor_dtype(tensor._data.dtype)
-    return onnx.helper.make_tensor_value_info(name, elem_type, shape)
+def _shape(tensor: Tensor, dim_names: dict) -> list:
+    """``tensor``'s shape with each dynamic dim's name in place of its size."""
+    return [dim_names.get((id(tensor), d), size) for d, size in enumerate(tensor.shape)]
 
 
 def _write(data: bytes, f) -> None:

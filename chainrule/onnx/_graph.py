@@ -90,15 +90,19 @@ class GraphBuilder:
     def parameter_inputs(self, export_params: bool, as_inputs: bool) -> list:
         """Store the parameters the graph uses as initializers (``export_params``); returns
         the graph inputs they also are (all of them when not stored, or ``as_inputs``)."""
-        helper = self.onnx.helper
         if export_params:
             self.initializers.extend(self.onnx.numpy_helper.from_array(t._data, name)
                                      for name, t in self._used_parameters)
         if export_params and not as_inputs:
             return []
-        return [helper.make_tensor_value_info(
-            name, helper.np_dtype_to_tensor_dtype(t._data.dtype), list(t.shape))
-            for name, t in self._used_parameters]
+        return [self.value_info(name, t, list(t.shape)) for name, t in self._used_parameters]
+
+    def value_info(self, name: str, tensor: Tensor, shape: list):
+        """The declaration of a graph input or output: name, ``tensor``'s dtype, ``shape``
+        (ints, or names for dynamic dims)."""
+        helper = self.onnx.helper
+        return helper.make_tensor_value_info(
+            name, helper.np_dtype_to_tensor_dtype(tensor._data.dtype), shape)
 
     def constant(self, array: np.ndarray, name: str | None = None) -> str:
         """A new initializer holding ``array``."""
