@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from chainrule import __version__
@@ -104,20 +105,17 @@ def _input_names(forward, inputs: tuple, given: Sequence[str] | None) -> list[st
     return names
 
 
-class _eval_mode:
+@contextmanager
+def _eval_mode(model):
     """The model in eval mode while exported (torch's default ``training=EVAL``), then each
     submodule back in the mode it was in."""
-
-    def __init__(self, model) -> None:
-        self.modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
-        self.model = model
-
-    def __enter__(self) -> None:
-        if self.modes:
-            self.model.train(False)
-
-    def __exit__(self, *exc) -> None:
-        for module, training in self.modes:
+    modes = [(m, m.training) for m in model.modules()] if hasattr(model, "modules") else []
+    if modes:
+        model.train(False)
+    try:
+        yield
+    finally:
+        for module, training in modes:
             module.training = training
 
 
@@ -150,10 +148,9 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
     for tensor, dims in zip(inputs, input_dims):
         dynamic[id(tensor)] = tuple(dims)
 
-    g = GraphBuilder(onnx, opset, dynamic)
+    g = GraphBuilder(onnx, opset, dynamic, parameters)
     for tensor, name in zip(inputs, names):
         g.bind(tensor, name)
-    g.parameters = {id(p): (name, p) for name, p in parameters.items()}
     for op in ops:
         rule = TRANSLATIONS.get(op.function)
         if rule is None:

@@ -22,10 +22,12 @@ class GraphBuilder:
     """The nodes and initializers of one exported graph, for ``opset``.
 
     ``dynamic`` maps ``id(tensor)`` to the dims of that traced tensor whose size follows a
-    dynamic axis of the inputs (found by tracing twice, see ``chainrule.onnx._export``).
+    dynamic axis of the inputs (found by tracing twice, see ``_two_recordings``);
+    ``parameters`` are the model's parameters and buffers by ``state_dict`` key.
     """
 
-    def __init__(self, onnx, opset: int, dynamic: dict[int, tuple[int, ...]]) -> None:
+    def __init__(self, onnx, opset: int, dynamic: dict[int, tuple[int, ...]],
+                 parameters: dict[str, Tensor]) -> None:
         self.onnx = onnx
         self.opset = opset
         self.nodes: list = []
@@ -36,7 +38,7 @@ class GraphBuilder:
         self._counter = itertools.count()
         self._unexported: dict[int, str] = {}  # op outputs no rule gave an ONNX value
         # ``{id(parameter or buffer): (state_dict key, tensor)}``: an initializer on first use
-        self.parameters: dict[int, tuple[str, Tensor]] = {}
+        self.parameters = {id(tensor): (name, tensor) for name, tensor in parameters.items()}
         self._used_parameters: list[tuple[str, Tensor]] = []
 
     # ---------------------------------------------------------------- values
