@@ -139,14 +139,8 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
     out_names += ["output" if len(outputs) == 1 else f"output_{i}"
                   for i in range(len(out_names), len(outputs))]
     axes = normalize_dynamic_axes(dynamic_axes, names + out_names)
-    input_dims = [sorted(axes.get(name, {})) for name in names]
     parameters = _named_parameters(model)
-    known = {id(t) for t in parameters.values()} | {
-        id(x) for t in (*inputs, *(o for op in ops for o in op.outputs)) for x in (t, t._data)}
-    second, _ = record(call, other_inputs(inputs, input_dims))
-    dynamic = dynamic_dims_of_ops(ops, second, known)
-    for tensor, dims in zip(inputs, input_dims):
-        dynamic[id(tensor)] = tuple(dims)
+    dynamic = _dynamic_dims(call, ops, inputs, [sorted(axes.get(n, {})) for n in names], parameters)
 
     g = GraphBuilder(onnx, opset, dynamic, parameters)
     for tensor, name in zip(inputs, names):
@@ -159,13 +153,29 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
         g.bind_outputs(op, [produced] if isinstance(produced, str) else produced)
     for tensor, name in zip(outputs, out_names):
         g.one_named("Identity", [g.name(tensor)], name)
+
     dim_names = _dim_names(inputs, names, axes, outputs, out_names, dynamic)
     graph_inputs = [g.value_info(name, t, _shape(t, dim_names)) for t, name in zip(inputs, names)]
     graph_inputs += g.parameter_inputs(export_params, keep_initializers_as_inputs)
-    graph = onnx.helper.make_graph(
-        g.nodes, "main_graph", graph_inputs,
-        [g.value_info(name, t, _shape(t, dim_names)) for t, name in zip(outputs, out_names)],
-        g.initializers)
+    graph_outputs = [g.value_info(name, t, _shape(t, dim_names)) for t, name in zip(outputs, out_names)]
+    return _model(onnx, onnx.helper.make_graph(g.nodes, "main_graph", graph_inputs, graph_outputs,
+                                               g.initializers), opset)
+
+
+def _dynamic_dims(call, ops, inputs, input_dims, parameters) -> dict[int, tuple]:
+    """Record ``call`` a second time (see ``_two_recordings``): ``{id(tensor): dynamic dims}``
+    for the inputs and every recorded op output."""
+    known = {id(t) for t in parameters.values()} | {
+        id(x) for t in (*inputs, *(o for op in ops for o in op.outputs)) for x in (t, t._data)}
+    second, _ = record(call, other_inputs(inputs, input_dims))
+    dynamic = dynamic_dims_of_ops(ops, second, known)
+    for tensor, dims in zip(inputs, input_dims):
+        dynamic[id(tensor)] = tuple(dims)
+    return dynamic
+
+
+def _model(onnx, graph, opset: int):
+    """The checked model of ``graph`` at ``opset``, with the oldest IR version that has it."""
     opset_id = onnx.helper.make_opsetid("", opset)
     proto = onnx.helper.make_model(graph, opset_imports=[opset_id], producer_name="chainrule",
                                    producer_version=__version__)
