@@ -81,6 +81,11 @@ class SlicesBatch(nn.Module):
         return x[:-1] + ends + x[:-1, :1].expand(-1, 4)
 
 
+class AddsZeros(nn.Module):
+    def forward(self, x):
+        return x + torch.zeros(x.shape[0], 3) + torch.full((x.shape[0], 1), 2.0)
+
+
 class Attention(nn.Module):
     def __init__(self) -> None:
         super().__init__()
@@ -97,7 +102,7 @@ class Recurrent(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.lstm = nn.LSTM(4, 6, num_layers=2, batch_first=True)
-        self.gru = nn.GRU(6, 5)
+        self.gru = nn.GRU(6, 5, batch_first=True)
 
     def forward(self, x):
         out, _ = self.lstm(x)
@@ -201,6 +206,8 @@ def test_unsupported_opset_is_refused(opset):
     (MnistNet, (2, 1, 28, 28), 0),
     (Attention, (2, 5, 8), 0),
     (SlicesBatch, (3, 4), 0),
+    (AddsZeros, (2, 3), 0),
+    (Recurrent, (2, 3, 4), 0),
     (lambda: nn.Sequential(nn.Conv2d(3, 4, 3), nn.GroupNorm(2, 4), nn.Flatten(0, 1)), (2, 3, 5, 5), 0),
     (lambda: nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3)), (3, 2, 4), 1),
 ])
@@ -238,13 +245,18 @@ def test_dynamic_axes_naming_an_unknown_value_is_an_error():
         _exported(nn.Linear(3, 2), (randn(2, 3),), dynamic_axes={"nope": [0]})
 
 
-def test_tensor_made_in_forward_with_a_dynamic_size_is_refused():
-    class MakesZeros(nn.Module):
+def test_tensor_made_in_forward_with_a_dynamic_size_is_refused_unless_filled():
+    class AddsRange(nn.Module):
         def forward(self, x):
-            return x + torch.zeros(x.shape[0], 3)
+            return x + torch.arange(x.shape[0], dtype=torch.float32)[:, None]
 
-    with pytest.raises(OnnxExporterError, match=r"aten::add uses a tensor of shape \(2, 3\)"):
-        _exported(MakesZeros(), (randn(2, 3),), input_names=["x"], dynamic_axes={"x": [0]})
+    with pytest.raises(OnnxExporterError, match=r"aten::unsqueeze uses a tensor of shape \(2,\) made inside forward"):
+        _exported(AddsRange(), (randn(2, 3),), input_names=["x"], dynamic_axes={"x": [0]})
+
+
+def test_a_dynamic_sequence_length_through_an_unrolled_rnn_is_refused():
+    with pytest.raises(OnnxExporterError, match="applied different ops when a dynamic axis"):
+        _exported(Recurrent(), (randn(2, 3, 4),), input_names=["x"], dynamic_axes={"x": [1]})
 
 
 def test_expanding_a_constant_to_a_dynamic_size_is_refused():

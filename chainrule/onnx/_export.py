@@ -140,9 +140,10 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
                   for i in range(len(out_names), len(outputs))]
     axes = normalize_dynamic_axes(dynamic_axes, names + out_names)
     parameters = _named_parameters(model)
-    dynamic = _dynamic_dims(call, ops, inputs, [sorted(axes.get(n, {})) for n in names], parameters)
+    dynamic, filled = _dynamic_dims(call, ops, inputs, [sorted(axes.get(n, {})) for n in names],
+                                    parameters)
 
-    g = GraphBuilder(onnx, opset, dynamic, parameters)
+    g = GraphBuilder(onnx, opset, dynamic, parameters, filled)
     for tensor, name in zip(inputs, names):
         g.bind(tensor, name)
     for op in ops:
@@ -164,14 +165,17 @@ def _build(onnx, model, inputs, kwargs, names, output_names, opset, dynamic_axes
 
 def _dynamic_dims(call, ops, inputs, input_dims, parameters) -> dict[int, tuple]:
     """Record ``call`` a second time (see ``_two_recordings``): ``{id(tensor): dynamic dims}``
-    for the inputs and every recorded op output."""
+    for the inputs and every recorded op output, and the filled tensors that follow them."""
     known = {id(t) for t in parameters.values()} | {
         id(x) for t in (*inputs, *(o for op in ops for o in op.outputs)) for x in (t, t._data)}
-    second, _ = record(call, other_inputs(inputs, input_dims))
-    dynamic = dynamic_dims_of_ops(ops, second, known)
+    others = other_inputs(inputs, input_dims)
+    second, _ = record(call, others)
+    dim_sources = {(tensor.shape[d], other.shape[d]): (tensor, d)
+                   for tensor, other, dims in zip(inputs, others, input_dims) for d in dims}
+    dynamic, filled = dynamic_dims_of_ops(ops, second, known, dim_sources)
     for tensor, dims in zip(inputs, input_dims):
         dynamic[id(tensor)] = tuple(dims)
-    return dynamic
+    return dynamic, filled
 
 
 def _model(onnx, graph, opset: int):

@@ -23,11 +23,13 @@ class GraphBuilder:
 
     ``dynamic`` maps ``id(tensor)`` to the dims of that traced tensor whose size follows a
     dynamic axis of the inputs (found by tracing twice, see ``_two_recordings``);
-    ``parameters`` are the model's parameters and buffers by ``state_dict`` key.
+    ``parameters`` are the model's parameters and buffers by ``state_dict`` key; ``filled``
+    the one-value tensors made in forward whose shape follows dynamic axes, with their shape
+    recipes.
     """
 
     def __init__(self, onnx, opset: int, dynamic: dict[int, tuple[int, ...]],
-                 parameters: dict[str, Tensor]) -> None:
+                 parameters: dict[str, Tensor], filled: dict[int, tuple] | None = None) -> None:
         self.onnx = onnx
         self.opset = opset
         self.nodes: list = []
@@ -40,6 +42,7 @@ class GraphBuilder:
         # ``{id(parameter or buffer): (state_dict key, tensor)}``: an initializer on first use
         self.parameters = {id(tensor): (name, tensor) for name, tensor in parameters.items()}
         self._used_parameters: list[tuple[str, Tensor]] = []
+        self._filled = filled or {}
 
     # ---------------------------------------------------------------- values
     def bind(self, value, name: str) -> None:
@@ -72,6 +75,8 @@ class GraphBuilder:
                                     "chainrule's ONNX exporter does not produce")
         if id(value) in self.parameters:
             return self._parameter(value)
+        if id(value) in self._filled:
+            return self._filled_tensor(value)
         if isinstance(value, Tensor):
             data = value._data
         elif isinstance(value, np.ndarray):
@@ -86,6 +91,17 @@ class GraphBuilder:
     def _parameter(self, value: Tensor) -> str:
         name, tensor = self.parameters[id(value)]
         self._used_parameters.append((name, tensor))
+        self.bind(value, name)
+        return name
+
+    def _filled_tensor(self, value) -> str:
+        """``value``'s one value expanded to its shape, the dynamic dims read off the inputs."""
+        data = value._data if isinstance(value, Tensor) else value
+        parts = [self.ints([size]) if isinstance(size, int) else
+                 self.one("Gather", self.one("Shape", self.name(size[0])), self.ints([size[1]]))
+                 for size in self._filled[id(value)][1]]
+        shape = self.one("Concat", *parts, axis=0) if parts else self.ints([])
+        name = self.one("Expand", self.constant(data.reshape(-1)[:1].reshape(())), shape)
         self.bind(value, name)
         return name
 

@@ -51,35 +51,54 @@ def other_inputs(inputs: Sequence[Tensor], dims: Sequence[Sequence[int]]) -> lis
     return others
 
 
-def dynamic_dims_of_ops(first: list[Op], second: list[Op], recorded: set[int]) -> dict[int, tuple]:
+def dynamic_dims_of_ops(first: list[Op], second: list[Op], recorded: set[int],
+                        dim_sources: dict[tuple, tuple]) -> tuple[dict, dict]:
     """``{id(output of first): dims whose size differs in second}``, after checking that both
-    recordings applied the same ops and that no tensor made inside forward changed shape."""
+    recordings applied the same ops and that the tensors made inside forward are constants.
+
+    A tensor made inside forward that is filled with one value (``torch.zeros(x.size(0), h)``,
+    an RNN's initial state) may follow dynamic axes: the second dict maps it to its shape
+    recipe, each dim a size or the ``(input, dim)`` from ``dim_sources`` (``{(size in first,
+    size in second): (input tensor, dim)}``) whose size it takes.
+    """
     if [op.function for op in first] != [op.function for op in second]:
         raise OnnxExporterError(
             "the forward pass applied different ops when a dynamic axis changed size, so one "
             "ONNX graph cannot serve every size; export without dynamic_axes")
     dynamic: dict[int, tuple] = {}
+    filled: dict[int, tuple] = {}
     for op_a, op_b in zip(first, second):
         for arg_a, arg_b in zip(op_a.args, op_b.args):
             if isinstance(arg_a, (Tensor, np.ndarray)) and id(arg_a) not in recorded:
-                _check_constant(op_a, arg_a, arg_b)
+                recipe = _constant_recipe(op_a, arg_a, arg_b, dim_sources)
+                if recipe is not None:
+                    filled[id(arg_a)] = (arg_a, recipe)
         for out_a, out_b in zip(op_a.outputs, op_b.outputs):
             changed = tuple(d for d, (a, b) in enumerate(zip(out_a.shape, out_b.shape)) if a != b)
             if changed:
                 dynamic[id(out_a)] = changed
-    return dynamic
+    return dynamic, filled
 
 
-def _check_constant(op: Op, first, second) -> None:
+def _constant_recipe(op: Op, first, second, dim_sources: dict) -> list | None:
+    """None for a true constant; the shape recipe of a filled tensor that follows dynamic
+    axes; an error for a tensor computed from the inputs outside the recorded ops."""
     data_a = first._data if isinstance(first, Tensor) else first
     data_b = second._data if isinstance(second, Tensor) else second
     if data_a.shape != data_b.shape:
-        raise OnnxExporterError(
-            f"{aten_name(op.function)} uses a tensor of shape {data_a.shape} made inside "
-            "forward whose size follows a dynamic axis; pass it as an input or export without "
-            "dynamic_axes")
+        recipe = [a if a == b else dim_sources.get((a, b))
+                  for a, b in zip(data_a.shape, data_b.shape)]
+        fill = data_a.flat[0] if data_a.size else None
+        if (data_a.ndim != data_b.ndim or fill is None or None in recipe
+                or not (np.all(data_a == fill) and np.all(data_b == fill))):
+            raise OnnxExporterError(
+                f"{aten_name(op.function)} uses a tensor of shape {data_a.shape} made inside "
+                "forward whose size follows a dynamic axis; pass it as an input or export "
+                "without dynamic_axes")
+        return recipe
     if not np.array_equal(data_a, data_b, equal_nan=data_a.dtype.kind == "f"):
         raise OnnxExporterError(
             f"{aten_name(op.function)} uses a tensor of shape {data_a.shape} that forward "
             "computed from its inputs outside the recorded ops (or drew at random); an ONNX "
             "graph cannot recompute it")
+    return None
