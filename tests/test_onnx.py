@@ -194,8 +194,8 @@ def test_opset_versions(opset):
 
 
 def test_default_opset_is_torchs():
-    proto = torch.onnx.export(nn.Linear(2, 2), randn(1, 2), io.BytesIO())
-    assert proto.opset_import[0].version == 20
+    program = torch.onnx.export(nn.Linear(2, 2), randn(1, 2), io.BytesIO())
+    assert program.model_proto.opset_import[0].version == 20
 
 
 @pytest.mark.parametrize("opset", [12, 21])
@@ -370,6 +370,22 @@ def test_is_in_onnx_export():  # True in both recordings of the forward
 
     _exported(Probe(), (randn(2),))
     assert seen == [True, True] and not torch.onnx.is_in_onnx_export()
+
+
+def test_export_returns_an_onnx_program_as_torchs_default_exporter_does(tmp_path):
+    """The ONNX tutorial's form: ``program = torch.onnx.export(model, inputs, dynamo=True)``."""
+    torch.manual_seed(0)
+    model, x = conv_net(), randn(2, 3, 8, 8)
+    program = torch.onnx.export(model, (x,), dynamo=True)
+    assert isinstance(program, torch.onnx.ONNXProgram)
+    assert repr(program) == "ONNXProgram(inputs=['input'], outputs=['output'], nodes=30, opset=20)"
+    (out,) = program(x)
+    np.testing.assert_allclose(out.numpy(), _expected(model.eval(), (x,))[0], rtol=1e-5, atol=1e-6)
+    program.save(tmp_path / "model.onnx")
+    assert (tmp_path / "model.onnx").read_bytes() == program.model_proto.SerializeToString()
+    with pytest.raises(ValueError, match=r"takes 1 inputs \['input'\], got 2"):
+        program(x, x)
+    assert torch.onnx.export(model, (x,), io.BytesIO(), dynamo=False) is None
 
 
 def test_a_plain_function_exports_too():

@@ -6,9 +6,10 @@ graph that computes it; ``errors`` holds the exporter's exceptions.
 
 from chainrule.onnx import errors
 from chainrule.onnx._export import export
+from chainrule.onnx._program import ONNXProgram
 from chainrule.onnx.errors import OnnxExporterError
 
-__all__ = ["export", "errors", "is_in_onnx_export", "OnnxExporterError"]
+__all__ = ["export", "errors", "is_in_onnx_export", "ONNXProgram", "OnnxExporterError"]
 
 
 def is_in_onnx_export() -> bool:

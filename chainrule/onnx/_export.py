@@ -13,6 +13,7 @@ from chainrule._optional import import_optional
 from chainrule._tensor import Tensor
 from chainrule.onnx import _translate_nn, _translate_tensor  # noqa: F401 - fill the table
 from chainrule.onnx._graph import GraphBuilder
+from chainrule.onnx._program import ONNXProgram
 from chainrule.onnx._registry import TRANSLATIONS, aten_name
 from chainrule.onnx._trace import record
 from chainrule.onnx._two_recordings import (
@@ -51,9 +52,11 @@ def export(model, args: Any = (), f: str | os.PathLike | Any | None = None, *,
     ``{"input": [0]}``) lets those dims vary. Needs the ``onnx`` package.
 
     >>> import io, chainrule as torch
-    >>> proto = torch.onnx.export(torch.nn.Linear(3, 2), torch.randn(1, 3), io.BytesIO())
-    >>> [node.op_type for node in proto.graph.node], [i.name for i in proto.graph.initializer]
-    (['Gemm', 'Identity'], ['weight', 'bias'])
+    >>> program = torch.onnx.export(torch.nn.Linear(3, 2), torch.randn(1, 3))
+    >>> program
+    ONNXProgram(inputs=['input'], outputs=['output'], nodes=2, opset=20)
+    >>> [node.op_type for node in program.model_proto.graph.node]
+    ['Gemm', 'Identity']
     """
     for option in options:
         if option not in _ACCEPTED_OPTIONS:
@@ -81,7 +84,7 @@ def export(model, args: Any = (), f: str | os.PathLike | Any | None = None, *,
     if verbose:
         print(onnx.helper.printable_graph(proto.graph))
     _write(proto.SerializeToString(), f)
-    return proto
+    return ONNXProgram(proto) if dynamo else None
 
 
 def _as_tuple(args) -> tuple:
