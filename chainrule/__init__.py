@@ -122,7 +122,8 @@ def __getattr__(name: str):
     import importlib
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
-            "serialization", "testing", "cuda", "backends", "accelerator", "distributions"}
+            "serialization", "testing", "cuda", "backends", "accelerator", "distributions",
+            "onnx"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

@@ -262,6 +262,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if trace_hook is not None:  # chainrule.onnx is recording a forward: it runs the op
+            return trace_hook(cls, args, kwargs)
         if state.enabled:
             for arg in args:
                 if isinstance(arg, Tensor) and arg._requires_grad:
@@ -331,6 +333,9 @@ class Function:
 
 
 _NO_EDGE = (None, 0)
+
+# ``hook(function, args, kwargs)``, set by ``chainrule.onnx`` only while it records a forward.
+trace_hook = None
 
 
 def _same(raw, data, marked) -> bool:
