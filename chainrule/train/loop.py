@@ -348,8 +348,9 @@ def _run_epochs(state: TrainingState, criterion, training, valid_loader, metrics
     """Train, score, log and checkpoint each epoch. ``training`` is ``(the model that trains,
     its loader)``."""
     trained, train_loader = training
-    model, optimizer, history = state.model, state.optimizer, state.history
-    evaluated = getattr(trained, "module", model)  # without DDP: ranks score unequal shares
+    optimizer, history = state.optimizer, state.history
+    # DDP's forward may communicate; ranks score unequal shares of the validation set
+    evaluated = trained.module if ranks.distributed else trained
     sampler = getattr(train_loader, "sampler", None)
     batch_callbacks = [c for c in callbacks if _wants_batch_hooks(c)]
     epoch_callbacks = [c for c in callbacks if uses_hook(c, "on_epoch_begin")]
