@@ -48,7 +48,7 @@ def make_model(torch):
 
 
 def train(torch, batch_size: int, epochs: int = 3, shuffle: bool = False, distributed=None,
-          rank_with_nan=None, **options):
+          rank_with_nan=None, wrap: bool = False, **options):
     from chainrule.train import fit
 
     train_set, valid_set = make_data(torch, rank_with_nan, torch.distributed.get_rank())
@@ -56,7 +56,8 @@ def train(torch, batch_size: int, epochs: int = 3, shuffle: bool = False, distri
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9)
     loader = torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=shuffle)
     valid = torch.utils.data.DataLoader(valid_set, batch_size=4)
-    history = fit(model, torch.nn.CrossEntropyLoss(), optimizer, loader, valid, epochs=epochs,
+    trained = torch.nn.parallel.DistributedDataParallel(model) if wrap else model
+    history = fit(trained, torch.nn.CrossEntropyLoss(), optimizer, loader, valid, epochs=epochs,
                   progress=False, distributed=distributed, **options)
     return model, history, train_set.served
 
@@ -79,6 +80,10 @@ def check_same_as_one_process(torch, dist, rank: int, folder: str) -> None:
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     for key in ("loss", "val_loss", "val_accuracy"):
         np.testing.assert_allclose(history[key], alone_history[key], rtol=1e-10, err_msg=key)
+    wrapped, wrapped_history, _ = train(torch, LOCAL_BATCH, wrap=True,
+                                        callbacks=[EarlyStopping(patience=2)])
+    for ours, theirs in zip(weights(wrapped), weights(alone)):  # the user's DDP, used as it is
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
     numbers = {key: values for key, values in history.history.items() if key != "time"}
     everyone = [None, None]
     dist.all_gather_object(everyone, numbers)

@@ -136,7 +136,7 @@ def train(args, given: set[str]) -> int:
                  ProgressBar(use_tqdm=None if not args.no_progress and sys.stderr.isatty()
                              else False)]
     monitor = None
-    if args.diagnose:
+    if args.diagnose and ranks.is_writer:  # the gradients are the same on every rank
         from chainrule.diagnostics import GradientMonitor
 
         monitor = GradientMonitor()
