@@ -122,3 +122,20 @@ def test_a_rank_raising_in_fit_stops_every_rank_with_one_line(tmp_path):
     verdicts = [line for line in result.stderr.splitlines() if "failed" in line]
     assert verdicts == ["chainrule.distributed: rank 1 of 2 failed with ValueError: bad batch on "
                         "rank 1; stopping every rank"], result.stderr
+
+
+@pytest.mark.parametrize("environment, rank_zero", [
+    ({}, True),
+    ({"RANK": "1"}, True),  # a stray RANK without a world of several ranks
+    ({"RANK": "1", "WORLD_SIZE": "2"}, False),
+    ({"PMI_RANK": "1", "PMI_SIZE": "2"}, False),  # a bare mpiexec
+    ({"PMI_RANK": "0", "PMI_SIZE": "2"}, True),
+])
+def test_which_process_speaks(monkeypatch, environment, rank_zero):
+    from chainrule.cli.ranks import is_rank_zero
+
+    for name in ("RANK", "WORLD_SIZE", "PMI_RANK", "PMI_SIZE"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert is_rank_zero() is rank_zero

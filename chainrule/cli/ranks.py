@@ -15,15 +15,24 @@ __all__ = ["EXIT_STATUS_FILE", "agreed_exit", "decided_by_rank_zero", "is_rank_z
 T = TypeVar("T")
 
 
+def _launched() -> tuple[int, int]:
+    """``(rank, world size)`` as the launcher (``chainrule.distributed.run``, or a bare
+    ``mpiexec``, which sets MPICH's ``PMI_*`` variables) gave them; ``(0, 1)`` unlaunched."""
+    for rank, size in (("RANK", "WORLD_SIZE"), ("PMI_RANK", "PMI_SIZE")):
+        if int(os.environ.get(size, "1")) > 1:
+            return int(os.environ.get(rank, "0")), int(os.environ[size])
+    return 0, 1
+
+
 def is_rank_zero() -> bool:
     """False in the ranks after the first that a launcher started (they stay silent)."""
-    return os.environ.get("RANK", "0") == "0"
+    return _launched()[0] == 0
 
 
 def join_ranks() -> Ranks:
     """The ranks this command runs on: a world of one, unless a launcher started several
     (``WORLD_SIZE`` > 1), which then join the default process group."""
-    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+    if _launched()[1] <= 1:
         return Ranks()
     from chainrule import distributed as dist
 
