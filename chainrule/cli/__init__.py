@@ -14,17 +14,26 @@ import sys
 from collections.abc import Sequence
 
 from chainrule.cli.arguments import UsageError, build_parser, given_options
+from chainrule.cli.ranks import agreed_exit, is_rank_zero
 
 __all__ = ["main", "UsageError"]
 
 
 def _run(args) -> int:
-    if not os.path.isfile(args.script):
-        raise UsageError(f"run: no such script {args.script!r}")
     from chainrule._torch_shim import main_run
 
     result = main_run([args.script, *args.args])
     return result if isinstance(result, int) else 0
+
+
+def _launch(nproc: int, argv: list[str]) -> int:
+    """The same command on ``nproc`` ranks (mpiexec's processes); its exit status."""
+    from chainrule.distributed.run import launch_cli
+
+    try:
+        return launch_cli(nproc, argv)
+    except FileNotFoundError as error:  # no mpiexec: the message names the pip command
+        raise UsageError(f"--nproc {nproc}: {error}") from error
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,13 +48,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             argv = ["train", *argv]  # bare options configure the default command
         parser = build_parser()
         args = parser.parse_args(argv)
+        if args.command == "run" and not os.path.isfile(args.script):
+            raise UsageError(f"run: no such script {args.script!r}")
+        if getattr(args, "nproc", 1) > 1:
+            return _launch(args.nproc, argv)
         if args.command == "train":
-            return train(args, given_options(parser, argv))
+            return agreed_exit(train(args, given_options(parser, argv)))
         return {"evaluate": evaluate, "run": _run}[args.command](args)
     except UsageError as error:
         message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())
-        print(f"chainrule: error: {message}", file=sys.stderr)
-        return 2
+        if is_rank_zero():  # every rank meets the same error: one line is enough
+            print(f"chainrule: error: {message}", file=sys.stderr)
+        return agreed_exit(2)
     except KeyboardInterrupt:  # before or after training (train handles Ctrl-C during it)
         print("chainrule: interrupted", file=sys.stderr)
         return 130

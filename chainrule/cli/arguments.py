@@ -87,6 +87,12 @@ def _run_folder(text: str) -> str:
     return text
 
 
+def _add_nproc(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--nproc", type=_positive_int, default=1, metavar="N",
+                        help="run on N ranks (processes) started through mpiexec, each with its "
+                             "share of every batch (default: 1)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from chainrule.train.recipes import ACTIVATIONS
 
@@ -131,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true",
                        help="one plain line per epoch instead of a live progress bar (the "
                             "default when output is not a terminal)")
+    _add_nproc(train)
     train.add_argument("--diagnose", action="store_true",
                        help="watch the gradients while training; write grad_flow.png, the "
                             "autograd graph and diagnostics.txt into the run folder")
@@ -142,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a PyTorch script with chainrule standing in for torch",
                               description="Run a PyTorch script with chainrule standing in for "
                                           "torch.")
+    _add_nproc(run)
     run.add_argument("script")
     run.add_argument("args", nargs=argparse.REMAINDER)
     return parser

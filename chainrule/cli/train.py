@@ -14,6 +14,7 @@ from chainrule.cli.arguments import UsageError
 from chainrule.cli.data import fingerprint, load_splits, split_sizes
 from chainrule.cli.model_check import check_config_against_weights
 from chainrule.cli.outputs import model_inputs, save_diagnostics, save_plots
+from chainrule.cli.ranks import decided_by_rank_zero, join_ranks
 from chainrule.cli.run_folder import (
     CONFIG,
     LOG,
@@ -94,6 +95,7 @@ def train(args, given: set[str]) -> int:
     from chainrule.utils.data import DataLoader, TensorDataset
 
     started = time.perf_counter()
+    ranks = join_ranks()
     settings = _settings(args, given)
     config, saved, checkpoint_path = settings.config, settings.saved, settings.checkpoint
     train_images, train_labels, test_images, test_labels = load_splits(config["dataset"],
@@ -109,6 +111,7 @@ def train(args, given: set[str]) -> int:
     chainrule.manual_seed(config["seed"])
     train_set, train_loader, valid_loader = _training_loaders(config, train_images, train_labels,
                                                               train_size, valid_size)
+    train_loader = ranks.share_training(train_loader, config["seed"])
     test_loader = DataLoader(TensorDataset(model_inputs(test_images, config), test_labels),
                              batch_size=256)
 
@@ -121,26 +124,29 @@ def train(args, given: set[str]) -> int:
     optimizer = make_optimizer(config, model.parameters())
     if checkpoint is not None:
         resuming.apply_checkpoint(checkpoint, checkpoint_path, model, optimizer, config, saved)
-    run_dir = _prepare_folder(args, config, settings.folder)
-    for change in settings.changes:
-        print(f"resume: {change}")
+    run_dir = decided_by_rank_zero(ranks, lambda: _prepare_folder(args, config, settings.folder))
     write = _Writer(run_dir)
-    write.json(CONFIG, config)
+    if ranks.is_writer:
+        for change in settings.changes:
+            print(f"resume: {change}")
+        write.json(CONFIG, config)
 
     csv_logger = CSVLogger(os.path.join(run_dir, LOG), append=checkpoint is not None)
     callbacks = [csv_logger, ModelCheckpoint(os.path.join(run_dir, WEIGHTS)),
                  ProgressBar(use_tqdm=None if not args.no_progress and sys.stderr.isatty()
                              else False)]
     monitor = None
-    if args.diagnose:
+    if args.diagnose and ranks.is_writer:  # the gradients are the same on every rank
         from chainrule.diagnostics import GradientMonitor
 
         monitor = GradientMonitor()
         callbacks.append(monitor)
     criterion = nn.CrossEntropyLoss()
-    outcome = _fit(write, model, criterion, optimizer, train_loader, valid_loader, config,
-                   callbacks, checkpoint)
+    outcome = _fit(write, model, criterion, optimizer, (train_loader, valid_loader), config,
+                   callbacks, checkpoint, ranks)
     history = csv_logger.state.history if hasattr(csv_logger, "state") else None
+    if not ranks.is_writer:  # the other ranks trained their shares: rank 0 reports
+        return _exit_status(outcome)
     if outcome != "finished":
         return _stop(write, outcome, config, history, model, started)
 
@@ -172,11 +178,12 @@ def _training_loaders(config: dict, images, labels, train_size: int, valid_size:
     return train_set, train_loader, valid_loader
 
 
-def _fit(write, model, criterion, optimizer, train_loader, valid_loader, config, callbacks,
-         checkpoint) -> str | Exception:
+def _fit(write, model, criterion, optimizer, loaders, config, callbacks, checkpoint,
+         ranks) -> str | Exception:
     """Train; returns "finished", "interrupted" or the NonFiniteLossError that ended training."""
     from chainrule.train import NonFiniteLossError, fit
 
+    train_loader, valid_loader = loaders
     try:
         fit(model, criterion, optimizer, train_loader, valid_loader, epochs=config["epochs"],
             patience=config["patience"], callbacks=callbacks, resume=checkpoint,
@@ -186,8 +193,17 @@ def _fit(write, model, criterion, optimizer, train_loader, valid_loader, config,
     except KeyboardInterrupt:
         return "interrupted"
     except OSError as error:
+        if ranks.distributed:  # rank 0's write failed while the others train: stop them all
+            raise RuntimeError(str(write.failure(error))) from error
         raise write.failure(error) from error
     return "finished"
+
+
+def _exit_status(outcome) -> int:
+    """The exit status of a run that ended with ``outcome`` (see ``_fit``)."""
+    if outcome == "finished":
+        return 0
+    return EXIT_INTERRUPTED if outcome == "interrupted" else EXIT_DIVERGED
 
 
 def _stop(write, outcome, config: dict, history, model, started: float) -> int:

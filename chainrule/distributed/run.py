@@ -145,11 +145,28 @@ def launch_cli(nproc: int, argv: Sequence[str]) -> int:
     """``chainrule ARGV`` on ``nproc`` ranks: the ``chainrule`` command's ``--nproc N`` (for
     ``chainrule run`` and ``chainrule train``) lands here with the command line as typed, minus
     the program name; each rank runs ``python -m chainrule ARGV`` without the ``--nproc`` option.
+    A failure every rank met in step (see ``chainrule.cli.ranks.agreed_exit``) returns rank 0's
+    exit status after rank 0's one line.
 
     >>> _without_nproc(["train", "--nproc", "2", "--epochs", "3"])
     ['train', '--epochs', '3']
     """
-    return launch(nproc, ["-m", "chainrule", *_without_nproc(argv)])
+    from chainrule.cli.ranks import EXIT_STATUS_FILE
+
+    with tempfile.TemporaryDirectory(prefix="chainrule-cli-") as folder:
+        status_file = os.path.join(folder, "exit-status")
+        saved = os.environ.get(EXIT_STATUS_FILE)
+        os.environ[EXIT_STATUS_FILE] = status_file
+        try:
+            status = launch(nproc, ["-m", "chainrule", *_without_nproc(argv)])
+        finally:
+            os.environ.pop(EXIT_STATUS_FILE)
+            if saved is not None:
+                os.environ[EXIT_STATUS_FILE] = saved
+        if status == 0 and os.path.exists(status_file):  # a failure every rank agreed on
+            with open(status_file) as note:
+                status = int(note.read())
+        return status
 
 
 def _without_nproc(argv: Sequence[str]) -> list[str]:

@@ -42,6 +42,7 @@ class TrainingState:
         self.epochs = epochs
         self.epoch = 0
         self.batches_per_epoch: int | None = None  # len(train_loader), when it has one
+        self.rank, self.world_size = 0, 1  # this process's rank and the number of ranks
         self.stop_training = False
         self.logs: dict[str, Any] = {}  # the current (or last) epoch's logs
 
@@ -50,6 +51,8 @@ class Callback:
     """Base class: override the hooks you need; the others do nothing."""
 
     state: TrainingState
+    # True for callbacks that print or write files: on several ranks only rank 0 runs them.
+    rank_zero_only = False
 
     def set_state(self, state: TrainingState) -> None:
         self.state = state
@@ -139,7 +142,7 @@ class EarlyStopping(Callback):
         if self.wait >= self.patience:
             self.stopped_epoch = epoch
             self.state.stop_training = True
-            if self.verbose:
+            if self.verbose and self.state.rank == 0:
                 print(f"Stopped early at epoch {epoch + 1}: {self.tracker.monitor} has not improved "
                       f"for {self.wait} epochs", file=sys.stderr)
 
@@ -175,6 +178,8 @@ class ModelCheckpoint(Callback):
     ``save_best_only`` saves only when ``monitor`` improves; ``save_last`` also keeps the most
     recent weights at ``last_path`` (default: ``path`` with ``-last`` before the extension).
     """
+
+    rank_zero_only = True
 
     def __init__(self, path: str | os.PathLike, monitor: str = "val_loss", mode: str = "min",
                  save_best_only: bool = True, save_last: bool = False,
@@ -284,6 +289,8 @@ class CSVLogger(Callback):
     every finished epoch's row.
     """
 
+    rank_zero_only = True
+
     def __init__(self, path: str | os.PathLike, append: bool = False) -> None:
         self.path = os.fspath(path)
         self.append = append
@@ -339,6 +346,8 @@ class ProgressBar(Callback):
     """Show progress: with tqdm installed (``tqdm.auto`` picks the notebook widget in Jupyter),
     a bar over the epochs and, within each epoch, a bar over its batches; otherwise one plain
     line per epoch. The batch bar costs about a microsecond per batch."""
+
+    rank_zero_only = True
 
     def __init__(self, file=None, use_tqdm: bool | None = None) -> None:
         self.file = file

@@ -27,6 +27,7 @@ from chainrule.train.callbacks import (
     save_atomically,
     uses_hook,
 )
+from chainrule.train.distributed import Ranks, ranks_for
 from chainrule.train.history import History
 from chainrule.train.metrics import CLASSIFICATION_METRICS, METRICS, as_numpy
 
@@ -60,6 +61,13 @@ def evaluate(model, criterion, loader: Iterable, metrics: Sequence[MetricSpec] |
     >>> sorted(evaluate(torch.nn.Linear(3, 2), torch.nn.CrossEntropyLoss(), DataLoader(data)))
     ['accuracy', 'loss']
     """
+    return _evaluate(model, criterion, loader, metrics, Ranks())
+
+
+def _evaluate(model, criterion, loader: Iterable, metrics: Sequence[MetricSpec] | None,
+              ranks: Ranks) -> dict[str, float]:
+    """``evaluate`` over the shares of ``loader`` that ``ranks`` score: totals are summed over
+    the ranks before they are divided, so every rank gets the scores of the whole set."""
     metric_functions = _resolve_metrics(metrics)
     was_training = getattr(model, "training", False)
     model.eval()
@@ -80,6 +88,9 @@ def evaluate(model, criterion, loader: Iterable, metrics: Sequence[MetricSpec] |
             batches += 1
             samples += size
     model.train(was_training)
+    loss_total, batches, samples, *totals = ranks.sum([loss_total, batches, samples,
+                                                       *metric_totals.values()])
+    metric_totals = dict(zip(metric_totals, totals))
     results = {"loss": loss_total / max(batches, 1)} if criterion is not None else {}
     results.update({name: total / max(samples, 1) for name, total in metric_totals.items()})
     return results
@@ -121,9 +132,14 @@ def _learning_rate(optimizer) -> float | None:
     return float(param_groups[0]["lr"]) if param_groups else None
 
 
-def _finite_loss(loss, optimizer, epoch: int, batch: int | None) -> float:
-    """``loss.item()``, or NonFiniteLossError: a NaN must stop training, not be averaged in."""
+def _finite_loss(loss, optimizer, epoch: int, batch: int | None, ranks: Ranks | None = None
+                 ) -> float:
+    """``loss.item()`` (averaged over the ranks of a training step, so that every rank sees the
+    global batch's loss), or NonFiniteLossError: a NaN must stop training, not be averaged in;
+    a NaN on one rank makes the mean NaN, so every rank stops at the same batch."""
     value = loss.item() if hasattr(loss, "item") else float(loss)
+    if ranks is not None:
+        value = ranks.mean(value)
     if not math.isfinite(value):
         raise NonFiniteLossError(value, epoch + 1, None if batch is None else batch + 1,
                                  _learning_rate(optimizer))
@@ -185,8 +201,8 @@ def _load_checkpoint(path) -> dict[str, Any]:
     return chainrule.load(path, weights_only=True)
 
 
-def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks, epoch: int
-                     ) -> float:
+def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks, epoch: int,
+                     ranks: Ranks) -> float:
     total, batches = 0.0, 0
     if not batch_callbacks:
         for inputs, targets in train_loader:
@@ -194,7 +210,7 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
             loss = criterion(model(inputs), targets)
             loss.backward()
             optimizer.step()
-            total += _finite_loss(loss, optimizer, epoch, batches)
+            total += _finite_loss(loss, optimizer, epoch, batches, ranks)
             batches += 1
         return total / max(batches, 1)
     begin = [c for c in batch_callbacks if uses_hook(c, "on_batch_begin")]
@@ -210,7 +226,7 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
         for callback in before_step:
             callback.on_before_optimizer_step(logs)
         optimizer.step()
-        logs["loss"] = _finite_loss(loss, optimizer, epoch, batch)
+        logs["loss"] = _finite_loss(loss, optimizer, epoch, batch, ranks)
         total += logs["loss"]
         batches += 1
         for callback in end:
@@ -228,7 +244,7 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
         clip_grad_norm: float | None = None, progress: bool = True,
         resume: str | os.PathLike | Mapping | None = None,
         checkpoint_path: str | os.PathLike | None = None, seed: int | None = None,
-        on_nonfinite: str = "raise") -> History:
+        on_nonfinite: str = "raise", distributed: bool | None = None) -> History:
     """Train ``model`` for up to ``epochs`` epochs and return its ``History``.
 
     Each epoch trains on every batch of ``train_loader`` (recording the mean batch loss as
@@ -248,6 +264,18 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     at once, before that epoch is checkpointed, so the checkpoint holds the last finite state.
     ``on_nonfinite="raise"`` (the default) raises ``NonFiniteLossError`` naming the epoch and
     batch; ``"stop"`` ends training quietly and records that message in ``history.diverged``.
+
+    On several ranks (``distributed=None``, the default: whenever an initialised process group
+    has more than one rank; ``True`` requires one; ``False`` trains each rank alone) the model
+    is wrapped in ``DistributedDataParallel`` (a DDP model is used as it is), a ``DataLoader``
+    without a ``DistributedSampler`` gets one (same batch size per rank, shuffled when the
+    loader shuffles, from ``seed`` or 0, ``set_epoch`` every epoch), the validation set is split
+    between the ranks, and losses and metrics are reduced so that every rank logs the same
+    numbers and stops at the same epoch (or, on a NaN loss on any rank, the same batch with the
+    same message). Only rank 0 writes ``checkpoint_path`` and runs the callbacks whose
+    ``rank_zero_only`` is True (progress, CSV, checkpoints, TensorBoard); every rank may
+    ``resume`` from the same checkpoint. ``state.model`` and the checkpoint hold ``model`` as
+    passed (without the ``module.`` prefix unless it was a DDP model).
 
     >>> import chainrule as torch
     >>> from chainrule.utils.data import DataLoader, TensorDataset
@@ -270,8 +298,13 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     if progress and not any(isinstance(c, ProgressBar) for c in callbacks):
         callbacks.append(ProgressBar())
 
+    ranks = ranks_for(distributed)
+    unsharded_loader = train_loader
+    train_loader = ranks.share_training(train_loader, seed or 0)
+    valid_loader = ranks.share_validation(valid_loader)
     history = History()
     state = TrainingState(model, optimizer, history, epochs)
+    state.rank, state.world_size = ranks.rank, ranks.world_size
     state.batches_per_epoch = len(train_loader) if hasattr(train_loader, "__len__") else None
     if resume is not None:
         checkpoint = _load_checkpoint(resume)
@@ -283,18 +316,21 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
         history.history = History.from_dict(checkpoint["history"]).history
         state.epoch = checkpoint["epoch"] + 1
         state.stop_training = checkpoint.get("stopped", False)
-        _set_rng_state(checkpoint["rng"], train_loader)
+        _set_rng_state(checkpoint["rng"], unsharded_loader)
     elif seed is not None:
         chainrule.manual_seed(seed)
 
     for callback in callbacks:
         callback.set_state(state)
+    if not ranks.is_writer:  # after loading: every rank keeps every callback's resumed state
+        callbacks = [c for c in callbacks if not c.rank_zero_only]
+        checkpoint_path = None
 
     for callback in callbacks:
         callback.on_train_begin(state.logs)
     try:
-        _run_epochs(state, criterion, train_loader, valid_loader, metrics, callbacks,
-                    checkpoint_path)
+        _run_epochs(state, criterion, (ranks.wrap(model), train_loader), valid_loader, metrics,
+                    callbacks, checkpoint_path, ranks)
     except NonFiniteLossError as error:
         if on_nonfinite == "raise":
             raise
@@ -305,9 +341,15 @@ def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Itera
     return history
 
 
-def _run_epochs(state: TrainingState, criterion, train_loader, valid_loader, metrics, callbacks,
-                checkpoint_path) -> None:
-    model, optimizer, history = state.model, state.optimizer, state.history
+def _run_epochs(state: TrainingState, criterion, training, valid_loader, metrics, callbacks,
+                checkpoint_path, ranks: Ranks) -> None:
+    """Train, score, log and checkpoint each epoch. ``training`` is ``(the model that trains,
+    its loader)``."""
+    trained, train_loader = training
+    optimizer, history = state.optimizer, state.history
+    # DDP's forward may communicate; ranks score unequal shares of the validation set
+    evaluated = trained.module if ranks.distributed else trained
+    sampler = getattr(train_loader, "sampler", None)
     batch_callbacks = [c for c in callbacks if _wants_batch_hooks(c)]
     epoch_callbacks = [c for c in callbacks if uses_hook(c, "on_epoch_begin")]
     for epoch in range(state.epoch, state.epochs if not state.stop_training else state.epoch):
@@ -315,12 +357,14 @@ def _run_epochs(state: TrainingState, criterion, train_loader, valid_loader, met
         logs = state.logs = {}
         for callback in epoch_callbacks:
             callback.on_epoch_begin(epoch, logs)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
         started = time.perf_counter()
-        model.train()
-        logs["loss"] = _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
-                                        epoch)
+        trained.train()
+        logs["loss"] = _train_one_epoch(trained, criterion, optimizer, train_loader,
+                                        batch_callbacks, epoch, ranks)
         if valid_loader is not None:
-            scores = evaluate(model, criterion, valid_loader, metrics)
+            scores = _evaluate(evaluated, criterion, valid_loader, metrics, ranks)
             if "loss" in scores:
                 _finite_loss(scores["loss"], optimizer, epoch, None)
             logs.update({f"val_{name}": value for name, value in scores.items()})
@@ -334,3 +378,4 @@ def _run_epochs(state: TrainingState, criterion, train_loader, valid_loader, met
             _save_checkpoint(checkpoint_path, state, callbacks, train_loader)
         if state.stop_training:
             break
+    ranks.barrier()

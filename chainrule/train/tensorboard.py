@@ -36,6 +36,8 @@ class TensorBoard(Callback):
     ['loss', 'lr']
     """
 
+    rank_zero_only = True
+
     def __init__(self, log_dir: str | os.PathLike | None = None, comment: str = "") -> None:
         self.log_dir = log_dir
         self.comment = comment
