@@ -7,4 +7,5 @@ from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
     "chainrule._native._kernels", ["chainrule/_native/kernels.c"], optional=True,
+    libraries=[] if sys.platform == "win32" else ["m"],  # GELU's erf
     extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c99", "-ffp-contract=fast"])])

@@ -277,3 +277,28 @@ def test_a_kernel_this_cpu_level_lacks_raises_instead_of_running():
             kernels.direct_input_grad(g, w, gx, packed, 16)
     finally:
         _native.cap_cpu_level(2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((64, 129)) * 4).astype(dtype)  # large enough for the kernels
+    x[0, :4] = [0.0, -0.0, 30.0, -30.0]
+    grad = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        xt = chainrule.tensor(x, requires_grad=True)
+        out = F.gelu(xt, approximate=approximate)
+        (gx,) = chainrule.autograd.grad(out, xt, chainrule.tensor(grad), create_graph=True)
+        (ggx,) = chainrule.autograd.grad(gx.sum(), xt)
+        return [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()]
+
+    on, off = both_ways(run)
+    assert_close(on, off)
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.gelu(xt, approximate=approximate)
+    (gx,) = torch.autograd.grad(out, xt, torch.tensor(grad), create_graph=True)
+    (ggx,) = torch.autograd.grad(gx.sum(), xt)
+    assert_close(on, [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()])

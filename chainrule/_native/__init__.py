@@ -35,6 +35,8 @@ _SIGNATURES = {
     "col2im": ((_P, _P, _P, _INT), _INT),
     "relu": ((_P, _P, ctypes.c_int64), None),
     "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
+    "gelu": ((_P, _P, ctypes.c_int64, _INT), None),
+    "gelu_grad": ((_P, _P, _P, ctypes.c_int64, _INT), None),
     "maxpool": ((_P, _P, _P, _P), _INT),
     "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),

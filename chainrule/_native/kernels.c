@@ -1,6 +1,6 @@
 /* chainrule's optional compiled kernels: the data-movement loops of convolution and max
- * pooling, which NumPy can only run as many short strided copies, ReLU, and the direct
- * convolution of layers with few input channels.
+ * pooling, which NumPy can only run as many short strided copies, ReLU and GELU (with libm's
+ * erf), and the direct convolution of layers with few input channels.
  *
  * Every kernel but the direct convolution computes exactly what the NumPy path computes, in
  * the same order of floating point additions, so results are identical with or without this
@@ -385,6 +385,44 @@ PICK(double, uint64_t)
 
 RELU(float, relu_f32, relu_grad_f32)
 RELU(double, relu_f64, relu_grad_f64)
+
+/* GELU, forward and backward (the incoming gradient times the slope), in the exact form
+ * x * Phi(x) with libm's erf, or with `tanh_form` the tanh approximation. The NumPy path
+ * evaluates erf as a rational polynomial in double precision: results agree to rounding. */
+#define GELU_TANH_COEF 0.044715
+#define SQRT_2_OVER_PI 0.7978845608028654
+#define SQRT_HALF 0.7071067811865476
+#define INV_SQRT_2PI 0.3989422804014327
+#define GELU(T, NAME, GRAD_NAME, ERF, TANH, EXP)                                            \
+    WIDE_VECTORS void NAME(const T *restrict x, T *restrict out, int64_t n, int tanh_form) { \
+        if (tanh_form)                                                                      \
+            for (int64_t e = 0; e < n; e++) {                                               \
+                T v = x[e], inner = (v + v * v * v * (T)GELU_TANH_COEF) * (T)SQRT_2_OVER_PI; \
+                out[e] = v * (T)0.5 * (1 + TANH(inner));                                    \
+            }                                                                               \
+        else                                                                                \
+            for (int64_t e = 0; e < n; e++)                                                 \
+                out[e] = x[e] * (T)0.5 * (1 + ERF(x[e] * (T)SQRT_HALF));                    \
+    }                                                                                       \
+    WIDE_VECTORS void GRAD_NAME(const T *restrict x, const T *restrict grad,                \
+                                T *restrict out, int64_t n, int tanh_form) {                \
+        if (tanh_form)                                                                      \
+            for (int64_t e = 0; e < n; e++) {                                               \
+                T v = x[e], inner = (v + v * v * v * (T)GELU_TANH_COEF) * (T)SQRT_2_OVER_PI; \
+                T t = TANH(inner);                                                          \
+                T d_inner = (1 + v * v * (T)(3 * GELU_TANH_COEF)) * (T)SQRT_2_OVER_PI;      \
+                out[e] = grad[e] * ((T)0.5 * (1 + t) + v * (T)0.5 * (1 - t * t) * d_inner); \
+            }                                                                               \
+        else                                                                                \
+            for (int64_t e = 0; e < n; e++) {                                               \
+                T v = x[e];                                                                 \
+                T cdf = (T)0.5 * (1 + ERF(v * (T)SQRT_HALF));                               \
+                out[e] = grad[e] * (cdf + v * EXP(v * v * (T)-0.5) * (T)INV_SQRT_2PI);      \
+            }                                                                               \
+    }
+
+GELU(float, gelu_f32, gelu_grad_f32, erff, tanhf, expf)
+GELU(double, gelu_f64, gelu_grad_f64, erf, tanh, exp)
 /* Max pooling's gradient for side-by-side windows: every input element inside a window
  * gets its window's gradient if it won, else 0 (and elements outside all windows 0), written
  * row by row with no scattered additions. */

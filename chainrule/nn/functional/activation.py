@@ -23,6 +23,7 @@ from chainrule._ops._util import Tensor, check_float_or_raise, make_tensor, norm
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.unary import erf_array, relu_, sigmoid, tanh
 from chainrule.autograd.function import Function
+from chainrule.backends import native
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu",
            "gelu", "silu", "mish", "softplus", "softsign", "softmax", "softmin", "log_softmax",
@@ -224,6 +225,36 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 # ---------------------------------------------------------------- smooth gates
+def _gelu_kernels(x: np.ndarray, *others: np.ndarray):
+    """The compiled kernels for these arrays, or ``None`` (switched off, not built, too small
+    to pay for the call, or not laid out as the kernels need)."""
+    if x.size < unary.NATIVE_MIN_SIZE or not all(
+            a.flags.c_contiguous and a.dtype == x.dtype and a.shape == x.shape for a in (x, *others)):
+        return None
+    return native.kernels(x.dtype)
+
+
+def _gelu_slope(x: np.ndarray, approximate: str) -> np.ndarray:
+    """GELU's derivative at ``x``, in NumPy."""
+    if approximate == "tanh":
+        inner_tanh = np.tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
+        d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
+        return 0.5 * (1 + inner_tanh) + x * 0.5 * (1 - inner_tanh * inner_tanh) * d_inner
+    cdf = 0.5 * (1 + erf_array(x * _SQRT_HALF))
+    return cdf + x * np.exp(x * x * -0.5) * _INV_SQRT_2PI
+
+
+def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
+    """GELU's second derivative at ``x``, in chainrule ops (so it can be differentiated again)."""
+    if approximate == "tanh":
+        inner_tanh = tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
+        d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
+        return (1 - inner_tanh * inner_tanh) * (
+            d_inner - x * inner_tanh * d_inner * d_inner + x * x * (3 * _GELU_TANH_COEF * _SQRT_2_OVER_PI))
+    pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
+    return pdf * (2 - x * x)
+
+
 class Gelu(Function):
     node_name = "GeluBackward0"
 
@@ -232,6 +263,11 @@ class Gelu(Function):
         ctx.save_for_backward(a)
         ctx.approximate = approximate
         x = a._data
+        kernels = _gelu_kernels(x)
+        if kernels is not None:
+            out = np.empty_like(x)
+            kernels.gelu(x, out, x.size, approximate == "tanh")
+            return out
         if approximate == "tanh":
             inner = (x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI
             return x * 0.5 * (1 + np.tanh(inner))
@@ -240,15 +276,32 @@ class Gelu(Function):
     @staticmethod
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
-        if ctx.approximate == "tanh":
-            inner_tanh = tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
-            d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
-            slope = 0.5 * (1 + inner_tanh) + x * 0.5 * (1 - inner_tanh * inner_tanh) * d_inner
-        else:
-            cdf = 0.5 * (1 + (x * _SQRT_HALF).erf())
-            pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
-            slope = cdf + x * pdf
-        return grad * slope, None
+        return GeluGrad.apply(grad, x, ctx.approximate), None
+
+
+class GeluGrad(Function):
+    """GELU's backward, ``grad * gelu'(x)``, as an op of its own so that it can be differentiated
+    again: with respect to ``grad`` it is itself, with respect to ``x`` ``grad * gelu''(x)``."""
+
+    node_name = "GeluBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, x, approximate):
+        ctx.save_for_backward(grad, x)
+        ctx.approximate = approximate
+        g, data = grad._data, x._data
+        kernels = _gelu_kernels(data, g)
+        if kernels is None:
+            return g * _gelu_slope(data, approximate)
+        out = np.empty_like(data)
+        kernels.gelu_grad(data, g, out, data.size, approximate == "tanh")
+        return out
+
+    @staticmethod
+    def backward(ctx, gg):
+        grad, x = ctx.saved_tensors
+        return (GeluGrad.apply(gg, x, ctx.approximate),
+                gg * grad * _gelu_curvature(x, ctx.approximate), None)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
