@@ -112,6 +112,36 @@ class BatchNorm(Normalize):
 class LayerNorm(Normalize):
     node_name = "NativeLayerNormBackward0"
 
+    @staticmethod
+    def backward(ctx, grad):
+        if state.enabled or grad._data.size == 0:  # create_graph: the form that records ops
+            return Normalize.backward(ctx, grad)
+        return _layer_norm_grads_of_arrays(ctx, grad._data)
+
+
+def _layer_norm_grads_of_arrays(ctx, grad: np.ndarray) -> tuple:
+    """``Normalize``'s closed-form gradient on plain arrays, for a backward that records no
+    graph: layer norm's statistics and affine parameters span the same trailing axes, so
+    every reduction is along the rows of a 2-d view, with no tensor made per step."""
+    x, weight = ctx.saved_tensors
+    needs_x, needs_w, needs_b = ctx.needs_input_grad
+    rows = ctx.invstd.size  # one mean and variance per row
+    g = grad.reshape(rows, -1)
+    x_hat = ctx.x_hat.reshape(rows, -1)
+    g_x_hat = g * x_hat
+    grad_w = make_tensor(g_x_hat.sum(0).reshape(weight._data.shape)) if needs_w else None
+    grad_b = make_tensor(g.sum(0).reshape(ctx.bias_shape)) if needs_b else None
+    grad_x = None
+    if needs_x:
+        if weight is not None:
+            g = g * weight._data.reshape(1, -1)
+            g_x_hat = g * x_hat
+        grad_x = g - g.mean(1, keepdims=True)
+        grad_x -= x_hat * g_x_hat.mean(1, keepdims=True)
+        grad_x *= ctx.invstd.reshape(rows, 1)
+        grad_x = make_tensor(grad_x.reshape(x._data.shape))
+    return grad_x, grad_w, grad_b
+
 
 class GroupNorm(Normalize):
     node_name = "NativeGroupNormBackward0"
