@@ -12,9 +12,11 @@ ops: what it measures is the framework's cost per op.
 
 from __future__ import annotations
 
+import statistics
+
 import numpy as np
 
-from benchmarks._harness import TABLE_HEADER, alternate, report_row, table_main
+from benchmarks._harness import TABLE_HEADER, alternate_rounds, report_row, spread_row, table_main
 
 N_LETTERS, N_HIDDEN, N_CATEGORIES, NAME_LENGTH = 57, 128, 18, 7
 LEARNING_RATE = 0.005
@@ -68,8 +70,9 @@ def run(quick: bool = False) -> list[str]:
     import chainrule
 
     repeats, rounds = (20, 3) if quick else (200, 15)
-    ours, theirs = alternate(build(chainrule), build(torch), repeats, rounds)
-    return [report_row("char-RNN tutorial step (7 letters)", ours, theirs)]
+    ours, theirs = alternate_rounds(build(chainrule), build(torch), repeats, rounds)
+    return [report_row("char-RNN tutorial step (7 letters)", statistics.median(ours), statistics.median(theirs)),
+            spread_row(ours, theirs)]
 
 
 def main() -> None:

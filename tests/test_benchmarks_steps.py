@@ -23,3 +23,10 @@ def test_step_trains_in_both_libraries(benchmark, classes):
         for _ in range(3):
             last = step().item()
         assert last < first, lib.__name__
+
+
+def test_spread_row_reports_the_per_round_ratios():
+    from benchmarks._harness import spread_row
+
+    row = spread_row([2.0, 1.0, 4.0, 2.0], [1.0, 1.0, 1.0, 3.0])  # ratios 0.5, 1, 0.25, 1.5
+    assert "4 rounds" in row and "min 0.25" in row and "max 1.50" in row

@@ -234,14 +234,30 @@ def _gelu_kernels(x: np.ndarray, *others: np.ndarray):
     return native.kernels(x.dtype)
 
 
+def _normal_cdf(x: np.ndarray) -> np.ndarray:
+    """``Phi(x) = (1 + erf(x / sqrt(2))) / 2``. In float32 erf is Abramowitz and Stegun's 7.1.26
+    (absolute error below 1.5e-7, what PyTorch's vectorised CPU erf and the compiled kernel
+    compute): a few float32 passes, where ``erf_array``'s double-precision polynomials take
+    several times as long."""
+    z = x * _SQRT_HALF
+    if x.dtype != np.float32:
+        return 0.5 * (1 + erf_array(z))
+    magnitude = np.abs(z)
+    t = 1 / (1 + 0.3275911 * magnitude)
+    poly = ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t
+            + 0.254829592) * t
+    np.square(magnitude, out=magnitude)
+    erf = 1 - poly * np.exp(-magnitude)
+    return 0.5 * (1 + np.copysign(erf, z))
+
+
 def _gelu_slope(x: np.ndarray, approximate: str) -> np.ndarray:
     """GELU's derivative at ``x``, in NumPy."""
     if approximate == "tanh":
         inner_tanh = np.tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
         d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
         return 0.5 * (1 + inner_tanh) + x * 0.5 * (1 - inner_tanh * inner_tanh) * d_inner
-    cdf = 0.5 * (1 + erf_array(x * _SQRT_HALF))
-    return cdf + x * np.exp(x * x * -0.5) * _INV_SQRT_2PI
+    return _normal_cdf(x) + x * np.exp(x * x * -0.5) * _INV_SQRT_2PI
 
 
 def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
@@ -271,7 +287,7 @@ class Gelu(Function):
         if approximate == "tanh":
             inner = (x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI
             return x * 0.5 * (1 + np.tanh(inner))
-        return x * 0.5 * (1 + erf_array(x * _SQRT_HALF))
+        return x * _normal_cdf(x)
 
     @staticmethod
     def backward(ctx, grad):
