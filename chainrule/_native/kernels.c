@@ -390,8 +390,9 @@ RELU(double, relu_f64, relu_grad_f64)
  * x * Phi(x) or, with `tanh_form`, the tanh approximation. In double precision erf, exp and
  * tanh are libm's; in single precision they are the short branch-free formulas below, which
  * the compiler turns into vector instructions (libm's erff runs one element at a time, at a
- * tenth of the speed). The NumPy path computes the same single-precision erf, and libm's
- * in double precision only as a rational polynomial: results agree to rounding. */
+ * tenth of the speed). The NumPy path computes the same single-precision erf; in double
+ * precision it evaluates a rational polynomial where this calls libm: results agree to
+ * rounding. */
 
 /* e^x to about 1 ulp: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by Cephes' polynomial, 2^n
  * written into the exponent bits. */
