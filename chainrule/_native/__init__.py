@@ -37,6 +37,8 @@ _SIGNATURES = {
     "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
     "gelu": ((_P, _P, ctypes.c_int64, _INT), None),
     "gelu_grad": ((_P, _P, _P, ctypes.c_int64, _INT), None),
+    "layer_norm": ((_P, _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_double), None),
+    "layer_norm_grad": ((_P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64), None),
     "maxpool": ((_P, _P, _P, _P), _INT),
     "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),

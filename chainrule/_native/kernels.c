@@ -1,6 +1,6 @@
 /* chainrule's optional compiled kernels: the data-movement loops of convolution and max
- * pooling, which NumPy can only run as many short strided copies, ReLU and GELU (with libm's
- * erf), and the direct convolution of layers with few input channels.
+ * pooling, which NumPy can only run as many short strided copies, ReLU, GELU and layer norm,
+ * and the direct convolution of layers with few input channels.
  *
  * Every kernel but the direct convolution computes exactly what the NumPy path computes, in
  * the same order of floating point additions, so results are identical with or without this
@@ -452,6 +452,57 @@ static inline float tanh_f32(float x) { return 1 - 2 / (1 + exp_f32(2 * x)); }
 
 GELU(float, gelu_f32, gelu_grad_f32, erf_f32, tanh_f32, exp_f32)
 GELU(double, gelu_f64, gelu_grad_f64, erf, tanh, exp)
+
+/* Layer norm over the rows of a rows x width matrix: x_hat = (x - mean) * invstd with
+ * invstd = 1 / sqrt(var + eps) (biased variance), out = x_hat * weight + bias (either may be
+ * NULL); and the gradient of x, invstd * (g - mean(g) - x_hat * mean(g * x_hat)) with
+ * g = grad * weight. Row sums accumulate in double; NumPy's pairwise sums agree to rounding. */
+#define LAYER_NORM(T, NAME, GRAD_NAME)                                                      \
+    void NAME(const T *restrict x, const T *restrict weight, const T *restrict bias,       \
+              T *restrict out, T *restrict x_hat, T *restrict invstd, int64_t rows,        \
+              int64_t width, double eps) {                                                 \
+        for (int64_t r = 0; r < rows; r++) {                                                \
+            const T *row = x + r * width;                                                   \
+            T *hat = x_hat + r * width, *o = out + r * width;                               \
+            double sum = 0, squares = 0;                                                    \
+            for (int64_t c = 0; c < width; c++) sum += row[c];                              \
+            T mean = (T)(sum / width);                                                      \
+            for (int64_t c = 0; c < width; c++) {                                           \
+                T centered = row[c] - mean;                                                 \
+                hat[c] = centered;                                                          \
+                squares += (double)centered * centered;                                     \
+            }                                                                               \
+            T scale = (T)(1 / sqrt((T)(squares / width) + (T)eps));                         \
+            invstd[r] = scale;                                                              \
+            for (int64_t c = 0; c < width; c++) {                                           \
+                T value = hat[c] * scale;                                                   \
+                hat[c] = value;                                                             \
+                if (weight) value *= weight[c];                                             \
+                if (bias) value += bias[c];                                                 \
+                o[c] = value;                                                               \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    void GRAD_NAME(const T *restrict grad, const T *restrict x_hat, const T *restrict invstd, \
+                   const T *restrict weight, T *restrict grad_x, int64_t rows, int64_t width) { \
+        for (int64_t r = 0; r < rows; r++) {                                                \
+            const T *g = grad + r * width, *hat = x_hat + r * width;                        \
+            T *gx = grad_x + r * width;                                                     \
+            double g_sum = 0, g_hat_sum = 0;                                                \
+            for (int64_t c = 0; c < width; c++) {                                           \
+                T scaled = weight ? g[c] * weight[c] : g[c];                                \
+                gx[c] = scaled;                                                             \
+                g_sum += scaled;                                                            \
+                g_hat_sum += (double)scaled * hat[c];                                       \
+            }                                                                               \
+            T g_mean = (T)(g_sum / width), g_hat_mean = (T)(g_hat_sum / width);             \
+            for (int64_t c = 0; c < width; c++)                                             \
+                gx[c] = (gx[c] - g_mean - hat[c] * g_hat_mean) * invstd[r];                 \
+        }                                                                                   \
+    }
+
+LAYER_NORM(float, layer_norm_f32, layer_norm_grad_f32)
+LAYER_NORM(double, layer_norm_f64, layer_norm_grad_f64)
 /* Max pooling's gradient for side-by-side windows: every input element inside a window
  * gets its window's gradient if it won, else 0 (and elements outside all windows 0), written
  * row by row with no scattered additions. */

@@ -26,6 +26,7 @@ from chainrule._ops._util import Tensor, make_tensor
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
+from chainrule.backends import native
 from chainrule.nn.functional.dropout import NativeDropout, check_probability, scaled_keep_mask
 
 __all__ = ["batch_norm", "layer_norm", "group_norm", "dropout2d"]
@@ -113,6 +114,22 @@ class LayerNorm(Normalize):
     node_name = "NativeLayerNormBackward0"
 
     @staticmethod
+    def forward(ctx, x, weight, bias, layout, stats=None):
+        kernels = _layer_norm_kernels(x._data, weight, bias)
+        if kernels is None:
+            return Normalize.forward(ctx, x, weight, bias, layout, stats)
+        data = x._data
+        out, x_hat = np.empty_like(data), np.empty_like(data)
+        invstd = np.empty(tuple(1 if d in layout.stats_axes else s for d, s in enumerate(data.shape)),
+                          data.dtype)
+        kernels.layer_norm(data, *(None if p is None else p._data for p in (weight, bias)),
+                           out, x_hat, invstd, invstd.size, data.size // invstd.size, layout.eps)
+        ctx.save_for_backward(x, weight)
+        ctx.layout, ctx.x_hat, ctx.invstd = layout, x_hat, invstd
+        ctx.bias_shape = None if bias is None else bias._data.shape
+        return out
+
+    @staticmethod
     def backward(ctx, grad):
         if state.enabled or grad._data.size == 0:  # create_graph: the form that records ops
             return Normalize.backward(ctx, grad)
@@ -128,19 +145,32 @@ def _layer_norm_grads_of_arrays(ctx, grad: np.ndarray) -> tuple:
     rows = ctx.invstd.size  # one mean and variance per row
     g = grad.reshape(rows, -1)
     x_hat = ctx.x_hat.reshape(rows, -1)
-    g_x_hat = g * x_hat
-    grad_w = make_tensor(g_x_hat.sum(0).reshape(weight._data.shape)) if needs_w else None
+    grad_w = make_tensor((g * x_hat).sum(0).reshape(weight._data.shape)) if needs_w else None
     grad_b = make_tensor(g.sum(0).reshape(ctx.bias_shape)) if needs_b else None
     grad_x = None
-    if needs_x:
+    kernels = _layer_norm_kernels(grad, weight) if grad.dtype == x_hat.dtype else None
+    if needs_x and kernels is not None:
+        grad_x = np.empty_like(x_hat)
+        kernels.layer_norm_grad(g, x_hat, ctx.invstd, None if weight is None else weight._data,
+                                grad_x, rows, x_hat.shape[1])
+        grad_x = make_tensor(grad_x.reshape(x._data.shape))
+    elif needs_x:
         if weight is not None:
             g = g * weight._data.reshape(1, -1)
-            g_x_hat = g * x_hat
         grad_x = g - g.mean(1, keepdims=True)
-        grad_x -= x_hat * g_x_hat.mean(1, keepdims=True)
+        grad_x -= x_hat * (g * x_hat).mean(1, keepdims=True)
         grad_x *= ctx.invstd.reshape(rows, 1)
         grad_x = make_tensor(grad_x.reshape(x._data.shape))
     return grad_x, grad_w, grad_b
+
+
+def _layer_norm_kernels(x: np.ndarray, *params: Tensor | None):
+    """The compiled kernels for a contiguous, non-empty input whose parameters (if any) are
+    contiguous and of its dtype; ``None`` otherwise or when they are switched off."""
+    if x.size == 0 or not x.flags.c_contiguous or not all(
+            p is None or (p._data.flags.c_contiguous and p._data.dtype == x.dtype) for p in params):
+        return None
+    return native.kernels(x.dtype)
 
 
 class GroupNorm(Normalize):
