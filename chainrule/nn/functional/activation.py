@@ -251,11 +251,18 @@ def _normal_cdf(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1 + np.copysign(erf, z))
 
 
+def _tanh_inner(x):
+    """The tanh approximation's argument, ``sqrt(2/pi) * (x + 0.044715 x^3)``, and its
+    derivative (of arrays or tensors alike)."""
+    return ((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI,
+            (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI)
+
+
 def _gelu_slope(x: np.ndarray, approximate: str) -> np.ndarray:
     """GELU's derivative at ``x``, in NumPy."""
     if approximate == "tanh":
-        inner_tanh = np.tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
-        d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
+        inner, d_inner = _tanh_inner(x)
+        inner_tanh = np.tanh(inner)
         return 0.5 * (1 + inner_tanh) + x * 0.5 * (1 - inner_tanh * inner_tanh) * d_inner
     return _normal_cdf(x) + x * np.exp(x * x * -0.5) * _INV_SQRT_2PI
 
@@ -263,8 +270,8 @@ def _gelu_slope(x: np.ndarray, approximate: str) -> np.ndarray:
 def _gelu_curvature(x: Tensor, approximate: str) -> Tensor:
     """GELU's second derivative at ``x``, in chainrule ops (so it can be differentiated again)."""
     if approximate == "tanh":
-        inner_tanh = tanh((x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI)
-        d_inner = (1 + x * x * (3 * _GELU_TANH_COEF)) * _SQRT_2_OVER_PI
+        inner, d_inner = _tanh_inner(x)
+        inner_tanh = tanh(inner)
         return (1 - inner_tanh * inner_tanh) * (
             d_inner - x * inner_tanh * d_inner * d_inner + x * x * (3 * _GELU_TANH_COEF * _SQRT_2_OVER_PI))
     pdf = (x * x * -0.5).exp() * _INV_SQRT_2PI
@@ -285,8 +292,7 @@ class Gelu(Function):
             kernels.gelu(x, out, x.size, approximate == "tanh")
             return out
         if approximate == "tanh":
-            inner = (x + x * x * x * _GELU_TANH_COEF) * _SQRT_2_OVER_PI
-            return x * 0.5 * (1 + np.tanh(inner))
+            return x * 0.5 * (1 + np.tanh(_tanh_inner(x)[0]))
         return x * _normal_cdf(x)
 
     @staticmethod
