@@ -8,8 +8,10 @@ training and validation loss, then a sample, and writes ``losses.txt`` into
 ``runs/char_gpt/`` (or ``--out DIR``).
 
 The file is written against PyTorch's names, so ``--backend torch`` runs the very same code
-with PyTorch, to compare the validation loss. ``gpt_model`` and ``char_splits`` are plain
-functions taking the library, so other code (``benchmarks/gpt_step.py``, a CLI) can reuse them.
+with PyTorch, to compare the validation loss (benchmarks/RESULTS.md: 2.19 against 2.25 after
+600 steps). ``gpt_model``, ``char_splits``, ``random_batch`` and ``estimate_loss`` are plain
+functions taking the library, so other code (``benchmarks/gpt_step.py``, a future
+``chainrule train --model gpt``) can reuse them.
 
 Run: ``python examples/char_gpt.py [--quick] [--backend chainrule|torch] [--out DIR]``
 """
@@ -148,7 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tiny model for a few steps (seconds)")
     parser.add_argument("--backend", choices=("chainrule", "torch"), default="chainrule")
-    parser.add_argument("--steps", type=int, default=None, help="training steps (default 2000)")
+    parser.add_argument("--steps", type=int, default=None, help="training steps (default 1000)")
     parser.add_argument("--out", default=os.path.join("runs", "char_gpt"))
     args = parser.parse_args()
     torch = importlib.import_module(args.backend)
@@ -161,7 +163,7 @@ def main() -> None:
         steps, batch_size, eval_every, eval_batches = args.steps or 30, 8, 15, 2
     else:
         config = dict(block_size=64, n_layer=4, n_head=4, n_embd=128)
-        steps, batch_size, eval_every, eval_batches = args.steps or 2000, 12, 250, 20
+        steps, batch_size, eval_every, eval_batches = args.steps or 1000, 12, 250, 20
     block_size = config["block_size"]
     model = gpt_model(torch, len(chars), **config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1, betas=(0.9, 0.99))
