@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import math
 import os
 
 import numpy as np
 
-TEXT = os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir, "chainrule", "datasets",
-                    "_embedded", "tiny_shakespeare.txt")
+TEXT = os.path.join(os.path.dirname(importlib.util.find_spec("chainrule").origin), "datasets", "_embedded",
+                    "tiny_shakespeare.txt")  # shipped inside the chainrule package
 
 
 def gpt_model(torch, vocab_size: int, block_size: int = 64, n_layer: int = 4, n_head: int = 4,

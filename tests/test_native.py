@@ -294,6 +294,7 @@ def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
         xt = chainrule.tensor(x, requires_grad=True)
         out = F.gelu(xt, approximate=approximate)
         (gx,) = chainrule.autograd.grad(out, xt, chainrule.tensor(grad), create_graph=True)
+        assert gx.grad_fn.name() == "GeluBackwardBackward0"
         (ggx,) = chainrule.autograd.grad(gx.sum(), xt)
         return [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()]
 
@@ -302,6 +303,7 @@ def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
     xt = torch.tensor(x, requires_grad=True)
     out = torch.nn.functional.gelu(xt, approximate=approximate)
     (gx,) = torch.autograd.grad(out, xt, torch.tensor(grad), create_graph=True)
+    assert type(gx.grad_fn).__name__ == "GeluBackwardBackward0"
     (ggx,) = torch.autograd.grad(gx.sum(), xt)
     assert_close(on, [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()])
 
