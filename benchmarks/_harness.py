@@ -22,10 +22,10 @@ def time_per_call(step: Callable[[], object], repeats: int) -> float:
 SETTLE_SECONDS = 0.25
 
 
-def alternate(chainrule_step: Callable, torch_step: Callable, repeats: int, rounds: int,
-              warmup: int = 3, settle: float = SETTLE_SECONDS) -> tuple[float, float]:
-    """Median seconds per call of each, measured in alternating rounds (so drift hits both),
-    each round after a pause that lets the other library's spinning threads go idle."""
+def alternate_rounds(chainrule_step: Callable, torch_step: Callable, repeats: int, rounds: int,
+                     warmup: int = 3, settle: float = SETTLE_SECONDS) -> tuple[list[float], list[float]]:
+    """Seconds per call of each in every round, measured in alternating rounds (so drift hits
+    both), each round after a pause that lets the other library's spinning threads go idle."""
     for _ in range(warmup):
         chainrule_step()
         torch_step()
@@ -35,7 +35,23 @@ def alternate(chainrule_step: Callable, torch_step: Callable, repeats: int, roun
         ours.append(time_per_call(chainrule_step, repeats))
         time.sleep(settle)
         theirs.append(time_per_call(torch_step, repeats))
+    return ours, theirs
+
+
+def alternate(chainrule_step: Callable, torch_step: Callable, repeats: int, rounds: int,
+              warmup: int = 3, settle: float = SETTLE_SECONDS) -> tuple[float, float]:
+    """Median seconds per call of each over ``alternate_rounds``."""
+    ours, theirs = alternate_rounds(chainrule_step, torch_step, repeats, rounds, warmup, settle)
     return statistics.median(ours), statistics.median(theirs)
+
+
+def spread_row(ours: list[float], theirs: list[float]) -> str:
+    """The spread of the per-round ratios (torch/chainrule): quartiles and extremes."""
+    ratios = sorted(t / o for o, t in zip(ours, theirs))
+    low, _, high = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    label = f"  ratio per round ({len(ratios)} rounds)"
+    return (f"| {label:<34} | min {ratios[0]:.2f}, quartiles {low:.2f}-{high:.2f}, "
+            f"max {ratios[-1]:.2f} |")
 
 
 def report_row(name: str, ours: float, theirs: float, unit: float = 1e-3, unit_name: str = "ms") -> str:

@@ -11,7 +11,16 @@ import datetime
 import os
 import platform
 
-from benchmarks import fit_overhead, footprint, lenet_step, mlp_step, native_kernels, op_overhead
+from benchmarks import (
+    char_rnn_step,
+    fit_overhead,
+    footprint,
+    gpt_step,
+    lenet_step,
+    mlp_step,
+    native_kernels,
+    op_overhead,
+)
 from benchmarks._harness import TABLE_HEADER
 
 
@@ -22,7 +31,8 @@ def main() -> None:
     print(f"date: {datetime.date.today()}  machine: {platform.machine()}, {os.cpu_count()} cores, "
           f"{platform.python_implementation()} {platform.python_version()}")
     print(TABLE_HEADER)
-    for row in mlp_step.run(args.quick) + lenet_step.run(args.quick):
+    for row in (mlp_step.run(args.quick) + lenet_step.run(args.quick) + gpt_step.run(args.quick)
+                + char_rnn_step.run(args.quick)):
         print(row, flush=True)
     for row in footprint.run(args.quick):
         print(row, flush=True)

@@ -1,9 +1,11 @@
 """The compiled kernels (``chainrule.backends.native``) give the NumPy path's results.
 
 Each case runs the same op twice, kernels on and off, and compares the results value for
-value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The one
-exception is the direct convolutions (stride 1, no dilation, one group, and short columns or
-few output channels), which add in their own order and are compared to rounding.
+value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The
+exceptions, compared to rounding, are the direct convolutions (stride 1, no dilation, one
+group, and short columns or few output channels), which add in their own order, GELU,
+whose exp, erf and tanh the kernels evaluate with formulas of their own, and layer norm,
+whose row sums they accumulate in double precision.
 """
 
 from __future__ import annotations
@@ -277,3 +279,51 @@ def test_a_kernel_this_cpu_level_lacks_raises_instead_of_running():
             kernels.direct_input_grad(g, w, gx, packed, 16)
     finally:
         _native.cap_cpu_level(2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((64, 129)) * 4).astype(dtype)  # large enough for the kernels
+    x[0, :4] = [0.0, -0.0, 30.0, -30.0]
+    grad = rng.standard_normal(x.shape).astype(dtype)
+
+    def run():
+        xt = chainrule.tensor(x, requires_grad=True)
+        out = F.gelu(xt, approximate=approximate)
+        (gx,) = chainrule.autograd.grad(out, xt, chainrule.tensor(grad), create_graph=True)
+        assert gx.grad_fn.name() == "GeluBackwardBackward0"
+        (ggx,) = chainrule.autograd.grad(gx.sum(), xt)
+        return [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()]
+
+    on, off = both_ways(run)
+    assert_close(on, off)
+    xt = torch.tensor(x, requires_grad=True)
+    out = torch.nn.functional.gelu(xt, approximate=approximate)
+    (gx,) = torch.autograd.grad(out, xt, torch.tensor(grad), create_graph=True)
+    assert type(gx.grad_fn).__name__ == "GeluBackwardBackward0"
+    (ggx,) = torch.autograd.grad(gx.sum(), xt)
+    assert_close(on, [out.detach().numpy(), gx.detach().numpy(), ggx.numpy()])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("normalized_shape,affine", [((128,), True), ((4, 32), True), ((128,), False)])
+def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normalized_shape, affine):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(5)
+    arrays = [(rng.standard_normal((6, 8, 128)) * 3 + 1).astype(dtype)]
+    arrays += [rng.standard_normal(normalized_shape).astype(dtype) for _ in range(2 if affine else 0)]
+    grad = rng.standard_normal((6, 8, 128)).astype(dtype)
+
+    def run(lib):
+        tensors = [lib.tensor(arrays[0].reshape(6, 8, *normalized_shape), requires_grad=True)]
+        tensors += [lib.tensor(a, requires_grad=True) for a in arrays[1:]]
+        out = lib.nn.functional.layer_norm(tensors[0], normalized_shape, *tensors[1:])
+        out.backward(lib.tensor(grad.reshape(out.shape)))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(torch))

@@ -340,3 +340,37 @@ def test_wrong_input_shape_names_expected_and_received_shapes(name):
     with pytest.raises(RuntimeError) as ours:
         build(chainrule.nn)(*(chainrule.zeros(s) for s in shapes))
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("shape", [(12, 64), (0,), (5,)])
+def test_embedding_gradient_sums_repeated_rows_as_torch(shape):
+    rng = np.random.default_rng(3)
+    weight = rng.standard_normal((65, 8))
+    ids = rng.integers(0, 40, shape)  # repeats, and rows 40..64 never used
+    upstream = rng.standard_normal(shape + (8,))
+    ours = chainrule.tensor(weight, requires_grad=True)
+    theirs = torch.tensor(weight, requires_grad=True)
+    F.embedding(chainrule.tensor(ids), ours).backward(chainrule.tensor(upstream))
+    torch.nn.functional.embedding(torch.tensor(ids), theirs).backward(torch.tensor(upstream))
+    np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_float32_without_compiled_kernels_matches_torch(approximate):
+    from chainrule.backends import native
+
+    data = (np.random.default_rng(4).standard_normal((64, 100)) * 4).astype(np.float32)
+    data[0, :3] = [0.0, 12.0, -12.0]
+    saved, native.enabled = native.enabled, False
+    try:
+        x = chainrule.tensor(data, requires_grad=True)
+        out = F.gelu(x, approximate=approximate)
+        out.sum().backward()
+    finally:
+        native.enabled = saved
+    ref = torch.tensor(data, requires_grad=True)
+    expected = torch.nn.functional.gelu(ref, approximate=approximate)
+    expected.sum().backward()
+    assert out.dtype == chainrule.float32 and x.grad.dtype == chainrule.float32
+    np.testing.assert_allclose(out.detach().numpy(), expected.detach().numpy(), rtol=2e-6, atol=2e-6)
+    np.testing.assert_allclose(x.grad.numpy(), ref.grad.numpy(), rtol=2e-6, atol=2e-6)

@@ -321,3 +321,18 @@ def test_dropout2d_needs_two_dims_only_when_it_drops():
         F.dropout2d(chainrule.ones(3))
     with pytest.warns(UserWarning, match="1-D input"):
         assert F.dropout2d(chainrule.ones(3), training=False).shape == (3,)
+
+
+@pytest.mark.parametrize("normalized_shape,affine", [((5,), True), ((3, 5), True), ((3, 5), False)])
+def test_layer_norm_array_backward_equals_the_recorded_one(normalized_shape, affine):
+    """The backward on plain arrays (no graph) gives what the create_graph form gives."""
+    rng = np.random.default_rng(1)
+    x = chainrule.tensor(rng.standard_normal((4, 3, 5)), requires_grad=True)
+    params = [chainrule.tensor(rng.standard_normal(normalized_shape), requires_grad=True)
+              for _ in range(2 if affine else 0)]
+    out = F.layer_norm(x, normalized_shape, *params)
+    grad = chainrule.tensor(rng.standard_normal(out.shape))
+    plain = chainrule.autograd.grad(out, [x, *params], grad, retain_graph=True)
+    recorded = chainrule.autograd.grad(out, [x, *params], grad, create_graph=True)
+    for a, b in zip(plain, recorded):
+        np.testing.assert_allclose(a.numpy(), b.detach().numpy(), rtol=1e-12, atol=1e-12)

@@ -30,6 +30,7 @@ from chainrule._ops.arithmetic import div
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
+from chainrule.backends import native
 from chainrule.nn.functional.dropout import NativeDropout, check_probability, scaled_keep_mask
 from chainrule.nn.functional.padding import pad
 from chainrule.nn.functional.pooling import avg_pool2d
@@ -118,6 +119,65 @@ class BatchNorm(Normalize):
 
 class LayerNorm(Normalize):
     node_name = "NativeLayerNormBackward0"
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, layout, stats=None):
+        kernels = _layer_norm_kernels(x._data, weight, bias)
+        if kernels is None:
+            return Normalize.forward(ctx, x, weight, bias, layout, stats)
+        data = x._data
+        out, x_hat = np.empty_like(data), np.empty_like(data)
+        invstd = np.empty(tuple(1 if d in layout.stats_axes else s for d, s in enumerate(data.shape)),
+                          data.dtype)
+        kernels.layer_norm(data, *(None if p is None else p._data for p in (weight, bias)),
+                           out, x_hat, invstd, invstd.size, data.size // invstd.size, layout.eps)
+        ctx.save_for_backward(x, weight)
+        ctx.layout, ctx.x_hat, ctx.invstd = layout, x_hat, invstd
+        ctx.bias_shape = None if bias is None else bias._data.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        if state.enabled or grad._data.size == 0:  # create_graph: the form that records ops
+            return Normalize.backward(ctx, grad)
+        return _layer_norm_grads_of_arrays(ctx, grad._data)
+
+
+def _layer_norm_grads_of_arrays(ctx, grad: np.ndarray) -> tuple:
+    """``Normalize``'s closed-form gradient on plain arrays, for a backward that records no
+    graph: layer norm's statistics and affine parameters span the same trailing axes, so
+    every reduction is along the rows of a 2-d view, with no tensor made per step."""
+    x, weight = ctx.saved_tensors
+    needs_x, needs_w, needs_b = ctx.needs_input_grad
+    rows = ctx.invstd.size  # one mean and variance per row
+    g = grad.reshape(rows, -1)
+    x_hat = ctx.x_hat.reshape(rows, -1)
+    grad_w = make_tensor((g * x_hat).sum(0).reshape(weight._data.shape)) if needs_w else None
+    grad_b = make_tensor(g.sum(0).reshape(ctx.bias_shape)) if needs_b else None
+    grad_x = None
+    kernels = _layer_norm_kernels(grad, weight) if grad.dtype == x_hat.dtype else None
+    if needs_x and kernels is not None:
+        grad_x = np.empty_like(x_hat)
+        kernels.layer_norm_grad(g, x_hat, ctx.invstd, None if weight is None else weight._data,
+                                grad_x, rows, x_hat.shape[1])
+        grad_x = make_tensor(grad_x.reshape(x._data.shape))
+    elif needs_x:
+        if weight is not None:
+            g = g * weight._data.reshape(1, -1)
+        grad_x = g - g.mean(1, keepdims=True)
+        grad_x -= x_hat * (g * x_hat).mean(1, keepdims=True)
+        grad_x *= ctx.invstd.reshape(rows, 1)
+        grad_x = make_tensor(grad_x.reshape(x._data.shape))
+    return grad_x, grad_w, grad_b
+
+
+def _layer_norm_kernels(x: np.ndarray, *params: Tensor | None):
+    """The compiled kernels for a contiguous, non-empty input whose parameters (if any) are
+    contiguous and of its dtype; ``None`` otherwise or when they are switched off."""
+    if x.size == 0 or not x.flags.c_contiguous or not all(
+            p is None or (p._data.flags.c_contiguous and p._data.dtype == x.dtype) for p in params):
+        return None
+    return native.kernels(x.dtype)
 
 
 class GroupNorm(Normalize):

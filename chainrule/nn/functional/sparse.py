@@ -45,11 +45,24 @@ class Embedding(Function):
         if scale_grad_by_freq:
             counts = np.bincount(flat, minlength=shape[0])
             rows = rows / counts[flat, None].astype(rows.dtype)
-        grad_weight = np.zeros(shape, grad._data.dtype)
-        np.add.at(grad_weight, flat, rows)
+        grad_weight = _sum_rows_by_index(rows, flat, shape)
         if padding_idx is not None:
             grad_weight[padding_idx] = 0
         return make_tensor(grad_weight), None, None, None
+
+
+def _sum_rows_by_index(rows: np.ndarray, indices: np.ndarray, shape: tuple) -> np.ndarray:
+    """``out[i] = sum of rows[k] where indices[k] == i`` (zeros for indices never used). The
+    rows are sorted by index so that each run of equal indices is one ``np.add.reduceat``
+    segment: several times faster than ``np.add.at``, which adds one row at a time."""
+    out = np.zeros(shape, rows.dtype)
+    if indices.size == 0:
+        return out
+    order = np.argsort(indices, kind="stable")
+    sorted_indices = indices[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_indices[1:] != sorted_indices[:-1])))
+    out[sorted_indices[starts]] = np.add.reduceat(rows[order], starts, axis=0)
+    return out
 
 
 def _renormalize_(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
