@@ -26,6 +26,7 @@ from chainrule._dtype import (
     bool_ as bool,  # noqa: A004 - PyTorch's name
 )
 from chainrule._dtype import (
+    bfloat16,
     double,
     dtype,
     float16,

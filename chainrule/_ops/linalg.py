@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, broadcast_error, make_tensor, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    _type_label,
+    broadcast_error,
+    make_tensor,
+    matmul_arrays,
+    tensor_method,
+)
 from chainrule.autograd.function import Function
 
 
@@ -30,7 +37,7 @@ class Matmul(Function):
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
         ctx.save_for_backward(a, b)
         try:
-            return np.matmul(x, y)
+            return matmul_arrays(x, y)
         except ValueError as error:  # batch dimensions that do not broadcast
             batches = (np.empty(x.shape[:-2], bool), np.empty(y.shape[:-2], bool))
             raise broadcast_error(error, *batches) from None
@@ -188,7 +195,7 @@ class AddProduct(Function):
     def forward(ctx, input, a, b, beta=1, alpha=1):
         x, y = a._data, b._data
         _check_same_dtype(x, y)
-        product = np.matmul(x, y)
+        product = matmul_arrays(x, y)
         if alpha != 1:
             product *= alpha
         bias = input._data if isinstance(input, Tensor) else input

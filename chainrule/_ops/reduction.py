@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from chainrule._dtype import to_dtype
+from chainrule._dtype import compute_numpy, is_floating_numpy, to_dtype
 from chainrule._ops._util import (
     Tensor,
     broadcast_view,
@@ -73,7 +73,10 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return np.add.reduce(data, axis=dims, dtype=_accumulate_dtype(data, dtype), keepdims=keepdim)
+        accumulate = _accumulate_dtype(data, dtype)
+        total = np.add.reduce(data, axis=dims, dtype=compute_numpy(accumulate or data.dtype),
+                              keepdims=keepdim)
+        return total.astype(accumulate or data.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
@@ -90,7 +93,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         data = a._data
-        if dtype is None and data.dtype.kind != "f":
+        if dtype is None and not is_floating_numpy(data.dtype):
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
                 f"or complex dtype. Got: {_label(data)}")
@@ -101,7 +104,7 @@ class Mean(Function):
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
         # np.mean's arithmetic (float16 accumulates in float32), without its Python overhead;
         # the mean of nothing is nan, silently, as in PyTorch.
-        accumulate = np.float32 if out_dtype == np.float16 else out_dtype
+        accumulate = np.float32 if out_dtype == np.float16 else compute_numpy(out_dtype)
         total = np.add.reduce(data, axis=dims, dtype=accumulate, keepdims=keepdim)
         return np.true_divide(total, count, dtype=accumulate).astype(out_dtype, copy=False)
 
@@ -410,7 +413,7 @@ def prod(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 
 # --------------------------------------------------------------------- spread
 def _check_float(name: str, data: np.ndarray) -> None:
-    if data.dtype.kind != "f":
+    if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
 
 
@@ -549,7 +552,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     tensor(5.)
     """
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating_numpy(data.dtype):
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
             f"{_label(data)}")
@@ -583,7 +586,7 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False):
         data = a._data
-        if data.dtype.kind != "f":
+        if not is_floating_numpy(data.dtype):
             from chainrule._dtype import get_default_dtype
 
             data = data.astype(get_default_dtype().numpy)

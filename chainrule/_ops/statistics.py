@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
 from chainrule._ops.reduction import (
     SpreadBack,
@@ -60,7 +61,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 @tensor_method()
 def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """``mean`` of the elements that are not NaN (NaN where every element is)."""
-    if input._data.dtype.kind != "f" and dtype is None:
+    if not is_floating_numpy(input._data.dtype) and dtype is None:
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but "
                            f"got {_type_label(input._data.dtype)}")
     counted = (~input.isnan()).sum(dim, keepdim)

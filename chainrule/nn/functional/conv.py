@@ -407,7 +407,7 @@ class Convolution(Function):
                                             None if bias is None else bias._data, geometry)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
-        return out
+        return out.astype(x._data.dtype, copy=False)  # bfloat16 products come back as float32
 
     @staticmethod
     def backward(ctx, grad):
@@ -438,7 +438,7 @@ class ConvolutionInputGrad(Function):
         out = input_grad(grad._data, geometry.weight_4d(weight._data), geometry, matrix)
         if bias is not None:
             out += bias._data.reshape((-1,) + (1,) * (out.ndim - 2))
-        return out
+        return out.astype(grad._data.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
@@ -460,7 +460,8 @@ class ConvolutionWeightGrad(Function):
     def forward(ctx, x, grad, geometry, cols=None, matrix=None):
         ctx.save_for_backward(x, grad)
         ctx.geometry = geometry
-        return weight_grad(x._data, grad._data, geometry, cols, matrix)
+        return weight_grad(x._data, grad._data, geometry, cols, matrix).astype(x._data.dtype,
+                                                                              copy=False)
 
     @staticmethod
     def backward(ctx, gg):

@@ -59,6 +59,7 @@ class _Linear(Function):
         result = np.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, weight._data.T)
         if bias is not None:
             result += bias._data
+        result = result.astype(x.dtype, copy=False)  # bfloat16 products come back as float32
         return result.reshape(x.shape[:-1] + weight._data.shape[:1]) if x.ndim != 2 else result
 
     @staticmethod

@@ -23,6 +23,7 @@ import warnings
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import broadcast_error
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.function import Function
@@ -473,13 +474,13 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if input._data.dtype.kind != "f":
+    if not is_floating_numpy(input._data.dtype):
         from chainrule._ops._util import _type_label
 
         raise RuntimeError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_type_label(input._data.dtype)}'")
     if target.shape == input.shape:
-        if target._data.dtype.kind != "f":
+        if not is_floating_numpy(target._data.dtype):
             raise RuntimeError("Expected floating point type for target with class probabilities, "
                                f"got {_dtype_name(target)}")
         if ignore_index >= 0:
