@@ -43,6 +43,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor, make_tensor
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 from chainrule.backends import native
 
@@ -510,6 +511,7 @@ _GEOMETRIES: dict = {}
 
 
 def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims: int):
+    input, weight, bias = autocast_inputs(f"conv{spatial_dims}d", input, weight, bias)
     unbatched = input.ndim == spatial_dims + 1
     if unbatched:
         input = input.unsqueeze(0)
@@ -572,6 +574,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
                     spatial_dims: int):
+    input, weight, bias = autocast_inputs(f"conv_transpose{spatial_dims}d", input, weight, bias)
     unbatched = input.ndim == spatial_dims + 1
     if unbatched:
         input = input.unsqueeze(0)

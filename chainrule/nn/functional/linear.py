@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._ops._util import Tensor, _type_label, make_tensor
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
 
@@ -119,6 +120,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3)).shape
     torch.Size([2, 4])
     """
+    input, weight, bias = autocast_inputs("linear", input, weight, bias)
     _check_linear(input, weight, bias)
     if weight._data.ndim == 1:  # a single output: PyTorch's matmul with a vector
         if bias is not None and input._data.ndim == 2:
