@@ -73,10 +73,9 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        accumulate = _accumulate_dtype(data, dtype)
-        total = np.add.reduce(data, axis=dims, dtype=compute_numpy(accumulate or data.dtype),
-                              keepdims=keepdim)
-        return total.astype(accumulate or data.dtype, copy=False)
+        accumulate = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
+        total = np.add.reduce(data, axis=dims, dtype=compute_numpy(accumulate), keepdims=keepdim)
+        return total.astype(accumulate, copy=False)
 
     @staticmethod
     def backward(ctx, grad):
