@@ -117,10 +117,10 @@ def get_default_dtype() -> dtype:
 
 
 def set_default_dtype(d: dtype) -> None:
-    """Set the dtype used for Python floats; only float32 and float64 are allowed."""
+    """Set the dtype used for Python floats: a floating dtype (float32 unless changed)."""
     global _default_float
     d = to_dtype(d)
-    if d not in (float32, float64, float16):
+    if not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default_float = d
 

@@ -135,3 +135,14 @@ def test_without_ml_dtypes_the_name_exists_but_making_a_tensor_says_what_to_inst
     assert repr(fresh) == "torch.bfloat16" and fresh.is_floating_point
     with pytest.raises(ImportError, match=r'bfloat16 tensors needs .*pip install "chainrule\[bf16\]"'):
         fresh.numpy
+
+
+def test_default_dtype_can_be_bfloat16_as_in_torch():
+    try:
+        for lib in (chainrule, torch):
+            lib.set_default_dtype(lib.bfloat16)
+        ours, theirs = chainrule.tensor([1.1, 2.0]), torch.tensor([1.1, 2.0])
+        assert repr(ours) == repr(theirs) and str(ours.dtype) == str(theirs.dtype)
+    finally:
+        for lib in (chainrule, torch):
+            lib.set_default_dtype(lib.float32)
