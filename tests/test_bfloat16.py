@@ -146,3 +146,29 @@ def test_default_dtype_can_be_bfloat16_as_in_torch():
     finally:
         for lib in (chainrule, torch):
             lib.set_default_dtype(lib.float32)
+
+
+def train_bfloat16_linear(lib, optimizer_name: str):
+    model = lib.nn.Linear(8, 4).bfloat16()
+    with lib.no_grad():
+        model.weight.copy_(lib.tensor(X[:, :8]))
+        model.bias.zero_()
+    optimizer = getattr(lib.optim, optimizer_name)(model.parameters(), lr=0.01)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss = model(lib.tensor(Y).bfloat16()).float().pow(2).mean()
+        loss.backward()
+        optimizer.step()
+    return model.weight
+
+
+# torch's optimizers compute each update in float32 and round once (``p.add_(g, alpha=-lr)``);
+# chainrule's round after each step of the update, so an element may land one bfloat16 unit
+# (2**-7 relative) away.
+@pytest.mark.parametrize("optimizer_name", ["SGD", "Adam", "AdamW"])
+def test_module_bfloat16_trains_as_torch(optimizer_name):
+    ours = train_bfloat16_linear(chainrule, optimizer_name)
+    theirs = train_bfloat16_linear(torch, optimizer_name)
+    assert ours.dtype == chainrule.bfloat16 and str(ours.dtype) == str(theirs.dtype)
+    np.testing.assert_allclose(ours.detach().float().numpy(), theirs.detach().float().numpy(),
+                               rtol=2 ** -7, atol=0)
