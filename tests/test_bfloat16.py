@@ -36,6 +36,8 @@ EXACT = {
     "sqrt": (lambda L, x, y: x.abs().sqrt(), X, Y),
     "relu": (lambda L, x, y: L.relu(x), X, Y),
     "max": (lambda L, x, y: x.max(1)[0], X, Y),
+    "cumsum": (lambda L, x, y: x.cumsum(1), WIDE, WIDE),
+    "clamp": (lambda L, x, y: x.clamp(-0.5, 0.5), X, Y),
     "linear": (lambda L, x, y: L.nn.functional.linear(x, y), WIDE, WIDE[:32]),
     "conv2d": (lambda L, x, y: L.nn.functional.conv2d(x, y), IMAGE, KERNEL),
 }
@@ -49,6 +51,7 @@ COMPOSED = {
     "tanh": (lambda L, x, y: x.tanh(), X, Y),
     "cross_entropy": (lambda L, x, y: L.nn.functional.cross_entropy(x, L.tensor(LABELS)), X, Y),
     "mse_loss": (lambda L, x, y: L.nn.functional.mse_loss(x, y), X, Y),
+    "cumprod": (lambda L, x, y: x.cumprod(1), X, Y),  # exact forward, composed backward
 }
 
 

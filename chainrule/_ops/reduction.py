@@ -43,6 +43,14 @@ def _accumulate_dtype(data: np.ndarray, dtype):
     return np.int64 if data.dtype.kind in "iub" else None
 
 
+def _accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
+    """``accumulate(data, ...)`` (a sum or a running sum/product) as PyTorch accumulates:
+    integers in int64, bfloat16 in float32, the result rounded back to its dtype once."""
+    result_dtype = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
+    return accumulate(data, dtype=compute_numpy(result_dtype), **kwargs).astype(result_dtype,
+                                                                                 copy=False)
+
+
 class SpreadBack(Function):
     """The gradient of a sum (``scale`` 1) or mean (``1 / count``): each reduced value's
     gradient, scaled, broadcast back over the elements it summed (a view, no copy)."""
@@ -73,9 +81,7 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        accumulate = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
-        total = np.add.reduce(data, axis=dims, dtype=compute_numpy(accumulate), keepdims=keepdim)
-        return total.astype(accumulate, copy=False)
+        return _accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -637,7 +643,7 @@ class Cumsum(Function):
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
         ctx.dim = dim
-        return np.cumsum(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+        return _accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -651,7 +657,7 @@ class Cumprod(Function):
     @staticmethod
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
-        result = np.cumprod(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+        result = _accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
         ctx.save_for_backward(a, result)
         ctx.dim = dim
         return result
