@@ -38,6 +38,8 @@ EXACT = {
     "max": (lambda L, x, y: x.max(1)[0], X, Y),
     "cumsum": (lambda L, x, y: x.cumsum(1), WIDE, WIDE),
     "clamp": (lambda L, x, y: x.clamp(-0.5, 0.5), X, Y),
+    "var": (lambda L, x, y: x.var(1), WIDE, WIDE),
+    "std": (lambda L, x, y: x.std(), WIDE, WIDE),
     "linear": (lambda L, x, y: L.nn.functional.linear(x, y), WIDE, WIDE[:32]),
     "conv2d": (lambda L, x, y: L.nn.functional.conv2d(x, y), IMAGE, KERNEL),
 }

@@ -422,20 +422,24 @@ def _check_float(name: str, data: np.ndarray) -> None:
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
 
 
-def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str) -> tuple:
-    """The variance array and its divisor ``N - correction``, warning as PyTorch does when <= 0."""
+def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str,
+              root: bool = False) -> tuple:
+    """The variance array (its square root if ``root``: the standard deviation) and its divisor
+    ``N - correction``, warning as PyTorch does when <= 0. bfloat16 is computed in float32 and
+    rounded once."""
     _check_float("std and var", data)
     divisor = _reduced_size(data.shape, dims) - correction
+    compute = compute_numpy(data.dtype)
     if divisor > 0:
-        result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+        result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
     else:
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
                       "than the reduction factor (input numel divided by output numel).",
                       stacklevel=4)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
-    return np.asarray(result, dtype=data.dtype), divisor
+            result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
+    return np.asarray(np.sqrt(result) if root else result, dtype=data.dtype), divisor
 
 
 class Var(Function):
@@ -464,8 +468,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        variance, ctx.divisor = _variance(data, dims, correction, keepdim, "std")
-        result = np.sqrt(variance)
+        result, ctx.divisor = _variance(data, dims, correction, keepdim, "std", root=True)
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result

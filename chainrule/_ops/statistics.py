@@ -78,9 +78,9 @@ class VarMean(Function):
     def forward(cls, ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
         name = "var_mean" if cls.spread is Var else "std_mean"
-        spread, ctx.divisor = _variance(data, dims, correction, keepdim, name)
-        if cls.spread is Std:
-            spread = np.sqrt(spread)
+        rooted = cls.spread is Std
+        spread, ctx.divisor = _variance(data, dims, correction, keepdim, name, root=rooted)
+        if rooted:
             ctx.save_for_backward(a, spread)
         else:
             ctx.save_for_backward(a)
