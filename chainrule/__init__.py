@@ -28,6 +28,7 @@ from chainrule._dtype import (
     bool_ as bool,  # noqa: A004 - PyTorch's name
 )
 from chainrule._dtype import (
+    bfloat16,
     double,
     dtype,
     float16,
@@ -123,7 +124,7 @@ def __getattr__(name: str):
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
             "serialization", "testing", "cuda", "backends", "accelerator", "distributions",
-            "onnx"}
+            "onnx", "amp", "cpu"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")
@@ -134,4 +135,13 @@ def __getattr__(name: str):
         from chainrule import serialization
 
         return getattr(serialization, name)
+    elif name in ("autocast", "is_autocast_enabled", "get_autocast_dtype",
+                  "is_autocast_available"):
+        from chainrule.amp import autocast_mode
+
+        return getattr(autocast_mode, name)
+    elif name in ("set_float32_matmul_precision", "get_float32_matmul_precision"):
+        from chainrule.backends import cuda
+
+        return getattr(cuda, name)
     raise AttributeError(f"module 'chainrule' has no attribute '{name}'")

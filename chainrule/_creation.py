@@ -11,6 +11,7 @@ from chainrule._dtype import (
     _scalar_dtype,
     from_numpy_dtype,
     get_default_dtype,
+    is_floating_numpy,
     promote_types,
     to_dtype,
 )
@@ -37,7 +38,7 @@ def _finish(array: np.ndarray, requires_grad: bool, device=None, out: Tensor | N
 
         return _maybe_out(t, out)
     if requires_grad:
-        if array.dtype.kind != "f":
+        if not is_floating_numpy(array.dtype):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
         t._requires_grad = True
     return t
@@ -55,7 +56,7 @@ def _dtype_for(dtype, out: Tensor | None):
 
 def _floating(dt: np.dtype, kernel: str) -> np.dtype:
     """``dt`` if it is a float type; else PyTorch's error for its random ``kernel``."""
-    if dt.kind != "f":
+    if not is_floating_numpy(dt):
         raise NotImplementedError(f'"{kernel}" not implemented for '
                                   f"'{_scalar_type(to_dtype(dt))}'")
     return dt
@@ -314,7 +315,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, device=None,
         dt = to_dtype(dtype).numpy
     count = max(int(np.ceil((values[1] - values[0]) / values[2])), 0)
     array = (values[0] + np.arange(count, dtype=np.float64) * values[2]).astype(dt) \
-        if np.dtype(dt).kind == "f" or not all(isinstance(v, int) for v in values) \
+        if is_floating_numpy(np.dtype(dt)) or not all(isinstance(v, int) for v in values) \
         else np.arange(values[0], values[1], values[2], dtype=dt)
     return _finish(array, requires_grad, device, out)
 
@@ -329,7 +330,7 @@ def _spaced(start, end, steps, dt: np.dtype) -> np.ndarray:
     if steps < 0:
         raise RuntimeError("number of steps must be non-negative")
     start, end = (v.item() if isinstance(v, Tensor) else v for v in (start, end))
-    if dt.kind != "f":
+    if not is_floating_numpy(dt):
         start, end = int(start), int(end)
     if steps <= 1:
         return np.full(steps, start, np.float64).astype(dt)
@@ -350,7 +351,7 @@ def _spaced(start, end, steps, dt: np.dtype) -> np.ndarray:
     values[:half] = wide(first) + step * index[:half]
     values[half:] = wide(last) - step * (steps - 1 - index[half:])
     values = values.astype(step_type)
-    return values.astype(dt) if dt.kind == "f" else np.trunc(values).astype(dt)
+    return values.astype(dt) if is_floating_numpy(dt) else np.trunc(values).astype(dt)
 
 
 def linspace(start, end, steps, *, out=None, dtype=None, device=None, requires_grad=False) -> Tensor:

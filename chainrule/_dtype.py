@@ -1,6 +1,8 @@
 """dtypes and PyTorch's type-promotion rules.
 
-A ``dtype`` wraps a NumPy dtype. Promotion follows PyTorch, not NumPy: an int
+A ``dtype`` wraps a NumPy dtype. ``bfloat16`` is one more row: its NumPy dtype comes from the
+optional ``ml_dtypes`` package (``chainrule[bf16]``), loaded the first time a bfloat16 array is
+made. Promotion follows PyTorch, not NumPy: an int
 tensor combined with a Python float gives the default float dtype (float32),
 and 0-dim tensors only decide the result when they are of a higher category
 (bool < integer < floating) than the dimensioned operands.
@@ -11,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = [
-    "dtype", "float16", "float32", "float64", "int8", "int16", "int32", "int64",
+    "dtype", "float16", "bfloat16", "float32", "float64", "int8", "int16", "int32", "int64",
     "uint8", "bool_", "half", "float", "double", "short", "int", "long",
     "get_default_dtype", "set_default_dtype", "promote_types", "result_type",
     "to_dtype", "from_numpy_dtype",
@@ -21,15 +23,28 @@ __all__ = [
 class dtype:
     """A tensor element type, e.g. ``chainrule.float32``. Prints as PyTorch does."""
 
-    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category")
+    __slots__ = ("name", "numpy", "is_floating_point", "is_signed", "itemsize", "_category",
+                 "_load_numpy")
 
-    def __init__(self, name: str, numpy_dtype: np.dtype, category: int) -> None:
+    def __init__(self, name: str, numpy_dtype: np.dtype | None, category: int, *,
+                 itemsize: int = 0, load_numpy=None) -> None:
         self.name = name
-        self.numpy = np.dtype(numpy_dtype)
         self._category = category  # 0 bool, 1 integer, 2 floating
         self.is_floating_point = category == 2
-        self.is_signed = self.numpy.kind in "if"
-        self.itemsize = self.numpy.itemsize
+        if numpy_dtype is not None:
+            self.numpy = np.dtype(numpy_dtype)
+            itemsize = self.numpy.itemsize
+        self._load_numpy = load_numpy  # for a dtype from an optional package: () -> NumPy dtype
+        self.is_signed = category == 2 or (numpy_dtype is not None and self.numpy.kind == "i")
+        self.itemsize = itemsize
+
+    def __getattr__(self, name: str):
+        # Only reached while a slot is unset: an optional dtype's ``numpy``, loaded on first use.
+        if name != "numpy" or self._load_numpy is None:
+            raise AttributeError(f"'torch.dtype' object has no attribute '{name}'")
+        self.numpy = np.dtype(self._load_numpy())
+        _register(self)
+        return self.numpy
 
     @property
     def is_complex(self) -> bool:
@@ -55,16 +70,45 @@ float16 = dtype("float16", np.float16, 2)
 float32 = dtype("float32", np.float32, 2)
 float64 = dtype("float64", np.float64, 2)
 
+
+def _load_bfloat16():
+    from chainrule._optional import import_optional
+
+    return import_optional("ml_dtypes", "bf16", "bfloat16 tensors").bfloat16
+
+
+bfloat16 = dtype("bfloat16", None, 2, itemsize=2, load_numpy=_load_bfloat16)
+
 half, float, double = float16, float32, float64  # noqa: A001 - PyTorch's aliases
 short, int, long = int16, int32, int64  # noqa: A001
 
 _ALL = (bool_, uint8, int8, int16, int32, int64, float16, float32, float64)
 _BY_NUMPY = {d.numpy: d for d in _ALL}
-_BY_NAME = {d.name: d for d in _ALL}
+_FLOATING_NUMPY = {d.numpy for d in _ALL if d.is_floating_point}
+_BY_NAME = {d.name: d for d in (*_ALL, bfloat16)}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "long": int64,
                  "int": int32, "short": int16, "bool": bool_})
 
 _default_float = float32
+
+
+def _register(d: dtype) -> None:
+    _BY_NUMPY[d.numpy] = d
+    if d.is_floating_point:
+        _FLOATING_NUMPY.add(d.numpy)
+
+
+def is_floating_numpy(np_dtype: np.dtype) -> bool:
+    """Whether arrays of this NumPy dtype are floating point tensors (bfloat16's NumPy kind is
+    'V', so ``kind == "f"`` alone misses it)."""
+    return np_dtype in _FLOATING_NUMPY
+
+
+def compute_numpy(np_dtype: np.dtype) -> np.dtype:
+    """The NumPy dtype an op computes in before rounding its result back to ``np_dtype``:
+    float32 for bfloat16, whose ml_dtypes arithmetic would round at every step, as PyTorch's
+    CPU kernels do not; ``np_dtype`` itself otherwise."""
+    return _FLOAT32_NUMPY if np_dtype.kind == "V" and np_dtype in _FLOATING_NUMPY else np_dtype
 
 
 def get_default_dtype() -> dtype:
@@ -73,10 +117,10 @@ def get_default_dtype() -> dtype:
 
 
 def set_default_dtype(d: dtype) -> None:
-    """Set the dtype used for Python floats; only float32 and float64 are allowed."""
+    """Set the dtype used for Python floats: a floating dtype (float32 unless changed)."""
     global _default_float
     d = to_dtype(d)
-    if d not in (float32, float64, float16):
+    if not d.is_floating_point:
         raise TypeError(f"only floating-point types are supported as the default type, got {d}")
     _default_float = d
 
@@ -118,6 +162,8 @@ def to_dtype(d) -> dtype:
 
 import builtins as _builtins  # noqa: E402
 
+_FLOAT32_NUMPY = np.dtype(np.float32)
+
 builtins_float, builtins_int, builtins_bool = _builtins.float, _builtins.int, _builtins.bool
 
 _INT_ORDER = {bool_: 0, uint8: 1, int8: 1, int16: 2, int32: 3, int64: 4}
@@ -130,7 +176,9 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     if a._category != b._category:
         return a if a._category > b._category else b
     if a._category == 2:
-        return a if a.itemsize >= b.itemsize else b
+        if a.itemsize == b.itemsize:  # float16 with bfloat16: neither holds the other
+            return float32
+        return a if a.itemsize > b.itemsize else b
     if a._category == 0:
         return a
     return _BY_NUMPY[np.promote_types(a.numpy, b.numpy)]

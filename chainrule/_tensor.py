@@ -15,7 +15,14 @@ import weakref
 import numpy as np
 
 from chainrule._device import CPU, check_device
-from chainrule._dtype import _BY_NUMPY, dtype, from_numpy_dtype, get_default_dtype, to_dtype
+from chainrule._dtype import (
+    _BY_NUMPY,
+    dtype,
+    from_numpy_dtype,
+    get_default_dtype,
+    is_floating_numpy,
+    to_dtype,
+)
 from chainrule._size import Size
 
 _new_object = object.__new__
@@ -143,7 +150,7 @@ class Tensor:
         return self._data.nbytes
 
     def is_floating_point(self) -> bool:
-        return self._data.dtype.kind == "f"
+        return is_floating_numpy(self._data.dtype)
 
     def is_complex(self) -> bool:
         return False
@@ -183,7 +190,7 @@ class Tensor:
                     "a computed variable in a subgraph that doesn't require differentiation use "
                     "var_no_grad = var.detach().")
             return
-        if value and self._data.dtype.kind != "f":
+        if value and not is_floating_numpy(self._data.dtype):
             raise RuntimeError("only Tensors of floating point dtype can require gradients")
         self._requires_grad = bool(value)
 

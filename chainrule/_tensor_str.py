@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
+
 __all__ = ["set_printoptions", "get_printoptions", "printoptions"]
 
 _TYPE_NAMES = {"float32": "FloatTensor", "float64": "DoubleTensor", "float16": "HalfTensor",
+               "bfloat16": "BFloat16Tensor",
                "int64": "LongTensor", "int32": "IntTensor", "int16": "ShortTensor",
                "int8": "CharTensor", "uint8": "ByteTensor", "bool": "BoolTensor"}
 
@@ -85,7 +88,7 @@ class _Formatter:
     """One style and width for every shown value of a tensor."""
 
     def __init__(self, values: np.ndarray) -> None:
-        self.floating = values.dtype.kind == "f"
+        self.floating = is_floating_numpy(values.dtype)
         self.int_mode = True
         self.sci_mode = False
         self.max_width = 1
@@ -169,7 +172,7 @@ def _nested_str(data: np.ndarray, indent: int, summarize: bool, formatter: _Form
 
 def _values_str(data: np.ndarray, indent: int) -> str:
     summarize = data.size > PRINT_OPTS.threshold
-    if data.dtype == np.float16:
+    if data.dtype.itemsize == 2 and is_floating_numpy(data.dtype):  # float16, bfloat16
         data = data.astype(np.float32)
     if summarize and not PRINT_OPTS.edgeitems:
         shown = data.reshape(-1)[:0]

@@ -10,7 +10,7 @@ False
 
 from __future__ import annotations
 
-__all__ = ["is_available", "device_count", "is_initialized", "manual_seed", "manual_seed_all",
+__all__ = ["amp", "is_available", "device_count", "is_initialized", "manual_seed", "manual_seed_all",
            "empty_cache", "memory_allocated", "max_memory_allocated", "current_device",
            "synchronize", "get_device_name"]
 
@@ -52,3 +52,6 @@ def _no_gpu(*args, **kwargs):
 
 
 current_device = synchronize = get_device_name = _no_gpu
+
+
+from chainrule.amp import cuda_amp as amp  # noqa: E402 - ``torch.cuda.amp``

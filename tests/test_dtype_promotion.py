@@ -15,7 +15,8 @@ torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning",
                                         "ignore:invalid value:RuntimeWarning")
 
-DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "float32", "float64"]
+DTYPES = ["bool", "uint8", "int8", "int16", "int32", "int64", "float16", "bfloat16", "float32",
+          "float64"]
 SCALARS = {"int": 3, "float": 2.5, "bool": True}
 OPS = {"add": operator.add, "mul": operator.mul, "truediv": operator.truediv}
 
@@ -37,8 +38,8 @@ def assert_same_result(fn, ours: tuple, theirs: tuple):
         return
     result = fn(*ours)
     assert str(result.dtype) == str(expected.dtype)
-    np.testing.assert_allclose(result.numpy().astype(np.float64),
-                               expected.numpy().astype(np.float64), rtol=1e-3)
+    np.testing.assert_allclose(result.double().numpy(),
+                               expected.double().numpy(), rtol=1e-3)
 
 
 @pytest.mark.parametrize("op", list(OPS))

@@ -155,5 +155,6 @@ def test_top_level_namespace_holds_no_internal_modules():
                and isinstance(getattr(chainrule, name), types.ModuleType)}
     assert modules <= {"autograd", "linalg", "utils", "nn", "optim", "datasets", "transforms",
                        "train", "plot", "diagnostics", "cli", "serialization", "testing", "cuda",
-                       "backends", "accelerator", "distributions", "distributed", "vision", "onnx"}
+                       "backends", "accelerator", "distributions", "distributed", "vision", "onnx",
+                       "amp", "cpu"}
     assert chainrule.linalg.__name__ == "chainrule.linalg"

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from chainrule._dtype import _BY_NUMPY, get_default_dtype, result_type
+from chainrule._dtype import _BY_NUMPY, get_default_dtype, is_floating_numpy, result_type
 from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["tensor_method", "broadcast_view", "broadcasting", "binary_arrays", "float_result_arrays", "normalize_dim",
@@ -72,10 +72,10 @@ def binary_arrays(a, b) -> tuple:
         if x.dtype is y.dtype or x.dtype == y.dtype:
             return x, y
     elif x_is_array:
-        if x.dtype.kind == "f" and type(y) in (float, int):
+        if is_floating_numpy(x.dtype) and type(y) in (float, int):
             return x, y
     elif y_is_array:
-        if y.dtype.kind == "f" and type(x) in (float, int):
+        if is_floating_numpy(y.dtype) and type(x) in (float, int):
             return x, y
     return _cast_to(x, y, result_type(a, b).numpy)
 
@@ -129,14 +129,20 @@ def float_result_arrays(a, b) -> tuple:
     return _cast_to(_scalar_or_array(a), _scalar_or_array(b), target.numpy)
 
 
+def matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``np.matmul`` in the operands' dtype: ml_dtypes multiplies bfloat16 matrices into
+    float32 (accumulating in float32, as PyTorch's CPU kernels do); round once, as they do."""
+    return np.matmul(x, y).astype(x.dtype, copy=False)
+
+
 def check_float_or_raise(t: Tensor, op: str) -> None:
-    if t._data.dtype.kind != "f":
+    if not is_floating_numpy(t._data.dtype):
         raise RuntimeError(f"\"{op}\" not implemented for '{_type_label(t._data.dtype)}'")
 
 
 def _type_label(np_dtype) -> str:
     return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
-            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half"}[
+            "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}[
         _BY_NUMPY[np_dtype].name]
 
 

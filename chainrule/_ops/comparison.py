@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, binary_arrays, broadcast_error, make_tensor, tensor_method
 
 __all__ = ["eq", "ne", "lt", "le", "gt", "ge", "greater", "greater_equal", "less", "less_equal", "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor", "bitwise_not", "isnan", "isinf", "isfinite", "isclose", "allclose", "equal"]
@@ -76,7 +77,7 @@ def logical_not(input) -> Tensor:
 def _bitwise(ufunc, name: str):
     def op(input, other) -> Tensor:
         x, y = binary_arrays(input, other)
-        if any(np.asarray(v).dtype.kind == "f" for v in (x, y)):
+        if is_floating_numpy(any(np.asarray(v).dtype) for v in (x, y)):
             raise RuntimeError(f"\"{name}_cpu\" not implemented for 'Float'")
         try:
             return make_tensor(np.asarray(ufunc(x, y)))
@@ -94,7 +95,7 @@ bitwise_xor = _bitwise(np.bitwise_xor, "bitwise_xor")
 
 @tensor_method()
 def bitwise_not(input) -> Tensor:
-    if input._data.dtype.kind == "f":
+    if is_floating_numpy(input._data.dtype):
         raise RuntimeError("\"bitwise_not_cpu\" not implemented for 'Float'")
     return make_tensor(np.invert(input._data))
 

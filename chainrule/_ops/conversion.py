@@ -71,6 +71,7 @@ def _converter(target: dtype_class):
 
 
 for _name, _target in (("float", "float32"), ("double", "float64"), ("half", "float16"),
+                       ("bfloat16", "bfloat16"),
                        ("long", "int64"), ("int", "int32"), ("short", "int16"), ("char", "int8"),
                        ("byte", "uint8"), ("bool", "bool")):
     setattr(Tensor, _name, _converter(to_dtype(_target)))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import (
     Tensor,
     broadcast_error,
@@ -35,7 +36,7 @@ _BASIC = (int, slice, type(None), type(Ellipsis))
 def _key_item(item):
     if isinstance(item, Tensor):
         data = item._data
-        if data.dtype.kind == "f":
+        if is_floating_numpy(data.dtype):
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
         if data.ndim == 0 and data.dtype.kind in "iu":
             return int(data)

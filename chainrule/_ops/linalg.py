@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, broadcast_error, make_tensor, tensor_method
+from chainrule._ops._util import (
+    Tensor,
+    _type_label,
+    broadcast_error,
+    make_tensor,
+    matmul_arrays,
+    tensor_method,
+)
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 
 
@@ -30,7 +38,7 @@ class Matmul(Function):
             raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({left} and {right})")
         ctx.save_for_backward(a, b)
         try:
-            return np.matmul(x, y)
+            return matmul_arrays(x, y)
         except ValueError as error:  # batch dimensions that do not broadcast
             batches = (np.empty(x.shape[:-2], bool), np.empty(y.shape[:-2], bool))
             raise broadcast_error(error, *batches) from None
@@ -105,6 +113,7 @@ def matmul(input, other) -> Tensor:
     >>> (torch.ones(2, 3) @ torch.ones(3, 4)).shape
     torch.Size([2, 4])
     """
+    input, other = autocast_inputs("matmul", input, other)
     if input._data.ndim == 0 or other._data.ndim == 0:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {input._data.ndim}D "
@@ -115,6 +124,7 @@ def matmul(input, other) -> Tensor:
 @tensor_method()
 def mm(input, mat2) -> Tensor:
     """Product of two matrices (2-D only)."""
+    input, mat2 = autocast_inputs("mm", input, mat2)
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else "mat2 must be a matrix")
     return Matmul.apply(input, mat2)
@@ -128,6 +138,7 @@ Tensor.__rmatmul__ = lambda self, other: matmul(other, self)
 @tensor_method()
 def bmm(input, mat2) -> Tensor:
     """Batched product of two 3-D tensors ``(b, n, m) @ (b, m, p)``."""
+    input, mat2 = autocast_inputs("bmm", input, mat2)
     x, y = input._data, mat2._data
     if x.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor")
@@ -188,7 +199,7 @@ class AddProduct(Function):
     def forward(ctx, input, a, b, beta=1, alpha=1):
         x, y = a._data, b._data
         _check_same_dtype(x, y)
-        product = np.matmul(x, y)
+        product = matmul_arrays(x, y)
         if alpha != 1:
             product *= alpha
         bias = input._data if isinstance(input, Tensor) else input
@@ -215,6 +226,7 @@ class AddBatchProduct(AddProduct):
 @tensor_method()
 def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * (mat1 @ mat2)``; ``input`` broadcasts to the product's shape."""
+    input, mat1, mat2 = autocast_inputs("addmm", input, mat1, mat2)
     if mat1._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("mat1 must be a matrix" if mat1._data.ndim != 2 else "mat2 must be a matrix")
     _check_product_shapes(mat1._data, mat2._data)
@@ -224,6 +236,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
 @tensor_method()
 def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
     """``beta * input + alpha * bmm(batch1, batch2)``."""
+    input, batch1, batch2 = autocast_inputs("baddbmm", input, batch1, batch2)
     if batch1._data.ndim != 3 or batch2._data.ndim != 3:
         raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3
                            else "batch2 must be a 3D tensor")

@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 
-from chainrule._dtype import result_type
+from chainrule._dtype import is_floating_numpy, result_type
 from chainrule._ops._util import (
     Tensor,
     _type_label,
@@ -190,7 +190,7 @@ class NanToNum(Function):
     @staticmethod
     def forward(ctx, a, nan=0.0, posinf=None, neginf=None):
         data = a._data
-        if data.dtype.kind != "f":
+        if not is_floating_numpy(data.dtype):
             return data.copy()
         ctx.save_for_backward(a)
         big = np.finfo(data.dtype)

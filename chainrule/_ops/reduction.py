@@ -10,7 +10,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from chainrule._dtype import to_dtype
+from chainrule._dtype import compute_numpy, is_floating_numpy, to_dtype
 from chainrule._ops._util import (
     Tensor,
     broadcast_view,
@@ -43,6 +43,14 @@ def _accumulate_dtype(data: np.ndarray, dtype):
     return np.int64 if data.dtype.kind in "iub" else None
 
 
+def _accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
+    """``accumulate(data, ...)`` (a sum or a running sum/product) as PyTorch accumulates:
+    integers in int64, bfloat16 in float32, the result rounded back to its dtype once."""
+    result_dtype = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
+    return accumulate(data, dtype=compute_numpy(result_dtype), **kwargs).astype(result_dtype,
+                                                                                 copy=False)
+
+
 class SpreadBack(Function):
     """The gradient of a sum (``scale`` 1) or mean (``1 / count``): each reduced value's
     gradient, scaled, broadcast back over the elements it summed (a view, no copy)."""
@@ -73,7 +81,7 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return np.add.reduce(data, axis=dims, dtype=_accumulate_dtype(data, dtype), keepdims=keepdim)
+        return _accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -90,7 +98,7 @@ class Mean(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         data = a._data
-        if dtype is None and data.dtype.kind != "f":
+        if dtype is None and not is_floating_numpy(data.dtype):
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
                 f"or complex dtype. Got: {_label(data)}")
@@ -101,7 +109,7 @@ class Mean(Function):
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
         # np.mean's arithmetic (float16 accumulates in float32), without its Python overhead;
         # the mean of nothing is nan, silently, as in PyTorch.
-        accumulate = np.float32 if out_dtype == np.float16 else out_dtype
+        accumulate = np.float32 if out_dtype == np.float16 else compute_numpy(out_dtype)
         total = np.add.reduce(data, axis=dims, dtype=accumulate, keepdims=keepdim)
         return np.true_divide(total, count, dtype=accumulate).astype(out_dtype, copy=False)
 
@@ -410,24 +418,28 @@ def prod(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 
 # --------------------------------------------------------------------- spread
 def _check_float(name: str, data: np.ndarray) -> None:
-    if data.dtype.kind != "f":
+    if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
 
 
-def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str) -> tuple:
-    """The variance array and its divisor ``N - correction``, warning as PyTorch does when <= 0."""
+def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str,
+              root: bool = False) -> tuple:
+    """The variance array (its square root if ``root``: the standard deviation) and its divisor
+    ``N - correction``, warning as PyTorch does when <= 0. bfloat16 is computed in float32 and
+    rounded once."""
     _check_float("std and var", data)
     divisor = _reduced_size(data.shape, dims) - correction
+    compute = compute_numpy(data.dtype)
     if divisor > 0:
-        result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
+        result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
     else:
         warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
                       "than the reduction factor (input numel divided by output numel).",
                       stacklevel=4)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)
-            result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim)
-    return np.asarray(result, dtype=data.dtype), divisor
+            result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
+    return np.asarray(np.sqrt(result) if root else result, dtype=data.dtype), divisor
 
 
 class Var(Function):
@@ -456,8 +468,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        variance, ctx.divisor = _variance(data, dims, correction, keepdim, "std")
-        result = np.sqrt(variance)
+        result, ctx.divisor = _variance(data, dims, correction, keepdim, "std", root=True)
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -549,7 +560,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     tensor(5.)
     """
     data = input._data
-    if data.dtype.kind != "f":
+    if not is_floating_numpy(data.dtype):
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
             f"{_label(data)}")
@@ -583,7 +594,7 @@ class LogSumExp(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False):
         data = a._data
-        if data.dtype.kind != "f":
+        if not is_floating_numpy(data.dtype):
             from chainrule._dtype import get_default_dtype
 
             data = data.astype(get_default_dtype().numpy)
@@ -635,7 +646,7 @@ class Cumsum(Function):
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
         ctx.dim = dim
-        return np.cumsum(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+        return _accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -649,7 +660,7 @@ class Cumprod(Function):
     @staticmethod
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
-        result = np.cumprod(data, axis=dim, dtype=_accumulate_dtype(data, dtype)).reshape(data.shape)
+        result = _accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
         ctx.save_for_backward(a, result)
         ctx.dim = dim
         return result

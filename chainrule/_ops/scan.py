@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
 from chainrule._ops.reduction import _return_type
 from chainrule._ops.selection import where
@@ -23,7 +24,7 @@ class LogCumSumExp(Function):
     @staticmethod
     def forward(ctx, a, dim=0):
         data = a._data
-        if data.dtype.kind != "f":
+        if not is_floating_numpy(data.dtype):
             raise NotImplementedError(
                 f"\"logcumsumexp_out_cpu\" not implemented for '{_type_label(data.dtype)}'")
         result = np.logaddexp.accumulate(data, axis=dim) if data.ndim else data.copy()
@@ -80,7 +81,7 @@ class CumExtreme(Function):
         # An element is picked where it equals the running extreme (ties: the later one wins),
         # and every NaN is picked; each position then points at the last pick so far.
         picked = data == values
-        if data.dtype.kind == "f":
+        if is_floating_numpy(data.dtype):
             picked |= np.isnan(data)
         positions = np.arange(data.shape[dim]).reshape((-1,) + (1,) * (data.ndim - dim - 1))
         indices = np.maximum.accumulate(np.where(picked, positions, 0), axis=dim)

@@ -137,7 +137,7 @@ def _clamp_array(a: Tensor, low, high) -> np.ndarray:
     high = high._data if isinstance(high, Tensor) else high
     # np.clip gives ``high`` wherever low > high, which is PyTorch's rule too.
     try:
-        return np.clip(data, low, high)
+        return np.clip(data, low, high).astype(target, copy=False)  # bfloat16 with a float
     except ValueError as error:
         raise broadcast_error(error, data, low, high) from None
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method
 from chainrule._ops.indexing import ScatterInto, _coordinates
 from chainrule._ops.reduction import _return_type, reduction_dims
@@ -116,7 +117,7 @@ class MedianDim(_PickAlongDim):
         if not data.ndim:
             return _PickAlongDim.finish(ctx, data, np.zeros((), np.int64), 0, keepdim)
         size = data.shape[dim]
-        nans = np.isnan(data).sum(axis=dim, keepdims=True) if data.dtype.kind == "f" else 0
+        nans = np.isnan(data).sum(axis=dim, keepdims=True) if is_floating_numpy(data.dtype) else 0
         numbers = size - nans
         if ignore_nan:
             position = np.where(numbers > 0, (numbers - 1) // 2, (size - 1) // 2)
@@ -146,14 +147,14 @@ class Median(Function):
     def forward(ctx, a, ignore_nan=False):
         data = a._data
         values = data.reshape(-1)
-        if data.dtype.kind == "f":
+        if is_floating_numpy(data.dtype):
             nans = np.isnan(values)
             if nans.any():
                 values = values[~nans] if ignore_nan else values[nans][:1]
         if values.size:
             result = np.sort(values)[(values.size - 1) // 2]
         else:  # PyTorch's median of nothing: NaN, or the smallest integer
-            result = np.nan if data.dtype.kind == "f" else np.iinfo(data.dtype).min
+            result = np.nan if is_floating_numpy(data.dtype) else np.iinfo(data.dtype).min
         result = np.asarray(result, data.dtype)
         ctx.save_for_backward(a, result)
         return result

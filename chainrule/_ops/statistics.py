@@ -7,6 +7,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
 from chainrule._ops.reduction import (
     SpreadBack,
@@ -60,7 +61,7 @@ def nansum(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
 @tensor_method()
 def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """``mean`` of the elements that are not NaN (NaN where every element is)."""
-    if input._data.dtype.kind != "f" and dtype is None:
+    if not is_floating_numpy(input._data.dtype) and dtype is None:
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but "
                            f"got {_type_label(input._data.dtype)}")
     counted = (~input.isnan()).sum(dim, keepdim)
@@ -77,9 +78,9 @@ class VarMean(Function):
     def forward(cls, ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
         name = "var_mean" if cls.spread is Var else "std_mean"
-        spread, ctx.divisor = _variance(data, dims, correction, keepdim, name)
-        if cls.spread is Std:
-            spread = np.sqrt(spread)
+        rooted = cls.spread is Std
+        spread, ctx.divisor = _variance(data, dims, correction, keepdim, name, root=rooted)
+        if rooted:
             ctx.save_for_backward(a, spread)
         else:
             ctx.save_for_backward(a)

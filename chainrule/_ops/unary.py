@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._dtype import get_default_dtype
+from chainrule._dtype import get_default_dtype, is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, tensor_method
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
@@ -19,7 +19,7 @@ from chainrule.backends import native
 def float_array(t: Tensor) -> np.ndarray:
     """The tensor's data, as the default float dtype if it is an integer or bool tensor."""
     data = t._data
-    return data if data.dtype.kind == "f" else data.astype(get_default_dtype().numpy)
+    return data if is_floating_numpy(data.dtype) else data.astype(get_default_dtype().numpy)
 
 
 class Exp(Function):
@@ -180,7 +180,7 @@ class Sign(Function):
             return data.copy()
         result = np.asarray(np.sign(data))
         # PyTorch's sign(nan) is 0.
-        return np.nan_to_num(result, copy=False) if data.dtype.kind == "f" else result
+        return np.nan_to_num(result, copy=False) if is_floating_numpy(data.dtype) else result
 
     @staticmethod
     def backward(ctx, grad):
@@ -434,7 +434,7 @@ class Frac(Function):
     @staticmethod
     def forward(ctx, a):
         data = a._data
-        if data.dtype.kind != "f":
+        if not is_floating_numpy(data.dtype):
             raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_type_label(data.dtype)}'")
         return data - np.trunc(data)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.function import AccumulateGrad, Node
 from chainrule.autograd.grad_mode import state
@@ -93,7 +94,7 @@ def _conform(grad, meta, node: Node, index: int) -> Tensor:
 
 def _check_finite(node: Node, grads) -> None:
     for i, g in enumerate(grads):
-        if isinstance(g, Tensor) and g._data.dtype.kind == "f" and not np.isfinite(g._data).all():
+        if isinstance(g, Tensor) and is_floating_numpy(g._data.dtype) and not np.isfinite(g._data).all():
             kind = "nan" if np.isnan(g._data).any() else "inf"
             trace = "".join(node._forward_trace or ["(no forward traceback recorded)\n"])
             raise RuntimeError(

@@ -37,6 +37,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.grad_mode import state
 from chainrule.utils.hooks import RemovableHandle
@@ -311,7 +312,8 @@ class Function:
         if isinstance(result, np.generic):  # NumPy's full reductions return scalars
             result = np.asarray(result)
         if type(result) is np.ndarray and node._non_differentiable is None:
-            out = make_tensor(result, True, node) if result.dtype.kind == "f" else make_tensor(result)
+            out = (make_tensor(result, True, node) if is_floating_numpy(result.dtype)
+                   else make_tensor(result))
             if node._saved is not None:
                 _record_saved(node, (raw_result,), (result,), (out,))
             return out
@@ -324,7 +326,7 @@ class Function:
         excluded = node._non_differentiable
         outputs = []
         for i, data in enumerate(arrays):
-            differentiable = data.dtype.kind == "f" and not (
+            differentiable = is_floating_numpy(data.dtype) and not (
                 excluded and any(_same(raw[i], data, e) for e in excluded))
             outputs.append(make_tensor(data, True, node, i) if differentiable else make_tensor(data))
         if node._saved is not None:

@@ -11,6 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, make_tensor, tensor_method
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
@@ -23,7 +24,7 @@ class LinAlgError(RuntimeError):
 
 
 def _check_square(name: str, data: np.ndarray) -> None:
-    if data.dtype.kind != "f":
+    if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. "
                            f"Got {_type_label(data.dtype)}")
     if data.ndim < 2:

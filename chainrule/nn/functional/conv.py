@@ -43,6 +43,7 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor, make_tensor
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 from chainrule.backends import native
 
@@ -407,7 +408,7 @@ class Convolution(Function):
                                             None if bias is None else bias._data, geometry)
         ctx.save_for_backward(x, weight)
         ctx.geometry = geometry
-        return out
+        return out.astype(x._data.dtype, copy=False)  # bfloat16 products come back as float32
 
     @staticmethod
     def backward(ctx, grad):
@@ -438,7 +439,7 @@ class ConvolutionInputGrad(Function):
         out = input_grad(grad._data, geometry.weight_4d(weight._data), geometry, matrix)
         if bias is not None:
             out += bias._data.reshape((-1,) + (1,) * (out.ndim - 2))
-        return out
+        return out.astype(grad._data.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, gg):
@@ -460,7 +461,8 @@ class ConvolutionWeightGrad(Function):
     def forward(ctx, x, grad, geometry, cols=None, matrix=None):
         ctx.save_for_backward(x, grad)
         ctx.geometry = geometry
-        return weight_grad(x._data, grad._data, geometry, cols, matrix)
+        return weight_grad(x._data, grad._data, geometry, cols, matrix).astype(x._data.dtype,
+                                                                              copy=False)
 
     @staticmethod
     def backward(ctx, gg):
@@ -509,6 +511,7 @@ _GEOMETRIES: dict = {}
 
 
 def _convolution(input, weight, bias, stride, padding, dilation, groups, spatial_dims: int):
+    input, weight, bias = autocast_inputs(f"conv{spatial_dims}d", input, weight, bias)
     unbatched = input.ndim == spatial_dims + 1
     if unbatched:
         input = input.unsqueeze(0)
@@ -571,6 +574,7 @@ def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, 
 
 def _conv_transpose(input, weight, bias, stride, padding, output_padding, groups, dilation,
                     spatial_dims: int):
+    input, weight, bias = autocast_inputs(f"conv_transpose{spatial_dims}d", input, weight, bias)
     unbatched = input.ndim == spatial_dims + 1
     if unbatched:
         input = input.unsqueeze(0)

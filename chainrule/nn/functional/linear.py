@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._ops._util import Tensor, _type_label, make_tensor
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
 
@@ -59,6 +60,7 @@ class _Linear(Function):
         result = np.matmul(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, weight._data.T)
         if bias is not None:
             result += bias._data
+        result = result.astype(x.dtype, copy=False)  # bfloat16 products come back as float32
         return result.reshape(x.shape[:-1] + weight._data.shape[:1]) if x.ndim != 2 else result
 
     @staticmethod
@@ -118,6 +120,7 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     >>> torch.nn.functional.linear(torch.ones(2, 3), torch.ones(4, 3)).shape
     torch.Size([2, 4])
     """
+    input, weight, bias = autocast_inputs("linear", input, weight, bias)
     _check_linear(input, weight, bias)
     if weight._data.ndim == 1:  # a single output: PyTorch's matmul with a vector
         if bias is not None and input._data.ndim == 2:

@@ -23,8 +23,10 @@ import warnings
 
 import numpy as np
 
+from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import broadcast_error
 from chainrule._tensor import Tensor, make_tensor
+from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 from chainrule.autograd.grad_mode import state
 
@@ -156,6 +158,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
     >>> torch.nn.functional.mse_loss(torch.tensor([1.0, 3.0]), torch.tensor([0.0, 0.0]))
     tensor(5.)
     """
+    input, target, weight = autocast_inputs("mse_loss", input, target, weight)
     _check_reduction(reduction)
     _warn_if_shapes_differ(input, target)
     loss = MseLoss.apply(input, target, reduction="none" if weight is not None else reduction)
@@ -165,6 +168,7 @@ def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
     """Mean absolute error ``|input - target|``, reduced."""
+    input, target, weight = autocast_inputs("l1_loss", input, target, weight)
     _check_reduction(reduction)
     _warn_if_shapes_differ(input, target)
     loss = L1Loss.apply(input, target, reduction="none" if weight is not None else reduction)
@@ -174,6 +178,7 @@ def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
 def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
                    reduction: str = "mean", beta: float = 1.0) -> Tensor:
     """``0.5 * d**2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 * beta`` (``d = input - target``)."""
+    input, target = autocast_inputs("smooth_l1_loss", input, target)
     _check_reduction(reduction)
     if beta < 0:
         raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
@@ -184,6 +189,7 @@ def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None
 def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
                weight: Tensor | None = None) -> Tensor:
     """``0.5 * d**2`` where ``|d| < delta``, else ``delta * (|d| - 0.5 * delta)``."""
+    input, target, weight = autocast_inputs("huber_loss", input, target, weight)
     _check_reduction(reduction)
     _warn_if_shapes_differ(input, target)
     loss = HuberLoss.apply(input, target, reduction="none" if weight is not None else reduction,
@@ -456,6 +462,7 @@ class CrossEntropyProbabilities(Function):
 def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
              ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
     """Negative log likelihood of the target classes, given log-probabilities ``(N, C, d1, ...)``."""
+    input, target, weight = autocast_inputs("nll_loss", input, target, weight)
     _check_reduction(reduction)
     op = NllLoss2d if input.ndim >= 3 else NllLoss
     return op.apply(input, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
@@ -470,16 +477,17 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     >>> torch.nn.functional.cross_entropy(torch.tensor([[0.0, 0.0]]), torch.tensor([1]))
     tensor(0.6931)
     """
+    input, target, weight = autocast_inputs("cross_entropy", input, target, weight)
     _check_reduction(reduction)
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
-    if input._data.dtype.kind != "f":
+    if not is_floating_numpy(input._data.dtype):
         from chainrule._ops._util import _type_label
 
         raise RuntimeError(
             f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_type_label(input._data.dtype)}'")
     if target.shape == input.shape:
-        if target._data.dtype.kind != "f":
+        if not is_floating_numpy(target._data.dtype):
             raise RuntimeError("Expected floating point type for target with class probabilities, "
                                f"got {_dtype_name(target)}")
         if ignore_index >= 0:
@@ -611,6 +619,7 @@ class KlDiv(Function):
 def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
                          size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
     """``-(t * log(x) + (1 - t) * log(1 - x))`` for probabilities ``x`` in [0, 1]."""
+    input, target, weight = autocast_inputs("binary_cross_entropy", input, target, weight)
     _check_reduction(reduction)
     if target.shape != input.shape:
         raise ValueError(
@@ -623,6 +632,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
                                      size_average=None, reduce=None, reduction: str = "mean",
                                      pos_weight: Tensor | None = None) -> Tensor:
     """Sigmoid followed by binary cross entropy, computed stably from the logits."""
+    input, target, weight, pos_weight = autocast_inputs(
+        "binary_cross_entropy_with_logits", input, target, weight, pos_weight)
     _check_reduction(reduction)
     if target.shape != input.shape:
         raise ValueError(
@@ -634,6 +645,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
            reduction: str = "mean", log_target: bool = False) -> Tensor:
     """Kullback-Leibler divergence ``target * (log(target) - input)``; ``input`` is log-probabilities."""
+    input, target = autocast_inputs("kl_div", input, target)
     _check_reduction(reduction, _REDUCTIONS + ("batchmean",))
     if reduction == "mean":
         warnings.warn(
