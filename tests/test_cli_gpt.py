@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -208,3 +209,28 @@ def test_validation_loss_is_exact_and_covers_every_window():
         assert full == pytest.approx(model.eval()(x, y)[1].item())
     with pytest.raises(ValueError, match="4 characters hold no window of 5"):
         validation_loss(chainrule, model, codes[:4], 4)
+
+
+def test_ctrl_c_keeps_the_weights_and_a_summary(tmp_path, capsys, monkeypatch):
+    import chainrule.train.gpt
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(chainrule.train.gpt, "estimate_loss", interrupt)
+    assert train(tmp_path / "run") == 130
+    err = capsys.readouterr().err
+    assert "interrupted after 0 steps" in err and "cannot be resumed" in err
+    assert strict_json(tmp_path / "run" / "summary.json")["status"] == "interrupted"
+    assert (tmp_path / "run" / "model.pt").exists()
+
+
+def test_default_run_folder_is_named_after_the_text(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "strftime", lambda *args: "20261204-120000")
+    text = tmp_path / "poem.txt"
+    text.write_text("the cat sat on the mat.\n" * 40, encoding="utf-8")
+    assert main(["train", *TINY, "--data", str(text)]) == 0
+    assert os.listdir(tmp_path / "runs") == ["gpt-poem-20261204-120000"]

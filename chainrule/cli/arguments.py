@@ -200,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gpt_options(train)
 
     evaluate = commands.add_parser("evaluate", help="re-score a saved run on its test set",
-                                   description="Re-score a saved run on its test set.")
+                                   description="Re-score a saved run on its test set (a gpt "
+                                               "run: its exact validation loss).")
     evaluate.add_argument("run_dir")
 
     run = commands.add_parser("run", help="run a PyTorch script with chainrule standing in for torch",
