@@ -234,3 +234,13 @@ def test_default_run_folder_is_named_after_the_text(tmp_path, monkeypatch):
     text.write_text("the cat sat on the mat.\n" * 40, encoding="utf-8")
     assert main(["train", *TINY, "--data", str(text)]) == 0
     assert os.listdir(tmp_path / "runs") == ["gpt-poem-20261204-120000"]
+
+
+def test_overwriting_a_gpt_run_leaves_none_of_its_files(gpt_run, tmp_path, capsys):
+    import shutil
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(gpt_run[0], run_dir)
+    assert "already holds a run" in _one_line_error(capsys, ["train", *TINY, "--run-dir", str(run_dir)])
+    assert train(run_dir, "--lr", "1e37", "--overwrite") == 1
+    assert sorted(p.name for p in run_dir.iterdir()) == ["config.json", "summary.json"]

@@ -10,10 +10,9 @@ import time
 
 from chainrule.cli.arguments import UsageError
 from chainrule.cli.data import load_text, text_fingerprint
-from chainrule.cli.run_folder import CONFIG, LOG, SUMMARY, WEIGHTS
+from chainrule.cli.run_folder import CONFIG, LOG, SAMPLES, SUMMARY, WEIGHTS
 from chainrule.cli.train import EXIT_DIVERGED, EXIT_INTERRUPTED, Writer, prepare_folder
 
-SAMPLES = "samples.txt"
 PLOT = "loss.png"
 EVAL_BATCHES = 20  # random batches per validation estimate during training
 SAMPLE_LENGTH = 500  # characters written into samples.txt
