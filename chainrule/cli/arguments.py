@@ -112,7 +112,7 @@ def _add_nproc(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_gpt_options(train: argparse.ArgumentParser) -> None:
-    gpt = train.add_argument_group("--model gpt")
+    gpt = train.add_argument_group("options of --model gpt")
     gpt.add_argument("--data", default=None, metavar="FILE.txt",
                      help="a UTF-8 text file (default: the shipped tiny_shakespeare.txt)")
     gpt.add_argument("--block-size", type=_positive_int, default=64,
