@@ -18,7 +18,8 @@ accuracy and writes a run folder: weights, a CSV log, plots and summary.json.
 shipped tiny Shakespeare by default) and adds samples.txt, text the model wrote.
 """
 
-GPT_HELP = """--model gpt:
+GPT_HELP = """\
+training a character-level GPT (--model gpt):
   trains for --max-steps steps of --batch-size random windows of --block-size characters
   with AdamW (betas 0.9, 0.99); every --eval-interval steps it prints and logs the training
   loss and a validation loss estimated on 20 random batches. summary.json's val_loss is the
