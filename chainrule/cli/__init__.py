@@ -1,6 +1,7 @@
-"""The ``chainrule`` command: ``train`` a classifier, ``evaluate`` a saved run, ``run`` a script.
+"""The ``chainrule`` command: ``train`` a classifier or a GPT, ``evaluate`` a saved run, ``run``
+a script.
 
-One module per command (``train``, ``evaluate``) and per concern (``arguments``, ``data``,
+One module per command (``train``, ``train_gpt``, ``evaluate``) and per concern (``arguments``, ``data``,
 ``run_folder``, ``resume``, ``model_check``, ``outputs``); ``main`` dispatches.
 
 >>> main(["--no-such-option"])
@@ -13,7 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from chainrule.cli.arguments import UsageError, build_parser, given_options
+from chainrule.cli.arguments import UsageError, build_parser, check_model_options, given_options
 from chainrule.cli.ranks import agreed_exit, is_rank_zero
 
 __all__ = ["main", "UsageError"]
@@ -41,6 +42,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     unreadable data or an unwritable run folder, 1 when training diverged, 130 on Ctrl-C."""
     from chainrule.cli.evaluate import evaluate
     from chainrule.cli.train import train
+    from chainrule.cli.train_gpt import train_gpt
 
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
@@ -50,10 +52,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command == "run" and not os.path.isfile(args.script):
             raise UsageError(f"run: no such script {args.script!r}")
+        given = given_options(parser, argv)
+        if args.command == "train":
+            check_model_options(args, given)
         if getattr(args, "nproc", 1) > 1:
             return _launch(args.nproc, argv)
+        if args.command == "train" and args.model == "gpt":
+            return train_gpt(args)
         if args.command == "train":
-            return agreed_exit(train(args, given_options(parser, argv)))
+            return agreed_exit(train(args, given))
         return {"evaluate": evaluate, "run": _run}[args.command](args)
     except UsageError as error:
         message = "; ".join(line.strip() for line in str(error).splitlines() if line.strip())

@@ -8,11 +8,24 @@ import os
 from collections.abc import Callable, Sequence
 
 DESCRIPTION = """\
-chainrule: train a digit classifier, re-score a saved run, or run a PyTorch script on chainrule.
+chainrule: train a digit classifier or a character-level GPT, re-score a saved run, or run a
+PyTorch script on chainrule.
 
 "chainrule train" with no arguments trains a 784-128-64-10 ReLU network on the embedded
 Digits data (no download) with a validation split and early stopping, prints the test
 accuracy and writes a run folder: weights, a CSV log, plots and summary.json.
+"chainrule train --model gpt [--data FILE.txt]" trains nanoGPT's model on a text file (the
+shipped tiny Shakespeare by default) and adds samples.txt, text the model wrote.
+"""
+
+GPT_HELP = """\
+training a character-level GPT (--model gpt):
+  trains for --max-steps steps of --batch-size random windows of --block-size characters
+  with AdamW (betas 0.9, 0.99); every --eval-interval steps it prints and logs the training
+  loss and a validation loss estimated on 20 random batches. summary.json's val_loss is the
+  exact loss over the whole validation split, the number "chainrule evaluate" reports.
+  --dropout, --lr, --weight-decay, --seed and --valid-fraction apply; the classifier's
+  options (--dataset, --hidden, --epochs, --patience, ...), --resume and --nproc do not.
 """
 
 RESUME_HELP = """\
@@ -27,6 +40,12 @@ resuming a run:
 
 # Options that may differ from the resumed run's; every other option must stay as it was.
 CHANGEABLE_ON_RESUME = ("epochs", "patience", "lr", "data_root")
+# Options only one kind of model takes; giving one to the other kind is refused.
+GPT_ONLY = ("data", "block_size", "n_layer", "n_head", "n_embd", "max_steps", "eval_interval")
+CLASSIFIER_ONLY = ("dataset", "data_root", "hidden", "activation", "epochs", "patience", "resume",
+                   "nproc", "diagnose")
+# Defaults that depend on the model: (classifiers, gpt).
+MODEL_DEFAULTS = {"batch_size": (64, 12), "weight_decay": (0.0, 0.1)}
 
 
 class UsageError(Exception):
@@ -93,6 +112,41 @@ def _add_nproc(parser: argparse.ArgumentParser) -> None:
                              "share of every batch (default: 1)")
 
 
+def _add_gpt_options(train: argparse.ArgumentParser) -> None:
+    gpt = train.add_argument_group("options of --model gpt")
+    gpt.add_argument("--data", default=None, metavar="FILE.txt",
+                     help="a UTF-8 text file (default: the shipped tiny_shakespeare.txt)")
+    gpt.add_argument("--block-size", type=_positive_int, default=64,
+                     help="characters of context (default: 64)")
+    gpt.add_argument("--n-layer", type=_positive_int, default=4, help="blocks (default: 4)")
+    gpt.add_argument("--n-head", type=_positive_int, default=4,
+                     help="attention heads; must divide --n-embd (default: 4)")
+    gpt.add_argument("--n-embd", type=_positive_int, default=128, help="width (default: 128)")
+    gpt.add_argument("--max-steps", type=_positive_int, default=1000,
+                     help="training steps (default: 1000)")
+    gpt.add_argument("--eval-interval", type=_positive_int, default=250,
+                     help="steps between validation estimates and progress lines (default: 250)")
+
+
+def check_model_options(args: argparse.Namespace, given: set[str]) -> None:
+    """Refuse options the chosen model does not take, and fill in the model's defaults."""
+    is_gpt = args.model == "gpt"
+    if is_gpt and "resume" in given:
+        raise UsageError("--model gpt does not take --resume: gpt runs cannot be resumed; "
+                         "start a new run")
+    foreign = [key for key in (CLASSIFIER_ONLY if is_gpt else GPT_ONLY) if key in given]
+    if foreign:
+        options = ", ".join("--" + key.replace("_", "-") for key in foreign)
+        raise UsageError(f"--model {args.model} does not take {options}")
+    if is_gpt and args.optimizer != "adamw" and "optimizer" in given:
+        raise UsageError(f"--model gpt trains with AdamW, not --optimizer {args.optimizer}")
+    if is_gpt and args.n_embd % args.n_head:
+        raise UsageError(f"--n-embd {args.n_embd} is not divisible by --n-head {args.n_head}")
+    for key, defaults in MODEL_DEFAULTS.items():
+        if getattr(args, key) is None and args.resume is None:
+            setattr(args, key, defaults[is_gpt])
+
+
 def build_parser() -> argparse.ArgumentParser:
     from chainrule.train.recipes import ACTIVATIONS
 
@@ -102,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train a digit classifier and write a run folder",
-        description="Train a classifier and write a run folder (weights, log, plots, "
-                    "summary.json).", epilog=RESUME_HELP,
+        description="Train a classifier or a character-level GPT and write a run folder "
+                    "(weights, log, plots, summary.json).", epilog=RESUME_HELP + "\n" + GPT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--dataset", default="digits",
                        help="digits (embedded, the default), mnist, fashion-mnist, or a folder "
@@ -111,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-root", default=os.environ.get("CHAINRULE_DATA", "data"),
                        help="where mnist/fashion-mnist are stored or downloaded (default: "
                             "$CHAINRULE_DATA or ./data)")
-    train.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    train.add_argument("--model", choices=("mlp", "cnn", "gpt"), default="mlp")
     train.add_argument("--hidden", type=_hidden_sizes, default=[128, 64],
                        help="hidden layer sizes of the mlp (default: 128,64)")
     train.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
@@ -119,8 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"), default="adam")
     train.add_argument("--lr", type=_positive_float, default=None,
                        help="learning rate (default: 0.1 for sgd, 1e-3 otherwise)")
-    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
-    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--weight-decay", type=_non_negative_float, default=None,
+                       help="(default: 0, or 0.1 for gpt)")
+    train.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="(default: 64, or 12 for gpt)")
     train.add_argument("--epochs", type=_positive_int, default=15)
     train.add_argument("--patience", type=_positive_int, default=3,
                        help="stop after this many epochs without a better validation loss")
@@ -142,8 +198,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="watch the gradients while training; write grad_flow.png, the "
                             "autograd graph and diagnostics.txt into the run folder")
 
+    _add_gpt_options(train)
+
     evaluate = commands.add_parser("evaluate", help="re-score a saved run on its test set",
-                                   description="Re-score a saved run on its test set.")
+                                   description="Re-score a saved run on its test set (a gpt "
+                                               "run: its exact validation loss).")
     evaluate.add_argument("run_dir")
 
     run = commands.add_parser("run", help="run a PyTorch script with chainrule standing in for torch",

@@ -51,3 +51,27 @@ def split_sizes(total: int, valid_fraction: float) -> tuple[int, int]:
         raise UsageError(f"--valid-fraction {valid_fraction} leaves no training samples out of "
                          f"{total}")
     return total - valid, valid
+
+
+def load_text(path: str) -> str:
+    """The UTF-8 text ``--data`` names; a missing, empty or binary file is one line."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except OSError as error:
+        raise UsageError(f"cannot read --data {path!r}: {error.strerror or error}") from error
+    if not raw.strip():
+        raise UsageError(f"--data {path!r} is empty: give a text file to learn from")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise UsageError(f"--data {path!r} is not UTF-8 text (byte {error.start} is "
+                         f"0x{raw[error.start]:02x}); give a text file") from error
+    if "\0" in text:
+        raise UsageError(f"--data {path!r} is binary (it holds NUL bytes); give a text file")
+    return text
+
+
+def text_fingerprint(text: str) -> str:
+    """A SHA-256 of a text, so a saved gpt run can tell it is given the text it learned."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

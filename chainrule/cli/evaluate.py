@@ -1,4 +1,5 @@
-"""``chainrule evaluate RUN_DIR``: re-score a saved run on its test set."""
+"""``chainrule evaluate RUN_DIR``: re-score a saved run on its test set (a gpt run: on its
+validation split)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ def evaluate(args) -> int:
                          f"or {weights_path} is not a state_dict")
     # Sizes first: building the model an edited config describes could exhaust memory.
     check_config_against_weights(config, weights, summary_path, weights_path)
+    if config["model"] == "gpt":
+        return _evaluate_gpt(args.run_dir, config, weights)
     try:
         model = build_model(config)
         model.load_state_dict(weights)
@@ -39,4 +42,26 @@ def evaluate(args) -> int:
                         batch_size=256)
     scores = score(model, nn.CrossEntropyLoss(), loader)
     print(f"test accuracy: {scores['accuracy']:.4f} (loss {scores['loss']:.4f})")
+    return 0
+
+
+def _evaluate_gpt(run_dir: str, config: dict, weights: dict) -> int:
+    """Print the exact validation loss of a gpt run, on the text it was trained on."""
+    import chainrule
+    from chainrule.cli.data import load_text, text_fingerprint
+    from chainrule.cli.train_gpt import build_gpt, text_splits
+    from chainrule.train.gpt import validation_loss
+
+    try:
+        text = load_text(config["data"])
+        if text_fingerprint(text) != config.get("data_sha256"):
+            raise ValueError(f"{config['data']} changed since the run was trained (its SHA-256 "
+                             f"differs)")
+        _, val_codes = text_splits(config, text)
+        model = build_gpt(config)
+        model.load_state_dict(weights)
+    except (UsageError, OSError, ValueError, KeyError, TypeError, RuntimeError) as error:
+        raise UsageError(f"cannot evaluate run {run_dir!r}: {error}") from error
+    loss = validation_loss(chainrule, model, val_codes, config["block_size"])
+    print(f"validation loss: {loss:.4f}")
     return 0

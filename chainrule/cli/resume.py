@@ -16,9 +16,19 @@ def locate(resume: str, run_dir: str | None) -> tuple[str, str]:
     if not target:
         raise UsageError("--resume needs a run: --resume RUN_DIR, or --run-dir RUN_DIR --resume")
     checkpoint = os.path.join(target, STATE) if os.path.isdir(target) else target
+    if _is_gpt_run(os.path.dirname(checkpoint) or "."):
+        raise UsageError(f"--resume: {target!r} is a gpt run, and gpt runs cannot be resumed; "
+                         f"start a new run with --model gpt")
     if not os.path.isfile(checkpoint):
         raise UsageError(f"--resume: no such checkpoint {checkpoint!r}")
     return os.path.dirname(checkpoint) or ".", checkpoint
+
+
+def _is_gpt_run(folder: str) -> bool:
+    try:
+        return read_json(os.path.join(folder, CONFIG)).get("model") == "gpt"
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def saved_config(folder: str) -> dict:

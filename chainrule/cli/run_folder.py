@@ -16,8 +16,9 @@ SUMMARY = "summary.json"
 WEIGHTS = "model.pt"
 STATE = "train_state.pt"
 LOG = "log.csv"
+SAMPLES = "samples.txt"  # text a gpt run wrote
 # Files whose presence means a folder already holds a run.
-RUN_FILES = (CONFIG, SUMMARY, WEIGHTS, STATE, LOG)
+RUN_FILES = (CONFIG, SUMMARY, WEIGHTS, STATE, LOG, SAMPLES)
 
 
 def holds_a_run(folder: str) -> bool:

@@ -45,7 +45,7 @@ def make_optimizer(config: dict, parameters):
     return optimizer_class(parameters, lr=config["lr"], weight_decay=config["weight_decay"])
 
 
-def _prepare_folder(args, config: dict, resumed_from: str | None) -> str:
+def prepare_folder(args, name: str, resumed_from: str | None = None) -> str:
     """The run folder, created or claimed; a resumed run continues in its own folder unless
     --run-dir names another, which then gets the earlier epochs' log."""
     try:
@@ -54,7 +54,7 @@ def _prepare_folder(args, config: dict, resumed_from: str | None) -> str:
                                          os.path.realpath(resumed_from)):
             return resumed_from
         if args.run_dir is None:
-            return default_run_folder(config["dataset"])
+            return default_run_folder(name)
         claim_run_folder(args.run_dir, args.overwrite)
         if resumed_from is not None and os.path.exists(os.path.join(resumed_from, LOG)):
             shutil.copyfile(os.path.join(resumed_from, LOG), os.path.join(args.run_dir, LOG))
@@ -124,8 +124,9 @@ def train(args, given: set[str]) -> int:
     optimizer = make_optimizer(config, model.parameters())
     if checkpoint is not None:
         resuming.apply_checkpoint(checkpoint, checkpoint_path, model, optimizer, config, saved)
-    run_dir = decided_by_rank_zero(ranks, lambda: _prepare_folder(args, config, settings.folder))
-    write = _Writer(run_dir)
+    run_dir = decided_by_rank_zero(ranks, lambda: prepare_folder(args, config["dataset"],
+                                                                        settings.folder))
+    write = Writer(run_dir)
     if ranks.is_writer:
         for change in settings.changes:
             print(f"resume: {change}")
@@ -225,7 +226,7 @@ def _stop(write, outcome, config: dict, history, model, started: float) -> int:
     return EXIT_DIVERGED
 
 
-class _Writer:
+class Writer:
     """Writes into the run folder; a failed write (read-only folder, full disk) becomes one line."""
 
     def __init__(self, folder: str) -> None:
