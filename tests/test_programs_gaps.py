@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from conftest import require_torch
 
 import chainrule
-from conftest import require_torch
 
 
 def _cpu_only_torch():
@@ -28,3 +28,16 @@ def test_cuda_is_bf16_supported_matches_cpu_only_torch(including_emulation):
     torch = _cpu_only_torch()
     assert (chainrule.cuda.is_bf16_supported(including_emulation)
             == torch.cuda.is_bf16_supported(including_emulation))
+
+
+def test_cuda_amp_reached_as_attribute_under_the_shim(tmp_path, capsys):
+    """nanoGPT's ``torch.cuda.amp.GradScaler(enabled=False)``: ``torch.cuda`` is a plain module
+    whose ``amp`` is bound to it, not a subpackage."""
+    from chainrule._torch_shim import run_script
+
+    script = tmp_path / "scaler.py"
+    script.write_text("import torch\nimport torch.cuda.amp\n"
+                      "print(type(torch.cuda.amp.GradScaler(enabled=False)).__name__)\n")
+    with pytest.warns(FutureWarning, match="is deprecated"):
+        run_script(script, [])
+    assert capsys.readouterr().out == "GradScaler\n"
