@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import inspect
+import os
+
 import pytest
 from conftest import require_torch
 
@@ -41,3 +44,69 @@ def test_cuda_amp_reached_as_attribute_under_the_shim(tmp_path, capsys):
     with pytest.warns(FutureWarning, match="is deprecated"):
         run_script(script, [])
     assert capsys.readouterr().out == "GradScaler\n"
+
+
+def _exit_with_code_3_in_process_1(index):
+    if index == 1:
+        os._exit(3)
+
+
+def _raise_in_process_1(index, message):
+    if index == 1:
+        raise ValueError(f"{message} {index}")
+
+
+def test_multiprocessing_has_torchs_names():
+    torch = require_torch()
+    import chainrule.multiprocessing as mp
+
+    missing = [name for name in torch.multiprocessing.__all__ if not hasattr(mp, name)]
+    assert missing == []
+    assert mp.get_sharing_strategy() == torch.multiprocessing.get_sharing_strategy()
+    assert mp.get_all_sharing_strategies() == torch.multiprocessing.get_all_sharing_strategies()
+    def parameters(fn):
+        return [(p.name, p.default) for p in inspect.signature(fn).parameters.values()]
+
+    assert parameters(mp.spawn) == parameters(torch.multiprocessing.spawn)
+
+
+@pytest.mark.parametrize("fn, args, error", [
+    (_raise_in_process_1, ("failed in process",), "ProcessRaisedException"),
+    (_exit_with_code_3_in_process_1, (), "ProcessExitedException"),
+], ids=["raises", "exits"])
+def test_multiprocessing_spawn_reports_failures_like_torch(fn, args, error):
+    torch = require_torch()
+    import chainrule.multiprocessing as mp
+
+    def failure(library):
+        with pytest.raises(getattr(library, error)) as caught:
+            library.start_processes(fn, args=args, nprocs=2, start_method="fork")
+        lines = str(caught.value).splitlines()
+        # the header, the traceback's first line, and the exception itself
+        return (lines[:4] + lines[-1:], caught.value.error_index,
+                getattr(caught.value, "exit_code", None))
+
+    assert failure(mp) == failure(torch.multiprocessing)
+
+
+def test_multiprocessing_spawn_runs_every_index(tmp_path):
+    import chainrule.multiprocessing as mp
+
+    mp.start_processes(_touch_marker, args=(str(tmp_path),), nprocs=3, start_method="fork")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0", "1", "2"]
+
+
+def _touch_marker(index, folder):
+    open(os.path.join(folder, str(index)), "w").close()
+
+
+def test_multiprocessing_spawn_warns_that_it_always_spawns_like_torch():
+    torch = require_torch()
+    import chainrule.multiprocessing as mp
+
+    def warning(library):
+        with pytest.warns(FutureWarning) as caught:
+            library.spawn(int, nprocs=1, start_method="fork")
+        return str(caught[0].message)
+
+    assert warning(mp) == warning(torch.multiprocessing)

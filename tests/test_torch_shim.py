@@ -156,5 +156,5 @@ def test_top_level_namespace_holds_no_internal_modules():
     assert modules <= {"autograd", "linalg", "utils", "nn", "optim", "datasets", "transforms",
                        "train", "plot", "diagnostics", "cli", "serialization", "testing", "cuda",
                        "backends", "accelerator", "distributions", "distributed", "vision", "onnx",
-                       "amp", "cpu"}
+                       "amp", "cpu", "multiprocessing"}
     assert chainrule.linalg.__name__ == "chainrule.linalg"
