@@ -110,3 +110,22 @@ def test_multiprocessing_spawn_warns_that_it_always_spawns_like_torch():
         return str(caught[0].message)
 
     assert warning(mp) == warning(torch.multiprocessing)
+
+
+def test_torch_saved_whole_module_loads_with_chainrule_classes_allowed(tmp_path):
+    """word_language_model's generate.py: a model that real torch saved whole, loaded with
+    ``safe_globals([torch.nn.modules.dropout.Dropout, ...])`` where ``torch`` is chainrule."""
+    torch = require_torch()
+    import numpy as np
+
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Dropout(0.2))
+    torch.save(theirs, tmp_path / "model.pt")
+    nn = chainrule.nn
+    with chainrule.serialization.safe_globals([nn.modules.container.Sequential,
+                                               nn.modules.linear.Linear,
+                                               nn.modules.dropout.Dropout]):
+        ours = chainrule.load(tmp_path / "model.pt")
+    assert repr(ours) == repr(theirs)
+    x = np.ones((1, 2), np.float32)
+    np.testing.assert_array_equal(ours.eval()(chainrule.tensor(x)).detach().numpy(),
+                                  theirs.eval()(torch.tensor(x)).detach().numpy())
