@@ -124,7 +124,7 @@ def __getattr__(name: str):
 
     lazy = {"nn", "optim", "utils", "datasets", "transforms", "train", "plot", "diagnostics",
             "serialization", "testing", "cuda", "backends", "accelerator", "distributions",
-            "onnx", "amp", "cpu"}
+            "onnx", "amp", "cpu", "multiprocessing"}
     if name in lazy:
         try:
             return importlib.import_module(f"chainrule.{name}")

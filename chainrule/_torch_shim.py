@@ -132,6 +132,9 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         try:
             target = importlib.import_module(target_name)
         except ModuleNotFoundError as error:
+            bound = _module_bound_to_parent(target_name)
+            if bound is not None:
+                return _TorchProxy(spec.name, bound)
             if error.name is not None and error.name.startswith("chainrule") and \
                     target_name.startswith(error.name):
                 raise MissingTorchModule(_missing_message(spec.name)) from None
@@ -140,6 +143,14 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         pass  # the chainrule module it stands for is already imported
+
+
+def _module_bound_to_parent(target_name: str) -> types.ModuleType | None:
+    """A module that is an attribute of a plain-file parent, not importable by its dotted name
+    (``chainrule.cuda.amp``, standing for ``torch.cuda.amp``)."""
+    parent, _, attr = target_name.rpartition(".")
+    value = getattr(sys.modules.get(parent), attr, None)
+    return value if isinstance(value, types.ModuleType) else None
 
 
 def _is_aliased(name: str) -> bool:

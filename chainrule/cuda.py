@@ -12,7 +12,7 @@ from __future__ import annotations
 
 __all__ = ["amp", "is_available", "device_count", "is_initialized", "manual_seed", "manual_seed_all",
            "empty_cache", "memory_allocated", "max_memory_allocated", "current_device",
-           "synchronize", "get_device_name"]
+           "synchronize", "get_device_name", "is_bf16_supported"]
 
 
 def is_available() -> bool:
@@ -45,10 +45,14 @@ def memory_allocated(device=None) -> int:
 max_memory_allocated = memory_allocated
 
 
-def _no_gpu(*args, **kwargs):
-    from chainrule._device import check_device
+def is_bf16_supported(including_emulation: bool = True) -> bool:
+    """No GPU, so no GPU bfloat16 (CPU-only PyTorch answers ``False`` too)."""
+    return False
 
-    check_device("cuda")
+
+def _no_gpu(*args, **kwargs):
+    # CPU-only PyTorch fails these calls with exactly this assertion; scripts may catch it.
+    raise AssertionError("Torch not compiled with CUDA enabled")
 
 
 current_device = synchronize = get_device_name = _no_gpu

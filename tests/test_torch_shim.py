@@ -143,7 +143,7 @@ def test_device_selection_idiom_runs_on_the_cpu(tmp_path):
         torch.cuda.current_device()
     """)
     assert result.stdout.splitlines() == ["cpu cpu 0 False"]
-    assert "chainrule runs on the CPU only" in result.stderr
+    assert "AssertionError: Torch not compiled with CUDA enabled" in result.stderr
 
 
 def test_top_level_namespace_holds_no_internal_modules():
@@ -156,5 +156,5 @@ def test_top_level_namespace_holds_no_internal_modules():
     assert modules <= {"autograd", "linalg", "utils", "nn", "optim", "datasets", "transforms",
                        "train", "plot", "diagnostics", "cli", "serialization", "testing", "cuda",
                        "backends", "accelerator", "distributions", "distributed", "vision", "onnx",
-                       "amp", "cpu"}
+                       "amp", "cpu", "multiprocessing"}
     assert chainrule.linalg.__name__ == "chainrule.linalg"
