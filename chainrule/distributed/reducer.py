@@ -174,14 +174,15 @@ class Reducer:
         self.armed = self.started = False
         scale = 1.0 / self.group.size()
         for bucket in self.buckets:
-            np.multiply(bucket.flat, scale, out=bucket.flat, casting="unsafe")
             for position, index in enumerate(bucket.indices):
                 param = self.params[index]
-                average = bucket.flat[bucket.offsets[position]:bucket.offsets[position + 1]]
-                if param.grad is not None:
-                    np.copyto(param.grad._data, average.reshape(param.grad._data.shape))
+                total = bucket.flat[bucket.offsets[position]:bucket.offsets[position + 1]]
+                if param.grad is not None:  # the average written straight into .grad: one pass
+                    np.multiply(total.reshape(param.grad._data.shape), scale,
+                                out=param.grad._data, casting="unsafe")
                 elif self.used[index] > 0:
-                    param.grad = make_tensor(average.reshape(param._data.shape).copy())
+                    param.grad = make_tensor(
+                        (total * scale).astype(total.dtype, copy=False).reshape(param._data.shape))
 
     def remove(self) -> None:
         for handle in self.handles:
