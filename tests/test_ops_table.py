@@ -1,4 +1,4 @@
-"""grad_fn -> source in one step: docs/ops.md is current, and a node names its defining class."""
+"""Finding the source: docs/ops.md is current, a grad_fn names its defining class, py.typed ships."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import require_torch
 
 import chainrule
@@ -60,3 +61,13 @@ def test_custom_function_node_has_forward_cls_like_torch():
     expected = theirs.apply(torch.ones(2, requires_grad=True)).grad_fn
     assert node.name() == expected.name() == "CubeBackward"
     assert node._forward_cls is ours and expected._forward_cls is theirs
+
+
+def test_every_declared_package_data_file_exists():
+    # pyproject.toml declares py.typed (editors and type checkers read the package's annotations).
+    tomllib = pytest.importorskip("tomllib", reason="tomllib needs Python 3.11")
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    patterns = config["tool"]["setuptools"]["package-data"]["chainrule"]
+    assert "py.typed" in patterns
+    missing = [p for p in patterns if not list((ROOT / "chainrule").glob(p))]
+    assert missing == []
