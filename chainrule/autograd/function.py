@@ -110,6 +110,7 @@ class Node:
 class BackwardNode(Node):
     """The node recorded by ``Function.apply``; it is also the op's ``ctx``."""
     _function: ClassVar[type[Function]]
+    _forward_cls: ClassVar[type[Function]]  # PyTorch's name for the same class
 
     # ctx API used inside forward/backward
     def save_for_backward(self, *values) -> None:
@@ -239,7 +240,9 @@ class Function:
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
         name = cls.__dict__.get("node_name") or f"{cls.__name__}Backward"
-        cls._backward_cls = type(name, (BackwardNode,), {"_function": cls})
+        # The node class names the module of its Function, so type(grad_fn) leads to the source.
+        cls._backward_cls = type(name, (BackwardNode,), {
+            "_function": cls, "_forward_cls": cls, "__module__": cls.__module__})
 
     # PyTorch's newer style: ``forward(*args)`` takes no ctx, and ``setup_context(ctx,
     # inputs, output)`` saves what backward needs. A subclass that defines it gets that style.
