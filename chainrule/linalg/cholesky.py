@@ -23,14 +23,19 @@ from chainrule.linalg.inverse import LinAlgError, _check_square, inverse
 __all__ = ["cholesky"]
 
 
-def _not_positive_definite(data: np.ndarray) -> LinAlgError:
-    matrices = data.reshape((-1,) + data.shape[-2:])
+def _symmetric_from_lower(data: np.ndarray) -> np.ndarray:
+    """The symmetric matrices whose lower triangles are those of ``data`` (the part read)."""
+    return np.tril(data) + np.swapaxes(np.tril(data, -1), -1, -2)
+
+
+def _not_positive_definite(symmetric: np.ndarray) -> LinAlgError:
+    matrices = symmetric.reshape((-1,) + symmetric.shape[-2:])
     for index, matrix in enumerate(matrices):
         for order in range(1, matrix.shape[-1] + 1):
             try:
-                np.linalg.cholesky(np.tril(matrix[:order, :order]) + np.tril(matrix[:order, :order], -1).T)
+                np.linalg.cholesky(matrix[:order, :order])
             except np.linalg.LinAlgError:
-                batch = f"(Batch element {index}): " if data.ndim > 2 else ""
+                batch = f"(Batch element {index}): " if symmetric.ndim > 2 else ""
                 return LinAlgError(
                     f"linalg.cholesky: {batch}The factorization could not be completed because "
                     f"the input is not positive-definite (the leading minor of order {order} is "
@@ -43,12 +48,11 @@ class Cholesky(Function):
 
     @staticmethod
     def forward(ctx, a):
-        lower = np.tril(a._data)
-        symmetric = lower + np.swapaxes(np.tril(a._data, -1), -1, -2)
+        symmetric = _symmetric_from_lower(a._data)
         try:
             factor = np.linalg.cholesky(symmetric) if symmetric.size else symmetric
         except np.linalg.LinAlgError:
-            raise _not_positive_definite(a._data) from None
+            raise _not_positive_definite(symmetric) from None
         ctx.save_for_backward(factor)
         return factor
 
