@@ -116,8 +116,11 @@ def test_empty_key_gives_zeros():
 def test_dropout_p_zero_is_exact():
     q, k, v = (chainrule.tensor(_randn(2, 3, 4, 8, seed=s)) for s in range(3))
     plain = F.scaled_dot_product_attention(q, k, v)
-    np.testing.assert_array_equal(F.scaled_dot_product_attention(q, k, v, dropout_p=0.0).numpy(),
-                                  plain.numpy())
+    before = chainrule.get_rng_state().numpy()
+    out = F.scaled_dot_product_attention(q, k, v, dropout_p=0.0)
+    # No mask is drawn (torch leaves its generator untouched too), so the result is the plain one.
+    np.testing.assert_array_equal(chainrule.get_rng_state().numpy(), before)
+    np.testing.assert_array_equal(out.numpy(), plain.numpy())
 
 
 def test_dropout_statistics_and_reused_mask():
