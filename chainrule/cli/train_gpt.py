@@ -10,6 +10,7 @@ import time
 
 from chainrule.cli.arguments import UsageError
 from chainrule.cli.data import load_text, text_fingerprint
+from chainrule.cli.outputs import pyplot_or_note
 from chainrule.cli.run_folder import CONFIG, LOG, SAMPLES, SUMMARY, WEIGHTS
 from chainrule.cli.train import EXIT_DIVERGED, EXIT_INTERRUPTED, Writer, prepare_folder
 
@@ -156,21 +157,16 @@ def _write_text(write, name: str, text: str) -> None:
 
 def _save_plot(folder: str, history: dict, config: dict) -> list[str]:
     """loss.png; none (with a note saying what to install) without matplotlib."""
-    from chainrule._optional import install_command
-    from chainrule.serialization import atomic_writer
-
-    try:
-        from chainrule.plot import plot_loss, pyplot
-        plt = pyplot()
-    except ImportError:
-        print(f"note: matplotlib is not installed, skipping plots (run {install_command('plot')})",
-              file=sys.stderr)
+    plt = pyplot_or_note()
+    if plt is None:
         return []
+    from chainrule.plot import plot_loss
+    from chainrule.plot.figures import save_figure
+
     figure = plot_loss(history["train_loss"], history["val_loss"])
     figure.axes[0].set_xlabel(f"Evaluation (every {config['eval_interval']} steps)")
     path = os.path.join(folder, PLOT)
-    with atomic_writer(path) as out:
-        figure.savefig(out, format="png")
+    save_figure(figure, path)
     plt.close(figure)
     return [path]
 
