@@ -97,7 +97,7 @@ def train_gpt(args) -> int:
         return EXIT_INTERRUPTED
     write.weights(model)
     val_loss = validation_loss(chainrule, model, val_codes, config["block_size"])
-    _write_text(write, SAMPLES, _sample(model, config) + "\n")
+    write.text(SAMPLES, _sample(model, config) + "\n")
     plots = write.files(lambda: _save_plot(write.folder, history, config))
     write.json(SUMMARY, _summary(config, history, "finished", started, val_loss, plots))
     print(f"validation loss: {val_loss:.4f} after {config['max_steps']} steps")
@@ -131,7 +131,7 @@ def _train_steps(model, optimizer, config: dict, splits, rng, history: dict, wri
         for key, value in (("step", step), ("train_loss", train_loss), ("val_loss", val_loss)):
             history[key].append(value)
         rows = zip(history["step"], history["train_loss"], history["val_loss"])
-        _write_text(write, LOG, "step,train_loss,val_loss\n" +
+        write.text(LOG, "step,train_loss,val_loss\n" +
                     "".join(f"{s},{t!r},{v!r}\n" for s, t, v in rows))
         print(f"step {step}/{steps}: train loss {train_loss:.4f}, val loss {val_loss:.4f} "
               f"({time.perf_counter() - started:.1f}s)", flush=True)
@@ -143,16 +143,6 @@ def _sample(model, config: dict) -> str:
     start = chainrule.zeros((1, 1), dtype=chainrule.long)
     codes = model.eval().generate(start, config["sample_length"])[0].tolist()
     return "".join(config["vocab"][code] for code in codes)
-
-
-def _write_text(write, name: str, text: str) -> None:
-    from chainrule.serialization import atomic_writer
-
-    try:
-        with atomic_writer(os.path.join(write.folder, name)) as out:
-            out.write(text.encode("utf-8"))
-    except OSError as error:
-        raise write.failure(error) from error
 
 
 def _save_plot(folder: str, history: dict, config: dict) -> list[str]:
