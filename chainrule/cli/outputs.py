@@ -11,20 +11,28 @@ def model_inputs(images, config: dict):
     return images if config["model"] == "cnn" else images.reshape(len(images), -1)
 
 
-def save_plots(run_dir: str, history, model, test_images, test_labels, config: dict) -> list[str]:
-    """loss.png and three classify_<i>.png; none (with a note saying what to install) without
-    matplotlib."""
+def pyplot_or_note():
+    """matplotlib.pyplot, or None after a note saying what to install to get plots."""
     from chainrule._optional import install_command
 
     try:
-        from chainrule.plot import plot_loss, pyplot, view_classify
-        pyplot()
+        from chainrule.plot import pyplot
+        return pyplot()
     except ImportError:
         print(f"note: matplotlib is not installed, skipping plots (run {install_command('plot')})",
               file=sys.stderr)
+        return None
+
+
+def save_plots(run_dir: str, history, model, test_images, test_labels, config: dict) -> list[str]:
+    """loss.png and three classify_<i>.png; none (with a note saying what to install) without
+    matplotlib."""
+    plt = pyplot_or_note()
+    if plt is None:
         return []
     import chainrule
     from chainrule.nn import functional
+    from chainrule.plot import plot_loss, view_classify
 
     written = [os.path.join(run_dir, "loss.png")]
     figures = [plot_loss(history.train_loss, history.valid_loss, path=written[0])]
@@ -36,8 +44,6 @@ def save_plots(run_dir: str, history, model, test_images, test_labels, config: d
         figures.append(view_classify(test_images[index], probabilities[index], path=path,
                                      label=int(test_labels[index])))
         written.append(path)
-    import matplotlib.pyplot as plt
-
     for figure in figures:
         plt.close(figure)
     return written

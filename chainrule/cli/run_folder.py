@@ -78,11 +78,15 @@ def strict(value: Any) -> Any:
 
 def write_json(path: str, value: Any) -> None:
     """Write ``value`` as strict JSON (non-finite numbers become null), atomically."""
+    write_text(path, json.dumps(strict(value), indent=2, allow_nan=False) + "\n")
+
+
+def write_text(path: str, text: str) -> None:
+    """Write ``text`` as UTF-8, atomically."""
     from chainrule.serialization import atomic_writer
 
-    text = json.dumps(strict(value), indent=2, allow_nan=False) + "\n"
     with atomic_writer(path) as out:
-        out.write(text.encode())
+        out.write(text.encode("utf-8"))
 
 
 def read_json(path: str) -> dict:

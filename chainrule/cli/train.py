@@ -24,6 +24,7 @@ from chainrule.cli.run_folder import (
     claim_run_folder,
     default_run_folder,
     write_json,
+    write_text,
 )
 
 # The options that are training settings (recorded in config.json); the rest say where and how.
@@ -238,6 +239,12 @@ class Writer:
     def json(self, name: str, value) -> None:
         try:
             write_json(os.path.join(self.folder, name), value)
+        except OSError as error:
+            raise self.failure(error) from error
+
+    def text(self, name: str, text: str) -> None:
+        try:
+            write_text(os.path.join(self.folder, name), text)
         except OSError as error:
             raise self.failure(error) from error
 

@@ -10,6 +10,7 @@ import time
 
 from chainrule.cli.arguments import UsageError
 from chainrule.cli.data import load_text, text_fingerprint
+from chainrule.cli.outputs import pyplot_or_note
 from chainrule.cli.run_folder import CONFIG, LOG, SAMPLES, SUMMARY, WEIGHTS
 from chainrule.cli.train import EXIT_DIVERGED, EXIT_INTERRUPTED, Writer, prepare_folder
 
@@ -96,7 +97,7 @@ def train_gpt(args) -> int:
         return EXIT_INTERRUPTED
     write.weights(model)
     val_loss = validation_loss(chainrule, model, val_codes, config["block_size"])
-    _write_text(write, SAMPLES, _sample(model, config) + "\n")
+    write.text(SAMPLES, _sample(model, config) + "\n")
     plots = write.files(lambda: _save_plot(write.folder, history, config))
     write.json(SUMMARY, _summary(config, history, "finished", started, val_loss, plots))
     print(f"validation loss: {val_loss:.4f} after {config['max_steps']} steps")
@@ -130,7 +131,7 @@ def _train_steps(model, optimizer, config: dict, splits, rng, history: dict, wri
         for key, value in (("step", step), ("train_loss", train_loss), ("val_loss", val_loss)):
             history[key].append(value)
         rows = zip(history["step"], history["train_loss"], history["val_loss"])
-        _write_text(write, LOG, "step,train_loss,val_loss\n" +
+        write.text(LOG, "step,train_loss,val_loss\n" +
                     "".join(f"{s},{t!r},{v!r}\n" for s, t, v in rows))
         print(f"step {step}/{steps}: train loss {train_loss:.4f}, val loss {val_loss:.4f} "
               f"({time.perf_counter() - started:.1f}s)", flush=True)
@@ -144,33 +145,18 @@ def _sample(model, config: dict) -> str:
     return "".join(config["vocab"][code] for code in codes)
 
 
-def _write_text(write, name: str, text: str) -> None:
-    from chainrule.serialization import atomic_writer
-
-    try:
-        with atomic_writer(os.path.join(write.folder, name)) as out:
-            out.write(text.encode("utf-8"))
-    except OSError as error:
-        raise write.failure(error) from error
-
-
 def _save_plot(folder: str, history: dict, config: dict) -> list[str]:
     """loss.png; none (with a note saying what to install) without matplotlib."""
-    from chainrule._optional import install_command
-    from chainrule.serialization import atomic_writer
-
-    try:
-        from chainrule.plot import plot_loss, pyplot
-        plt = pyplot()
-    except ImportError:
-        print(f"note: matplotlib is not installed, skipping plots (run {install_command('plot')})",
-              file=sys.stderr)
+    plt = pyplot_or_note()
+    if plt is None:
         return []
+    from chainrule.plot import plot_loss
+    from chainrule.plot.figures import save_figure
+
     figure = plot_loss(history["train_loss"], history["val_loss"])
     figure.axes[0].set_xlabel(f"Evaluation (every {config['eval_interval']} steps)")
     path = os.path.join(folder, PLOT)
-    with atomic_writer(path) as out:
-        figure.savefig(out, format="png")
+    save_figure(figure, path)
     plt.close(figure)
     return [path]
 

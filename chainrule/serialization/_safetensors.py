@@ -12,6 +12,7 @@ import numpy as np
 from chainrule._optional import import_optional
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.serialization._atomic import atomic_writer
+from chainrule.serialization.layout import widen_bfloat16
 
 _NUMPY_DTYPES = {"BOOL": np.bool_, "U8": np.uint8, "I8": np.int8, "I16": np.int16,
                  "I32": np.int32, "I64": np.int64, "F16": np.float16, "F32": np.float32,
@@ -72,8 +73,7 @@ def _array(key: str, entry: dict, file: str) -> np.ndarray:
     dtype = entry["dtype"]
     if dtype == "BF16":
         _warn_bfloat16(file)
-        upper_halves = np.frombuffer(entry["data"], dtype="<u2").astype(np.uint32)
-        return (upper_halves << 16).view(np.float32).reshape(entry["shape"])
+        return widen_bfloat16(np.frombuffer(entry["data"], dtype="<u2")).reshape(entry["shape"])
     if dtype not in _NUMPY_DTYPES:
         raise RuntimeError(f"load_safetensors: cannot read '{file}': tensor '{key}' has dtype "
                            f"{dtype}, which chainrule cannot hold (it reads "

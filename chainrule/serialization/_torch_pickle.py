@@ -21,7 +21,7 @@ import numpy as np
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.serialization._allowlist import refused_global_message, user_allowed
 from chainrule.serialization._torch_zip import TorchArchive, storage_array
-from chainrule.serialization.layout import MAX_NDIM, FormatError
+from chainrule.serialization.layout import MAX_NDIM, FormatError, widen_bfloat16
 
 # bfloat16 has no NumPy dtype: its storages are read as raw uint16 and widened on rebuild.
 _BFLOAT16_RAW = np.dtype(np.uint16)
@@ -59,10 +59,10 @@ class Storage:
 
 
 def bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
-    """bfloat16 bit patterns (uint16) as float32, exactly: bfloat16 is float32's top half."""
+    """``widen_bfloat16(raw)``, warning that chainrule has no bfloat16."""
     warnings.warn("chainrule has no bfloat16: bfloat16 tensors load as float32 (exactly)",
                   stacklevel=2)
-    return (raw.astype(np.uint32) << 16).view(np.float32)
+    return widen_bfloat16(raw)
 
 
 def _dtype_global(name: str):

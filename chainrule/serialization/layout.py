@@ -101,6 +101,11 @@ class FormatError(ValueError):
     """What is wrong with a file's bytes; ``load`` reports it as a ``RuntimeError``."""
 
 
+def widen_bfloat16(bits: np.ndarray) -> np.ndarray:
+    """bfloat16 bit patterns (uint16) as float32, exactly: bfloat16 is float32's top half."""
+    return (bits.astype(np.uint32) << 16).view(np.float32)
+
+
 def aligned(n: int) -> int:
     """``n`` rounded up to the next multiple of ``ALIGN``."""
     return -(-n // ALIGN) * ALIGN

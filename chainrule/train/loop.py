@@ -368,8 +368,9 @@ def _run_epochs(state: TrainingState, criterion, training, valid_loader, metrics
             if "loss" in scores:
                 _finite_loss(scores["loss"], optimizer, epoch, None)
             logs.update({f"val_{name}": value for name, value in scores.items()})
-        if _learning_rate(optimizer) is not None:
-            logs["lr"] = _learning_rate(optimizer)
+        lr = _learning_rate(optimizer)
+        if lr is not None:
+            logs["lr"] = lr
         logs["time"] = time.perf_counter() - started
         history.append(logs)
         for callback in callbacks:
