@@ -95,16 +95,20 @@ def _infer_array(data, dtype_follows: bool = False) -> np.ndarray:
         if data.dtype not in _BY_NUMPY:
             from_numpy_dtype(data.dtype)
         return data.copy()
-    if isinstance(data, (list, tuple)) and data and any(isinstance(x, Tensor) for x in _flat(data)):
+    numbers = list(_flat(data)) if isinstance(data, (list, tuple)) else [data]
+    # One walk over the data; each check below then looks at the few distinct element types.
+    types = set(map(type, numbers))
+    if any(issubclass(t, Tensor) for t in types):
         data = _tensors_to_lists(data)
-    scalars_dtype = None if dtype_follows else _numpy_scalars_dtype(data)
+    scalars_dtype = None if dtype_follows else _numpy_scalars_dtype(numbers, types)
     if scalars_dtype is not None:
         return np.array(data, dtype=scalars_dtype.numpy)
     try:
         array = np.array(data)
     except ValueError:
         raise _ragged_error(data) from None
-    if array.dtype.kind == "f" and not dtype_follows and not _has_numpy_float(data):
+    if array.dtype.kind == "f" and not dtype_follows and not any(
+            issubclass(t, np.floating) for t in types):
         array = array.astype(get_default_dtype().numpy)
     elif array.dtype.kind == "i":
         array = array.astype(np.int64)
@@ -142,15 +146,13 @@ def _flat(data):
             yield x
 
 
-def _numpy_scalars_dtype(data):
-    """PyTorch's dtype for numbers among which are NumPy scalars, or None for other data: each
-    number keeps its own dtype and they promote by PyTorch's table (NumPy's would make int32 scalars
-    int64 and widen int64 with float32 to float64)."""
-    numbers = [data] if isinstance(data, np.generic) else (
-        list(_flat(data)) if isinstance(data, (list, tuple)) else [])
-    if not any(isinstance(x, (np.bool_, np.number)) for x in numbers):
+def _numpy_scalars_dtype(numbers: list, types: set[type]):
+    """PyTorch's dtype for ``numbers`` (the data's elements, of ``types``) when NumPy scalars are
+    among them, else None: each number keeps its own dtype and they promote by PyTorch's table
+    (NumPy's would make int32 scalars int64 and widen int64 with float32 to float64)."""
+    if not any(issubclass(t, (np.bool_, np.number)) for t in types):
         return None
-    if not all(isinstance(x, (np.bool_, np.number, bool, int, float)) for x in numbers):
+    if not all(issubclass(t, (np.bool_, np.number, bool, int, float)) for t in types):
         return None
     result = _number_dtype(numbers[0])
     for number in numbers[1:]:
@@ -163,14 +165,6 @@ def _number_dtype(number):
     if isinstance(number, np.generic):
         return from_numpy_dtype(number.dtype)
     return _scalar_dtype(number)
-
-
-def _has_numpy_float(data) -> bool:
-    if isinstance(data, np.generic):
-        return data.dtype.kind == "f"
-    if isinstance(data, (list, tuple)):
-        return any(isinstance(x, np.floating) for x in _flat(data))
-    return False
 
 
 def _tensors_to_lists(data):

@@ -7,6 +7,7 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     check_non_negative,
+    decay_weights,
     new_state,
     step_counter,
     zeros_like_param,
@@ -48,8 +49,7 @@ class Adadelta(Optimizer):
             new_state(state)["square_avg"] = zeros_like_param(p)
             state["acc_delta"] = zeros_like_param(p)
         step_counter(state)
-        if weight_decay:
-            grad = grad + weight_decay * p._data
+        grad = decay_weights(p._data, grad, lr, weight_decay, decoupled=False)
         square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
         square_avg *= rho
         square_avg += (1 - rho) * grad * grad

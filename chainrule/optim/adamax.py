@@ -7,6 +7,7 @@ import numpy as np
 from chainrule.optim.optimizer import (
     Optimizer,
     check_adam_hyperparameters,
+    decay_weights,
     new_state,
     step_counter,
     zeros_like_param,
@@ -43,8 +44,7 @@ class Adamax(Optimizer):
             new_state(state)["exp_avg"] = zeros_like_param(p)
             state["exp_inf"] = zeros_like_param(p)
         step = step_counter(state)
-        if weight_decay:
-            grad = grad + weight_decay * p._data
+        grad = decay_weights(p._data, grad, lr, weight_decay, decoupled=False)
         exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
         exp_avg += (1 - beta1) * (grad - exp_avg)
         exp_inf *= beta2
