@@ -54,6 +54,12 @@ def spread_row(ours: list[float], theirs: list[float]) -> str:
             f"max {ratios[-1]:.2f} |")
 
 
+def median_and_spread_rows(name: str, ours: list[float], theirs: list[float]) -> list[str]:
+    """The row of the medians of ``alternate_rounds``' times, then the row of their spread."""
+    return [report_row(name, statistics.median(ours), statistics.median(theirs)),
+            spread_row(ours, theirs)]
+
+
 def report_row(name: str, ours: float, theirs: float, unit: float = 1e-3, unit_name: str = "ms") -> str:
     return (f"| {name:<34} | {ours / unit:>10.3f} {unit_name} | {theirs / unit:>10.3f} {unit_name} "
             f"| {theirs / ours:>6.2f} |")

@@ -12,11 +12,9 @@ ops: what it measures is the framework's cost per op.
 
 from __future__ import annotations
 
-import statistics
-
 import numpy as np
 
-from benchmarks._harness import TABLE_HEADER, alternate_rounds, report_row, spread_row, table_main
+from benchmarks._harness import TABLE_HEADER, alternate_rounds, median_and_spread_rows, table_main
 
 N_LETTERS, N_HIDDEN, N_CATEGORIES, NAME_LENGTH = 57, 128, 18, 7
 LEARNING_RATE = 0.005
@@ -71,8 +69,7 @@ def run(quick: bool = False) -> list[str]:
 
     repeats, rounds = (20, 3) if quick else (200, 15)
     ours, theirs = alternate_rounds(build(chainrule), build(torch), repeats, rounds)
-    return [report_row("char-RNN tutorial step (7 letters)", statistics.median(ours), statistics.median(theirs)),
-            spread_row(ours, theirs)]
+    return median_and_spread_rows("char-RNN tutorial step (7 letters)", ours, theirs)
 
 
 def main() -> None:

@@ -8,11 +8,9 @@ issue 14, with the model of ``examples/char_gpt.py``.
 
 from __future__ import annotations
 
-import statistics
-
 import numpy as np
 
-from benchmarks._harness import TABLE_HEADER, alternate_rounds, report_row, spread_row, table_main
+from benchmarks._harness import TABLE_HEADER, alternate_rounds, median_and_spread_rows, table_main
 from examples.char_gpt import gpt_model
 
 VOCAB, BLOCK, BATCH = 65, 64, 12
@@ -44,8 +42,7 @@ def run(quick: bool = False) -> list[str]:
 
     repeats, rounds = (2, 3) if quick else (5, 15)
     ours, theirs = alternate_rounds(build(chainrule), build(torch), repeats, rounds)
-    return [report_row("GPT train step (4x128, batch 12)", statistics.median(ours), statistics.median(theirs)),
-            spread_row(ours, theirs)]
+    return median_and_spread_rows("GPT train step (4x128, batch 12)", ours, theirs)
 
 
 def main() -> None:

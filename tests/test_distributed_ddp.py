@@ -220,6 +220,16 @@ def test_buckets_run_backwards_and_split_by_size_and_dtype():
     assert reducer._bucket_indices(params, bucket_bytes=2**30) == [[4, 3], [2, 1, 0]]
 
 
+def test_reachable_leaves_are_the_leaves_the_outputs_graph_reaches():
+    import chainrule
+    from chainrule.distributed.reducer import reachable_leaves
+
+    a, b, unused, direct = (chainrule.ones(2, requires_grad=True) for _ in range(4))
+    shared = a * 2
+    outputs = {"loss": (shared + b).sum(), "more": [shared.mean(), (direct, unused.detach())]}
+    assert reachable_leaves(outputs) == {id(a), id(b), id(direct)}
+
+
 def test_needs_a_process_group():
     import chainrule
     from chainrule.nn.parallel import DistributedDataParallel

@@ -66,3 +66,13 @@ def test_the_package_configuration_gives_setuptools_nothing_to_warn_about():
     assert [str(warning.message) for warning in caught] == []
     assert distribution.get_name() == "chainrule"
     assert {name.split(".")[0] for name in distribution.packages} == {"chainrule"}
+
+
+def test_the_all_extra_names_every_other_extra_and_the_test_extra_installs_it():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    with open(os.path.join(REPO, "pyproject.toml"), "rb") as handle:
+        extras = tomllib.load(handle)["project"]["optional-dependencies"]
+    (everything,) = extras["all"]
+    assert everything.startswith("chainrule[") and everything.endswith("]")
+    assert set(everything[len("chainrule["):-1].split(",")) == set(extras) - {"all", "test"}
+    assert "chainrule[all]" in extras["test"]

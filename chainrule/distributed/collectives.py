@@ -122,7 +122,7 @@ def broadcast(tensor, src: int | None = None, group: ProcessGroup | None = None,
     pg = resolve(group)
     if pg is None:
         return None
-    root = group_src if group_src is not None else pg.group_rank(src or 0, "broadcast")
+    root = pg.peer_rank(src or 0, group_src, "broadcast")
     array, copy_back = _buffer(tensor)
     return _finish(pg, "broadcast", [pg.comm.Ibcast(array, root=root)], [copy_back], async_op,
                    [tensor])
@@ -135,7 +135,7 @@ def reduce(tensor, dst: int | None = None, op=ReduceOp.SUM, group: ProcessGroup 
     if pg is None:
         return None
     MPI = mpi()
-    root = group_dst if group_dst is not None else pg.group_rank(dst or 0, "reduce")
+    root = pg.peer_rank(dst or 0, group_dst, "reduce")
     array, copy_back = _buffer(tensor)
     mpi_reduction = mpi_op(MPI, op, tensor._data.dtype)
     if pg.rank() == root:
@@ -188,7 +188,7 @@ def gather(tensor, gather_list: list | None = None, dst: int | None = None,
     pg = resolve(group)
     if pg is None:
         return None
-    root = group_dst if group_dst is not None else pg.group_rank(dst or 0, "gather")
+    root = pg.peer_rank(dst or 0, group_dst, "gather")
     array, _ = _buffer(tensor)
     if not _is_root(pg, root, "gather", gather_list, tensor, "gather_list", "destination"):
         return _finish(pg, "gather", [pg.comm.Igather(array, None, root=root)], [], async_op, [])
@@ -205,7 +205,7 @@ def scatter(tensor, scatter_list: list | None = None, src: int | None = None,
     pg = resolve(group)
     if pg is None:
         return None
-    root = group_src if group_src is not None else pg.group_rank(src or 0, "scatter")
+    root = pg.peer_rank(src or 0, group_src, "scatter")
     array, copy_back = _buffer(tensor)
     if _is_root(pg, root, "scatter", scatter_list, tensor, "scatter_list", "source"):
         request = pg.comm.Iscatter(np.stack([part._data for part in scatter_list]), array, root=root)
@@ -331,7 +331,7 @@ def isend(tensor, dst: int | None = None, group: ProcessGroup | None = None, tag
     pg = resolve(group)
     if pg is None:
         return None
-    peer = group_dst if group_dst is not None else pg.group_rank(dst, "send", "destination")
+    peer = pg.peer_rank(dst, group_dst, "send", "destination")
     if peer == pg.rank():
         raise ValueError("Invalid destination rank: destination rank should not be the same as "
                          "the rank of the current process.")

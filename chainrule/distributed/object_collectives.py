@@ -38,7 +38,7 @@ def broadcast_object_list(object_list: list, src: int | None = None, group=None,
     if pg is None:
         return
     MPI = mpi()
-    root = group_src if group_src is not None else pg.group_rank(src or 0, "broadcast")
+    root = pg.peer_rank(src or 0, group_src, "broadcast")
     payload = _encode(list(object_list)) if pg.rank() == root else None
     size = np.array([0 if payload is None else payload.size], dtype=np.int64)
     wait_all(MPI, [pg.comm.Ibcast(size, root=root)], pg.timeout, "broadcast_object_list")
@@ -81,7 +81,7 @@ def gather_object(obj, object_gather_list: list | None = None, dst: int | None =
     if pg is None:
         return
     MPI = mpi()
-    root = group_dst if group_dst is not None else pg.group_rank(dst or 0, "gather")
+    root = pg.peer_rank(dst or 0, group_dst, "gather")
     payload = _encode(obj)
     sizes = np.empty(pg.size(), dtype=np.int64)
     wait_all(MPI, [pg.comm.Igather(np.array([payload.size], dtype=np.int64), sizes, root=root)],
@@ -109,7 +109,7 @@ def scatter_object_list(scatter_object_output_list: list,
     if not scatter_object_output_list:
         raise ValueError("Expected argument scatter_object_output_list to be a list of size at "
                          "least 1.")
-    root = group_src if group_src is not None else pg.group_rank(src or 0, "scatter")
+    root = pg.peer_rank(src or 0, group_src, "scatter")
     objects = [None] * pg.size()
     if pg.rank() == root:
         if scatter_object_input_list is None or len(scatter_object_input_list) != pg.size():

@@ -48,6 +48,12 @@ class ProcessGroup:
             raise RuntimeError(f"{self.backend_class()}::{op}: invalid {role} rank: {global_rank}")
         return self.ranks.index(global_rank)
 
+    def peer_rank(self, global_rank: int | None, group_rank: int | None, op: str,
+                  role: str = "root") -> int:
+        """``group_rank`` when given (torch's ``group_src``/``group_dst``), else the group rank
+        of ``global_rank``."""
+        return group_rank if group_rank is not None else self.group_rank(global_rank, op, role)
+
     def backend_class(self) -> str:
         return "ProcessGroupMPI" if self.backend == "mpi" else "ProcessGroupGloo"
 

@@ -59,13 +59,14 @@ def _bucket_indices(params: list, bucket_bytes: int) -> list[list[int]]:
 def reachable_leaves(outputs) -> set[int]:
     """The ``id`` of every leaf tensor that the autograd graph of ``outputs`` reaches."""
     from chainrule._tensor import Tensor
+    from chainrule.autograd.engine import topological_order
 
-    stack, seen, leaves = [], set(), set()
+    roots, leaves = [], set()
 
     def collect(value) -> None:
         if isinstance(value, Tensor):
             if value.grad_fn is not None:
-                stack.append(value.grad_fn)
+                roots.append(value.grad_fn)
             elif value.requires_grad:
                 leaves.add(id(value))
         elif isinstance(value, dict):
@@ -76,15 +77,10 @@ def reachable_leaves(outputs) -> set[int]:
                 collect(item)
 
     collect(outputs)
-    while stack:
-        node = stack.pop()
-        if node is None or id(node) in seen:
-            continue
-        seen.add(id(node))
+    for node in topological_order(roots):
         variable = getattr(node, "variable", None)
         if variable is not None:
             leaves.add(id(variable))
-        stack.extend(child for child, _ in node.next_functions)
     return leaves
 
 
