@@ -14,14 +14,10 @@ from typing import Any
 import numpy as np
 
 import chainrule
-from chainrule._optional import import_optional
 from chainrule._tensor import Tensor, make_tensor
+from chainrule.vision._pillow import pillow
 
 __all__ = ["make_grid", "save_image", "draw_bounding_boxes"]
-
-
-def _pil(module: str = "PIL.Image"):
-    return import_optional(module, "images", "Image files")
 
 
 def make_grid(tensor: Tensor | list[Tensor], nrow: int = 8, padding: int = 2,
@@ -83,7 +79,7 @@ def save_image(tensor: Tensor | list[Tensor], fp: Any, format: str | None = None
     grid = make_grid(tensor, **kwargs)
     array = grid.detach().numpy().astype(np.float32) * np.float32(255) + np.float32(0.5)
     pixels = np.clip(array, 0, 255).transpose(1, 2, 0).astype(np.uint8)
-    _pil().fromarray(pixels).save(fp, format=format)
+    pillow().fromarray(pixels).save(fp, format=format)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
@@ -105,7 +101,7 @@ def _parse_colors(colors, count: int) -> list:
         raise ValueError(f"If passed as tuple, colors should be an RGB triplet, but got {colors}.")
     else:
         colors = [colors] * count
-    image_color = _pil("PIL.ImageColor")
+    image_color = pillow("PIL.ImageColor")
     return [image_color.getrgb(c) if isinstance(c, str) else tuple(c) for c in colors]
 
 
@@ -138,7 +134,7 @@ def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: list[str] | None =
         raise ValueError(f"Number of boxes ({len(corners)}) and labels ({len(labels)}) mismatch. "
                          f"Please specify labels for each box.")
     colors = _parse_colors(colors, len(corners))
-    image_font = _pil("PIL.ImageFont")
+    image_font = pillow("PIL.ImageFont")
     if font is None:
         if font_size is not None:
             warnings.warn("Argument 'font_size' will be ignored since 'font' is not set.")
@@ -150,8 +146,8 @@ def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: list[str] | None =
         pixels = np.tile(pixels, (3, 1, 1))
     if image.is_floating_point():
         pixels = (pixels * np.float32(255 + 1.0 - 1e-3)).astype(np.uint8)  # as torchvision's to_dtype
-    canvas = _pil().fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
-    draw = _pil("PIL.ImageDraw").Draw(canvas, "RGBA" if fill else None)
+    canvas = pillow().fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
+    draw = pillow("PIL.ImageDraw").Draw(canvas, "RGBA" if fill else None)
     for box, color, label in zip(corners.astype(np.int64).tolist(), colors, labels):
         draw.rectangle(box, width=width, outline=color, fill=color + (100,) if fill else None)
         if label is not None:
