@@ -8,6 +8,7 @@ torch.Size([3, 16, 11])
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
@@ -15,6 +16,7 @@ import numpy as np
 
 import chainrule
 from chainrule._tensor import Tensor, make_tensor
+from chainrule.serialization import atomic_writer
 from chainrule.vision._pillow import pillow
 
 __all__ = ["make_grid", "save_image", "draw_bounding_boxes"]
@@ -75,11 +77,23 @@ def _normalize_in_place(image: Tensor, value_range: tuple[float, float] | None) 
 def save_image(tensor: Tensor | list[Tensor], fp: Any, format: str | None = None,
                **kwargs: Any) -> None:
     """Save ``make_grid(tensor, **kwargs)`` (values in [0, 1]) as an image file (needs Pillow);
-    the format comes from ``fp``'s extension unless ``format`` is given."""
+    the format comes from ``fp``'s extension unless ``format`` is given. A path is written
+    atomically: a failed save leaves the old file as it was."""
     grid = make_grid(tensor, **kwargs)
     array = grid.detach().numpy().astype(np.float32) * np.float32(255) + np.float32(0.5)
     pixels = np.clip(array, 0, 255).transpose(1, 2, 0).astype(np.uint8)
-    pillow().fromarray(pixels).save(fp, format=format)
+    picture = pillow().fromarray(pixels)
+    if not isinstance(fp, (str, os.PathLike)):
+        picture.save(fp, format=format)
+        return
+    if format is None:
+        # Pillow would guess it from the temporary file's name, so it is looked up here.
+        extension = os.path.splitext(fp)[1].lower()
+        format = pillow().registered_extensions().get(extension)
+        if format is None:
+            raise ValueError(f"unknown file extension: {extension}")
+    with atomic_writer(fp) as out:
+        picture.save(out, format=format)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
