@@ -31,9 +31,8 @@ __all__ = ["NotAvailableInChainrule", "run_script", "main_run"]
 
 _USAGE = "usage: python -m chainrule run SCRIPT.py [ARGS ...]"
 
-# Aliased top-level names, and the chainrule module each stands for (None: a bare namespace whose
-# only members are the aliased submodules listed in _SUBMODULE_TARGETS).
-_ROOT_TARGETS: dict[str, str | None] = {"torch": "chainrule", "torchvision": "chainrule.vision"}
+# Aliased top-level names, and the chainrule module each stands for.
+_ROOT_TARGETS: dict[str, str] = {"torch": "chainrule", "torchvision": "chainrule.vision"}
 _SUBMODULE_TARGETS: dict[str, str] = {
     "torchvision.datasets": "chainrule.datasets",
     "torchvision.transforms": "chainrule.transforms",
@@ -61,7 +60,7 @@ def _missing_message(name: str) -> str:
     return f"{name} is not available in chainrule"
 
 
-def _target_of(fullname: str) -> str | None:
+def _target_of(fullname: str) -> str:
     """The chainrule module that ``fullname`` (``torch.x.y`` or ``torchvision.x``) stands for."""
     if fullname in _SUBMODULE_TARGETS:
         return _SUBMODULE_TARGETS[fullname]
@@ -70,31 +69,27 @@ def _target_of(fullname: str) -> str | None:
         if fullname.startswith(alias + "."):
             return target + fullname[len(alias):]
     base = _ROOT_TARGETS[root]
-    if base is None:
-        return None
     return f"{base}.{rest}" if rest else base
 
 
 class _TorchProxy(types.ModuleType):
     """A chainrule module seen under its torch name."""
 
-    def __init__(self, name: str, target: types.ModuleType | None) -> None:
-        super().__init__(name, getattr(target, "__doc__", None))
+    def __init__(self, name: str, target: types.ModuleType) -> None:
+        super().__init__(name, target.__doc__)
         object.__setattr__(self, "_chainrule_target", target)
 
     def __getattr__(self, attr: str):
         if attr.startswith("__") and attr.endswith("__"):
             raise AttributeError(attr)
-        target = self._chainrule_target
         fullname = f"{self.__name__}.{attr}"
-        if target is not None:
-            try:
-                value = getattr(target, attr)
-            except (AttributeError, ImportError):
-                value = None
-            else:
-                if not isinstance(value, types.ModuleType):
-                    return value
+        try:
+            value = getattr(self._chainrule_target, attr)
+        except (AttributeError, ImportError):
+            pass
+        else:
+            if not isinstance(value, types.ModuleType):
+                return value
         # A submodule: go through the import system so it, too, is proxied (``torch.nn.Linear``
         # without ``import torch.nn``).
         try:
@@ -103,15 +98,10 @@ class _TorchProxy(types.ModuleType):
             raise NotAvailableInChainrule(_missing_message(fullname)) from None
 
     def __dir__(self):
-        names = set(super().__dir__())
-        if self._chainrule_target is not None:
-            names.update(dir(self._chainrule_target))
-        return sorted(names)
+        return sorted({*super().__dir__(), *dir(self._chainrule_target)})
 
     def __repr__(self) -> str:
-        target = self._chainrule_target
-        shown = target.__name__ if target is not None else "chainrule"
-        return f"<module '{self.__name__}' (aliased to '{shown}')>"
+        return f"<module '{self.__name__}' (aliased to '{self._chainrule_target.__name__}')>"
 
 
 class _TorchAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
@@ -125,10 +115,6 @@ class _TorchAliasFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def create_module(self, spec):
         target_name = _target_of(spec.name)
-        if target_name is None:
-            if spec.name in _ROOT_TARGETS:
-                return _TorchProxy(spec.name, None)
-            raise MissingTorchModule(_missing_message(spec.name))
         try:
             target = importlib.import_module(target_name)
         except ModuleNotFoundError as error:

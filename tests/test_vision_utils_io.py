@@ -111,3 +111,22 @@ def test_io_errors(tmp_path):
     (tmp_path / "bad.png").write_bytes(b"not an image")
     with pytest.raises(RuntimeError, match="Unsupported image file"):
         vio.read_image(tmp_path / "bad.png")
+
+
+def test_save_image_to_a_path_is_atomic_and_names_an_unknown_extension(tmp_path, monkeypatch):
+    path = tmp_path / "grid.png"
+    path.write_bytes(b"old picture")
+
+    def write_half_then_fail(image, fp, filename):
+        fp.write(b"half a picture")
+        raise OSError("disk full")
+
+    Image.init()  # registers Pillow's own PNG writer first, so it does not replace this one
+    monkeypatch.setitem(Image.SAVE, "PNG", write_half_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        utils.save_image(chainrule.zeros(3, 2, 2), path)
+    assert path.read_bytes() == b"old picture"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png"]
+    with pytest.raises(ValueError, match="unknown file extension: .xyz"):
+        utils.save_image(chainrule.zeros(3, 2, 2), tmp_path / "grid.xyz")
+    assert not (tmp_path / "grid.xyz").exists()

@@ -16,10 +16,10 @@ from enum import Enum
 import numpy as np
 
 import chainrule
-from chainrule._optional import import_optional
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.serialization import atomic_writer
 from chainrule.transforms.functional import pil_to_tensor
+from chainrule.vision._pillow import pillow
 
 __all__ = ["ImageReadMode", "read_file", "write_file", "decode_image",
            "read_image", "encode_png", "write_png"]
@@ -39,10 +39,6 @@ class ImageReadMode(Enum):
 
 _PIL_MODES = {ImageReadMode.GRAY: "L", ImageReadMode.GRAY_ALPHA: "LA",
               ImageReadMode.RGB: "RGB", ImageReadMode.RGB_ALPHA: "RGBA"}
-
-
-def _image_module():
-    return import_optional("PIL.Image", "images", "Image files")
 
 
 def read_file(path: str | os.PathLike) -> Tensor:
@@ -76,14 +72,14 @@ def decode_image(input: Tensor | str | os.PathLike, mode: ImageReadMode | str =
     if input.dtype != chainrule.uint8 or input.dim() != 1:
         raise RuntimeError(f"Expected a non empty 1-dimensional tensor of dtype uint8, got "
                            f"{input.dim()}-D {input.dtype}")
-    image_module = _image_module()
+    image_module = pillow()
     try:
         picture = image_module.open(io.BytesIO(input.numpy().tobytes()))
         picture.load()
     except (OSError, image_module.UnidentifiedImageError) as error:
         raise RuntimeError(f"Unsupported image file: {error}") from error
     if apply_exif_orientation:
-        picture = import_optional("PIL.ImageOps", "images", "Image files").exif_transpose(picture)
+        picture = pillow("PIL.ImageOps").exif_transpose(picture)
     mode = _read_mode(mode)
     if mode is ImageReadMode.UNCHANGED:
         if picture.mode == "P":
@@ -112,7 +108,7 @@ def encode_png(input: Tensor, compression_level: int = 6) -> Tensor:
     if not 0 <= compression_level <= 9:
         raise RuntimeError("Compression level should be between 0 and 9")
     pixels = input.numpy().transpose(1, 2, 0)
-    picture = _image_module().fromarray(np.ascontiguousarray(pixels[:, :, 0] if input.size(0) == 1
+    picture = pillow().fromarray(np.ascontiguousarray(pixels[:, :, 0] if input.size(0) == 1
                                                              else pixels))
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", compress_level=compression_level)

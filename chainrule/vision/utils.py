@@ -8,20 +8,18 @@ torch.Size([3, 16, 11])
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from typing import Any
 
 import numpy as np
 
 import chainrule
-from chainrule._optional import import_optional
 from chainrule._tensor import Tensor, make_tensor
+from chainrule.serialization import atomic_writer
+from chainrule.vision._pillow import pillow
 
 __all__ = ["make_grid", "save_image", "draw_bounding_boxes"]
-
-
-def _pil(module: str = "PIL.Image"):
-    return import_optional(module, "images", "Image files")
 
 
 def make_grid(tensor: Tensor | list[Tensor], nrow: int = 8, padding: int = 2,
@@ -79,11 +77,23 @@ def _normalize_in_place(image: Tensor, value_range: tuple[float, float] | None) 
 def save_image(tensor: Tensor | list[Tensor], fp: Any, format: str | None = None,
                **kwargs: Any) -> None:
     """Save ``make_grid(tensor, **kwargs)`` (values in [0, 1]) as an image file (needs Pillow);
-    the format comes from ``fp``'s extension unless ``format`` is given."""
+    the format comes from ``fp``'s extension unless ``format`` is given. A path is written
+    atomically: a failed save leaves the old file as it was."""
     grid = make_grid(tensor, **kwargs)
     array = grid.detach().numpy().astype(np.float32) * np.float32(255) + np.float32(0.5)
     pixels = np.clip(array, 0, 255).transpose(1, 2, 0).astype(np.uint8)
-    _pil().fromarray(pixels).save(fp, format=format)
+    picture = pillow().fromarray(pixels)
+    if not isinstance(fp, (str, os.PathLike)):
+        picture.save(fp, format=format)
+        return
+    if format is None:
+        # Pillow would guess it from the temporary file's name, so it is looked up here.
+        extension = os.path.splitext(fp)[1].lower()
+        format = pillow().registered_extensions().get(extension)
+        if format is None:
+            raise ValueError(f"unknown file extension: {extension}")
+    with atomic_writer(fp) as out:
+        picture.save(out, format=format)
 
 
 def _palette(count: int) -> list[tuple[int, int, int]]:
@@ -105,7 +115,7 @@ def _parse_colors(colors, count: int) -> list:
         raise ValueError(f"If passed as tuple, colors should be an RGB triplet, but got {colors}.")
     else:
         colors = [colors] * count
-    image_color = _pil("PIL.ImageColor")
+    image_color = pillow("PIL.ImageColor")
     return [image_color.getrgb(c) if isinstance(c, str) else tuple(c) for c in colors]
 
 
@@ -138,7 +148,7 @@ def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: list[str] | None =
         raise ValueError(f"Number of boxes ({len(corners)}) and labels ({len(labels)}) mismatch. "
                          f"Please specify labels for each box.")
     colors = _parse_colors(colors, len(corners))
-    image_font = _pil("PIL.ImageFont")
+    image_font = pillow("PIL.ImageFont")
     if font is None:
         if font_size is not None:
             warnings.warn("Argument 'font_size' will be ignored since 'font' is not set.")
@@ -150,8 +160,8 @@ def draw_bounding_boxes(image: Tensor, boxes: Tensor, labels: list[str] | None =
         pixels = np.tile(pixels, (3, 1, 1))
     if image.is_floating_point():
         pixels = (pixels * np.float32(255 + 1.0 - 1e-3)).astype(np.uint8)  # as torchvision's to_dtype
-    canvas = _pil().fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
-    draw = _pil("PIL.ImageDraw").Draw(canvas, "RGBA" if fill else None)
+    canvas = pillow().fromarray(np.ascontiguousarray(pixels.transpose(1, 2, 0)))
+    draw = pillow("PIL.ImageDraw").Draw(canvas, "RGBA" if fill else None)
     for box, color, label in zip(corners.astype(np.int64).tolist(), colors, labels):
         draw.rectangle(box, width=width, outline=color, fill=color + (100,) if fill else None)
         if label is not None:
