@@ -177,9 +177,7 @@ def _apply_node(node: Node, grads: list, buffers: dict, retain_graph: bool) -> N
         for i, (shape, dtype) in enumerate(node._output_meta):
             if grads[i] is None:
                 grads[i] = make_tensor(np.zeros(shape, dtype))
-    results = node._function.backward(node, *grads)
-    if not isinstance(results, tuple):
-        results = (results,)
+    results = _call_backward(node, grads)
     edges = node.next_functions
     if len(results) != len(edges):
         if len(results) > len(edges) and all(r is None for r in results[len(edges):]):
@@ -204,6 +202,18 @@ def _apply_node(node: Node, grads: list, buffers: dict, retain_graph: bool) -> N
         slots[nr] = grad if slots[nr] is None else slots[nr] + grad
     if not retain_graph:
         node._release()
+
+
+def _call_backward(node: Node, grads: list) -> tuple:
+    """The node's gradients: its array form (``backward_arrays``) when no graph is recorded."""
+    function = node._function
+    if state.enabled or function.backward_arrays is None:
+        results = function.backward(node, *grads)
+        return results if isinstance(results, tuple) else (results,)
+    results = function.backward_arrays(node, *(None if g is None else g._data for g in grads))
+    if not isinstance(results, tuple):
+        results = (results,)
+    return tuple(None if r is None else make_tensor(r) for r in results)
 
 
 def _store_grad(tensor: Tensor, grad: Tensor, create_graph: bool, ownership: _GradOwnership) -> None:

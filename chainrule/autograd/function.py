@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import re
 import traceback
+from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -243,6 +244,12 @@ class Function:
         # The node class names the module of its Function, so type(grad_fn) leads to the source.
         cls._backward_cls = type(name, (BackwardNode,), {
             "_function": cls, "_forward_cls": cls, "__module__": cls.__module__})
+
+    # Optional: the same gradient as ``backward``, on NumPy arrays in and out (``None`` for
+    # no gradient). The engine calls it instead of ``backward`` when no graph of the backward
+    # is recorded (no ``create_graph``); ``backward`` stays the definition, written with
+    # differentiable ops. tests/test_backward_arrays.py checks that the two agree.
+    backward_arrays: ClassVar[Callable | None] = None
 
     # PyTorch's newer style: ``forward(*args)`` takes no ctx, and ``setup_context(ctx,
     # inputs, output)`` saves what backward needs. A subclass that defines it gets that style.

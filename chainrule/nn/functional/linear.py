@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, make_tensor
+from chainrule._ops._util import Tensor, _type_label
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import state
 
 __all__ = ["linear", "bilinear"]
 
@@ -67,9 +66,6 @@ class _Linear(Function):
     def backward(ctx, grad):
         input, weight = ctx.saved_tensors
         needs_input, needs_weight, needs_bias = (ctx.needs_input_grad + (False,))[:3]
-        if not state.enabled:
-            return _linear_grads_of_arrays(input._data, weight._data, grad._data, needs_input,
-                                           needs_weight, needs_bias)
         grad_input = grad_weight = grad_bias = None
         if needs_input:
             grad_input = grad.matmul(weight)
@@ -82,19 +78,22 @@ class _Linear(Function):
                 grad_bias = grad_2d.sum(0)
         return grad_input, grad_weight, grad_bias
 
-
-def _linear_grads_of_arrays(x, w, g, needs_input, needs_weight, needs_bias):
-    """The same three products on plain arrays, for a backward that records no graph
-    (the common case: the per-op cost of going through chainrule ops is most of a small step)."""
-    g2 = g.reshape(-1, g.shape[-1]) if g.ndim != 2 else g
-    grad_input = make_tensor(np.matmul(g, w)) if needs_input else None
-    grad_weight = grad_bias = None
-    if needs_weight:
-        x2 = x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x
-        grad_weight = make_tensor(np.matmul(g2.T, x2))
-    if needs_bias:
-        grad_bias = make_tensor(g2.sum(0))
-    return grad_input, grad_weight, grad_bias
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        # The same three products on arrays, flattened to one matrix product each.
+        input, weight = ctx.saved_tensors
+        needs_input, needs_weight, needs_bias = (ctx.needs_input_grad + (False,))[:3]
+        x, w = input._data, weight._data
+        g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
+        grad_input = grad_weight = grad_bias = None
+        if needs_input:
+            grad_input = (np.matmul(g2, w).reshape(grad.shape[:-1] + w.shape[1:]) if grad.ndim > 2
+                          else np.matmul(grad, w))
+        if needs_weight:
+            grad_weight = np.matmul(g2.T, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
+        if needs_bias:
+            grad_bias = g2.sum(0)
+        return grad_input, grad_weight, grad_bias
 
 
 class Addmm(_Linear):
