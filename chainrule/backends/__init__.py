@@ -2,6 +2,6 @@
 as plain flags (``torch.backends.cudnn.deterministic = True`` works and changes nothing), and
 ``native``, the switch for chainrule's own optional compiled kernels."""
 
-from chainrule.backends import cuda, cudnn, mps, native
+from chainrule.backends import cpu, cuda, cudnn, mps, native
 
-__all__ = ["cuda", "cudnn", "mps", "native"]
+__all__ = ["cpu", "cuda", "cudnn", "mps", "native"]
