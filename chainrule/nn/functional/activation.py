@@ -23,7 +23,7 @@ from chainrule._ops._util import Tensor, check_float_or_raise, make_tensor, norm
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.unary import erf_array, relu_, sigmoid, tanh
 from chainrule.autograd.function import Function
-from chainrule.backends import native
+from chainrule.backends.cpu import activation as cpu_activation
 
 __all__ = ["relu", "relu_", "relu6", "leaky_relu", "leaky_relu_", "elu", "elu_", "selu", "celu",
            "gelu", "silu", "mish", "softplus", "softsign", "softmax", "softmin", "log_softmax",
@@ -225,15 +225,6 @@ def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tenso
 
 
 # ---------------------------------------------------------------- smooth gates
-def _gelu_kernels(x: np.ndarray, *others: np.ndarray):
-    """The compiled kernels for these arrays, or ``None`` (switched off, not built, too small
-    to pay for the call, or not laid out as the kernels need)."""
-    if x.size < unary.NATIVE_MIN_SIZE or not all(
-            a.flags.c_contiguous and a.dtype == x.dtype and a.shape == x.shape for a in (x, *others)):
-        return None
-    return native.kernels(x.dtype)
-
-
 def _normal_cdf(x: np.ndarray) -> np.ndarray:
     """``Phi(x) = (1 + erf(x / sqrt(2))) / 2``. In float32 erf is Abramowitz and Stegun's 7.1.26
     (absolute error below 1.5e-7, what PyTorch's vectorised CPU erf and the compiled kernel
@@ -286,11 +277,9 @@ class Gelu(Function):
         ctx.save_for_backward(a)
         ctx.approximate = approximate
         x = a._data
-        kernels = _gelu_kernels(x)
-        if kernels is not None:
-            out = np.empty_like(x)
-            kernels.gelu(x, out, x.size, approximate == "tanh")
-            return out
+        compiled = cpu_activation.gelu(x, approximate)
+        if compiled is not None:
+            return compiled
         if approximate == "tanh":
             return x * 0.5 * (1 + np.tanh(_tanh_inner(x)[0]))
         return x * _normal_cdf(x)
@@ -299,6 +288,17 @@ class Gelu(Function):
     def backward(ctx, grad):
         (x,) = ctx.saved_tensors
         return GeluGrad.apply(grad, x, ctx.approximate), None
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return _gelu_grad_of_arrays(grad, x._data, ctx.approximate), None
+
+
+def _gelu_grad_of_arrays(grad: np.ndarray, x: np.ndarray, approximate: str) -> np.ndarray:
+    """``grad * gelu'(x)`` on arrays."""
+    compiled = cpu_activation.gelu_grad(grad, x, approximate)
+    return compiled if compiled is not None else grad * _gelu_slope(x, approximate)
 
 
 class GeluGrad(Function):
@@ -311,13 +311,7 @@ class GeluGrad(Function):
     def forward(ctx, grad, x, approximate):
         ctx.save_for_backward(grad, x)
         ctx.approximate = approximate
-        g, data = grad._data, x._data
-        kernels = _gelu_kernels(data, g)
-        if kernels is None:
-            return g * _gelu_slope(data, approximate)
-        out = np.empty_like(data)
-        kernels.gelu_grad(data, g, out, data.size, approximate == "tanh")
-        return out
+        return _gelu_grad_of_arrays(grad._data, x._data, approximate)
 
     @staticmethod
     def backward(ctx, gg):

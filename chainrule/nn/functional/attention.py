@@ -30,7 +30,6 @@ import numpy as np
 from chainrule._ops._util import Tensor, broadcast_error, make_tensor
 from chainrule._ops.selection import _C_TYPE_NAMES
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import state
 from chainrule.nn.functional.activation import softmax
 from chainrule.nn.functional.dropout import scaled_keep_mask
 
@@ -93,15 +92,16 @@ class ScaledDotProductAttention(Function):
     @staticmethod
     def backward(ctx, grad):
         query, key, value, bias = ctx.saved_tensors
-        if state.enabled:  # create_graph: the probabilities must be a function of query and key
-            probs = _probabilities_of_tensors(query, key, bias, ctx.scale)
-            keep = None if ctx.keep is None else make_tensor(ctx.keep)
-            grads = attention_grads(query, key, value, probs, keep, grad, ctx.scale)
-        else:
-            arrays = attention_grads(query._data, key._data, value._data, ctx.probs, ctx.keep,
-                                     grad._data, ctx.scale)
-            grads = tuple(make_tensor(a) for a in arrays)
-        return grads + (None, None)
+        # The probabilities rebuilt as a function of query and key, for a second derivative.
+        probs = _probabilities_of_tensors(query, key, bias, ctx.scale)
+        keep = None if ctx.keep is None else make_tensor(ctx.keep)
+        return attention_grads(query, key, value, probs, keep, grad, ctx.scale) + (None, None)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        query, key, value, _ = ctx.saved_tensors
+        return attention_grads(query._data, key._data, value._data, ctx.probs, ctx.keep, grad,
+                               ctx.scale) + (None, None)
 
 
 class ScaledDotProductAttentionMath(ScaledDotProductAttention):

@@ -28,7 +28,6 @@ from chainrule._ops._util import broadcast_error
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import state
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -363,18 +362,21 @@ class CrossEntropyIndices(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        input, _ = ctx.saved_tensors
+        return _cross_entropy_grad_graph(ctx.terms, input, grad, ctx.input_shape), None
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
         terms = ctx.terms
-        input, probs = ctx.saved_tensors
-        if state.enabled:
-            return _cross_entropy_grad_graph(terms, input, grad, ctx.input_shape), None
-        nll, smooth = terms.row_coefficients(grad._data)
+        _, probs = ctx.saved_tensors
+        nll, smooth = terms.row_coefficients(grad)
         p = probs._data
         result = p * (nll + smooth * _total_class_weight(terms))[:, None]
         result[np.arange(len(terms.safe)), terms.safe] -= nll
         if terms.smoothing:
             w = terms.class_weight
             result -= smooth[:, None] * (w if w is not None else 1.0)
-        return make_tensor(_restore_layout(result, ctx.input_shape)), None
+        return _restore_layout(result, ctx.input_shape), None
 
 
 class CrossEntropyIndices2d(CrossEntropyIndices):

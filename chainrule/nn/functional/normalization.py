@@ -29,8 +29,7 @@ from chainrule._ops._util import Tensor, make_tensor
 from chainrule._ops.arithmetic import div
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
-from chainrule.autograd.grad_mode import state
-from chainrule.backends import native
+from chainrule.backends.cpu import normalization as cpu_normalization
 from chainrule.nn.functional.dropout import NativeDropout, check_probability, scaled_keep_mask
 from chainrule.nn.functional.padding import pad
 from chainrule.nn.functional.pooling import avg_pool2d
@@ -69,48 +68,71 @@ class Normalize(Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, layout, stats=None):
-        x_hat, mean, var = layout.standardize(x._data)
+        data = x._data
+        w, b = (None if p is None else p._data for p in (weight, bias))
+        ctx.save_for_backward(x, weight)
+        ctx.layout, ctx.bias_shape = layout, None if b is None else b.shape
+        compiled = None if stats is not None else cpu_normalization.layer_norm(data, w, b, layout)
+        if compiled is not None:
+            out, ctx.x_hat, ctx.invstd = compiled
+            return out
+        x_hat, mean, var = layout.standardize(data)
         if stats is not None:
             stats.extend((mean, var))
-        ctx.save_for_backward(x, weight)
-        ctx.layout = layout
-        ctx.bias_shape = None if bias is None else bias._data.shape
         ctx.x_hat = x_hat
         ctx.invstd = 1.0 / np.sqrt(var + np.asarray(layout.eps, var.dtype))
         out = x_hat
-        if weight is not None:
-            out = out * weight._data.reshape(layout.affine_shape)
-        if bias is not None:
-            out = out + bias._data.reshape(layout.affine_shape)
+        if w is not None:
+            out = out * w.reshape(layout.affine_shape)
+        if b is not None:
+            out = out + b.reshape(layout.affine_shape)
         return out if out is not x_hat else x_hat.copy()
 
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
         layout = ctx.layout
-        axes = layout.stats_axes
-        needs_x, needs_w, needs_b = ctx.needs_input_grad
-        if state.enabled:
-            # create_graph: rebuild the statistics from x with recorded ops, so that
-            # second derivatives see how x_hat and invstd depend on x.
-            grouped = x.reshape(layout.stats_shape)
-            centered = grouped - grouped.mean(axes, keepdim=True)
-            invstd = ((centered * centered).mean(axes, keepdim=True) + layout.eps).rsqrt()
-            x_hat = (centered * invstd).reshape(x.shape)
-        else:
-            invstd, x_hat = make_tensor(ctx.invstd), make_tensor(ctx.x_hat)
-        reduce = layout.affine_axes()
-        grad_w = (grad * x_hat).sum(reduce).reshape(weight.shape) if needs_w else None
-        grad_b = grad.sum(reduce).reshape(ctx.bias_shape) if needs_b else None
-        grad_x = None
-        if needs_x:
-            g_hat = grad if weight is None else grad * weight.reshape(layout.affine_shape)
-            g_hat = g_hat.reshape(layout.stats_shape)
-            x_hat_g = x_hat.reshape(layout.stats_shape)
-            grad_x = invstd * (g_hat - g_hat.mean(axes, keepdim=True)
-                               - x_hat_g * (g_hat * x_hat_g).mean(axes, keepdim=True))
-            grad_x = grad_x.reshape(x.shape)
+        # The statistics rebuilt from x with recorded ops, so that a second derivative sees how
+        # x_hat and invstd depend on x.
+        grouped = x.reshape(layout.stats_shape)
+        centered = grouped - grouped.mean(layout.stats_axes, keepdim=True)
+        invstd = ((centered * centered).mean(layout.stats_axes, keepdim=True) + layout.eps).rsqrt()
+        x_hat = (centered * invstd).reshape(x.shape)
+        grad_w, grad_b = _affine_grads(ctx, grad, x_hat, weight)
+        grad_x = _input_grad(grad, x_hat, invstd, weight, layout) if ctx.needs_input_grad[0] else None
         return grad_x, grad_w, grad_b
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        _, weight = ctx.saved_tensors
+        w = None if weight is None else weight._data
+        grad_w, grad_b = _affine_grads(ctx, grad, ctx.x_hat, w)
+        grad_x = None
+        if ctx.needs_input_grad[0]:
+            grad_x = cpu_normalization.layer_norm_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout)
+            if grad_x is None:
+                grad_x = _input_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout)
+        return grad_x, grad_w, grad_b
+
+
+def _affine_grads(ctx, grad, x_hat, weight) -> tuple:
+    """The gradients of weight and bias (arrays or tensors alike), ``None`` where not needed."""
+    _, needs_w, needs_b = ctx.needs_input_grad
+    reduce = ctx.layout.affine_axes()
+    grad_w = (grad * x_hat).sum(reduce).reshape(weight.shape) if needs_w else None
+    grad_b = grad.sum(reduce).reshape(ctx.bias_shape) if needs_b else None
+    return grad_w, grad_b
+
+
+def _input_grad(grad, x_hat, invstd, weight, layout: NormLayout):
+    """The closed form of the module docstring, with ``dx_hat = grad * weight`` and the means over
+    the statistics' axes (arrays or tensors alike)."""
+    g_hat = (grad if weight is None else grad * weight.reshape(layout.affine_shape)).reshape(layout.stats_shape)
+    x_hat = x_hat.reshape(layout.stats_shape)
+    axes, stats_shape = layout.stats_axes, invstd.shape
+    grad_x = invstd * (g_hat - g_hat.mean(axes).reshape(stats_shape)
+                       - x_hat * (g_hat * x_hat).mean(axes).reshape(stats_shape))
+    return grad_x.reshape(grad.shape)
 
 
 class BatchNorm(Normalize):
@@ -119,65 +141,6 @@ class BatchNorm(Normalize):
 
 class LayerNorm(Normalize):
     node_name = "NativeLayerNormBackward0"
-
-    @staticmethod
-    def forward(ctx, x, weight, bias, layout, stats=None):
-        kernels = _layer_norm_kernels(x._data, weight, bias)
-        if kernels is None:
-            return Normalize.forward(ctx, x, weight, bias, layout, stats)
-        data = x._data
-        out, x_hat = np.empty_like(data), np.empty_like(data)
-        invstd = np.empty(tuple(1 if d in layout.stats_axes else s for d, s in enumerate(data.shape)),
-                          data.dtype)
-        kernels.layer_norm(data, *(None if p is None else p._data for p in (weight, bias)),
-                           out, x_hat, invstd, invstd.size, data.size // invstd.size, layout.eps)
-        ctx.save_for_backward(x, weight)
-        ctx.layout, ctx.x_hat, ctx.invstd = layout, x_hat, invstd
-        ctx.bias_shape = None if bias is None else bias._data.shape
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        if state.enabled or grad._data.size == 0:  # create_graph: the form that records ops
-            return Normalize.backward(ctx, grad)
-        return _layer_norm_grads_of_arrays(ctx, grad._data)
-
-
-def _layer_norm_grads_of_arrays(ctx, grad: np.ndarray) -> tuple:
-    """``Normalize``'s closed-form gradient on plain arrays, for a backward that records no
-    graph: layer norm's statistics and affine parameters span the same trailing axes, so
-    every reduction is along the rows of a 2-d view, with no tensor made per step."""
-    x, weight = ctx.saved_tensors
-    needs_x, needs_w, needs_b = ctx.needs_input_grad
-    rows = ctx.invstd.size  # one mean and variance per row
-    g = grad.reshape(rows, -1)
-    x_hat = ctx.x_hat.reshape(rows, -1)
-    grad_w = make_tensor((g * x_hat).sum(0).reshape(weight._data.shape)) if needs_w else None
-    grad_b = make_tensor(g.sum(0).reshape(ctx.bias_shape)) if needs_b else None
-    grad_x = None
-    kernels = _layer_norm_kernels(grad, weight) if grad.dtype == x_hat.dtype else None
-    if needs_x and kernels is not None:
-        grad_x = np.empty_like(x_hat)
-        kernels.layer_norm_grad(g, x_hat, ctx.invstd, None if weight is None else weight._data,
-                                grad_x, rows, x_hat.shape[1])
-        grad_x = make_tensor(grad_x.reshape(x._data.shape))
-    elif needs_x:
-        if weight is not None:
-            g = g * weight._data.reshape(1, -1)
-        grad_x = g - g.mean(1, keepdims=True)
-        grad_x -= x_hat * (g * x_hat).mean(1, keepdims=True)
-        grad_x *= ctx.invstd.reshape(rows, 1)
-        grad_x = make_tensor(grad_x.reshape(x._data.shape))
-    return grad_x, grad_w, grad_b
-
-
-def _layer_norm_kernels(x: np.ndarray, *params: Tensor | None):
-    """The compiled kernels for a contiguous, non-empty input whose parameters (if any) are
-    contiguous and of its dtype; ``None`` otherwise or when they are switched off."""
-    if x.size == 0 or not x.flags.c_contiguous or not all(
-            p is None or (p._data.flags.c_contiguous and p._data.dtype == x.dtype) for p in params):
-        return None
-    return native.kernels(x.dtype)
 
 
 class GroupNorm(Normalize):
