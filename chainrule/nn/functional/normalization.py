@@ -119,8 +119,12 @@ def _affine_grads(ctx, grad, x_hat, weight) -> tuple:
     """The gradients of weight and bias (arrays or tensors alike), ``None`` where not needed."""
     _, needs_w, needs_b = ctx.needs_input_grad
     reduce = ctx.layout.affine_axes()
-    grad_w = (grad * x_hat).sum(reduce).reshape(weight.shape) if needs_w else None
-    grad_b = grad.sum(reduce).reshape(ctx.bias_shape) if needs_b else None
+
+    def summed(a):  # an empty ``reduce`` (the parameters span the whole input) sums nothing
+        return a.sum(reduce) if reduce else a
+
+    grad_w = summed(grad * x_hat).reshape(weight.shape) if needs_w else None
+    grad_b = summed(grad).reshape(ctx.bias_shape) if needs_b else None
     return grad_w, grad_b
 
 
