@@ -41,18 +41,36 @@ def _transposed(x):
     return x.swapaxes(-1, -2)
 
 
-def attention_grads(query, key, value, probs, keep, grad, scale: float) -> tuple:
-    """Gradients of ``(probs * keep) @ value`` for query, key, value and the additive mask, where
-    ``probs = softmax(query @ key.T * scale + mask)``: arrays or tensors (then differentiable)."""
+def attention_grads(query, key, value, probs, keep, grad, scale: float, out=(None,) * 3) -> tuple:
+    """Gradients of ``(probs * keep) @ value`` for query, key, value and the additive
+    mask, where ``probs = softmax(query @ key.T * scale + mask)``: arrays or tensors (then
+    differentiable). ``out`` may hold arrays to write the first three into."""
     weights = probs if keep is None else probs * keep
-    grad_value = _transposed(weights) @ grad
+    grad_value = _product(_transposed(weights), grad, out[2])
     grad_probs = grad @ _transposed(value)
     if keep is not None:
         grad_probs = grad_probs * keep
-    grad_scores = probs * (grad_probs - (grad_probs * probs).sum(-1)[..., None])
-    grad_query = grad_scores @ key * scale
-    grad_key = _transposed(grad_scores) @ query * scale
+    grad_scores = probs * (grad_probs - _row_dot(grad_probs, probs)[..., None])
+    grad_query = _product(grad_scores, key, out[0], scale)
+    grad_key = _product(_transposed(grad_scores), query, out[1], scale)
     return grad_query, grad_key, grad_value, grad_scores
+
+
+def _product(a, b, out=None, scale: float | None = None):
+    """``a @ b`` (times ``scale``), written into the array ``out`` if given."""
+    if out is None:
+        return a @ b if scale is None else a @ b * scale
+    np.matmul(a, b, out=out)
+    if scale is not None:
+        out *= scale
+    return out
+
+
+def _row_dot(a, b):
+    """``(a * b).sum(-1)``; on arrays in one pass (einsum), without the product in memory."""
+    if isinstance(a, np.ndarray):
+        return np.einsum("...ij,...ij->...i", a, b)
+    return (a * b).sum(-1)
 
 
 def _probabilities_of_arrays(scores: np.ndarray) -> np.ndarray:
@@ -60,7 +78,7 @@ def _probabilities_of_arrays(scores: np.ndarray) -> np.ndarray:
     row_max = scores.max(axis=-1, keepdims=True, initial=-np.inf)
     row_max[~np.isfinite(row_max)] = 0
     exps = np.exp(scores - row_max)
-    totals = exps.sum(axis=-1, keepdims=True)
+    totals = np.einsum("...ij->...i", exps)[..., None]  # as exps.sum(-1), in a third of the time
     totals[totals == 0] = 1
     return exps / totals
 
@@ -99,9 +117,12 @@ class ScaledDotProductAttention(Function):
 
     @staticmethod
     def backward_arrays(ctx, grad):
-        query, key, value, _ = ctx.saved_tensors
-        return attention_grads(query._data, key._data, value._data, ctx.probs, ctx.keep, grad,
-                               ctx.scale) + (None, None)
+        query, key, value = (t._data for t in ctx.saved_tensors[:3])
+        # Each input's gradient laid out in memory like the input, as PyTorch's flash attention
+        # does: for heads split off a wider tensor, what flows back is then a view, not a copy.
+        batch = ctx.probs.shape[:-2]
+        out = tuple(np.empty_like(t) if t.shape[:-2] == batch else None for t in (query, key, value))
+        return attention_grads(query, key, value, ctx.probs, ctx.keep, grad, ctx.scale, out) + (None, None)
 
 
 class ScaledDotProductAttentionMath(ScaledDotProductAttention):
