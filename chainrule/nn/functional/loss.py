@@ -2,11 +2,10 @@
 
 Every loss computes its per-element values with NumPy, then reduces them
 (``reduction='mean' | 'sum' | 'none'``). Backward formulas are written with
-chainrule ops, so second derivatives work, except in the hot path:
-``cross_entropy`` with class indices is a single fused op whose backward is the
-closed form ``(softmax - one_hot) * scale`` in NumPy, unless a higher-order
-graph is being built (``create_graph=True``), where the same formula runs on
-tensors.
+chainrule ops, so second derivatives work. ``cross_entropy`` with class indices
+is a single fused op whose backward is the closed form
+``(softmax - one_hot) * scale``; its ``backward_arrays`` computes the same on
+NumPy arrays, which the engine runs when no graph of the backward is recorded.
 
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
