@@ -64,6 +64,12 @@ def _cross_entropy(shapes: tuple, target_shape: tuple, **kwargs) -> Case:
     return Case(name, shapes, run)
 
 
+def _heads(qkv):
+    """Query, key and value of 2 heads of width 3, split off one ``(N, L, 18)`` tensor (nanoGPT's)."""
+    batch, length, _ = qkv.shape
+    return tuple(t.reshape(batch, length, 2, 3).transpose(1, 2) for t in qkv.split(6, -1))
+
+
 def _causal_float_mask(length: int):
     return np.triu(np.full((length, length), -np.inf), 1)
 
@@ -99,6 +105,8 @@ CASES: dict[type, list[Case]] = {
                  q, k, v, m + make_tensor(_causal_float_mask(4).astype(m._data.dtype)))),
         Case("3d-dropout", ((3, 4, 5),) * 3,
              lambda q, k, v: F.scaled_dot_product_attention(q, k, v, dropout_p=0.5)),
+        Case("4d-heads-split-off-one-tensor", ((2, 4, 18),),
+             lambda qkv: F.scaled_dot_product_attention(*_heads(qkv), is_causal=True)),
     ],
     CrossEntropyIndices: [
         _cross_entropy(((4, 5),), (4,)),
@@ -208,3 +216,15 @@ def test_layer_norm_of_a_vector_second_derivative_matches_torch():
 
     for ours, theirs in zip(second_derivatives(chainrule), second_derivatives(torch)):
         np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-12)
+
+
+def test_attention_gradients_are_laid_out_like_the_inputs():
+    """Heads split off one tensor get gradients with the heads' memory layout (as PyTorch's flash
+    attention lays them out), so that they flow back through the split as views."""
+    qkv = chainrule.tensor(np.random.default_rng(0).standard_normal((2, 4, 18)), requires_grad=True)
+    query, key, value = _heads(qkv)
+    node = F.scaled_dot_product_attention(query, key, value, is_causal=True).grad_fn
+    grads = node._function.backward_arrays(node, np.ones((2, 2, 4, 3)))
+    for grad, input in zip(grads[:3], (query, key, value)):
+        assert np.argsort(grad.strides).tolist() == np.argsort(input._data.strides).tolist()
+        assert grad.transpose(0, 2, 1, 3).flags.c_contiguous
