@@ -46,11 +46,12 @@ def compare_with_torch(op, *args, rtol=None, atol=None, grad=True, name=None, **
     return ours
 
 
-def raises_like_torch(ours, theirs):
-    """``theirs()`` (torch) raises; ``ours()`` raises the same exception type and message."""
+def raises_like_torch(ours, theirs, error: type[BaseException] = Exception):
+    """``theirs()`` (torch) raises ``error``; ``ours()`` raises the same exception type and
+    message."""
     import pytest
 
-    with pytest.raises(Exception) as expected:
+    with pytest.raises(error) as expected:
         theirs()
     with pytest.raises(type(expected.value)) as got:
         ours()
