@@ -6,6 +6,7 @@ from chainrule._creation import empty
 from chainrule._ops._util import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.linear import NonDynamicallyQuantizableLinear
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
@@ -101,8 +102,8 @@ class Hardtanh(Module):
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        if max_val <= min_val:
-            raise AssertionError("max_val must be greater than min_val")
+        check_argument(max_val > min_val, f"max_val ({max_val}) must be greater than min_val "
+                       f"({min_val})", AssertionError)
         self.min_val = min_val
         self.max_val = max_val
         self.inplace = inplace
@@ -286,9 +287,8 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, device=None, dtype=None) -> None:
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} "
-                             f"and num_heads={num_heads} instead")
+        check_argument(embed_dim > 0 and num_heads > 0, "embed_dim and num_heads must be greater "
+                       f"than 0, got embed_dim={embed_dim} and num_heads={num_heads} instead")
         super().__init__()
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -298,8 +298,8 @@ class MultiheadAttention(Module):
         self.dropout = dropout
         self.batch_first = batch_first
         self.head_dim = embed_dim // num_heads
-        if self.head_dim * num_heads != embed_dim:
-            raise AssertionError("embed_dim must be divisible by num_heads")
+        check_argument(self.head_dim * num_heads == embed_dim,
+                       "embed_dim must be divisible by num_heads", AssertionError)
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(empty((3 * embed_dim, embed_dim), dtype=dtype))
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):

@@ -22,6 +22,7 @@ from chainrule._creation import tensor
 from chainrule._dtype import int64
 from chainrule._ops._util import Tensor
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.modules.conv import Conv1d, Conv2d
 from chainrule.nn.modules.linear import Linear
@@ -139,8 +140,7 @@ class _LazyConvNd(LazyModuleMixin):
                                f"input to {type(self).__name__}, but got input of size: "
                                f"{input.shape}")
         self.in_channels = input.shape[input.ndim - self.spatial_dims - 1]
-        if self.in_channels % self.groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
+        check_argument(self.in_channels % self.groups == 0, "in_channels must be divisible by groups")
         if self.has_uninitialized_params():
             with no_grad():
                 self.weight.materialize(

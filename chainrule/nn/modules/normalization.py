@@ -6,6 +6,7 @@ from __future__ import annotations
 from chainrule._ops._util import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn.modules._affine import optional_parameter, reset_affine
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.module import Module
 
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
@@ -58,8 +59,8 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_channels % num_groups != 0:
-            raise ValueError("num_channels must be divisible by num_groups")
+        check_argument(num_channels % num_groups == 0, f"num_channels ({num_channels}) must be "
+                       f"divisible by num_groups ({num_groups})")
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = eps
