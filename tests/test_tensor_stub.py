@@ -101,3 +101,14 @@ def test_mypy_resolves_methods_through_the_stub(tmp_path, monkeypatch):
                             str(tmp_path / "cache"), str(program)])
     assert 'Revealed type is "chainrule._tensor.Tensor"' in stdout
     assert '"Tensor" has no attribute "no_such_method"' in stdout
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "None"), (-1, "-1"), (1e-5, "1e-05"), ("mean", "'mean'"), (True, "True"),
+    (float("inf"), "..."), (float("nan"), "..."), ((1, 2), "..."), (object(), "..."),
+])
+def test_a_default_is_written_as_a_literal_only_when_it_reads_back(value, expected, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "tools"))
+    from make_tensor_stub import default_text
+
+    assert default_text(value) == expected

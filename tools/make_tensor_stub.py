@@ -97,8 +97,14 @@ def annotation_text(annotation, namespace: dict, imports: Imports) -> str:
 
 
 def default_text(value) -> str:
-    if type(value) in LITERAL_TYPES and ast.literal_eval(repr(value)) == value:
-        return repr(value)
+    """A default as the stub writes it: a literal that reads back as itself, else ``...``
+    (an object, or a float such as ``inf`` whose repr is not a literal)."""
+    if type(value) in LITERAL_TYPES:
+        try:
+            if ast.literal_eval(repr(value)) == value:
+                return repr(value)
+        except ValueError:
+            pass
     return "..."
 
 
