@@ -200,7 +200,33 @@ class ModuleList(_ModuleSequence):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
-class ModuleDict(Module):
+class _KeyedContainer(Module):
+    """What ``ModuleDict`` and ``ParameterDict`` share: entries under string keys, kept in the
+    order of the dict ``_entries`` returns (the registry itself, or a record of the keys)."""
+
+    @property
+    def _entries(self) -> dict:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def keys(self):
+        return self._entries.keys()
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+
+class ModuleDict(_KeyedContainer):
     """A dict of modules, each registered under its key (insertion order kept)."""
 
     def __init__(self, modules: Mapping[str, Module] | Iterable | None = None) -> None:
@@ -217,25 +243,12 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
+    @property
+    def _entries(self) -> dict:
+        return self._modules
 
     def clear(self) -> None:
         self._modules.clear()
-
-    def pop(self, key: str) -> Module:
-        module = self[key]
-        del self[key]
-        return module
-
-    def keys(self):
-        return self._modules.keys()
 
     def items(self):
         return self._modules.items()
@@ -301,7 +314,7 @@ class ParameterList(Module):
                          for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedContainer):
     """A dict of parameters, each registered under its key."""
 
     def __init__(self, parameters: Mapping | Iterable | None = None) -> None:
@@ -323,28 +336,15 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self):
-        return self._keys.keys()
+    @property
+    def _entries(self) -> dict:
+        return self._keys
 
     def items(self):
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
         return (self[k] for k in self._keys)
-
-    def pop(self, key: str):
-        value = self[key]
-        del self[key]
-        return value
 
     def update(self, parameters) -> None:
         """Add ``parameters``: ordered mappings and sequences of pairs keep their order, and a
