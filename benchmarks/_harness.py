@@ -6,6 +6,27 @@ import statistics
 import time
 from collections.abc import Callable
 
+import numpy as np
+
+
+def classification_step(lib, model, optimizer, input_shape: tuple[int, ...], classes: int,
+                        seed: int = 0) -> Callable[[], object]:
+    """One training step of ``model`` (cross-entropy) on a fixed random float32 batch of
+    ``input_shape`` in ``lib`` (chainrule or torch): zero_grad, forward, backward, step."""
+    criterion = lib.nn.CrossEntropyLoss()
+    rng = np.random.default_rng(seed)
+    images = lib.from_numpy(rng.standard_normal(input_shape).astype(np.float32))
+    labels = lib.from_numpy(rng.integers(0, classes, input_shape[0]).astype(np.int64))
+
+    def step():
+        optimizer.zero_grad()
+        loss = criterion(model(images), labels)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    return step
+
 
 def time_per_call(step: Callable[[], object], repeats: int) -> float:
     """Seconds per call of ``step`` over ``repeats`` calls."""

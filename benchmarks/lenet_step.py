@@ -5,9 +5,13 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from benchmarks._harness import TABLE_HEADER, alternate, report_row, table_main
+from benchmarks._harness import (
+    TABLE_HEADER,
+    alternate,
+    classification_step,
+    report_row,
+    table_main,
+)
 
 
 def lenet5(nn):
@@ -25,19 +29,7 @@ def build(lib, batch: int = 64, seed: int = 0):
     lib.manual_seed(seed)
     model = lenet5(lib.nn)
     optimizer = lib.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    criterion = lib.nn.CrossEntropyLoss()
-    rng = np.random.default_rng(seed)
-    images = lib.from_numpy(rng.standard_normal((batch, 1, 28, 28)).astype(np.float32))
-    labels = lib.from_numpy(rng.integers(0, 10, batch).astype(np.int64))
-
-    def step():
-        optimizer.zero_grad()
-        loss = criterion(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return classification_step(lib, model, optimizer, (batch, 1, 28, 28), 10, seed)
 
 
 def run(quick: bool = False) -> list[str]:

@@ -12,7 +12,14 @@ import time
 
 import numpy as np
 
-from benchmarks._harness import SETTLE_SECONDS, TABLE_HEADER, alternate, report_row, table_main
+from benchmarks._harness import (
+    SETTLE_SECONDS,
+    TABLE_HEADER,
+    alternate,
+    classification_step,
+    report_row,
+    table_main,
+)
 
 SIZES = (784, 128, 64, 10)
 
@@ -28,19 +35,7 @@ def build(lib, batch: int, seed: int = 0):
         ("fc2", nn.Linear(SIZES[1], SIZES[2])), ("relu2", nn.ReLU()),
         ("logits", nn.Linear(SIZES[2], SIZES[3]))]))
     optimizer = optim.SGD(model.parameters(), lr=0.01)
-    criterion = nn.CrossEntropyLoss()
-    rng = np.random.default_rng(seed)
-    images = lib.from_numpy(rng.standard_normal((batch, SIZES[0])).astype(np.float32))
-    labels = lib.from_numpy(rng.integers(0, SIZES[-1], batch).astype(np.int64))
-
-    def step():
-        optimizer.zero_grad()
-        loss = criterion(model(images), labels)
-        loss.backward()
-        optimizer.step()
-        return loss
-
-    return step
+    return classification_step(lib, model, optimizer, (batch, SIZES[0]), SIZES[-1], seed)
 
 
 def step_flops(batch: int) -> float:

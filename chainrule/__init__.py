@@ -62,7 +62,7 @@ from chainrule._determinism import (
     is_deterministic_algorithms_warn_only_enabled,
     use_deterministic_algorithms,
 )
-from chainrule._tensor import Tensor
+from chainrule._tensor import Tensor as Tensor  # "as": re-exported, for type checkers (PEP 484)
 from chainrule import _ops  # noqa: F401 - attaches the ops to Tensor
 from chainrule._ops import *  # noqa: F403
 # torch.det & co. live in linalg; importing them also binds chainrule.linalg to that package.

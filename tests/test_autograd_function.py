@@ -45,6 +45,21 @@ def make_scaled_product(lib):
     return ScaledProduct
 
 
+def make_float_split(lib):
+    """Two float outputs, the second marked non-differentiable."""
+
+    class FloatSplit(lib.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            doubled = x * 2
+            ctx.mark_non_differentiable(doubled)
+            return x * 3, doubled
+
+        @staticmethod
+        def backward(ctx, grad, grad_doubled):
+            return grad * 3
+
+    return FloatSplit
 
 
 def make_wrong_square(lib):
@@ -143,36 +158,14 @@ def test_mark_non_differentiable():
         def backward(ctx, grad, grad_mask):
             return grad * 2
 
-    class TorchSplit(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            doubled = x * 2
-            ctx.mark_non_differentiable(doubled)
-            return x * 3, doubled
-
-        @staticmethod
-        def backward(ctx, grad, grad_doubled):
-            return grad * 3
-
     x = chainrule.tensor([1.0, -2.0], requires_grad=True)
     twice, mask = Split.apply(x)
     assert twice.requires_grad and not mask.requires_grad
     twice.sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0, 2.0])
 
-    class FloatSplit(chainrule.autograd.Function):
-        @staticmethod
-        def forward(ctx, x):
-            doubled = x * 2
-            ctx.mark_non_differentiable(doubled)
-            return x * 3, doubled
-
-        @staticmethod
-        def backward(ctx, grad, grad_doubled):
-            return grad * 3
-
-    ours = FloatSplit.apply(chainrule.tensor([1.0], requires_grad=True))
-    theirs = TorchSplit.apply(torch.tensor([1.0], requires_grad=True))
+    ours = make_float_split(chainrule).apply(chainrule.tensor([1.0], requires_grad=True))
+    theirs = make_float_split(torch).apply(torch.tensor([1.0], requires_grad=True))
     assert [t.requires_grad for t in ours] == [t.requires_grad for t in theirs]
 
 

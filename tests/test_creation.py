@@ -9,6 +9,7 @@ import pytest
 import chainrule
 
 torch = pytest.importorskip("torch")
+from tests.torch_compare import raises_like_torch  # noqa: E402
 
 
 def assert_like_torch(ours, theirs, values: bool = True):
@@ -197,11 +198,7 @@ def test_default_dtype_applies_to_factories():
     (lambda lib: lib.tensor([[[1], [2]], [[1], [2, 3]]]), ValueError),
 ])
 def test_creation_errors_match_torch(call, error):
-    with pytest.raises(error) as theirs:
-        call(torch)
-    with pytest.raises(error) as ours:
-        call(chainrule)
-    assert str(ours.value) == str(theirs.value)
+    raises_like_torch(lambda: call(chainrule), lambda: call(torch), error)
 
 
 @pytest.mark.parametrize("make", [

@@ -8,18 +8,11 @@ import torch
 import chainrule
 
 
-def _to_chainrule(value, requires_grad):
+def _to_library(lib, value, requires_grad):
+    """``value`` as a ``lib`` tensor (NumPy data; a float one requiring grad), else unchanged."""
     if isinstance(value, (np.ndarray, np.generic)):
         value = np.asarray(value)
-        t = chainrule.tensor(value)
-        return t.requires_grad_() if requires_grad and value.dtype.kind == "f" else t
-    return value
-
-
-def _to_torch(value, requires_grad):
-    if isinstance(value, (np.ndarray, np.generic)):
-        value = np.asarray(value)
-        t = torch.tensor(value)
+        t = lib.tensor(value)
         return t.requires_grad_() if requires_grad and value.dtype.kind == "f" else t
     return value
 
@@ -27,8 +20,8 @@ def _to_torch(value, requires_grad):
 def compare_with_torch(op, *args, rtol=None, atol=None, grad=True, name=None, **kwargs):
     """Run ``op(lib, *args)`` in chainrule and torch: compare values, dtypes, grad_fn names and
     the gradients of ``(out * w).sum()`` for random ``w``."""
-    ours_in = [_to_chainrule(a, grad) for a in args]
-    theirs_in = [_to_torch(a, grad) for a in args]
+    ours_in = [_to_library(chainrule, a, grad) for a in args]
+    theirs_in = [_to_library(torch, a, grad) for a in args]
     ours = op(chainrule, *ours_in, **kwargs)
     theirs = op(torch, *theirs_in, **kwargs)
     low = any(np.asarray(a).dtype == np.float32 for a in args)
@@ -53,11 +46,12 @@ def compare_with_torch(op, *args, rtol=None, atol=None, grad=True, name=None, **
     return ours
 
 
-def raises_like_torch(ours, theirs):
-    """``theirs()`` (torch) raises; ``ours()`` raises the same exception type and message."""
+def raises_like_torch(ours, theirs, error: type[BaseException] = Exception):
+    """``theirs()`` (torch) raises ``error``; ``ours()`` raises the same exception type and
+    message."""
     import pytest
 
-    with pytest.raises(Exception) as expected:
+    with pytest.raises(error) as expected:
         theirs()
     with pytest.raises(type(expected.value)) as got:
         ours()

@@ -9,14 +9,13 @@ class. ``--check`` writes nothing and exits 1 when docs/ops.md differs from what
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import os
 import pkgutil
 import sys
-import tempfile
 from collections import defaultdict
 from pathlib import Path
+
+from generated_file import generate
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLE = ROOT / "docs" / "ops.md"
@@ -92,29 +91,8 @@ def render() -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_atomically(path: Path, text: str) -> None:
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(handle, "w", encoding="utf-8") as file:
-        file.write(text)
-    os.chmod(temporary, 0o644)  # mkstemp's 0600 would make the docs private
-    os.replace(temporary, path)
-
-
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true",
-                        help="exit 1 if docs/ops.md is stale instead of writing it")
-    args = parser.parse_args(argv)
-    text = render()
-    current = TABLE.read_text(encoding="utf-8") if TABLE.exists() else ""
-    if args.check:
-        if text != current:
-            print(f"{TABLE.relative_to(ROOT)} is stale: run python tools/make_ops_table.py")
-            return 1
-        return 0
-    write_atomically(TABLE, text)
-    print(f"wrote {TABLE.relative_to(ROOT)} ({text.count(chr(10))} lines)")
-    return 0
+    return generate(TABLE, render, __doc__.splitlines()[0], argv)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from chainrule._creation import empty
 from chainrule._ops._util import Tensor
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.linear import NonDynamicallyQuantizableLinear
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
@@ -16,8 +17,9 @@ __all__ = ["ReLU", "ReLU6", "LeakyReLU", "ELU", "SELU", "CELU", "GELU", "SiLU", 
            "MultiheadAttention"]
 
 
-def _inplace_repr(inplace: bool) -> str:
-    return "inplace=True" if inplace else ""
+def _inplace_repr(inplace: bool, options: str = "") -> str:
+    """``options``, then ``inplace=True`` when set: how PyTorch's activation reprs end."""
+    return ", ".join(part for part in (options, "inplace=True" if inplace else "") if part)
 
 
 class _InplaceActivation(Module):
@@ -101,8 +103,8 @@ class Hardtanh(Module):
 
     def __init__(self, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> None:
         super().__init__()
-        if max_val <= min_val:
-            raise AssertionError("max_val must be greater than min_val")
+        check_argument(max_val > min_val, f"max_val ({max_val}) must be greater than min_val "
+                       f"({min_val})", AssertionError)
         self.min_val = min_val
         self.max_val = max_val
         self.inplace = inplace
@@ -111,7 +113,7 @@ class Hardtanh(Module):
         return F.hardtanh(input, self.min_val, self.max_val, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"min_val={self.min_val}, max_val={self.max_val}" + (", inplace=True" if self.inplace else "")
+        return _inplace_repr(self.inplace, f"min_val={self.min_val}, max_val={self.max_val}")
 
 
 class ReLU6(Hardtanh):
@@ -135,7 +137,7 @@ class Threshold(Module):
         return F.threshold(input, self.threshold, self.value, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"threshold={self.threshold}, value={self.value}" + (", inplace=True" if self.inplace else "")
+        return _inplace_repr(self.inplace, f"threshold={self.threshold}, value={self.value}")
 
 
 class LeakyReLU(Module):
@@ -150,7 +152,7 @@ class LeakyReLU(Module):
         return F.leaky_relu(input, self.negative_slope, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"negative_slope={self.negative_slope}" + (", inplace=True" if self.inplace else "")
+        return _inplace_repr(self.inplace, f"negative_slope={self.negative_slope}")
 
 
 class ELU(Module):
@@ -165,7 +167,7 @@ class ELU(Module):
         return F.elu(input, self.alpha, self.inplace)
 
     def extra_repr(self) -> str:
-        return f"alpha={self.alpha}" + (", inplace=True" if self.inplace else "")
+        return _inplace_repr(self.inplace, f"alpha={self.alpha}")
 
 
 class CELU(ELU):
@@ -286,9 +288,8 @@ class MultiheadAttention(Module):
     def __init__(self, embed_dim: int, num_heads: int, dropout: float = 0.0, bias: bool = True,
                  add_bias_kv: bool = False, add_zero_attn: bool = False, kdim: int | None = None,
                  vdim: int | None = None, batch_first: bool = False, device=None, dtype=None) -> None:
-        if embed_dim <= 0 or num_heads <= 0:
-            raise ValueError(f"embed_dim and num_heads must be greater than 0, got embed_dim={embed_dim} "
-                             f"and num_heads={num_heads} instead")
+        check_argument(embed_dim > 0 and num_heads > 0, "embed_dim and num_heads must be greater "
+                       f"than 0, got embed_dim={embed_dim} and num_heads={num_heads} instead")
         super().__init__()
         self.embed_dim = embed_dim
         self.kdim = kdim if kdim is not None else embed_dim
@@ -298,8 +299,8 @@ class MultiheadAttention(Module):
         self.dropout = dropout
         self.batch_first = batch_first
         self.head_dim = embed_dim // num_heads
-        if self.head_dim * num_heads != embed_dim:
-            raise AssertionError("embed_dim must be divisible by num_heads")
+        check_argument(self.head_dim * num_heads == embed_dim,
+                       "embed_dim must be divisible by num_heads", AssertionError)
         if self._qkv_same_embed_dim:
             self.in_proj_weight = Parameter(empty((3 * embed_dim, embed_dim), dtype=dtype))
             for name in ("q_proj_weight", "k_proj_weight", "v_proj_weight"):

@@ -9,13 +9,12 @@ The running variance is the unbiased one, as in PyTorch.
 
 from __future__ import annotations
 
-from chainrule._creation import empty, ones, tensor, zeros
+from chainrule._creation import ones, tensor, zeros
 from chainrule._dtype import int64
 from chainrule._ops._util import Tensor
 from chainrule.nn import functional as F
-from chainrule.nn import init
+from chainrule.nn.modules._affine import optional_parameter, reset_affine
 from chainrule.nn.modules.module import Module
-from chainrule.nn.parameter import Parameter
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
 
@@ -32,14 +31,8 @@ class _BatchNorm(Module):
         self.momentum = momentum
         self.affine = affine
         self.track_running_stats = track_running_stats
-        if affine:
-            self.weight = Parameter(empty(num_features, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(empty(num_features, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", optional_parameter(num_features, affine, dtype))
+        self.register_parameter("bias", optional_parameter(num_features, affine and bias, dtype))
         if track_running_stats:
             self.register_buffer("running_mean", zeros(num_features, dtype=dtype))
             self.register_buffer("running_var", ones(num_features, dtype=dtype))
@@ -58,10 +51,7 @@ class _BatchNorm(Module):
 
     def reset_parameters(self) -> None:
         self.reset_running_stats()
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim not in self._expected_dims:

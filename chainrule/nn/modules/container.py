@@ -26,7 +26,33 @@ def _checked_index(idx, length: int, kind: str) -> int:
     return idx % length
 
 
-class Sequential(Module):
+class _ModuleSequence(Module):
+    """What ``Sequential`` and ``ModuleList`` share: modules kept in order, named by position."""
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())
+
+    def __dir__(self) -> list[str]:
+        return [key for key in super().__dir__() if not key.isdigit()]
+
+    def append(self, module: Module) -> _ModuleSequence:
+        self.add_module(str(len(self)), module)
+        return self
+
+    def pop(self, key: int | slice) -> Module:
+        module = self[key]
+        del self[key]
+        return module
+
+    def _renumber(self, modules: Iterable[Module]) -> None:
+        """Name ``modules`` 0..n-1 after an insertion or deletion, as PyTorch does."""
+        self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
+
+
+class Sequential(_ModuleSequence):
     """Modules applied one after another; built from positional modules or an ``OrderedDict``.
 
     >>> import chainrule as torch
@@ -67,14 +93,7 @@ class Sequential(Module):
         targets = keys[idx] if isinstance(idx, slice) else [keys[_checked_index(idx, len(self), "Sequential")]]
         for key in targets:
             delattr(self, key)
-        # Renumber so positional names stay 0..n-1, as PyTorch does.
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        self._renumber(self._modules.values())
 
     def __add__(self, other: Sequential) -> Sequential:
         if not isinstance(other, Sequential):
@@ -84,13 +103,6 @@ class Sequential(Module):
         for module in list(self) + list(other):
             result.append(module)
         return result
-
-    def __dir__(self) -> list[str]:
-        return [key for key in super().__dir__() if not key.isdigit()]
-
-    def append(self, module: Module) -> Sequential:
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, sequential: Iterable[Module]) -> Sequential:
         for module in sequential:
@@ -107,16 +119,11 @@ class Sequential(Module):
             index += n
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
+        self._renumber(modules)
         return self
 
-    def pop(self, key: int | slice) -> Module:
-        module = self[key]
-        del self[key]
-        return module
 
-
-class ModuleList(Module):
+class ModuleList(_ModuleSequence):
     """A list of modules, each registered (so its parameters are the list's parameters).
 
     >>> import chainrule as torch
@@ -144,26 +151,13 @@ class ModuleList(Module):
                 delattr(self, key)
         else:
             delattr(self, str(_checked_index(idx, len(self), "ModuleList")))
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(self._modules.values()))
-
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[Module]:
-        return iter(self._modules.values())
+        self._renumber(self._modules.values())
 
     def __iadd__(self, modules: Iterable[Module]) -> ModuleList:
         return self.extend(modules)
 
     def __add__(self, other: Iterable[Module]) -> ModuleList:
         return ModuleList(list(self) + list(other))
-
-    def __dir__(self) -> list[str]:
-        return [key for key in super().__dir__() if not key.isdigit()]
-
-    def append(self, module: Module) -> ModuleList:
-        self.add_module(str(len(self)), module)
-        return self
 
     def extend(self, modules: Iterable[Module]) -> ModuleList:
         if not isinstance(modules, Iterable):
@@ -177,12 +171,7 @@ class ModuleList(Module):
     def insert(self, index: int, module: Module) -> None:
         modules = list(self._modules.values())
         modules.insert(index, module)
-        self._modules = OrderedDict((str(i), m) for i, m in enumerate(modules))
-
-    def pop(self, key: int | slice) -> Module:
-        module = self[key]
-        del self[key]
-        return module
+        self._renumber(modules)
 
     def __repr__(self) -> str:
         # Runs of identical layers print once, as PyTorch does: "(0-2): 3 x Linear(...)".
@@ -211,7 +200,33 @@ class ModuleList(Module):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
 
-class ModuleDict(Module):
+class _KeyedContainer(Module):
+    """What ``ModuleDict`` and ``ParameterDict`` share: entries under string keys, kept in the
+    order of the dict ``_entries`` returns (the registry itself, or a record of the keys)."""
+
+    @property
+    def _entries(self) -> dict:
+        raise NotImplementedError
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def keys(self):
+        return self._entries.keys()
+
+    def pop(self, key: str):
+        value = self[key]
+        del self[key]
+        return value
+
+
+class ModuleDict(_KeyedContainer):
     """A dict of modules, each registered under its key (insertion order kept)."""
 
     def __init__(self, modules: Mapping[str, Module] | Iterable | None = None) -> None:
@@ -228,25 +243,12 @@ class ModuleDict(Module):
     def __delitem__(self, key: str) -> None:
         del self._modules[key]
 
-    def __len__(self) -> int:
-        return len(self._modules)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._modules)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._modules
+    @property
+    def _entries(self) -> dict:
+        return self._modules
 
     def clear(self) -> None:
         self._modules.clear()
-
-    def pop(self, key: str) -> Module:
-        module = self[key]
-        del self[key]
-        return module
-
-    def keys(self):
-        return self._modules.keys()
 
     def items(self):
         return self._modules.items()
@@ -312,7 +314,7 @@ class ParameterList(Module):
                          for i, p in enumerate(self))
 
 
-class ParameterDict(Module):
+class ParameterDict(_KeyedContainer):
     """A dict of parameters, each registered under its key."""
 
     def __init__(self, parameters: Mapping | Iterable | None = None) -> None:
@@ -334,28 +336,15 @@ class ParameterDict(Module):
         del self._keys[key]
         delattr(self, key)
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._keys)
-
-    def __contains__(self, key: str) -> bool:
-        return key in self._keys
-
-    def keys(self):
-        return self._keys.keys()
+    @property
+    def _entries(self) -> dict:
+        return self._keys
 
     def items(self):
         return ((k, self[k]) for k in self._keys)
 
     def values(self):
         return (self[k] for k in self._keys)
-
-    def pop(self, key: str):
-        value = self[key]
-        del self[key]
-        return value
 
     def update(self, parameters) -> None:
         """Add ``parameters``: ordered mappings and sequences of pairs keep their order, and a

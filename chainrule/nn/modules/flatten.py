@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chainrule._ops._util import Tensor
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.module import Module
 
 __all__ = ["Flatten", "Unflatten"]
@@ -31,14 +32,14 @@ class Flatten(Module):
 class Unflatten(Module):
     """Split dimension ``dim`` into ``unflattened_size``."""
 
-    def __init__(self, dim: int | str, unflattened_size) -> None:
+    def __init__(self, dim: int, unflattened_size) -> None:
         super().__init__()
-        if not isinstance(dim, int):
-            raise TypeError("invalid argument type for dim parameter")
-        if not isinstance(unflattened_size, (tuple, list)) or not all(
-                isinstance(s, int) for s in unflattened_size):
-            raise TypeError(f"unflattened_size must be tuple of ints, but found type "
-                            f"{type(unflattened_size).__name__}")
+        check_argument(isinstance(unflattened_size, (tuple, list)), "unflattened_size must be a "
+                       f"tuple of ints, but found type {type(unflattened_size).__name__}", TypeError)
+        for position, size in enumerate(unflattened_size):
+            check_argument(isinstance(size, int), "unflattened_size must be tuple of ints, but "
+                           f"found element of type {type(size).__name__} at pos {position}",
+                           TypeError)
         self.dim = dim
         self.unflattened_size = unflattened_size
 

@@ -22,6 +22,7 @@ from chainrule._creation import tensor
 from chainrule._dtype import int64
 from chainrule._ops._util import Tensor
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.batchnorm import BatchNorm1d, BatchNorm2d
 from chainrule.nn.modules.conv import Conv1d, Conv2d
 from chainrule.nn.modules.linear import Linear
@@ -54,6 +55,16 @@ class LazyModuleMixin:
     def initialize_parameters(self, *args, **kwargs) -> None:
         raise NotImplementedError(f"initialize_parameters is not implemented for "
                                   f"{type(self).__name__}")
+
+    def _materialize(self, shapes: dict[str, tuple[int, ...]]) -> None:
+        """Give each placeholder that the module has its shape, then initialise the parameters as
+        the eager layer does."""
+        with no_grad():
+            for name, shape in shapes.items():
+                placeholder = getattr(self, name)
+                if placeholder is not None:
+                    placeholder.materialize(shape)
+            self.reset_parameters()
 
     def _apply(self, fn):
         # Module._apply rebuilds buffers from fn's result: keep placeholder buffers placeholders
@@ -110,11 +121,8 @@ class LazyLinear(LazyModuleMixin, Linear):
     def initialize_parameters(self, input: Tensor) -> None:
         self.in_features = input.shape[-1]
         if self.has_uninitialized_params():
-            with no_grad():
-                self.weight.materialize((self.out_features, self.in_features))
-                if self.bias is not None:
-                    self.bias.materialize((self.out_features,))
-                self.reset_parameters()
+            self._materialize({"weight": (self.out_features, self.in_features),
+                               "bias": (self.out_features,)})
 
 
 class _LazyConvNd(LazyModuleMixin):
@@ -139,15 +147,10 @@ class _LazyConvNd(LazyModuleMixin):
                                f"input to {type(self).__name__}, but got input of size: "
                                f"{input.shape}")
         self.in_channels = input.shape[input.ndim - self.spatial_dims - 1]
-        if self.in_channels % self.groups != 0:
-            raise ValueError("in_channels must be divisible by groups")
+        check_argument(self.in_channels % self.groups == 0, "in_channels must be divisible by groups")
         if self.has_uninitialized_params():
-            with no_grad():
-                self.weight.materialize(
-                    (self.out_channels, self.in_channels // self.groups) + self.kernel_size)
-                if self.bias is not None:
-                    self.bias.materialize((self.out_channels,))
-                self.reset_parameters()
+            weight = (self.out_channels, self.in_channels // self.groups) + self.kernel_size
+            self._materialize({"weight": weight, "bias": (self.out_channels,)})
 
 
 class LazyConv1d(_LazyConvNd, Conv1d):
@@ -183,12 +186,8 @@ class _LazyNormBase(LazyModuleMixin):
     def initialize_parameters(self, input: Tensor) -> None:
         if self.has_uninitialized_params():
             self.num_features = input.shape[1]
-            with no_grad():
-                for name in ("weight", "bias", "running_mean", "running_var"):
-                    placeholder = getattr(self, name)
-                    if placeholder is not None:
-                        placeholder.materialize((self.num_features,))
-                self.reset_parameters()
+            self._materialize(dict.fromkeys(("weight", "bias", "running_mean", "running_var"),
+                                            (self.num_features,)))
 
 
 class LazyBatchNorm1d(_LazyNormBase, BatchNorm1d):

@@ -3,12 +3,11 @@ normalisation (no running statistics)."""
 
 from __future__ import annotations
 
-from chainrule._creation import empty
 from chainrule._ops._util import Tensor
 from chainrule.nn import functional as F
-from chainrule.nn import init
+from chainrule.nn.modules._affine import optional_parameter, reset_affine
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.module import Module
-from chainrule.nn.parameter import Parameter
 
 __all__ = ["LayerNorm", "GroupNorm", "RMSNorm", "LocalResponseNorm"]
 
@@ -24,12 +23,11 @@ class _TrailingDimsNorm(Module):
         self.normalized_shape = tuple(normalized_shape)
         self.eps = eps
         self.elementwise_affine = elementwise_affine
-        self.register_parameter(
-            "weight", Parameter(empty(self.normalized_shape, dtype=dtype)) if elementwise_affine else None)
+        self.register_parameter("weight", optional_parameter(self.normalized_shape,
+                                                             elementwise_affine, dtype))
 
     def reset_parameters(self) -> None:
-        if self.weight is not None:
-            init.ones_(self.weight)
+        reset_affine(self)
 
 
 class LayerNorm(_TrailingDimsNorm):
@@ -43,14 +41,9 @@ class LayerNorm(_TrailingDimsNorm):
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
                  bias: bool = True, device=None, dtype=None) -> None:
         super().__init__(normalized_shape, eps, elementwise_affine, dtype)
-        self.register_parameter(
-            "bias", Parameter(empty(self.normalized_shape, dtype=dtype)) if elementwise_affine and bias else None)
+        self.register_parameter("bias", optional_parameter(self.normalized_shape,
+                                                           elementwise_affine and bias, dtype))
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        super().reset_parameters()
-        if self.bias is not None:
-            init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -66,27 +59,18 @@ class GroupNorm(Module):
     def __init__(self, num_groups: int, num_channels: int, eps: float = 1e-5,
                  affine: bool = True, device=None, dtype=None, *, bias: bool = True) -> None:
         super().__init__()
-        if num_channels % num_groups != 0:
-            raise ValueError("num_channels must be divisible by num_groups")
+        check_argument(num_channels % num_groups == 0, f"num_channels ({num_channels}) must be "
+                       f"divisible by num_groups ({num_groups})")
         self.num_groups = num_groups
         self.num_channels = num_channels
         self.eps = eps
         self.affine = affine
-        if affine:
-            self.weight = Parameter(empty(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("weight", None)
-        if affine and bias:
-            self.bias = Parameter(empty(num_channels, dtype=dtype))
-        else:
-            self.register_parameter("bias", None)
+        self.register_parameter("weight", optional_parameter(num_channels, affine, dtype))
+        self.register_parameter("bias", optional_parameter(num_channels, affine and bias, dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        if self.affine:
-            init.ones_(self.weight)
-            if self.bias is not None:
-                init.zeros_(self.bias)
+        reset_affine(self)
 
     def forward(self, input: Tensor) -> Tensor:
         return F.group_norm(input, self.num_groups, self.weight, self.bias, self.eps)

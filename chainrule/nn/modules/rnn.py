@@ -18,6 +18,7 @@ from chainrule._ops._util import Tensor
 from chainrule._ops.shape import cat, stack
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.utils.rnn import PackedSequence
@@ -70,21 +71,18 @@ class RNNBase(Module):
                  bias: bool = True, batch_first: bool = False, dropout: float = 0.0,
                  bidirectional: bool = False, proj_size: int = 0, device=None, dtype=None) -> None:
         super().__init__()
-        if not isinstance(dropout, numbers.Number) or isinstance(dropout, bool) or not 0 <= dropout <= 1:
-            raise ValueError("dropout should be a number in range [0, 1] representing the "
-                             "probability of an element being zeroed")
+        check_argument(isinstance(dropout, numbers.Number) and not isinstance(dropout, bool)
+                       and 0 <= dropout <= 1, "dropout should be a number in range [0, 1] "
+                       "representing the probability of an element being zeroed")
         if dropout > 0 and num_layers == 1:
             warnings.warn("dropout option adds dropout after all but last recurrent layer, so "
                           "non-zero dropout expects num_layers greater than 1, but got "
                           f"dropout={dropout} and num_layers={num_layers}")
-        if hidden_size <= 0:
-            raise ValueError("hidden_size must be greater than zero")
-        if num_layers <= 0:
-            raise ValueError("num_layers must be greater than zero")
-        if proj_size < 0:
-            raise ValueError("proj_size should be a positive integer or zero to disable projections")
-        if proj_size >= hidden_size:
-            raise ValueError("proj_size has to be smaller than hidden_size")
+        check_argument(hidden_size > 0, "hidden_size must be greater than zero")
+        check_argument(num_layers > 0, "num_layers must be greater than zero")
+        check_argument(proj_size >= 0,
+                       "proj_size should be a positive integer or zero to disable projections")
+        check_argument(proj_size < hidden_size, "proj_size has to be smaller than hidden_size")
         if proj_size > 0:
             raise NotImplementedError("LSTM with proj_size > 0 is not supported by chainrule yet")
         self.mode = mode
@@ -293,8 +291,8 @@ class RNN(RNNBase):
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
                  dropout: float = 0.0, bidirectional: bool = False, device=None, dtype=None) -> None:
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
+        check_argument(nonlinearity in ("tanh", "relu"),
+                       f"Unknown nonlinearity '{nonlinearity}'. Select from 'tanh' or 'relu'.")
         super().__init__("RNN_TANH" if nonlinearity == "tanh" else "RNN_RELU", input_size,
                          hidden_size, num_layers, bias, batch_first, dropout, bidirectional,
                          device=device, dtype=dtype)

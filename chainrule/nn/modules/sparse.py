@@ -7,6 +7,7 @@ from chainrule._ops._util import Tensor
 from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
+from chainrule.nn.modules._checks import check_argument
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
@@ -32,11 +33,9 @@ class Embedding(Module):
         self.num_embeddings = num_embeddings
         self.embedding_dim = embedding_dim
         if padding_idx is not None:
-            if padding_idx > 0:
-                assert padding_idx < num_embeddings, "Padding_idx must be within num_embeddings"
-            elif padding_idx < 0:
-                assert padding_idx >= -num_embeddings, "Padding_idx must be within num_embeddings"
-                padding_idx = num_embeddings + padding_idx
+            check_argument(-num_embeddings <= padding_idx < num_embeddings,
+                           "Padding_idx must be within num_embeddings", AssertionError)
+            padding_idx %= num_embeddings
         self.padding_idx = padding_idx
         self.max_norm = max_norm
         self.norm_type = norm_type
@@ -47,8 +46,9 @@ class Embedding(Module):
                                     requires_grad=not _freeze)
             self.reset_parameters()
         else:
-            if list(_weight.shape) != [num_embeddings, embedding_dim]:
-                raise AssertionError("Shape of weight does not match num_embeddings and embedding_dim")
+            check_argument(list(_weight.shape) == [num_embeddings, embedding_dim],
+                           "Shape of weight does not match num_embeddings and embedding_dim",
+                           AssertionError)
             self.weight = Parameter(_weight, requires_grad=not _freeze)
 
     def reset_parameters(self) -> None:
