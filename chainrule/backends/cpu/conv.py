@@ -141,10 +141,6 @@ class ConvGeometry:
     def from_4d(self, array: np.ndarray) -> np.ndarray:
         return array[:, :, 0, :] if self.spatial_dims == 1 else array
 
-    def input_shape(self) -> tuple:
-        tail = self.in_size[1:] if self.spatial_dims == 1 else self.in_size
-        return (self.batch, self.in_channels) + tuple(tail)
-
     def weight_4d(self, weight: np.ndarray) -> np.ndarray:
         return weight.reshape(self.out_channels, self.in_channels // self.groups, *self.kernel)
 

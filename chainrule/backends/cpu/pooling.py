@@ -37,6 +37,8 @@ def pool_geometry(key, build) -> PoolGeometry:
 
 @dataclass(frozen=True)
 class PoolGeometry:
+    """Everything about a 2-d pooling call but the values (1-d pooling has a height of 1)."""
+
     in_size: tuple  # (H, W)
     kernel: tuple
     stride: tuple
@@ -99,6 +101,7 @@ class PoolGeometry:
         return known[lead]
 
     def positions(self):
+        """``(k, i, j)`` for each position inside the window: its number and its row and column."""
         kw = self.kernel[1]
         return ((k, k // kw, k % kw) for k in range(self.kernel[0] * kw))
 
