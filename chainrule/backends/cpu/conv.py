@@ -30,6 +30,7 @@ array([[[[4., 4.],
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -47,7 +48,7 @@ __all__ = ["ConvGeometry", "conv_geometry", "convolution", "input_grad", "weight
 _GEOMETRIES: dict = {}
 
 
-def conv_geometry(key, build) -> ConvGeometry:
+def conv_geometry(key: tuple, build: Callable[[], ConvGeometry]) -> ConvGeometry:
     """``build()``, remembered under ``key`` (the call's shapes and arguments)."""
     return remembered(_GEOMETRIES, key, build)
 

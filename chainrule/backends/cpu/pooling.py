@@ -15,6 +15,7 @@ All three give the same values, winners and gradients.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,7 +31,7 @@ __all__ = ["PoolGeometry", "pool_geometry", "max_pool2d", "scatter_to_winners",
 _GEOMETRIES: dict = {}
 
 
-def pool_geometry(key, build) -> PoolGeometry:
+def pool_geometry(key: tuple, build: Callable[[], PoolGeometry]) -> PoolGeometry:
     """``build()``, remembered under ``key`` (the call's input shape and arguments)."""
     return remembered(_GEOMETRIES, key, build)
 

@@ -13,10 +13,15 @@ array([[0., 1.],
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 __all__ = ["window_view", "add_windows", "remembered"]
+
+T = TypeVar("T")
 
 
 def window_view(padded: np.ndarray, kernel: tuple, out_size: tuple, stride: tuple,
@@ -42,7 +47,7 @@ def add_windows(padded: np.ndarray, columns: np.ndarray, stride: tuple, dilation
             target += columns[..., i, j, :, :]
 
 
-def remembered(cache: dict, key, build):
+def remembered(cache: dict, key: tuple, build: Callable[[], T]) -> T:
     """``build()``, kept in ``cache`` under ``key``: a training loop asks for the same few
     window geometries every step. A key that cannot be hashed (a list among the arguments) is
     not kept."""
