@@ -13,7 +13,8 @@ from chainrule._dtype import get_default_dtype, is_floating_numpy
 from chainrule._ops._util import Tensor, _type_label, tensor_method
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
-from chainrule.backends import native
+from chainrule.backends.cpu import relu as relu_arrays
+from chainrule.backends.native import MIN_SIZE as NATIVE_MIN_SIZE  # noqa: F401 (read by F.gelu)
 
 
 def float_array(t: Tensor) -> np.ndarray:
@@ -101,22 +102,12 @@ class Sigmoid(Function):
         return grad * result * (1 - result)
 
 
-NATIVE_MIN_SIZE = 4096  # below this a compiled call costs more than it saves
-
-
 class Relu(Function):
     node_name = "ReluBackward0"
 
     @staticmethod
     def forward(ctx, a):
-        data = a._data
-        kernels = (native.kernels(data.dtype)
-                   if data.size >= NATIVE_MIN_SIZE and data.flags.c_contiguous else None)
-        if kernels is None:
-            result = np.maximum(data, 0)
-        else:  # np.maximum checks for NaN the slow way: 4x the time of the compiled loop
-            result = np.empty_like(data)
-            kernels.relu(data, result, data.size)
+        result = relu_arrays.relu(a._data)  # max(a, 0), NaN kept
         ctx.save_for_backward(result)
         return result
 
@@ -135,19 +126,7 @@ class ActiveUnitsGrad(Function):
     @staticmethod
     def forward(ctx, grad, result):
         ctx.result = result
-        g = grad._data
-        if g.size < NATIVE_MIN_SIZE:
-            return np.where(result > 0, g, 0)
-        kernels = native.kernels(g.dtype)
-        if (kernels is not None and g.dtype == result.dtype and g.shape == result.shape
-                and g.flags.c_contiguous and result.flags.c_contiguous):
-            out = np.empty_like(g)
-            kernels.relu_grad(result, g, out, out.size)
-            return out
-        active = result > 0
-        if np.isfinite(g).all():
-            return g * active  # a product with the mask: many times faster than np.where
-        return np.where(active, g, 0)  # inf * 0 would be NaN
+        return relu_arrays.relu_grad(grad._data, result)
 
     @staticmethod
     def backward(ctx, gg):

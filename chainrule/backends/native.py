@@ -5,7 +5,7 @@ those with few output channels), in the spirit of ``torch.backends.mkldnn``. pip
 from ``chainrule/_native/kernels.c`` when a C compiler (GCC or Clang) is present; they are
 used when built. They give the pure-NumPy path's results value for value, except GELU (its own
 exp, erf and tanh formulas), layer norm (row sums in double precision) and the direct
-convolutions (stride 1, no dilation, one group; ``ConvGeometry.direct`` and
+convolutions (stride 1, no dilation, one group; ``backends.cpu.conv.ConvGeometry.direct`` and
 ``direct_input_grad``), which add in their own order: those agree to rounding.
 
 Set ``enabled = False`` (or the environment variable ``CHAINRULE_NATIVE=0``) to run on
@@ -24,9 +24,11 @@ import numpy as np
 
 from chainrule import _native
 
-__all__ = ["enabled", "is_available", "kernels"]
+__all__ = ["enabled", "is_available", "kernels", "kernels_for", "MIN_SIZE"]
 
 enabled: bool = os.environ.get("CHAINRULE_NATIVE", "1") != "0"
+
+MIN_SIZE = 4096  # elements: below this an elementwise kernel's call costs more than it saves
 
 
 def is_available() -> bool:
@@ -37,3 +39,15 @@ def is_available() -> bool:
 def kernels(dtype: np.dtype) -> _native.Kernels | None:
     """The kernels for arrays of ``dtype``; ``None`` when switched off or not built for it."""
     return _native.KERNELS.get(dtype) if enabled else None
+
+
+def kernels_for(x: np.ndarray, *others: np.ndarray) -> _native.Kernels | None:
+    """The kernels for an elementwise pass over ``x`` and ``others``, or ``None``: switched
+    off, not built for their dtype, fewer than ``MIN_SIZE`` elements, or not all C-contiguous
+    arrays of one dtype and shape."""
+    if x.size < MIN_SIZE or not x.flags.c_contiguous:
+        return None
+    for other in others:
+        if not (other.flags.c_contiguous and other.dtype == x.dtype and other.shape == x.shape):
+            return None
+    return kernels(x.dtype)

@@ -16,6 +16,7 @@ from chainrule._ops.distance import cosine_similarity, pairwise_distance
 
 from chainrule.nn.functional.loss import *  # noqa: F403
 from chainrule.nn.functional.conv import *  # noqa: F403
+from chainrule.nn.functional.fold import *  # noqa: F403
 from chainrule.nn.functional.pooling import *  # noqa: F403
 from chainrule.nn.functional.normalization import *  # noqa: F403
 from chainrule.nn.functional.attention import scaled_dot_product_attention

@@ -5,6 +5,8 @@ positions *inside* the window, each a strided view of the whole (padded)
 input. Max pooling keeps, per output, which window position won; its gradient
 sends each output gradient back to that position, and that scatter's own
 gradient is the matching gather, so max pooling is twice differentiable.
+Max pooling's arrays are computed by ``chainrule.backends.cpu.pooling``, which
+chooses compiled kernels or a faster NumPy layout where they apply.
 
 Adaptive average pooling and ``interpolate`` are linear and separable along
 height and width: ``out = rows @ x @ cols.T`` with two small matrices, whose
@@ -20,16 +22,14 @@ tensor([[[[ 5.,  7.],
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule.autograd.function import Function
-from chainrule.backends import native
-from chainrule.nn.functional.conv import pair, remembered, window_view
+from chainrule.backends.cpu import pooling as backend
+from chainrule.backends.cpu.pooling import PoolGeometry
+from chainrule.nn.functional.conv import pair
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool1d", "adaptive_max_pool2d", "interpolate",
@@ -43,74 +43,6 @@ def pooling_output_size(size: int, kernel: int, stride: int, pad: int, dilation:
     if ceil_mode and (out - 1) * stride >= size + pad:
         out -= 1
     return out
-
-
-@dataclass(frozen=True)
-class PoolGeometry:
-    in_size: tuple  # (H, W)
-    kernel: tuple
-    stride: tuple
-    padding: tuple
-    dilation: tuple
-    out_size: tuple
-
-    @cached_property
-    def buffer_size(self) -> tuple:
-        """The padded extent every window fits in (ceil mode may reach past the padding)."""
-        return tuple(max(s + p, (o - 1) * st + d * (k - 1) + 1) for s, p, o, st, d, k in
-                     zip(self.in_size, self.padding, self.out_size, self.stride, self.dilation,
-                         self.kernel))
-
-    def padded(self, x: np.ndarray, fill: float) -> np.ndarray:
-        if self.buffer_size == self.in_size:
-            return x
-        buffer = np.full(x.shape[:2] + self.buffer_size, fill, x.dtype)
-        (ph, pw), (h, w) = self.padding, self.in_size
-        buffer[:, :, ph:ph + h, pw:pw + w] = x
-        return buffer
-
-    def cropped(self, buffer: np.ndarray) -> np.ndarray:
-        if self.buffer_size == self.in_size:
-            return buffer
-        (ph, pw), (h, w) = self.padding, self.in_size
-        return np.ascontiguousarray(buffer[:, :, ph:ph + h, pw:pw + w])
-
-    def windows(self, padded: np.ndarray) -> np.ndarray:
-        return window_view(padded, self.kernel, self.out_size, self.stride, self.dilation)
-
-    def writable_window(self, buffer: np.ndarray, i: int, j: int) -> np.ndarray:
-        """``buffer[..., h*sh + i*dh, w*sw + j*dw]`` over all outputs ``(h, w)``, writable."""
-        *lead, row, col = buffer.strides
-        start = buffer[:, :, i * self.dilation[0]:, j * self.dilation[1]:]
-        return as_strided(start, buffer.shape[:2] + self.out_size,
-                          tuple(lead) + (row * self.stride[0], col * self.stride[1]))
-
-    @cached_property
-    def disjoint(self) -> bool:
-        """Windows side by side (``stride == kernel``, no padding or dilation), e.g. 2x2 / 2.
-
-        Rows and columns past the last whole window (odd sizes) belong to no window."""
-        return (self.stride == self.kernel and self.padding == (0, 0) and self.dilation == (1, 1)
-                and all(o * k <= s for o, k, s in zip(self.out_size, self.kernel, self.in_size)))
-
-    def blocks(self, x: np.ndarray) -> np.ndarray:
-        """``(N, C, Ho, kh, Wo, kw)`` view of the covered part (only when ``disjoint``)."""
-        (ho, wo), (kh, kw) = self.out_size, self.kernel
-        covered = x[:, :, :ho * kh, :wo * kw]
-        return covered.reshape(x.shape[:2] + (ho, kh, wo, kw))
-
-    def packed(self, x: np.ndarray) -> np.ndarray:
-        """The geometry, for input ``x``, as the int64 array the compiled kernels take."""
-        known = self.__dict__.setdefault("_packed", {})  # by (N, C)
-        lead = x.shape[:2]
-        if lead not in known:
-            known[lead] = np.array(lead + self.in_size + self.kernel + self.stride
-                                   + self.padding + self.dilation + self.out_size, np.int64)
-        return known[lead]
-
-    def positions(self):
-        kw = self.kernel[1]
-        return ((k, k // kw, k % kw) for k in range(self.kernel[0] * kw))
 
 
 def _as_4d(x: Tensor, spatial_dims: int, name: str) -> tuple[Tensor, int]:
@@ -135,67 +67,6 @@ def _from_4d(out: Tensor, unbatched: bool, spatial_dims: int) -> Tensor:
 # ------------------------------------------------------------------ max pooling
 
 
-def _gather(source: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
-    """Each output's value at its winning window position."""
-    view = geo.windows(source)
-    out = np.empty(winners.shape, source.dtype)
-    for k, i, j in geo.positions():
-        np.copyto(out, view[:, :, i, j], where=winners == k)
-    return out
-
-
-def _disjoint_max(x: np.ndarray, geo: PoolGeometry):
-    """Max and winning position of side-by-side windows, or ``None`` if a window holds a NaN.
-
-    The window positions are first copied out as ``kh * kw`` contiguous planes: NumPy is
-    several times faster on those than on the interleaved pixels of the input.
-    """
-    (kh, kw) = geo.kernel
-    planes = np.empty((kh, kw) + x.shape[:2] + geo.out_size, x.dtype)
-    np.copyto(planes, geo.blocks(x).transpose(3, 5, 0, 1, 2, 4))
-    planes = planes.reshape((kh * kw,) + planes.shape[2:])
-    best = np.maximum.reduce(planes, axis=0)
-    if np.isnan(best).any():
-        return None  # PyTorch's NaN rule needs the sequential scan
-    # The first position holding the max wins, as in PyTorch's scan.
-    winners = np.zeros(best.shape, np.int16)
-    unclaimed = planes[0] != best
-    for k in range(1, kh * kw):
-        hit = planes[k] == best
-        hit &= unclaimed
-        winners += hit * np.int16(k)
-        unclaimed &= ~hit
-    return best, winners
-
-
-def _scatter(grad: np.ndarray, winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
-    """Add each output's gradient to the input element that won its window."""
-    kernels = native.kernels(grad.dtype)
-    if kernels is not None:
-        out = np.empty(grad.shape[:2] + geo.in_size, grad.dtype)
-        scatter = kernels.maxpool_scatter_disjoint if geo.disjoint else kernels.maxpool_scatter
-        scatter(np.ascontiguousarray(grad), np.ascontiguousarray(winners), out, geo.packed(out))
-        return out
-    if geo.disjoint:
-        covered = geo.out_size[0] * geo.kernel[0], geo.out_size[1] * geo.kernel[1]
-        full = np.empty if covered == geo.in_size else np.zeros
-        out = full(grad.shape[:2] + geo.in_size, grad.dtype)
-        blocks = geo.blocks(out)
-        finite = np.isfinite(grad).all()
-        for k, i, j in geo.positions():
-            target = blocks[:, :, :, i, :, j]
-            if finite:  # a product with the mask is much faster than np.where
-                np.multiply(grad, winners == k, out=target)
-            else:
-                np.copyto(target, np.where(winners == k, grad, 0))
-        return out
-    buffer = np.zeros(grad.shape[:2] + geo.buffer_size, grad.dtype)
-    for k, i, j in geo.positions():
-        target = geo.writable_window(buffer, i, j)
-        np.add(target, grad, out=target, where=winners == k)
-    return geo.cropped(buffer)
-
-
 class MaxPool2d(Function):
     """Forward returns ``(values, winners)``: the max and its position inside the window."""
 
@@ -204,30 +75,8 @@ class MaxPool2d(Function):
     @staticmethod
     def forward(ctx, x, geometry):
         ctx.set_materialize_grads(False)  # the winners take no gradient: no zeros for them
-        kernels = native.kernels(x._data.dtype)
-        if kernels is not None:
-            source = np.ascontiguousarray(x._data)
-            best = np.empty(source.shape[:2] + geometry.out_size, source.dtype)
-            winners = np.empty(best.shape, np.int16)
-            pool = kernels.maxpool_disjoint if geometry.disjoint else kernels.maxpool
-            pool(source, best, winners, geometry.packed(source))
-            ctx.winners, ctx.geometry = winners, geometry
-            return best, winners
-        fast = _disjoint_max(x._data, geometry) if geometry.disjoint else None
-        if fast is not None:
-            ctx.winners, ctx.geometry = fast[1], geometry
-            return fast
-        view = geometry.windows(geometry.padded(x._data, -np.inf))
-        best = view[:, :, 0, 0].copy()
-        winners = np.zeros(best.shape, np.int16)
-        for k, i, j in geometry.positions():
-            if k:
-                candidate = view[:, :, i, j]
-                better = (candidate > best) | np.isnan(candidate)
-                np.copyto(best, candidate, where=better)
-                np.copyto(winners, k, where=better)
-        ctx.winners = winners
-        ctx.geometry = geometry
+        best, winners = backend.max_pool2d(x._data, geometry)
+        ctx.winners, ctx.geometry = winners, geometry
         return best, winners
 
     @staticmethod
@@ -238,12 +87,14 @@ class MaxPool2d(Function):
 
 
 class MaxPoolScatter(Function):
+    """Each output gradient added to the input position that won its window."""
+
     node_name = "MaxPool2DWithIndicesBackwardBackward0"
 
     @staticmethod
     def forward(ctx, grad, winners, geometry):
         ctx.winners, ctx.geometry = winners, geometry
-        return _scatter(grad._data, winners, geometry)
+        return backend.scatter_to_winners(grad._data, winners, geometry)
 
     @staticmethod
     def backward(ctx, gg):
@@ -251,12 +102,14 @@ class MaxPoolScatter(Function):
 
 
 class MaxPoolGather(Function):
+    """Each output's value at its winning input position: the scatter's adjoint."""
+
     node_name = "MaxPoolGatherBackward"
 
     @staticmethod
     def forward(ctx, source, winners, geometry):
         ctx.winners, ctx.geometry = winners, geometry
-        return _gather(geometry.padded(source._data, 0.0), winners, geometry)
+        return backend.gather_from_winners(source._data, winners, geometry)
 
     @staticmethod
     def backward(ctx, grad):
@@ -272,14 +125,11 @@ def _flat_indices(winners: np.ndarray, geo: PoolGeometry) -> np.ndarray:
     return (rows * geo.in_size[1] + cols).astype(np.int64)
 
 
-_GEOMETRIES: dict = {}
-
-
 def _pool_geometry(x: Tensor, kernel, stride, padding, dilation, ceil_mode, spatial_dims: int,
                    name: str) -> PoolGeometry:
     """The geometry of a pooling call, remembered per input shape and arguments."""
     key = (tuple(x.shape[1:]), kernel, stride, padding, dilation, ceil_mode, spatial_dims)
-    return remembered(_GEOMETRIES, key, lambda: _new_pool_geometry(
+    return backend.pool_geometry(key, lambda: _new_pool_geometry(
         x, kernel, stride, padding, dilation, ceil_mode, spatial_dims))
 
 
