@@ -28,6 +28,7 @@ from chainrule.autograd.function import Function
 from chainrule.backends import native
 from chainrule.nn.functional.activation import Gelu
 from chainrule.nn.functional.attention import ScaledDotProductAttention
+from chainrule.nn.functional.conv import Convolution
 from chainrule.nn.functional.linear import _Linear
 from chainrule.nn.functional.loss import CrossEntropyIndices
 from chainrule.nn.functional.normalization import Normalize
@@ -80,6 +81,15 @@ CASES: dict[type, list[Case]] = {
         Case("3d", ((2, 4, 3), (5, 3), (5,)), F.linear),
         Case("2d-no-bias", ((4, 3), (5, 3)), F.linear),
         Case("3d-no-bias", ((2, 4, 3), (5, 3)), F.linear),
+    ],
+    Convolution: [
+        Case("conv2d", ((2, 3, 7, 6), (4, 3, 3, 3), (4,)), F.conv2d),
+        Case("conv2d-strided-padded", ((2, 3, 7, 6), (4, 3, 3, 2), (4,)),
+             lambda x, w, b: F.conv2d(x, w, b, stride=2, padding=1)),
+        Case("conv2d-no-bias-groups", ((2, 4, 6, 6), (6, 2, 3, 3)),
+             lambda x, w: F.conv2d(x, w, groups=2)),
+        Case("conv2d-one-channel", ((3, 1, 8, 8), (6, 1, 5, 5), (6,)), F.conv2d),
+        Case("conv1d", ((2, 3, 9), (4, 3, 3), (4,)), lambda x, w, b: F.conv1d(x, w, b, dilation=2)),
     ],
     Normalize: [
         Case("layer-norm-2d", ((4, 6), (6,), (6,)), lambda x, w, b: F.layer_norm(x, (6,), w, b)),
