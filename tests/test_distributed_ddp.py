@@ -280,6 +280,34 @@ def test_gradient_as_bucket_view_as_torch(world_of_one, torch_world_of_one, as_v
     assert ours == theirs
 
 
+@pytest.mark.parametrize("as_view", [True, False])
+def test_buckets_of_two_dtypes_give_a_plain_backwards_gradients(world_of_one, as_view):
+    import chainrule
+    from chainrule.nn.parallel import DistributedDataParallel
+
+    class Mixed(chainrule.nn.Module):  # a float32 layer feeding a float64 one
+        def __init__(self):
+            super().__init__()
+            chainrule.manual_seed(0)
+            self.first = chainrule.nn.Linear(3, 4)
+            self.second = chainrule.nn.Linear(4, 2).double()
+
+        def forward(self, x):
+            return self.second(self.first(x).double())
+
+    plain, wrapped = Mixed(), Mixed()
+    ddp = DistributedDataParallel(wrapped, gradient_as_bucket_view=as_view, bucket_cap_mb=1e-5)
+    x = chainrule.randn(5, 3)
+    for _ in range(2):  # the second backward accumulates (into the bucket views, with as_view)
+        plain(x).sum().backward()
+        ddp(x).sum().backward()
+    for ours, theirs in zip(wrapped.parameters(), plain.parameters()):
+        assert ours.grad.dtype == theirs.grad.dtype
+        assert chainrule.equal(ours.grad, theirs.grad)
+        assert (ours.grad._base is not None) == as_view
+    assert len(ddp.reducer.buckets) == 3  # float64 [bias, weight] (the first, 1 MiB), then one each
+
+
 def test_wrapper_refusals(world_of_one):
     import chainrule
     from chainrule.nn.parallel import DistributedDataParallel
