@@ -30,16 +30,21 @@ NANOGPT_LIKE = textwrap.dedent("""\
 """)
 
 
-def chainrule_run(tmp_path, *args: str) -> subprocess.CompletedProcess:
+def chainrule_run(tmp_path, *args: str, launcher: str = "chainrule run") -> subprocess.CompletedProcess:
     mpiexec()  # skips without mpi4py
     (tmp_path / "train.py").write_text(NANOGPT_LIKE)
-    return subprocess.run([sys.executable, "-m", "chainrule", "run", *args, "train.py"],
+    module = {"chainrule run": ["chainrule", "run"], "torchrun": ["chainrule.distributed.run"]}
+    return subprocess.run([sys.executable, "-m", *module[launcher], *args, "train.py"],
                           capture_output=True, text=True, timeout=60, env=rank_environment(),
                           cwd=tmp_path)
 
 
-def test_cuda_devices_run_on_the_cpu_when_asked(tmp_path):
-    result = chainrule_run(tmp_path, "--nproc", "2", "--cuda-as-cpu")
+@pytest.mark.parametrize("launcher, args", [
+    ("chainrule run", ["--nproc", "2", "--cuda-as-cpu"]),
+    ("torchrun", ["--nproc_per_node", "2", "--cuda-as-cpu"]),
+])
+def test_cuda_devices_run_on_the_cpu_when_asked(tmp_path, launcher, args):
+    result = chainrule_run(tmp_path, *args, launcher=launcher)
     assert result.returncode == 0, result.stderr
     # rank r alone would find a gradient sum of 24 (r + 1); DDP averages them: 36 on both
     assert sorted(result.stdout.splitlines()) == ["rank 0: gradient sum 36.0 on cpu",
