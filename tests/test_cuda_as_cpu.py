@@ -65,6 +65,7 @@ def test_the_mapping_holds_only_inside_its_context():
     with cuda_as_cpu():
         assert chainrule.zeros(2, device="cuda:1").device == chainrule.device("cpu")
         assert chainrule.nn.Linear(2, 2).to("cuda").weight.device == chainrule.device("cpu")
+        assert chainrule.ones(1).cuda().device == chainrule.device("cpu")
         assert not chainrule.cuda.is_available()
         with cuda_as_cpu(False):  # an inner "no" does not undo the outer "yes"
             chainrule.cuda.set_device(0)
