@@ -308,6 +308,18 @@ def test_buckets_of_two_dtypes_give_a_plain_backwards_gradients(world_of_one, as
     assert len(ddp.reducer.buckets) == 3  # float64 [bias, weight] (the first, 1 MiB), then one each
 
 
+def test_forwards_without_backward_are_fine_with_unused_parameters(world_of_one):
+    import chainrule
+
+    ddp = chainrule.nn.parallel.DistributedDataParallel(
+        WithUnusedLayer(chainrule.nn.Linear(2, 2)), find_unused_parameters=True)
+    x = chainrule.ones(3, 2)
+    ddp(x)
+    ddp(x)  # as in torch: no "Expected to have finished reduction" without a backward
+    ddp(x).sum().backward()
+    assert ddp.module.unused.weight.grad is None and ddp.module.body.weight.grad is not None
+
+
 def test_wrapper_refusals(world_of_one):
     import chainrule
     from chainrule.nn.parallel import DistributedDataParallel

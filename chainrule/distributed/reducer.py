@@ -149,6 +149,7 @@ class Reducer:
     def _hook_for(self, index: int):
         def hook(param) -> None:
             if self.armed:
+                self.started = True
                 self._mark_ready(index)
         return hook
 
@@ -179,7 +180,6 @@ class Reducer:
     def _mark_ready(self, index: int) -> None:
         if not self.pending_ready[index]:
             return
-        self.started = True
         self.pending_ready[index] = False
         bucket = self.bucket_of[index]
         bucket.waiting -= 1
