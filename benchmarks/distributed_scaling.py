@@ -2,13 +2,16 @@
 
 For the seed MLP (784-128-64-10) and LeNet-5 at the same per-rank batch, the training
 throughput (samples per second) of ``DistributedDataParallel`` on 2 ranks and of one process;
-the time of an all-reduce of each model's gradients; and the all-reduce's cost per message
+the time of an all-reduce of each model's gradients; DDP's own work per MLP step (in a world of
+one, against a plain step, alternating); and the all-reduce's cost per message
 and per byte (a least-squares line through a sweep of sizes), the inputs of the scaling model
 in benchmarks/RESULTS.md.
 
     python -m benchmarks.distributed_scaling [--quick]
 
 Each measurement runs in its own processes (the thread count is fixed when the BLAS loads).
+DDP runs with ``gradient_as_bucket_view=True`` (``DDP_OPTIONS``), torch's setting for speed: the
+averaged gradients stay in the all-reduce buckets instead of being copied back into ``.grad``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import time
 import numpy as np
 
 MODELS = ("mlp", "lenet5")
+DDP_OPTIONS = {"gradient_as_bucket_view": True}
 SWEEP_BYTES = (8, 1024, 16 * 1024, 128 * 1024, 1024 * 1024, 4 * 1024 * 1024)
 
 
@@ -39,15 +43,16 @@ def build_model(lib, name: str):
     return lib.nn.Sequential(*layers[:-1]), (SIZES[0],)
 
 
-def _training_step(name: str, batch: int, distributed: bool):
+def _training_step(name: str, batch: int, ddp_options: dict | None):
+    """One SGD step of ``name``; wrapped in DDP with ``ddp_options`` unless they are None."""
     import chainrule
 
     chainrule.manual_seed(0)
     model, shape = build_model(chainrule, name)
-    if distributed:
+    if ddp_options is not None:
         from chainrule.nn.parallel import DistributedDataParallel
 
-        model = DistributedDataParallel(model)
+        model = DistributedDataParallel(model, **ddp_options)
     optimizer = chainrule.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     criterion = chainrule.nn.CrossEntropyLoss()
     rng = np.random.default_rng(0)
@@ -77,7 +82,7 @@ def _median_step_seconds(step, repeats: int, rounds: int, sync=lambda: None) -> 
 
 
 def worker_single(name: str, batch: int, repeats: int, rounds: int) -> dict:
-    step, _ = _training_step(name, batch, distributed=False)
+    step, _ = _training_step(name, batch, ddp_options=None)
     return {"step_s": _median_step_seconds(step, repeats, rounds)}
 
 
@@ -86,7 +91,7 @@ def worker_ddp(name: str, batch: int, repeats: int, rounds: int) -> dict:
     import chainrule.distributed as dist
 
     dist.init_process_group("mpi")
-    step, model = _training_step(name, batch, distributed=True)
+    step, model = _training_step(name, batch, ddp_options=DDP_OPTIONS)
     seconds = _median_step_seconds(step, repeats, rounds, dist.barrier)
     grads = chainrule.cat([p.grad.reshape(-1) for p in model.parameters()])
     allreduce = _median_step_seconds(lambda: dist.all_reduce(grads), repeats, rounds, dist.barrier)
@@ -94,6 +99,24 @@ def worker_ddp(name: str, batch: int, repeats: int, rounds: int) -> dict:
               "allreduce_s": allreduce}
     dist.destroy_process_group()
     return result
+
+
+def worker_overhead(name: str, batch: int, repeats: int, rounds: int) -> dict:
+    """DDP's own work per step, in a world of one (no communication): the median step time of a
+    plain model and of DDP copying the averages back or leaving them in bucket views, in rounds
+    that alternate between the three in one process (so load and clock changes hit all alike)."""
+    import chainrule.distributed as dist
+
+    dist.init_process_group("mpi")
+    variants = {"plain": None, "copy": {"gradient_as_bucket_view": False},
+                "bucket view": {"gradient_as_bucket_view": True}}
+    steps = {kind: _training_step(name, batch, options)[0] for kind, options in variants.items()}
+    times: dict = {kind: [] for kind in steps}
+    for _ in range(rounds):
+        for kind, step in steps.items():
+            times[kind].append(_median_step_seconds(step, repeats, 1))
+    dist.destroy_process_group()
+    return {kind: statistics.median(seconds) for kind, seconds in times.items()}
 
 
 def worker_sweep(repeats: int, rounds: int) -> dict:
@@ -174,6 +197,12 @@ def run(quick: bool = False) -> list[str]:
                 compute[name], grad_bytes[name] = one_thread["step_s"], ddp["grad_bytes"]
             rows.append(f"| {name}, {batch} | {' | '.join(cells)} | {rates[2] / rates[1]:.2f}x | "
                         f"{ddp['allreduce_s'] * 1e6:.0f} us for {ddp['grad_bytes'] / 1024:.0f} KiB |")
+    own = _spawn(["overhead", "mlp", "64", str(repeats), str(rounds * 3)], ranks=1, threads=1)
+    rows.append("")
+    rows.append(f"DDP's own work per MLP step (batch 64, world of one, alternating rounds): "
+                f"{(own['copy'] - own['plain']) * 1e6:.0f} us copying the averages back, "
+                f"{(own['bucket view'] - own['plain']) * 1e6:.0f} us with bucket views "
+                f"(plain step {own['plain'] * 1e3:.3f} ms)")
     sweep = _spawn(["sweep", str(repeats), str(rounds)], ranks=2, threads=1)
     rows.append("")
     rows.append("all-reduce on 2 ranks (float32, shared memory): " + ", ".join(
@@ -197,7 +226,8 @@ def main() -> None:
             result = worker_sweep(*map(int, params))
         else:
             name, *numbers = params
-            result = {"single": worker_single, "ddp": worker_ddp}[kind](name, *map(int, numbers))
+            workers = {"single": worker_single, "ddp": worker_ddp, "overhead": worker_overhead}
+            result = workers[kind](name, *map(int, numbers))
         if kind == "single" or int(os.environ.get("PMI_RANK", "0")) == 0:
             print(json.dumps(result), flush=True)
         return

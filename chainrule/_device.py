@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+# True only inside ``cuda_as_cpu()`` (``chainrule run --cuda-as-cpu``): "cuda" devices mean the CPU.
+_cuda_means_cpu = False
+
 
 class device:
     """A compute device. Only ``'cpu'`` exists in chainrule.
@@ -47,7 +53,7 @@ def check_device(dev) -> None:
     if dev is None or dev is CPU:
         return
     name = dev.type if isinstance(dev, device) else str(dev).partition(":")[0]
-    if name != "cpu":
+    if name != "cpu" and not (name == "cuda" and _cuda_means_cpu):
         raise RuntimeError(
             f"chainrule runs on the CPU only; device '{dev}' is not available "
             "(use device='cpu' or leave the device out)"
@@ -67,3 +73,26 @@ def set_default_device(dev) -> None:
 
 def get_default_device() -> device:
     return CPU
+
+
+@contextmanager
+def cuda_as_cpu(enabled: bool = True) -> Iterator[None]:
+    """Within this context (when ``enabled``), ``cuda`` and ``cuda:N`` devices are accepted and
+    mean the CPU, so a script written for GPUs runs unchanged; ``torch.cuda.is_available()``
+    still answers False. ``chainrule run --cuda-as-cpu`` runs the script inside it.
+
+    >>> import chainrule as torch
+    >>> with cuda_as_cpu():
+    ...     torch.ones(2, device="cuda:1").device
+    device(type='cpu')
+    """
+    global _cuda_means_cpu
+    previous, _cuda_means_cpu = _cuda_means_cpu, _cuda_means_cpu or enabled
+    try:
+        yield
+    finally:
+        _cuda_means_cpu = previous
+
+
+def cuda_means_cpu() -> bool:
+    return _cuda_means_cpu

@@ -143,8 +143,11 @@ def _is_aliased(name: str) -> bool:
     return name.partition(".")[0] in _ROOT_TARGETS
 
 
-def run_script(path: str | os.PathLike, argv: Sequence[str]) -> None:
-    """Run the Python file at ``path`` as ``__main__`` with ``torch`` resolving to chainrule."""
+def run_script(path: str | os.PathLike, argv: Sequence[str], cuda_as_cpu: bool = False) -> None:
+    """Run the Python file at ``path`` as ``__main__`` with ``torch`` resolving to chainrule
+    (and, with ``cuda_as_cpu``, ``cuda`` devices meaning the CPU: see ``_device.cuda_as_cpu``)."""
+    from chainrule._device import cuda_as_cpu as cuda_devices_as_cpu
+
     path = os.fspath(path)
     saved_modules = {name: module for name, module in sys.modules.items() if _is_aliased(name)}
     saved_argv, saved_path = sys.argv, list(sys.path)
@@ -155,7 +158,8 @@ def run_script(path: str | os.PathLike, argv: Sequence[str]) -> None:
     sys.argv = [path, *argv]
     sys.path.insert(0, os.path.dirname(os.path.abspath(path)))
     try:
-        runpy.run_path(path, run_name="__main__")
+        with cuda_devices_as_cpu(cuda_as_cpu):
+            runpy.run_path(path, run_name="__main__")
     finally:
         sys.meta_path.remove(finder)
         for name in [name for name in sys.modules if _is_aliased(name)]:
@@ -165,7 +169,7 @@ def run_script(path: str | os.PathLike, argv: Sequence[str]) -> None:
         sys.path[:] = saved_path
 
 
-def main_run(argv: Sequence[str]) -> int:
+def main_run(argv: Sequence[str], cuda_as_cpu: bool = False) -> int:
     """Entry point of ``python -m chainrule run``: ``argv`` is ``[SCRIPT.py, *ARGS]``."""
     argv = list(argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -176,7 +180,7 @@ def main_run(argv: Sequence[str]) -> int:
         print(f"chainrule run: can't open file '{script}': no such file", file=sys.stderr)
         return 2
     try:
-        run_script(script, args)
+        run_script(script, args, cuda_as_cpu)
     except SystemExit as exit_:
         code = exit_.code
         if code is None or isinstance(code, int):

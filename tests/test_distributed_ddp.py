@@ -55,10 +55,11 @@ def assert_same_weights(model, reference, what: str) -> None:
                                    atol=1e-12, err_msg=f"{what}: {name}")
 
 
-def check_training(torch, dist, rank: int, size: int, bucket_cap_mb) -> None:
+def check_training(torch, dist, rank: int, size: int, bucket_cap_mb, as_view: bool = False) -> None:
     from chainrule.nn.parallel import DistributedDataParallel as DDP
 
-    ddp = DDP(make_model(torch, seed=rank), bucket_cap_mb=bucket_cap_mb)
+    ddp = DDP(make_model(torch, seed=rank), bucket_cap_mb=bucket_cap_mb,
+              gradient_as_bucket_view=as_view)
     reference = make_model(torch, seed=0)
     assert_same_weights(ddp.module, reference, "after construction (rank 0's weights)")
     optimizers = [torch.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
@@ -66,19 +67,20 @@ def check_training(torch, dist, rank: int, size: int, bucket_cap_mb) -> None:
     loss_fn = torch.nn.CrossEntropyLoss()
     for step in range(5):
         inputs, targets = global_batch(torch, step)
-        for optimizer in optimizers:
-            optimizer.zero_grad()
+        for optimizer in optimizers:  # bucket views: gradients zeroed, and accumulated, in place
+            optimizer.zero_grad(set_to_none=not as_view)
         loss_fn(ddp(local_share(inputs, rank, size)), local_share(targets, rank, size)).backward()
         loss_fn(reference(inputs), targets).backward()
         optimizers[0].step()
         optimizers[1].step()
-    assert_same_weights(ddp.module, reference, f"after 5 SGD steps, bucket_cap_mb={bucket_cap_mb}")
+    assert_same_weights(ddp.module, reference, f"after 5 SGD steps, bucket_cap_mb={bucket_cap_mb}, "
+                                               f"gradient_as_bucket_view={as_view}")
 
 
-def check_no_sync(torch, dist, rank: int, size: int) -> None:
+def check_no_sync(torch, dist, rank: int, size: int, as_view: bool = False) -> None:
     from chainrule.nn.parallel import DistributedDataParallel as DDP
 
-    ddp = DDP(make_model(torch, seed=rank))
+    ddp = DDP(make_model(torch, seed=rank), gradient_as_bucket_view=as_view)
     reference = make_model(torch, seed=0)
     loss_fn = torch.nn.CrossEntropyLoss()
     local_grads = []
@@ -98,12 +100,12 @@ def check_no_sync(torch, dist, rank: int, size: int) -> None:
         np.testing.assert_allclose(ours.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
-def check_unused_parameters(torch, dist, rank: int, size: int) -> None:
+def check_unused_parameters(torch, dist, rank: int, size: int, as_view: bool = False) -> None:
     from chainrule.nn.parallel import DistributedDataParallel as DDP
 
     inputs, targets = global_batch(torch, 0)
     model = make_model(torch, seed=rank, extra_unused=True)
-    ddp = DDP(model, find_unused_parameters=True)
+    ddp = DDP(model, find_unused_parameters=True, gradient_as_bucket_view=as_view)
     for _ in range(2):
         ddp.zero_grad()
         torch.nn.functional.cross_entropy(ddp(local_share(inputs, rank, size)),
@@ -122,16 +124,41 @@ def check_unused_parameters(torch, dist, rank: int, size: int) -> None:
         raise AssertionError("a parameter without gradient must stop the next forward")
 
 
+def check_buffers_follow_rank_0(torch, dist, rank: int) -> None:
+    """Each forward first copies rank 0's buffers to every rank (``broadcast_buffers``), also
+    a buffer reassigned after construction; ``broadcast_buffers=False`` leaves them alone."""
+    from chainrule.nn.parallel import DistributedDataParallel as DDP
+
+    def means_on_every_rank(norm):
+        gathered = [torch.zeros(3) for _ in range(dist.get_world_size())]
+        dist.all_gather(gathered, norm.running_mean.float())
+        return gathered
+
+    local = torch.full((4, 3), float(rank)) + torch.arange(4.0)[:, None]
+    for broadcast_buffers in (True, False):
+        norm = torch.nn.BatchNorm1d(3)
+        ddp = DDP(torch.nn.Sequential(torch.nn.Linear(3, 3), norm),
+                  broadcast_buffers=broadcast_buffers)
+        ddp(local)  # the running means now differ between ranks
+        norm.running_mean = norm.running_mean.clone()
+        ddp.eval()
+        ddp(local)
+        gathered = means_on_every_rank(norm)
+        assert all(torch.equal(gathered[0], g) for g in gathered) == broadcast_buffers, gathered
+
+
 def rank_main() -> None:
     import chainrule as torch
     import chainrule.distributed as dist
 
     dist.init_process_group("gloo")
     rank, size = dist.get_rank(), dist.get_world_size()
-    for bucket_cap_mb in (None, 0.0005):
-        check_training(torch, dist, rank, size, bucket_cap_mb)
-    check_no_sync(torch, dist, rank, size)
-    check_unused_parameters(torch, dist, rank, size)
+    for as_view in (False, True):
+        for bucket_cap_mb in (None, 0.0005):
+            check_training(torch, dist, rank, size, bucket_cap_mb, as_view)
+        check_no_sync(torch, dist, rank, size, as_view)
+        check_unused_parameters(torch, dist, rank, size, as_view)
+    check_buffers_follow_rank_0(torch, dist, rank)
     dist.destroy_process_group()
     print(f"rank {rank} of {size}: DDP matches one process", flush=True)
 
@@ -197,6 +224,100 @@ def test_buckets_are_reduced_while_backward_runs(world_of_one):
     # the last layer's buckets were on their way before backward reached the first layer
     assert events[:2] == ["all-reduce started", "all-reduce started"]
     assert events.count("all-reduce started") == 4
+
+
+@pytest.fixture
+def torch_world_of_one(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    if not torch.distributed.is_available():
+        pytest.skip("this torch has no torch.distributed")
+    torch.distributed.init_process_group("gloo", init_method=f"file://{tmp_path}/store", rank=0,
+                                         world_size=1)
+    yield torch
+    torch.distributed.destroy_process_group()
+
+
+def grad_offsets(model) -> list:
+    """Where each ``.grad`` starts, in elements after the lowest one (None: no gradient)."""
+    pointers = [None if p.grad is None else p.grad.data_ptr() for p in model.parameters()]
+    lowest = min(pointer for pointer in pointers if pointer is not None)
+    return [None if pointer is None else (pointer - lowest) // 4 for pointer in pointers]
+
+
+@pytest.mark.parametrize("as_view", [True, False])
+def test_gradient_as_bucket_view_as_torch(world_of_one, torch_world_of_one, as_view):
+    torch = torch_world_of_one
+    import chainrule
+
+    runs = {}
+    for lib in (chainrule, torch):
+        model = lib.nn.Sequential(lib.nn.Linear(3, 4), lib.nn.ReLU(), lib.nn.Linear(4, 2))
+        rng = np.random.default_rng(0)
+        with lib.no_grad():
+            for param in model.parameters():
+                param.copy_(lib.tensor(rng.standard_normal(tuple(param.shape)), dtype=lib.float32))
+        model[0].weight.grad = lib.full((4, 3), 2.0)
+        ddp = lib.nn.parallel.DistributedDataParallel(model, gradient_as_bucket_view=as_view)
+        seen = {"at construction": [None if p.grad is None else p.grad.tolist()
+                                    for p in model.parameters()]}
+        optimizer = lib.optim.SGD(model.parameters(), lr=0.1)
+        x = lib.arange(15.0).reshape(5, 3)
+        for _ in range(2):  # torch lays its buckets out again after the first step
+            optimizer.zero_grad()
+            ddp(x).sum().backward()
+        seen["offsets"] = grad_offsets(model)
+        seen["views"] = [p.grad._base is not None for p in model.parameters()]
+        optimizer.zero_grad(set_to_none=False)
+        for _ in range(2):
+            ddp(x).sum().backward()
+        seen["accumulated in place"] = grad_offsets(model)
+        seen["grads"] = [p.grad.tolist() for p in model.parameters()]
+        runs[lib.__name__] = seen
+    ours, theirs = runs["chainrule"], runs["torch"]
+    if not as_view:  # separate allocations: where they land is up to the allocator
+        for seen in (ours, theirs):
+            del seen["offsets"], seen["accumulated in place"]
+    assert ours == theirs
+
+
+@pytest.mark.parametrize("as_view", [True, False])
+def test_buckets_of_two_dtypes_give_a_plain_backwards_gradients(world_of_one, as_view):
+    import chainrule
+    from chainrule.nn.parallel import DistributedDataParallel
+
+    class Mixed(chainrule.nn.Module):  # a float32 layer feeding a float64 one
+        def __init__(self):
+            super().__init__()
+            chainrule.manual_seed(0)
+            self.first = chainrule.nn.Linear(3, 4)
+            self.second = chainrule.nn.Linear(4, 2).double()
+
+        def forward(self, x):
+            return self.second(self.first(x).double())
+
+    plain, wrapped = Mixed(), Mixed()
+    ddp = DistributedDataParallel(wrapped, gradient_as_bucket_view=as_view, bucket_cap_mb=1e-5)
+    x = chainrule.randn(5, 3)
+    for _ in range(2):  # the second backward accumulates (into the bucket views, with as_view)
+        plain(x).sum().backward()
+        ddp(x).sum().backward()
+    for ours, theirs in zip(wrapped.parameters(), plain.parameters()):
+        assert ours.grad.dtype == theirs.grad.dtype
+        assert chainrule.equal(ours.grad, theirs.grad)
+        assert (ours.grad._base is not None) == as_view
+    assert len(ddp.reducer.buckets) == 3  # float64 [bias, weight] (the first, 1 MiB), then one each
+
+
+def test_forwards_without_backward_are_fine_with_unused_parameters(world_of_one):
+    import chainrule
+
+    ddp = chainrule.nn.parallel.DistributedDataParallel(
+        WithUnusedLayer(chainrule.nn.Linear(2, 2)), find_unused_parameters=True)
+    x = chainrule.ones(3, 2)
+    ddp(x)
+    ddp(x)  # as in torch: no "Expected to have finished reduction" without a backward
+    ddp(x).sum().backward()
+    assert ddp.module.unused.weight.grad is None and ddp.module.body.weight.grad is not None
 
 
 def test_wrapper_refusals(world_of_one):

@@ -23,7 +23,7 @@ __all__ = ["main", "UsageError"]
 def _run(args) -> int:
     from chainrule._torch_shim import main_run
 
-    result = main_run([args.script, *args.args])
+    result = main_run([args.script, *args.args], cuda_as_cpu=args.cuda_as_cpu)
     return result if isinstance(result, int) else 0
 
 

@@ -209,6 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Run a PyTorch script with chainrule standing in for "
                                           "torch.")
     _add_nproc(run)
+    run.add_argument("--cuda-as-cpu", action="store_true",
+                     help="accept cuda and cuda:N devices as the CPU and make "
+                          "torch.cuda.set_device do nothing, for scripts that insist on a GPU "
+                          "(torch.cuda.is_available() stays False)")
     run.add_argument("script")
     run.add_argument("args", nargs=argparse.REMAINDER)
     return parser

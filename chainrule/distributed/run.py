@@ -191,6 +191,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--standalone", action="store_true")
     parser.add_argument("-m", "--module", action="store_true",
                         help="run SCRIPT as a module (python -m SCRIPT), without the torch shim")
+    parser.add_argument("--cuda-as-cpu", action="store_true",
+                        help="chainrule's own: cuda devices mean the CPU (as `chainrule run "
+                             "--cuda-as-cpu`), for scripts that put each rank on cuda:LOCAL_RANK")
     parser.add_argument("script")
     parser.add_argument("args", nargs=argparse.REMAINDER)
     return parser
@@ -210,8 +213,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"chainrule.distributed.run: can't open file '{args.script}': no such file",
               file=sys.stderr)
         return 2
-    return launch(args.nproc_per_node, [args.script, *args.args], args.master_addr,
-                  args.master_port)
+    argv = [args.script, *args.args]
+    if args.cuda_as_cpu:  # each rank runs `python -m chainrule run --cuda-as-cpu SCRIPT ...`
+        argv = ["-m", "chainrule", "run", "--cuda-as-cpu", *argv]
+    return launch(args.nproc_per_node, argv, args.master_addr, args.master_port)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from chainrule.autograd.grad_mode import is_grad_enabled
 from chainrule.nn.modules.module import Module
 
 __all__ = ["DistributedDataParallel"]
@@ -39,12 +40,14 @@ class DistributedDataParallel(Module):
     """Wrap ``module`` for data-parallel training over the ranks of ``process_group``.
 
     At construction the parameters and buffers of rank 0 are copied to every rank; each
-    ``forward`` re-broadcasts the buffers (``broadcast_buffers``). Gradients are averaged during
-    backward in buckets of ``bucket_cap_mb`` MB; inside ``no_sync()`` they only accumulate
-    locally. With ``find_unused_parameters``, parameters that did not take part in the forward
-    pass do not stall the reduction. ``device_ids``, ``output_device``, ``static_graph`` and
-    ``gradient_as_bucket_view`` are accepted and change nothing (CPUs only; the averages are
-    always copied back into each ``.grad``).
+    ``forward`` re-broadcasts the buffers (``broadcast_buffers``, when the module has any).
+    Gradients are averaged during backward in buckets of ``bucket_cap_mb`` MB; inside
+    ``no_sync()`` they only accumulate locally. With ``find_unused_parameters``, parameters that
+    did not take part in the forward pass do not stall the reduction. With
+    ``gradient_as_bucket_view`` each ``.grad`` is a view into its bucket's flat array, which
+    saves the copy of the averages back into ``.grad`` (and the copy in, when gradients
+    accumulate in place). ``device_ids``, ``output_device`` and ``static_graph`` are accepted
+    and change nothing (CPUs only).
     """
 
     def __init__(self, module: Module, device_ids=None, output_device=None, dim: int = 0,
@@ -74,10 +77,12 @@ class DistributedDataParallel(Module):
         self.require_backward_grad_sync = True
         self.bucket_bytes_cap = int((25 if bucket_cap_mb is None else bucket_cap_mb) * 1024 * 1024)
         self._check_same_model(parameters)
+        self.modules_buffers = list(module.buffers())
+        self._world_size = self.process_group.size()
         if init_sync:
-            broadcast_coalesced([*module.parameters(), *module.buffers()], self.process_group)
+            broadcast_coalesced([*module.parameters(), *self.modules_buffers], self.process_group)
         self.reducer = Reducer(parameters, self.process_group, self.bucket_bytes_cap,
-                               find_unused_parameters)
+                               find_unused_parameters, gradient_as_bucket_view)
 
     def _check_same_model(self, parameters: list) -> None:
         from chainrule.distributed.object_collectives import all_gather_object
@@ -93,14 +98,12 @@ class DistributedDataParallel(Module):
                     f"has {len(theirs)}: {theirs}")
 
     def forward(self, *inputs, **kwargs):
-        from chainrule.autograd.grad_mode import is_grad_enabled
-
         self.reducer.prepare_for_forward()
-        buffers = list(self.module.buffers())
-        if self.broadcast_buffers and buffers and self.process_group.size() > 1:
-            broadcast_coalesced(buffers, self.process_group)
+        if self.broadcast_buffers and self.modules_buffers and self._world_size > 1:
+            self.modules_buffers = list(self.module.buffers())  # torch's refresh: reassigned ones
+            broadcast_coalesced(self.modules_buffers, self.process_group)
         output = self.module(*inputs, **kwargs)
-        if is_grad_enabled() and self.require_backward_grad_sync:
+        if self.require_backward_grad_sync and is_grad_enabled():
             self.reducer.prepare_for_backward(output)
         return output
 
