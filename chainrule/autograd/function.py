@@ -6,7 +6,9 @@ what the gradient needs; ``backward(ctx, *grad_outputs)`` applies the chain
 rule, returning one gradient per input. ``Function.apply`` runs ``forward``
 and, when an input requires grad, links a new ``Node`` into the graph; the
 node is also the ``ctx`` that ``forward`` wrote to, and is what ``grad_fn``
-shows (``<MulBackward0 object at ...>``).
+shows (``<MulBackward0 object at ...>``). ``forward`` runs with NumPy's
+floating-point warnings off (``log(0)`` is ``-inf`` silently, as in PyTorch)
+without touching the user's own NumPy settings.
 
 Built-in ops return NumPy arrays from ``forward`` (cheap) and write
 ``backward`` with chainrule ops (so it is itself differentiable, which is what
