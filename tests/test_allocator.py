@@ -43,3 +43,12 @@ def test_freed_blocks_are_reused_instead_of_faulted_back_in():
     # 20 steps of 20 MB: without tuning every step faults its pages back in.
     assert tuned_faults < 100 < untuned_faults
     assert env_tuned_faults < 100
+
+
+def test_the_chainrule_command_opts_in(monkeypatch, capsys):
+    import chainrule.cli
+
+    calls = []
+    monkeypatch.setattr(chainrule.cli, "keep_freed_memory", lambda: calls.append(True))
+    assert chainrule.cli.main(["--no-such-option"]) == 2
+    assert calls == [True]
