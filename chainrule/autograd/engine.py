@@ -101,7 +101,7 @@ class _BackwardPass:
         self.waiting: dict[Node, list] = {}
         for node, output_nr, grad in roots:
             self.send(node, output_nr, grad)
-        self.ownership = _GradOwnership(grad._data for _, _, grad in roots)
+        self.ownership = _GradOwnership(roots)
         self.order = topological_order(list(self.waiting))
         self.needed = None if capture is None else _nodes_leading_to(
             self.order, {node for node, _ in capture})
@@ -270,8 +270,8 @@ class _GradOwnership:
 
     __slots__ = ("seen",)
 
-    def __init__(self, arrays) -> None:
-        self.seen = {id(a) for a in arrays}
+    def __init__(self, roots: list) -> None:
+        self.seen = {id(grad._data) for _, _, grad in roots}
 
     def take(self, grad: Tensor) -> Tensor:
         data = grad._data

@@ -306,13 +306,20 @@ class Function:
             result = cls._run_forward(node, args, kwargs)
         finally:
             state.enabled = True
-        if type(result) is not np.ndarray or node._non_differentiable is not None:
-            return _wrap_outputs(node, result)
-        # The common case, one array out, without the general path's tuples.
-        out = make_tensor(result, True, node) if is_floating_numpy(result.dtype) else make_tensor(result)
-        if node._saved is not None:
-            _record_saved(node, (result,), (result,), (out,))
-        return out
+        if node._non_differentiable is None and (
+                type(result) is np.ndarray or isinstance(result, np.generic)):
+            return _wrap_array(node, result)
+        return _wrap_outputs(node, result)
+
+
+def _wrap_array(node: BackwardNode, raw) -> Tensor:
+    """The common case, one array (or NumPy scalar: full reductions) out, without the general
+    path's tuples: a floating result gets ``node`` as its ``grad_fn``."""
+    data = raw if type(raw) is np.ndarray else np.asarray(raw)
+    out = make_tensor(data, True, node) if is_floating_numpy(data.dtype) else make_tensor(data)
+    if node._saved is not None:
+        _record_saved(node, (raw,), (data,), (out,))
+    return out
 
 
 def _link_inputs(node: BackwardNode, args: tuple) -> None:
