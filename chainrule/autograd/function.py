@@ -297,6 +297,7 @@ class Function:
 
     @classmethod
     def _apply_tracked(cls, args, kwargs):
+        """Link a new node to the inputs, run ``forward`` unrecorded into it, wrap the outputs."""
         node = cls._backward_cls()
         _link_inputs(node, args)
         if state.anomaly:
