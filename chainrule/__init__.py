@@ -13,15 +13,11 @@ __version__ = "0.1.0"
 
 import math as _math
 
-import numpy as _np
+# Importing chainrule changes no global state: NumPy's warnings are silenced only while an op
+# runs (chainrule._float_errors), and glibc's allocator is tuned only when asked for.
+from chainrule._allocator import tune_if_requested as _tune_allocator_if_requested
 
-# PyTorch computes 1/0, log(0) and overflow silently (inf/nan); so does chainrule,
-# without paying for an errstate context on every op.
-_np.seterr(divide="ignore", invalid="ignore", over="ignore", under="ignore")
-
-from chainrule._allocator import keep_freed_memory as _keep_freed_memory
-
-_keep_freed_memory()
+_tune_allocator_if_requested()
 
 from chainrule._device import device, get_default_device, set_default_device
 from chainrule._dtype import (

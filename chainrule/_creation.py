@@ -186,9 +186,10 @@ def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
     >>> torch.tensor([1, 2]).dtype
     torch.int64
     """
-    array = _infer_array(data, dtype_follows=dtype is not None)
-    if dtype is not None:
-        array = array.astype(to_dtype(dtype).numpy, copy=False)
+    with np.errstate(over="ignore", invalid="ignore"):  # 1e40 becomes inf silently, as in PyTorch
+        array = _infer_array(data, dtype_follows=dtype is not None)
+        if dtype is not None:
+            array = array.astype(to_dtype(dtype).numpy, copy=False)
     return _finish(array, requires_grad, device)
 
 

@@ -1,5 +1,6 @@
-"""chainrule keeps freed blocks for reuse (glibc only), so a training step does not page-fault
-its arrays back in every iteration; CHAINRULE_MALLOC_TUNING=0 opts out."""
+"""Opt-in: chainrule.backends.cpu.keep_freed_memory() (or CHAINRULE_MALLOC_TUNING=1 at import)
+keeps freed blocks for reuse (glibc only), so a training step does not page-fault its arrays
+back in every iteration; a plain ``import chainrule`` leaves the allocator alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 import pytest
 
 PROBE = """
-import resource, numpy as np, chainrule
+import resource, sys, numpy as np, chainrule
+tuned = chainrule.backends.cpu.keep_freed_memory() if sys.argv[1] == "call" else None
 def faults():
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 def step():  # like a training step: several MB-sized arrays alive at once, then all freed
@@ -21,20 +23,32 @@ for _ in range(3):
 start = faults()
 for _ in range(20):
     step()
-print(chainrule._allocator.keep_freed_memory(), faults() - start)
+print(tuned, faults() - start)
 """
 
 
-def _probe(**env) -> tuple[str, int]:
-    out = subprocess.run([sys.executable, "-c", PROBE], env={**os.environ, **env},
+def _probe(how: str = "import", **env) -> tuple[str, int]:
+    environment = {k: v for k, v in os.environ.items() if k != "CHAINRULE_MALLOC_TUNING"}
+    out = subprocess.run([sys.executable, "-c", PROBE, how], env={**environment, **env},
                          capture_output=True, text=True, check=True).stdout.split()
     return out[0], int(out[1])
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt is Linux-only")
 def test_freed_blocks_are_reused_instead_of_faulted_back_in():
-    tuned, tuned_faults = _probe()
-    untuned, untuned_faults = _probe(CHAINRULE_MALLOC_TUNING="0")
-    assert (tuned, untuned) == ("True", "False")
+    called, tuned_faults = _probe("call")
+    _, untuned_faults = _probe()
+    _, env_tuned_faults = _probe(CHAINRULE_MALLOC_TUNING="1")
+    assert called == "True"
     # 20 steps of 20 MB: without tuning every step faults its pages back in.
     assert tuned_faults < 100 < untuned_faults
+    assert env_tuned_faults < 100
+
+
+def test_the_chainrule_command_opts_in(monkeypatch, capsys):
+    import chainrule.cli
+
+    calls = []
+    monkeypatch.setattr(chainrule.cli, "keep_freed_memory", lambda: calls.append(True))
+    assert chainrule.cli.main(["--no-such-option"]) == 2
+    assert calls == [True]

@@ -45,6 +45,7 @@ def _as_tuple(value) -> tuple:
 
 
 def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
+    """``(node, output_nr, grad)`` for each output: where the backward pass starts."""
     for grad in grad_outputs:
         if grad is not None and not isinstance(grad, Tensor):
             raise TypeError(f"gradients can be either Tensors or None, but got {type(grad).__name__}")
@@ -54,24 +55,26 @@ def _roots(outputs: tuple, grad_outputs: tuple, create_graph: bool) -> list:
             f"gradients for {len(outputs)} outputs")
     roots = []
     for i, out in enumerate(outputs):
-        if not isinstance(out, Tensor):
-            raise TypeError(f"expected a Tensor as output {i}, got {type(out).__name__}")
-        if not out._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
-        grad = grad_outputs[i] if grad_outputs else None
-        if grad is None:
-            if out._data.size != 1:
-                raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            grad = make_tensor(np.ones_like(out._data))
-        else:
-            if grad._data.shape != out._data.shape:
-                raise RuntimeError(
-                    f"Mismatch in shape: grad_output[{i}] has a shape of {grad.shape} and "
-                    f"output[{i}] has a shape of {out.shape}.")
-            if not create_graph and grad._requires_grad:
-                grad = grad.detach()
+        grad = _root_grad(i, out, grad_outputs[i] if grad_outputs else None, create_graph)
         roots.append((*_place(out), grad))
     return roots
+
+
+def _root_grad(i: int, out, grad: Tensor | None, create_graph: bool) -> Tensor:
+    """The gradient that starts from output ``i``: ``grad``, or ones for a scalar output."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"expected a Tensor as output {i}, got {type(out).__name__}")
+    if not out._requires_grad:
+        raise RuntimeError(f"element {i} of tensors does not require grad and does not have a grad_fn")
+    if grad is None:
+        if out._data.size != 1:
+            raise RuntimeError("grad can be implicitly created only for scalar outputs")
+        return make_tensor(np.array(1, out._data.dtype).reshape(out._data.shape))  # faster than ones_like
+    if grad._data.shape != out._data.shape:
+        raise RuntimeError(
+            f"Mismatch in shape: grad_output[{i}] has a shape of {grad.shape} and "
+            f"output[{i}] has a shape of {out.shape}.")
+    return grad if create_graph or not grad._requires_grad else grad.detach()
 
 
 def _place(t: Tensor) -> tuple:
@@ -128,7 +131,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph: bool | None = None,
         raise RuntimeError("`inputs` argument to `grad()` cannot be empty.")
     roots = _roots(outputs, _as_tuple(grad_outputs), create_graph)
     capture = _capture_map(inputs_tuple)
-    captured = run_backward(roots, retain_graph, create_graph, capture=capture, accumulate=False)
+    captured = run_backward(roots, retain_graph, create_graph, capture=capture)
     results = []
     for index, t in enumerate(inputs_tuple):
         g = captured.get(capture[_place(t)])

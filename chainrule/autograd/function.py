@@ -6,7 +6,9 @@ what the gradient needs; ``backward(ctx, *grad_outputs)`` applies the chain
 rule, returning one gradient per input. ``Function.apply`` runs ``forward``
 and, when an input requires grad, links a new ``Node`` into the graph; the
 node is also the ``ctx`` that ``forward`` wrote to, and is what ``grad_fn``
-shows (``<MulBackward0 object at ...>``).
+shows (``<MulBackward0 object at ...>``). ``forward`` runs with NumPy's
+floating-point warnings off (``log(0)`` is ``-inf`` silently, as in PyTorch)
+without touching the user's own NumPy settings.
 
 Built-in ops return NumPy arrays from ``forward`` (cheap) and write
 ``backward`` with chainrule ops (so it is itself differentiable, which is what
@@ -39,6 +41,7 @@ from typing import ClassVar
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
+from chainrule._float_errors import ignore_float_errors, restore_float_errors
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.grad_mode import state
 from chainrule.utils.hooks import RemovableHandle
@@ -257,11 +260,16 @@ class Function:
 
     @classmethod
     def _run_forward(cls, ctx, args, kwargs):
-        if cls.setup_context is None:
-            return cls.forward(ctx, *args, **kwargs)
-        result = cls.forward(*args, **kwargs)
-        cls.setup_context(ctx, args, result)
-        return result
+        """``forward`` (and ``setup_context``), with NumPy's floating-point warnings off."""
+        token = ignore_float_errors()
+        try:
+            if cls.setup_context is None:
+                return cls.forward(ctx, *args, **kwargs)
+            result = cls.forward(*args, **kwargs)
+            cls.setup_context(ctx, args, result)
+            return result
+        finally:
+            restore_float_errors(token)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):
@@ -273,6 +281,7 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        """Run the op; when an input requires grad (and grad mode is on), record a node."""
         if trace_hook is not None:  # chainrule.onnx is recording a forward: it runs the op
             return trace_hook(cls, args, kwargs)
         if state.enabled:
@@ -288,60 +297,73 @@ class Function:
 
     @classmethod
     def _apply_tracked(cls, args, kwargs):
+        """Link a new node to the inputs, run ``forward`` unrecorded into it, wrap the outputs."""
         node = cls._backward_cls()
-        edges = []
-        metas = []
-        needs = []
-        for arg in args:
-            if isinstance(arg, Tensor) and arg._requires_grad:
-                fn = arg.grad_fn
-                if fn is None:
-                    edges.append((arg._accumulator or arg._accumulator_node(), 0))
-                else:
-                    edges.append((fn, arg._output_nr))
-                data = arg._data
-                metas.append((data.shape, data.dtype))
-                needs.append(True)
-            else:
-                edges.append(_NO_EDGE)
-                metas.append(None)
-                needs.append(False)
-        node.next_functions = tuple(edges)
-        node.needs_input_grad = tuple(needs)
-        node._input_meta = metas
+        _link_inputs(node, args)
         if state.anomaly:
             node._forward_trace = traceback.format_stack()[:-2]
-
         state.enabled = False
         try:
             result = cls._run_forward(node, args, kwargs)
         finally:
             state.enabled = True
+        if node._non_differentiable is None and (
+                type(result) is np.ndarray or isinstance(result, np.generic)):
+            return _wrap_array(node, result)
+        return _wrap_outputs(node, result)
 
-        raw_result = result
-        if isinstance(result, np.generic):  # NumPy's full reductions return scalars
-            result = np.asarray(result)
-        if type(result) is np.ndarray and node._non_differentiable is None:
-            out = (make_tensor(result, True, node) if is_floating_numpy(result.dtype)
-                   else make_tensor(result))
-            if node._saved is not None:
-                _record_saved(node, (raw_result,), (result,), (out,))
-            return out
-        single = not isinstance(result, tuple)
-        raw = (result,) if single else result
-        arrays = tuple(_as_array(r) for r in raw)
-        node._num_outputs = len(arrays)
-        if not single:
-            node._output_meta = tuple((a.shape, a.dtype) for a in arrays)
-        excluded = node._non_differentiable
-        outputs = []
-        for i, data in enumerate(arrays):
-            differentiable = is_floating_numpy(data.dtype) and not (
-                excluded and any(_same(raw[i], data, e) for e in excluded))
-            outputs.append(make_tensor(data, True, node, i) if differentiable else make_tensor(data))
-        if node._saved is not None:
-            _record_saved(node, raw, arrays, outputs)
-        return outputs[0] if single else tuple(outputs)
+
+def _wrap_array(node: BackwardNode, raw) -> Tensor:
+    """The common case, one array (or NumPy scalar: full reductions) out, without the general
+    path's tuples: a floating result gets ``node`` as its ``grad_fn``."""
+    data = raw if type(raw) is np.ndarray else np.asarray(raw)
+    out = make_tensor(data, True, node) if is_floating_numpy(data.dtype) else make_tensor(data)
+    if node._saved is not None:
+        _record_saved(node, (raw,), (data,), (out,))
+    return out
+
+
+def _link_inputs(node: BackwardNode, args: tuple) -> None:
+    """Point ``node``'s edges at the inputs' producers (or leaf accumulators) and note the
+    shape and dtype each gradient must have."""
+    edges = []
+    metas = []
+    needs = []
+    for arg in args:
+        if isinstance(arg, Tensor) and arg._requires_grad:
+            producer = arg.grad_fn
+            edges.append((arg._accumulator or arg._accumulator_node(), 0) if producer is None
+                         else (producer, arg._output_nr))
+            data = arg._data
+            metas.append((data.shape, data.dtype))
+            needs.append(True)
+        else:
+            edges.append(_NO_EDGE)
+            metas.append(None)
+            needs.append(False)
+    node.next_functions = tuple(edges)
+    node.needs_input_grad = tuple(needs)
+    node._input_meta = metas
+
+
+def _wrap_outputs(node: BackwardNode, result):
+    """Tensors for a forward's result (an array, a NumPy scalar, tensors or a tuple of them):
+    floating outputs not marked non-differentiable get ``node`` as their ``grad_fn``."""
+    single = not isinstance(result, tuple)
+    raw = (result,) if single else result
+    arrays = tuple(_as_array(r) for r in raw)
+    node._num_outputs = len(arrays)
+    if not single:
+        node._output_meta = tuple((a.shape, a.dtype) for a in arrays)
+    excluded = node._non_differentiable
+    outputs = []
+    for i, data in enumerate(arrays):
+        differentiable = is_floating_numpy(data.dtype) and not (
+            excluded and any(_same(raw[i], data, e) for e in excluded))
+        outputs.append(make_tensor(data, True, node, i) if differentiable else make_tensor(data))
+    if node._saved is not None:
+        _record_saved(node, raw, arrays, outputs)
+    return outputs[0] if single else tuple(outputs)
 
 
 _NO_EDGE = (None, 0)

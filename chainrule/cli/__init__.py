@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from chainrule._allocator import keep_freed_memory
 from chainrule.cli.arguments import UsageError, build_parser, check_model_options, given_options
 from chainrule.cli.ranks import agreed_exit, is_rank_zero
 
@@ -45,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from chainrule.cli.train_gpt import train_gpt
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()  # a training program opts in to what `import chainrule` leaves alone
     try:
         if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
             argv = ["train", *argv]  # bare options configure the default command

@@ -15,8 +15,9 @@ True
 from __future__ import annotations
 
 from chainrule import _native
+from chainrule._allocator import keep_freed_memory
 
-__all__ = ["get_cpu_capability"]
+__all__ = ["get_cpu_capability", "keep_freed_memory"]
 
 
 def get_cpu_capability() -> str:
