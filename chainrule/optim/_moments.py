@@ -25,7 +25,7 @@ def update_average(average: np.ndarray, value: np.ndarray, beta: float,
     >>> update_average(m, np.ones(2, np.float32), 0.9, np.empty(2, np.float32)); m
     array([0.1, 0.1], dtype=float32)
     """
-    np.subtract(value, average, out=scratch)  # PyTorch's lerp_: average + (1 - beta) * (value - average)
+    np.subtract(value, average, out=scratch)  # PyTorch's lerp_: m + (1 - beta) * (g - m)
     scratch *= 1 - beta
     average += scratch
 
@@ -78,8 +78,8 @@ def add_ratio(target: np.ndarray, value: float, numerator: np.ndarray, denominat
     """``target += value * numerator / denominator`` (PyTorch's ``addcdiv_``); ``scratch`` may
     be ``denominator`` itself.
 
-    >>> p = np.ones(2, np.float32)
-    >>> add_ratio(p, -0.5, np.full(2, 3, np.float32), np.full(2, 2, np.float32), np.empty(2, np.float32)); p
+    >>> p, scratch = np.ones(2, np.float32), np.empty(2, np.float32)
+    >>> add_ratio(p, -0.5, np.full(2, 3, np.float32), np.full(2, 2, np.float32), scratch); p
     array([0.25, 0.25], dtype=float32)
     """
     ratio = np.divide(numerator, denominator, out=scratch)

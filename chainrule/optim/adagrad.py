@@ -18,6 +18,8 @@ __all__ = ["Adagrad"]
 class Adagrad(Optimizer):
     """``p -= clr * g / (sqrt(sum g**2) + eps)`` with ``clr = lr / (1 + (step - 1) * lr_decay)``."""
 
+    sparse_gradients_error = None  # PyTorch's Adagrad accepts them
+
     def __init__(self, params, lr: float = 1e-2, lr_decay: float = 0, weight_decay: float = 0,
                  initial_accumulator_value: float = 0, eps: float = 1e-10, foreach=None, *,
                  maximize: bool = False, differentiable: bool = False, fused=None) -> None:
@@ -35,8 +37,6 @@ class Adagrad(Optimizer):
         for group in self.param_groups:
             for p in group["params"]:
                 self.state[p] = self.initial_state(p, group)
-
-    sparse_gradients_error = None
 
     def init_state(self, param: Array, group: dict) -> ArrayState:
         return {"sum": np.full_like(param, group["initial_accumulator_value"])}

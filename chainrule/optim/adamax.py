@@ -46,5 +46,7 @@ class Adamax(Optimizer):
         m, u, scratch = state["exp_avg"], state["exp_inf"], np.empty_like(param)
         update_average(m, grad, beta1, scratch)
         u *= beta2  # u = max(beta2 * u, |g| + eps)
-        np.maximum(u, np.add(np.abs(grad, out=scratch), eps, out=scratch), out=u)
+        abs_grad = np.abs(grad, out=scratch)
+        abs_grad += eps
+        np.maximum(u, abs_grad, out=u)
         add_ratio(param, -lr / bias_correction(beta1, step), m, u, scratch)
