@@ -36,7 +36,22 @@ required = _RequiredParameter()
 
 
 class Optimizer:
-    """Holds ``param_groups`` (dicts of ``params`` plus hyper-parameters) and per-parameter ``state``."""
+    """Holds ``param_groups`` (dicts of ``params`` plus hyper-parameters) and per-parameter ``state``.
+
+    A new optimizer writes the update of one parameter; ``step()`` does the rest:
+
+    >>> import chainrule as torch
+    >>> class SignDescent(Optimizer):
+    ...     def __init__(self, params, lr=0.1):
+    ...         super().__init__(params, dict(lr=lr))
+    ...     def update(self, param, grad, state, group):
+    ...         param -= group["lr"] * np.sign(grad)
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
+    >>> opt = SignDescent([w])
+    >>> w.grad = torch.tensor([3.0, -0.5]); opt.step()
+    >>> w.detach(), opt.state[w]["step"]
+    (tensor([0.9000, 1.1000]), tensor(1.))
+    """
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -128,7 +143,7 @@ class Optimizer:
         arrays = {key: value._data for key, value in state.items()}
         if self.counts_steps:
             arrays["step"] += 1
-        self.update(p._data, gradient_of(p, group["maximize"]), arrays, group)
+        self.update(p._data, gradient_of(p, group.get("maximize", False)), arrays, group)
         if len(arrays) != len(state):  # the update started state lazily (SGD's momentum buffer)
             state.update((key, make_tensor(value)) for key, value in arrays.items()
                          if key not in state)
