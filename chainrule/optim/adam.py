@@ -54,7 +54,7 @@ class Adam(Optimizer):
         lr, eps, step = group["lr"], group["eps"], float(state["step"])
         beta1, beta2 = group["betas"]
         scratch = np.empty_like(param)
-        grad, m, v = update_adam_moments(param, grad, state, group, scratch)
+        _, m, v = update_adam_moments(param, grad, state, group, scratch)
         if group["amsgrad"]:  # the largest v so far, so steps never grow from v shrinking
             v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
         denominator = adam_denominator(v, step, beta2, eps, scratch)

@@ -46,7 +46,7 @@ class RAdam(Optimizer):
         lr, eps, step = group["lr"], group["eps"], float(state["step"])
         beta1, beta2 = group["betas"]
         scratch = np.empty_like(param)
-        grad, m, v = update_adam_moments(param, grad, state, group, scratch)
+        _, m, v = update_adam_moments(param, grad, state, group, scratch)
         m_hat = m / bias_correction(beta1, step)
         rectification = variance_rectification(beta2, step)
         if rectification is None:  # too few steps to trust v: a plain momentum step
