@@ -216,6 +216,69 @@ def test_only_overridden_batch_hooks_are_used():
     assert not uses_hook(EarlyStopping(), "on_batch_begin")
 
 
+def test_callbacks_declare_the_hooks_their_settings_need():
+    optimizer = chainrule.optim.SGD(tiny_model().parameters(), lr=1.0)
+    scheduler = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    per_epoch, per_batch = LRSchedulerCallback(scheduler), LRSchedulerCallback(scheduler, "batch")
+    assert "on_epoch_end" in per_epoch.implemented_hooks()
+    assert not uses_hook(per_epoch, "on_batch_end")
+    assert "on_batch_end" in per_batch.implemented_hooks()
+    assert not uses_hook(per_batch, "on_epoch_end")
+    plain = ProgressBar(use_tqdm=False)
+    attach(plain, tiny_model(), epochs=1)
+    plain.on_train_begin({})
+    assert plain.implemented_hooks() == {"on_train_begin", "on_train_end", "on_epoch_begin",
+                                         "on_epoch_end"}
+
+
+def test_fit_calls_only_the_declared_hooks():
+    train, valid = regression_loaders()
+
+    class Counter(Callback):
+        def __init__(self, per_batch):
+            self.per_batch, self.batches, self.epochs = per_batch, 0, 0
+
+        def implemented_hooks(self):
+            hooks = super().implemented_hooks()
+            return hooks if self.per_batch else hooks - {"on_batch_end", "on_epoch_end"}
+
+        def on_batch_end(self, batch, logs):
+            self.batches += 1
+
+        def on_epoch_end(self, epoch, logs):
+            self.epochs += 1
+
+    counting, quiet = Counter(per_batch=True), Counter(per_batch=False)
+    model = tiny_model()
+    fit(model, chainrule.nn.MSELoss(), chainrule.optim.SGD(model.parameters(), lr=0.01), train,
+        valid, epochs=2, callbacks=[counting, quiet], metrics=None, progress=False)
+    assert (counting.batches, counting.epochs) == (2 * len(train), 2)
+    assert (quiet.batches, quiet.epochs) == (0, 0)
+
+
+def test_no_callback_rewrites_its_own_hooks(monkeypatch):
+    import sys
+    import types
+
+    class SilentTqdm:
+        def __init__(self, **kwargs):
+            pass
+
+        def __getattr__(self, name):
+            return lambda *args, **kwargs: None
+
+    monkeypatch.setitem(sys.modules, "tqdm.auto", types.SimpleNamespace(tqdm=SilentTqdm))
+    train, valid = regression_loaders()
+    model = tiny_model()
+    optimizer = chainrule.optim.SGD(model.parameters(), lr=0.01)
+    scheduler = chainrule.optim.lr_scheduler.StepLR(optimizer, step_size=1)
+    callbacks = [ProgressBar(), LRSchedulerCallback(scheduler, per="batch")]
+    fit(model, chainrule.nn.MSELoss(), optimizer, train, valid, epochs=1, callbacks=callbacks,
+        metrics=None)
+    for callback in callbacks:  # both did run per batch (their own tests check the counts)
+        assert not [name for name in vars(callback) if name.startswith("on_")]
+
+
 def regression_loaders():
     from chainrule.utils.data import DataLoader, TensorDataset
 

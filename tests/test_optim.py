@@ -425,6 +425,12 @@ def _error_of(make):
     ("ASGD", dict(lr=-0.1)), ("ASGD", dict(weight_decay=-0.1)),
     ("SparseAdam", dict(lr=0.0)), ("SparseAdam", dict(eps=0.0)), ("SparseAdam", dict(betas=(0.9, 1.0))),
     ("LBFGS", dict(lr=-1.0)),
+    ("SGD", dict(lr=-0.1)), ("SGD", dict(momentum=-0.9)), ("SGD", dict(weight_decay=-1e-4)),
+    ("Adagrad", dict(lr=-0.1)), ("Adagrad", dict(lr_decay=-1.0)),
+    ("Adagrad", dict(weight_decay=-1.0)), ("Adagrad", dict(initial_accumulator_value=-0.1)),
+    ("Adagrad", dict(eps=-1e-10)), ("RMSprop", dict(lr=-0.1)), ("RMSprop", dict(eps=-1.0)),
+    ("RMSprop", dict(momentum=-0.5)), ("RMSprop", dict(weight_decay=-1.0)),
+    ("RMSprop", dict(alpha=-0.99)), ("Adam", dict(lr=float("nan"))),
 ])
 def test_invalid_hyperparameters_raise_like_torch(name, kwargs):
     ours, theirs = _pair([(2,)], np.float32)
@@ -445,6 +451,82 @@ def test_flags_accepted_and_capturable_refused_at_step_like_torch_on_cpu(name):
     expected = _error_of(ref.step)
     assert expected is not None and expected[0] is AssertionError
     assert _error_of(opt.step) == expected
+
+
+@pytest.mark.parametrize("name,kwargs", [("SGD", dict(lr=float("nan"))),
+                                         ("SGD", dict(weight_decay=float("nan"))),
+                                         ("Adam", dict(eps=float("nan")))])
+def test_nan_hyperparameters_are_checked_like_torch(name, kwargs):
+    """PyTorch's SGD tests ``lr < 0`` (NaN passes), the others ``not 0 <= lr`` (NaN fails)."""
+    ours, theirs = _pair([(2,)], np.float32)
+    expected = _error_of(lambda: getattr(torch.optim, name)(theirs, **kwargs))
+    assert _error_of(lambda: getattr(optim, name)(ours, **kwargs)) == expected
+
+
+class SparseLookingTensor(chainrule.Tensor):
+    """A dense tensor that says it is sparse: chainrule has no sparse layout to build one."""
+
+    __slots__ = ()
+    is_sparse = True
+
+
+@pytest.mark.parametrize("name", ["Adam", "AdamW", "Adadelta", "Adamax", "ASGD", "NAdam",
+                                  "RAdam", "RMSprop"])
+def test_sparse_gradients_refused_like_torch(name):
+    ours, theirs = _pair([(2,)], np.float32)
+    opt, ref = getattr(optim, name)(ours), getattr(torch.optim, name)(theirs)
+    theirs[0].grad = torch.sparse_coo_tensor([[0]], [1.0], (2,), check_invariants=True)
+    ours[0].grad = make_tensor(np.array([1.0, 0.0], np.float32))
+    ours[0]._grad.__class__ = SparseLookingTensor
+    expected = _error_of(ref.step)
+    assert expected is not None and expected[0] is RuntimeError
+    assert _error_of(opt.step) == expected
+    assert len(opt.state) == 0  # refused before any state was made
+
+
+def test_the_base_class_owns_the_loop():
+    """An optimizer that writes only ``init_state`` and ``update`` gets the rest from the base:
+    parameters without gradients skipped, ``maximize``, state created once with the step count
+    first, steps counted, versions bumped, and its state in ``state_dict``."""
+    seen = []
+
+    class SignDescent(optim.Optimizer):
+        def __init__(self, params, lr=0.1, maximize=False):
+            super().__init__(params, dict(lr=lr, maximize=maximize))
+
+        def init_state(self, param, group):
+            return {"moves": np.zeros_like(param)}
+
+        def update(self, param, grad, state, group):
+            seen.append(float(state["step"]))
+            state["moves"] += np.sign(grad)
+            param -= group["lr"] * np.sign(grad)
+
+    with_grad = make_tensor(np.zeros(2, np.float32), requires_grad=True)
+    without_grad = make_tensor(np.zeros(2, np.float32), requires_grad=True)
+    opt = SignDescent([with_grad, without_grad], maximize=True)
+    opt.state[with_grad]  # touching the state (a defaultdict) must not stop its initialisation
+    with_grad.grad = make_tensor(np.array([1.0, -2.0], np.float32))
+    before = with_grad._version
+    opt.step()
+    opt.step()
+    assert seen == [1.0, 2.0]
+    np.testing.assert_allclose(with_grad._data, [0.2, -0.2])
+    assert with_grad._version == before + 2
+    np.testing.assert_array_equal(without_grad._data, 0)
+    state = opt.state_dict()["state"]
+    assert list(state) == [0] and list(state[0]) == ["step", "moves"]
+    assert float(state[0]["step"]) == 2.0
+    np.testing.assert_array_equal(state[0]["moves"]._data, [-2.0, 2.0])  # signs of -grad
+
+
+def test_optimizers_write_only_their_update():
+    """Every optimizer stepped from gradients leaves the loop to the base class (LBFGS, which
+    evaluates a closure many times per step, is the one that runs its own)."""
+    for name in exported_optimizers():
+        cls = getattr(optim, name)
+        overrides_step = any("step" in vars(klass) for klass in cls.__mro__[:-2])
+        assert overrides_step == (name == "LBFGS"), name
 
 
 def test_sparse_adam_matches_torch_and_refuses_dense_gradients():

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.optim._moments import update_square_average
 from chainrule.optim.optimizer import (
+    Array,
+    ArrayState,
     Optimizer,
-    check_non_negative,
+    check_hyperparameter,
     decay_weights,
-    new_state,
-    step_counter,
-    zeros_like_param,
 )
 
 __all__ = ["Adadelta"]
+
 
 class Adadelta(Optimizer):
     """``p -= lr * sqrt(E[dx**2] + eps) / sqrt(E[g**2] + eps) * g`` (Zeiler, 2012).
@@ -33,27 +34,24 @@ class Adadelta(Optimizer):
     def __init__(self, params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: float = 0, foreach=None, *, capturable: bool = False,
                  maximize: bool = False, differentiable: bool = False) -> None:
-        check_non_negative(("learning rate", lr))
-        if not 0.0 <= rho <= 1.0:
-            raise ValueError(f"Invalid rho value: {rho}")
-        check_non_negative(("epsilon value", eps), ("weight_decay value", weight_decay))
+        check_hyperparameter("learning rate", lr, 0.0 <= lr)
+        check_hyperparameter("rho value", rho, 0.0 <= rho <= 1.0)
+        check_hyperparameter("epsilon value", eps, 0.0 <= eps)
+        check_hyperparameter("weight_decay value", weight_decay, 0.0 <= weight_decay)
         defaults = dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay, maximize=maximize,
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
     _capturable_devices = ['cuda', 'xpu', 'hpu', 'privateuseone']  # XLA is left out
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, rho, eps, weight_decay = group["lr"], group["rho"], group["eps"], group["weight_decay"]
-        if not state:
-            new_state(state)["square_avg"] = zeros_like_param(p)
-            state["acc_delta"] = zeros_like_param(p)
-        step_counter(state)
-        grad = decay_weights(p._data, grad, lr, weight_decay, decoupled=False)
-        square_avg, acc_delta = state["square_avg"]._data, state["acc_delta"]._data
-        square_avg *= rho
-        square_avg += (1 - rho) * grad * grad
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        return {"square_avg": np.zeros_like(param), "acc_delta": np.zeros_like(param)}
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        rho, eps = group["rho"], group["eps"]
+        grad = decay_weights(param, grad, group["lr"], group["weight_decay"])
+        square_avg, acc_delta, scratch = state["square_avg"], state["acc_delta"], np.empty_like(param)
+        update_square_average(square_avg, grad, rho, scratch)
         delta = np.sqrt(acc_delta + eps) / np.sqrt(square_avg + eps) * grad
-        acc_delta *= rho
-        acc_delta += (1 - rho) * delta * delta
-        p._data -= lr * delta
+        update_square_average(acc_delta, delta, rho, scratch)
+        param -= group["lr"] * delta

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from chainrule.optim.optimizer import (
-    Optimizer,
-    check_adam_hyperparameters,
-    decay_weights,
-    new_state,
-    step_counter,
-    zeros_like_param,
+from chainrule.optim._moments import (
+    adam_denominator,
+    add_ratio,
+    bias_correction,
+    update_adam_moments,
 )
+from chainrule.optim.optimizer import Array, ArrayState, Optimizer, check_adam_hyperparameters
 
 __all__ = ["Adam"]
 
@@ -33,6 +30,8 @@ class Adam(Optimizer):
     tensor([-0.1000, -0.1000], requires_grad=True)
     """
 
+    sparse_gradients_error = "Adam does not support sparse gradients, please consider SparseAdam instead"
+
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, amsgrad: bool = False, *,
                  foreach=None, maximize: bool = False, capturable: bool = False,
@@ -45,35 +44,18 @@ class Adam(Optimizer):
                         decoupled_weight_decay=decoupled_weight_decay)
         super().__init__(params, defaults)
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
-        beta1, beta2 = group["betas"]
-        data = p._data
-        if not state:
-            new_state(state)["exp_avg"] = zeros_like_param(p)
-            state["exp_avg_sq"] = zeros_like_param(p)
-            if group["amsgrad"]:
-                state["max_exp_avg_sq"] = zeros_like_param(p)
-        step = step_counter(state)
-        grad = decay_weights(data, grad, lr, weight_decay, group["decoupled_weight_decay"])
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        scratch = np.subtract(grad, exp_avg, out=np.empty_like(data))  # the one temporary
-        scratch *= 1 - beta1
-        exp_avg += scratch
-        np.multiply(grad, grad, out=scratch)
-        scratch *= 1 - beta2
-        exp_avg_sq *= beta2
-        exp_avg_sq += scratch
-        step_size = lr / (1 - beta1 ** step)
-        bias_correction2_sqrt = math.sqrt(1 - beta2 ** step)
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        state = {"exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
         if group["amsgrad"]:
-            max_sq = state["max_exp_avg_sq"]._data
-            np.maximum(max_sq, exp_avg_sq, out=max_sq)
-            np.sqrt(max_sq, out=scratch)
-        else:
-            np.sqrt(exp_avg_sq, out=scratch)
-        scratch /= bias_correction2_sqrt
-        scratch += eps
-        np.divide(exp_avg, scratch, out=scratch)
-        scratch *= step_size
-        data -= scratch
+            state["max_exp_avg_sq"] = np.zeros_like(param)
+        return state
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, eps, step = group["lr"], group["eps"], float(state["step"])
+        beta1, beta2 = group["betas"]
+        scratch = np.empty_like(param)
+        _, m, v = update_adam_moments(param, grad, state, group, scratch)
+        if group["amsgrad"]:  # the largest v so far, so steps never grow from v shrinking
+            v = np.maximum(state["max_exp_avg_sq"], v, out=state["max_exp_avg_sq"])
+        denominator = adam_denominator(v, step, beta2, eps, scratch)
+        add_ratio(param, -lr / bias_correction(beta1, step), m, denominator, scratch)

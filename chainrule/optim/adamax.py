@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.optim._moments import add_ratio, bias_correction, update_average
 from chainrule.optim.optimizer import (
+    Array,
+    ArrayState,
     Optimizer,
     check_adam_hyperparameters,
     decay_weights,
-    new_state,
-    step_counter,
-    zeros_like_param,
 )
 
 __all__ = ["Adamax"]
@@ -22,10 +22,9 @@ class Adamax(Optimizer):
     >>> import chainrule as torch
     >>> w = torch.nn.Parameter(torch.zeros(2))
     >>> opt = torch.optim.Adamax([w], lr=0.1)
-    >>> w.grad = torch.ones(2); opt.step()
-    >>> w
-    Parameter containing:
-    tensor([-0.1000, -0.1000], requires_grad=True)
+    >>> w.grad = torch.tensor([1.0, -3.0]); opt.step()
+    >>> opt.state[w]["exp_inf"]  # u, the largest |g| seen (decaying by beta2)
+    tensor([1., 3.])
     """
 
     def __init__(self, params, lr: float = 2e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -37,16 +36,17 @@ class Adamax(Optimizer):
                         maximize=maximize, differentiable=differentiable, capturable=capturable)
         super().__init__(params, defaults)
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        return {"exp_avg": np.zeros_like(param), "exp_inf": np.zeros_like(param)}
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, eps, step = group["lr"], group["eps"], float(state["step"])
         beta1, beta2 = group["betas"]
-        if not state:
-            new_state(state)["exp_avg"] = zeros_like_param(p)
-            state["exp_inf"] = zeros_like_param(p)
-        step = step_counter(state)
-        grad = decay_weights(p._data, grad, lr, weight_decay, decoupled=False)
-        exp_avg, exp_inf = state["exp_avg"]._data, state["exp_inf"]._data
-        exp_avg += (1 - beta1) * (grad - exp_avg)
-        exp_inf *= beta2
-        np.maximum(exp_inf, np.abs(grad) + eps, out=exp_inf)
-        p._data -= lr / (1 - beta1 ** step) * (exp_avg / exp_inf)
+        grad = decay_weights(param, grad, lr, group["weight_decay"])
+        m, u, scratch = state["exp_avg"], state["exp_inf"], np.empty_like(param)
+        update_average(m, grad, beta1, scratch)
+        u *= beta2  # u = max(beta2 * u, |g| + eps)
+        abs_grad = np.abs(grad, out=scratch)
+        abs_grad += eps
+        np.maximum(u, abs_grad, out=u)
+        add_ratio(param, -lr / bias_correction(beta1, step), m, u, scratch)

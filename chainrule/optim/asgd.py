@@ -5,12 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.optim.optimizer import (
+    Array,
+    ArrayState,
     Optimizer,
-    check_non_negative,
-    new_state,
-    scalar_state,
-    step_counter,
-    zeros_like_param,
+    check_hyperparameter,
+    decay_weights,
 )
 
 __all__ = ["ASGD"]
@@ -24,18 +23,19 @@ class ASGD(Optimizer):
     before that a copy of ``p``.
 
     >>> import chainrule as torch
-    >>> w = torch.nn.Parameter(torch.zeros(2))
-    >>> opt = torch.optim.ASGD([w], lr=0.1)
-    >>> w.grad = torch.ones(2); opt.step()
-    >>> w
-    Parameter containing:
-    tensor([-0.1000, -0.1000], requires_grad=True)
+    >>> w = torch.nn.Parameter(torch.zeros(1))
+    >>> opt = torch.optim.ASGD([w], lr=0.1, lambd=0.0, t0=0)
+    >>> for _ in range(4):
+    ...     w.grad = torch.ones(1); opt.step()
+    >>> w.detach(), opt.state[w]["ax"]  # ax: the mean of the iterates after the first
+    (tensor([-0.4000]), tensor([-0.3000]))
     """
 
     def __init__(self, params, lr: float = 1e-2, lambd: float = 1e-4, alpha: float = 0.75,
                  t0: float = 1e6, weight_decay: float = 0, foreach=None, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False) -> None:
-        check_non_negative(("learning rate", lr), ("weight_decay value", weight_decay))
+        check_hyperparameter("learning rate", lr, 0.0 <= lr)
+        check_hyperparameter("weight_decay value", weight_decay, 0.0 <= weight_decay)
         defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay,
                         foreach=foreach, maximize=maximize, differentiable=differentiable,
                         capturable=capturable)
@@ -43,23 +43,19 @@ class ASGD(Optimizer):
 
     _capturable_tensors = "params, mus, etas, and state_steps"
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, lambd, alpha, t0 = group["lr"], group["lambd"], group["alpha"], group["t0"]
-        data = p._data
-        if not state:
-            new_state(state)["eta"] = scalar_state(lr)
-            state["mu"] = scalar_state(1.0)
-            state["ax"] = zeros_like_param(p)
-        step = step_counter(state)
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * data
-        eta = float(state["eta"]._data)
-        data *= 1 - lambd * eta
-        data -= eta * grad
-        mu, ax = float(state["mu"]._data), state["ax"]._data
-        if mu != 1:
-            ax += (data - ax) * mu
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        return {"eta": np.array(group["lr"], np.float32), "mu": np.ones((), np.float32),
+                "ax": np.zeros_like(param)}
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, lambd, alpha, step = group["lr"], group["lambd"], group["alpha"], float(state["step"])
+        grad = decay_weights(param, grad, lr, group["weight_decay"])
+        eta, mu, ax = float(state["eta"]), float(state["mu"]), state["ax"]
+        param *= 1 - lambd * eta
+        param -= eta * grad
+        if mu != 1:  # ax = ax + mu * (p - ax): the running average of the iterates
+            ax += (param - ax) * mu
         else:
-            np.copyto(ax, data)
-        state["eta"]._data[...] = lr / (1 + lambd * lr * step) ** alpha
-        state["mu"]._data[...] = 1 / max(1, step - t0)
+            np.copyto(ax, param)
+        state["eta"][...] = lr / (1 + lambd * lr * step) ** alpha
+        state["mu"][...] = 1 / max(1, step - group["t0"])

@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.optim._line_search import strong_wolfe
-from chainrule.optim.optimizer import Optimizer, check_non_negative
+from chainrule.optim.optimizer import Optimizer, check_hyperparameter
 
 __all__ = ["LBFGS"]
 
@@ -39,7 +39,7 @@ class LBFGS(Optimizer):
     def __init__(self, params, lr: float = 1, max_iter: int = 20, max_eval: int | None = None,
                  tolerance_grad: float = 1e-7, tolerance_change: float = 1e-9,
                  history_size: int = 100, line_search_fn: str | None = None) -> None:
-        check_non_negative(("learning rate", lr))
+        check_hyperparameter("learning rate", lr, 0.0 <= lr)
         if max_eval is None:
             max_eval = max_iter * 5 // 4
         defaults = dict(lr=lr, max_iter=max_iter, max_eval=max_eval,

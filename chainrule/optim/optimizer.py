@@ -1,7 +1,10 @@
 """``Optimizer``: the base every optimizer shares (parameter groups, state, state dicts).
 
-Subclasses implement ``step()`` as a loop over ``param_groups`` that updates
-each parameter's NumPy array in place, the way the algorithm reads on paper.
+The base class owns the loop of ``step()``: over the parameter groups and their parameters,
+skipping those without a gradient, negating the gradient under ``maximize``, creating each
+parameter's state on its first step and counting steps. An optimizer writes only what the
+paper writes: ``init_state`` (the state one parameter starts with) and ``update`` (one step of
+one parameter, in place, on NumPy arrays).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["Optimizer", "required"]
 
+Array = np.ndarray
+ArrayState = dict[str, np.ndarray]  # a parameter's state as update() sees it: arrays, not tensors
+
 # Where PyTorch can run ``capturable=True`` (CUDA-graph capture); never on CPU, so never here.
 CAPTURABLE_DEVICES = ['cuda', 'xpu', 'hpu', 'privateuseone', 'xla']
 
@@ -30,7 +36,22 @@ required = _RequiredParameter()
 
 
 class Optimizer:
-    """Holds ``param_groups`` (dicts of ``params`` plus hyper-parameters) and per-parameter ``state``."""
+    """Holds ``param_groups`` (dicts of ``params`` plus hyper-parameters) and per-parameter ``state``.
+
+    A new optimizer writes the update of one parameter; ``step()`` does the rest:
+
+    >>> import chainrule as torch
+    >>> class SignDescent(Optimizer):
+    ...     def __init__(self, params, lr=0.1):
+    ...         super().__init__(params, dict(lr=lr))
+    ...     def update(self, param, grad, state, group):
+    ...         param -= group["lr"] * np.sign(grad)
+    >>> w = torch.nn.Parameter(torch.tensor([1.0, 1.0]))
+    >>> opt = SignDescent([w])
+    >>> w.grad = torch.tensor([3.0, -0.5]); opt.step()
+    >>> w.detach(), opt.state[w]["step"]
+    (tensor([0.9000, 1.1000]), tensor(1.))
+    """
 
     def __init__(self, params: Iterable, defaults: dict[str, Any]) -> None:
         self.defaults = defaults
@@ -97,26 +118,64 @@ class Optimizer:
     # What a capturable=True step() names when it refuses to run (see refuse_capturable).
     _capturable_tensors = "params and state_steps"
     _capturable_devices = CAPTURABLE_DEVICES
+    # Whether the state holds a step count (``state['step']``), advanced before every update.
+    counts_steps = True
+    # What step() raises for a sparse gradient; None where PyTorch accepts them.
+    sparse_gradients_error: str | None = "{name} does not support sparse gradients"
 
     def step(self, closure: Callable | None = None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given.
-
-        Optimizers either override this or write only ``_update_parameter``, the algorithm's
-        per-parameter update, which this loop calls.
-        """
+        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         loss = self._run_closure(closure)
         for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                refuse_capturable(group, self._capturable_tensors, self._capturable_devices)
-                self._update_parameter(p, gradient_of(p, group["maximize"]), self.state[p], group)
-                p._bump_version()
+            params = [p for p in group["params"] if p._grad is not None]
+            if params:
+                self.refuse_step(params, group)
+                for p in params:
+                    self._step_parameter(p, group)
         return loss
 
-    def _update_parameter(self, p: Tensor, grad: np.ndarray, state: dict, group: dict) -> None:
-        """Update ``p._data`` in place from ``grad`` (already negated under ``maximize``)."""
+    def _step_parameter(self, p: Tensor, group: dict) -> None:
+        state = self.state.get(p)
+        if not state:
+            state = self.initial_state(p, group)
+            if state:
+                self.state[p] = state
+        arrays = {key: value._data for key, value in state.items()}
+        if self.counts_steps:
+            arrays["step"] += 1
+        self.update(p._data, gradient_of(p, group.get("maximize", False)), arrays, group)
+        if len(arrays) != len(state):  # the update started state lazily (SGD's momentum buffer)
+            state.update((key, make_tensor(value)) for key, value in arrays.items()
+                         if key not in state)
+            self.state[p] = state
+        p._bump_version()
+
+    def initial_state(self, p: Tensor, group: dict) -> dict:
+        """A parameter's state before its first step: the step count first (PyTorch's key
+        order), then ``init_state``'s arrays as tensors."""
+        state = {"step": scalar_state(0.0)} if self.counts_steps else {}
+        for key, value in self.init_state(p._data, group).items():
+            state[key] = make_tensor(value)
+        return state
+
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        """The arrays one parameter's state starts with (e.g. Adam's zero moments)."""
+        return {}
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        """One step of one parameter: change ``param`` and the arrays of ``state`` in place.
+
+        ``grad`` is already negated under ``maximize``; ``state['step']`` (when the optimizer
+        counts steps) already counts this step. Arrays the update adds to ``state`` are kept.
+        """
         raise NotImplementedError
+
+    def refuse_step(self, params: list[Tensor], group: dict) -> None:
+        """PyTorch's errors for a group this optimizer cannot step: sparse gradients, and
+        ``capturable=True`` (which needs an accelerator)."""
+        if self.sparse_gradients_error is not None and any(p._grad.is_sparse for p in params):
+            raise RuntimeError(self.sparse_gradients_error.format(name=type(self).__name__))
+        refuse_capturable(group, self._capturable_tensors, self._capturable_devices)
 
     def _run_closure(self, closure: Callable | None):
         if closure is None:
@@ -210,40 +269,9 @@ def _cast_state(key: str, value, param: Tensor):
     return make_tensor(value._data.astype(param._data.dtype))
 
 
-def new_state(state: dict) -> dict:
-    """A parameter's fresh state, its step count first (the key order of PyTorch's state dicts)."""
-    state["step"] = scalar_state(0.0)
-    return state
-
-
 def scalar_state(value: float) -> Tensor:
     """A 0-d float32 tensor: how PyTorch keeps scalar state (step counts, ASGD's eta and mu)."""
     return make_tensor(np.array(value, np.float32))
-
-
-def step_counter(state: dict) -> float:
-    """Advance ``state['step']`` (a 0-d float32 tensor, as PyTorch keeps it) and return it."""
-    step = state.get("step")
-    if step is None:
-        step = new_state(state)["step"]
-    step._data += 1
-    return float(step._data)
-
-
-def decay_weights(data: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float,
-                  decoupled: bool) -> np.ndarray:
-    """Weight decay, returning the gradient: L2 adds ``weight_decay * p`` to it; decoupled
-    (the AdamW way) shrinks ``p`` in place by ``lr * weight_decay`` instead."""
-    if not weight_decay:
-        return grad
-    if decoupled:
-        data *= 1 - lr * weight_decay
-        return grad
-    return grad + weight_decay * data
-
-
-def zeros_like_param(p: Tensor) -> Tensor:
-    return make_tensor(np.zeros_like(p._data))
 
 
 def gradient_of(p: Tensor, maximize: bool) -> np.ndarray:
@@ -251,26 +279,43 @@ def gradient_of(p: Tensor, maximize: bool) -> np.ndarray:
     return -grad if maximize else grad
 
 
-def check_non_negative(*named_values: tuple[str, float]) -> None:
-    """Raise PyTorch's ``ValueError("Invalid <name>: <value>")`` for the first negative value."""
-    for name, value in named_values:
-        if not 0.0 <= value:
-            raise ValueError(f"Invalid {name}: {value}")
+def decay_weights(param: np.ndarray, grad: np.ndarray, lr: float, weight_decay: float,
+                  decoupled: bool = False) -> np.ndarray:
+    """Weight decay, returning the gradient: L2 adds ``weight_decay * p`` to it; decoupled
+    (the AdamW way) shrinks ``p`` in place by ``lr * weight_decay`` instead."""
+    if not weight_decay:
+        return grad
+    if decoupled:
+        param *= 1 - lr * weight_decay
+        return grad
+    return grad + weight_decay * param
+
+
+def check_hyperparameter(name: str, value: Any, valid: bool) -> None:
+    """PyTorch's ``ValueError("Invalid <name>: <value>")`` unless ``valid``.
+
+    >>> check_hyperparameter("learning rate", -1.0, 0.0 <= -1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Invalid learning rate: -1.0
+    """
+    if not valid:
+        raise ValueError(f"Invalid {name}: {value}")
 
 
 def check_betas(betas: tuple[float, float]) -> None:
     """Each running-average coefficient must lie in ``[0, 1)``."""
     for index, beta in enumerate(betas):
-        if not 0.0 <= beta < 1.0:
-            raise ValueError(f"Invalid beta parameter at index {index}: {beta}")
+        check_hyperparameter(f"beta parameter at index {index}", beta, 0.0 <= beta < 1.0)
 
 
 def check_adam_hyperparameters(lr: float, betas: tuple[float, float], eps: float,
                                weight_decay: float) -> None:
     """The checks Adam, Adamax, NAdam and RAdam share, in PyTorch's order."""
-    check_non_negative(("learning rate", lr), ("epsilon value", eps))
+    check_hyperparameter("learning rate", lr, 0.0 <= lr)
+    check_hyperparameter("epsilon value", eps, 0.0 <= eps)
     check_betas(betas)
-    check_non_negative(("weight_decay value", weight_decay))
+    check_hyperparameter("weight_decay value", weight_decay, 0.0 <= weight_decay)
 
 
 def refuse_capturable(group: dict, tensors: str = "params and state_steps",

@@ -6,14 +6,8 @@ import math
 
 import numpy as np
 
-from chainrule.optim.optimizer import (
-    Optimizer,
-    check_adam_hyperparameters,
-    decay_weights,
-    new_state,
-    step_counter,
-    zeros_like_param,
-)
+from chainrule.optim._moments import bias_correction, update_adam_moments
+from chainrule.optim.optimizer import Array, ArrayState, Optimizer, check_adam_hyperparameters
 
 __all__ = ["RAdam"]
 
@@ -28,10 +22,10 @@ class RAdam(Optimizer):
     >>> import chainrule as torch
     >>> w = torch.nn.Parameter(torch.zeros(2))
     >>> opt = torch.optim.RAdam([w], lr=0.1)
-    >>> w.grad = torch.ones(2); opt.step()
-    >>> w
+    >>> w.grad = torch.tensor([1.0, -2.0]); opt.step()
+    >>> w  # the first step is lr * m_hat = lr * g, not Adam's lr * sign(g)
     Parameter containing:
-    tensor([-0.1000, -0.1000], requires_grad=True)
+    tensor([-0.1000,  0.2000], requires_grad=True)
     """
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
@@ -45,27 +39,28 @@ class RAdam(Optimizer):
                         differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, eps, weight_decay = group["lr"], group["eps"], group["weight_decay"]
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        return {"exp_avg": np.zeros_like(param), "exp_avg_sq": np.zeros_like(param)}
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, eps, step = group["lr"], group["eps"], float(state["step"])
         beta1, beta2 = group["betas"]
-        if not state:
-            new_state(state)["exp_avg"] = zeros_like_param(p)
-            state["exp_avg_sq"] = zeros_like_param(p)
-        step = step_counter(state)
-        grad = decay_weights(p._data, grad, lr, weight_decay, group["decoupled_weight_decay"])
-        exp_avg, exp_avg_sq = state["exp_avg"]._data, state["exp_avg_sq"]._data
-        exp_avg += (1 - beta1) * (grad - exp_avg)
-        exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        exp_avg_hat = exp_avg / bias_correction1
-        rho_inf = 2 / (1 - beta2) - 1
-        rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction2
-        if rho_t > 5.0:
-            rectification = math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf
-                                      / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
-            adaptive_lr = math.sqrt(bias_correction2) / (np.sqrt(exp_avg_sq) + eps)
-            p._data -= exp_avg_hat * lr * adaptive_lr * rectification
+        scratch = np.empty_like(param)
+        _, m, v = update_adam_moments(param, grad, state, group, scratch)
+        m_hat = m / bias_correction(beta1, step)
+        rectification = variance_rectification(beta2, step)
+        if rectification is None:  # too few steps to trust v: a plain momentum step
+            param -= m_hat * lr
         else:
-            p._data -= exp_avg_hat * lr
+            adaptive_lr = math.sqrt(bias_correction(beta2, step)) / (np.sqrt(v) + eps)
+            param -= m_hat * lr * adaptive_lr * rectification
+
+
+def variance_rectification(beta2: float, step: float) -> float | None:
+    """RAdam's ``r_t``, or None while ``rho_t``, the length of the approximated simple moving
+    average, is at most 5 (the variance of the adaptive learning rate is then intractable)."""
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * step * beta2 ** step / bias_correction(beta2, step)
+    if rho_t <= 5.0:
+        return None
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.optim._moments import add_ratio, update_average, update_square_average
 from chainrule.optim.optimizer import (
+    Array,
+    ArrayState,
     Optimizer,
-    new_state,
-    step_counter,
-    zeros_like_param,
+    check_hyperparameter,
+    decay_weights,
 )
 
 __all__ = ["RMSprop"]
@@ -21,47 +23,39 @@ class RMSprop(Optimizer):
                  weight_decay: float = 0, momentum: float = 0, centered: bool = False,
                  capturable: bool = False, foreach=None, maximize: bool = False,
                  differentiable: bool = False) -> None:
-        for name, value in (("learning rate", lr), ("epsilon value", eps),
-                            ("momentum value", momentum), ("weight_decay value", weight_decay),
-                            ("alpha value", alpha)):
-            if value < 0.0:
-                raise ValueError(f"Invalid {name}: {value}")
+        check_hyperparameter("learning rate", lr, 0.0 <= lr)
+        check_hyperparameter("epsilon value", eps, 0.0 <= eps)
+        check_hyperparameter("momentum value", momentum, 0.0 <= momentum)
+        check_hyperparameter("weight_decay value", weight_decay, 0.0 <= weight_decay)
+        check_hyperparameter("alpha value", alpha, 0.0 <= alpha)
         defaults = dict(lr=lr, momentum=momentum, alpha=alpha, eps=eps, centered=centered,
                         weight_decay=weight_decay, capturable=capturable, foreach=foreach,
                         maximize=maximize, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def _update_parameter(self, p, grad, state, group) -> None:
-        lr, alpha, eps = group["lr"], group["alpha"], group["eps"]
-        momentum, weight_decay = group["momentum"], group["weight_decay"]
-        data = p._data
-        if not state:
-            new_state(state)["square_avg"] = zeros_like_param(p)
-            if momentum > 0:
-                state["momentum_buffer"] = zeros_like_param(p)
-            if group["centered"]:
-                state["grad_avg"] = zeros_like_param(p)
-        step_counter(state)
-        if weight_decay:
-            grad = grad + weight_decay * data
-        square_avg = state["square_avg"]._data
-        square_avg *= alpha
-        square_avg += (1 - alpha) * grad * grad
+    def init_state(self, param: Array, group: dict) -> ArrayState:
+        state = {"square_avg": np.zeros_like(param)}
+        if group["momentum"] > 0:
+            state["momentum_buffer"] = np.zeros_like(param)
         if group["centered"]:
-            grad_avg = state["grad_avg"]._data
-            grad_avg += (grad - grad_avg) * (1 - alpha)
-            avg = np.multiply(grad_avg, grad_avg, out=np.empty_like(grad_avg))
-            np.subtract(square_avg, avg, out=avg)
-            np.sqrt(avg, out=avg)
+            state["grad_avg"] = np.zeros_like(param)
+        return state
+
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, alpha, momentum = group["lr"], group["alpha"], group["momentum"]
+        grad = decay_weights(param, grad, lr, group["weight_decay"])
+        square_avg, scratch = state["square_avg"], np.empty_like(param)
+        update_square_average(square_avg, grad, alpha, scratch)
+        if group["centered"]:  # divide by the standard deviation, not the root mean square
+            grad_avg = state["grad_avg"]
+            update_average(grad_avg, grad, alpha, scratch)
+            rms = np.sqrt(square_avg - grad_avg * grad_avg) + group["eps"]
         else:
-            avg = np.sqrt(square_avg, out=np.empty_like(square_avg))
-        avg += eps
-        np.divide(grad, avg, out=avg)
-        if momentum > 0:
-            buffer = state["momentum_buffer"]._data
+            rms = np.sqrt(square_avg) + group["eps"]
+        if momentum > 0:  # b = momentum * b + g / rms; p -= lr * b
+            buffer = state["momentum_buffer"]
             buffer *= momentum
-            buffer += avg
-            data -= lr * buffer
+            add_ratio(buffer, 1.0, grad, rms, scratch)
+            param -= lr * buffer
         else:
-            avg *= lr
-            data -= avg
+            add_ratio(param, -lr, grad, rms, scratch)

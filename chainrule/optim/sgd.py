@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._tensor import make_tensor
-from chainrule.optim.optimizer import Optimizer, gradient_of
+from chainrule.optim.optimizer import (
+    Array,
+    ArrayState,
+    Optimizer,
+    check_hyperparameter,
+    decay_weights,
+)
 
 __all__ = ["SGD"]
 
@@ -22,45 +27,31 @@ class SGD(Optimizer):
     tensor([0.9000, 0.9000], requires_grad=True)
     """
 
+    counts_steps = False
+    sparse_gradients_error = None
+
     def __init__(self, params, lr: float = 1e-3, momentum: float = 0, dampening: float = 0,
                  weight_decay: float = 0, nesterov: bool = False, *, maximize: bool = False,
                  foreach=None, differentiable: bool = False, fused=None) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
+        check_hyperparameter("learning rate", lr, not lr < 0.0)
+        check_hyperparameter("momentum value", momentum, not momentum < 0.0)
+        check_hyperparameter("weight_decay value", weight_decay, not weight_decay < 0.0)
         defaults = dict(lr=lr, momentum=momentum, dampening=dampening, weight_decay=weight_decay,
                         nesterov=nesterov, maximize=maximize, foreach=foreach,
                         differentiable=differentiable, fused=fused)
+        if nesterov and (momentum <= 0 or dampening != 0):
+            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
         super().__init__(params, defaults)
 
-    def step(self, closure=None):
-        """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-            weight_decay, nesterov = group["weight_decay"], group["nesterov"]
-            for p in group["params"]:
-                if p._grad is None:
-                    continue
-                data = p._data
-                d_p = gradient_of(p, group["maximize"])
-                if weight_decay:
-                    d_p = d_p + weight_decay * data
-                if momentum:
-                    state = self.state[p]
-                    buffer = state.get("momentum_buffer")
-                    if buffer is None:
-                        buffer = state["momentum_buffer"] = make_tensor(np.array(d_p, copy=True))
-                    else:
-                        buf = buffer._data
-                        buf *= momentum
-                        buf += (1 - dampening) * d_p
-                    d_p = d_p + momentum * buffer._data if nesterov else buffer._data
-                data -= lr * d_p
-                p._bump_version()
-        return loss
+    def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
+        lr, momentum = group["lr"], group["momentum"]
+        grad = decay_weights(param, grad, lr, group["weight_decay"])
+        if momentum:
+            buffer = state.get("momentum_buffer")
+            if buffer is None:  # the first step's buffer is the gradient itself
+                buffer = state["momentum_buffer"] = np.array(grad)  # a copy, 0-d included
+            else:  # b = momentum * b + (1 - dampening) * g
+                buffer *= momentum
+                buffer += (1 - group["dampening"]) * grad
+            grad = grad + momentum * buffer if group["nesterov"] else buffer
+        param -= lr * grad

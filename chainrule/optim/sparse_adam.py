@@ -8,7 +8,7 @@ SparseAdam still runs; use ``Adam`` to train.
 
 from __future__ import annotations
 
-from chainrule.optim.optimizer import Optimizer, check_betas
+from chainrule.optim.optimizer import Optimizer, check_betas, check_hyperparameter
 
 __all__ = ["SparseAdam"]
 
@@ -27,10 +27,8 @@ class SparseAdam(Optimizer):
 
     def __init__(self, params, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, maximize: bool = False) -> None:
-        if not 0.0 < lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 < eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
+        check_hyperparameter("learning rate", lr, 0.0 < lr)
+        check_hyperparameter("epsilon value", eps, 0.0 < eps)
         check_betas(betas)
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
         complex_params = [[group_index, index]
@@ -40,12 +38,7 @@ class SparseAdam(Optimizer):
             raise ValueError(f"Complex params at indices {complex_params}: "
                              "SparseAdam does not support complex parameters")
 
-    def step(self, closure=None):
-        """Refuse any gradient (chainrule's are dense); returns ``closure()``'s loss if given."""
-        loss = self._run_closure(closure)
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p._grad is not None and not p._grad.is_sparse:
-                    raise RuntimeError("SparseAdam does not support dense gradients, "
-                                       "please consider Adam instead")
-        return loss
+    def refuse_step(self, params: list, group: dict) -> None:
+        if any(not p._grad.is_sparse for p in params):
+            raise RuntimeError("SparseAdam does not support dense gradients, "
+                               "please consider Adam instead")

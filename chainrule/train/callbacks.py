@@ -8,8 +8,9 @@ The API, all optional to override (``logs`` is a dict of plain floats):
 * ``on_batch_begin(batch, logs)`` / ``on_batch_end(batch, logs)`` - ``logs["loss"]`` at the end
 * ``on_before_optimizer_step(logs)`` - after ``backward()``, before ``optimizer.step()``
 
-``fit`` only runs the per-batch hooks of callbacks that override them, so a callback that
-works per epoch costs nothing per batch. Each callback sees the run through ``self.state``
+Each callback declares the hooks it implements (``implemented_hooks()``: by default those its
+class overrides) and ``fit`` calls only those, so a callback that works per epoch costs
+nothing per batch. Each callback sees the run through ``self.state``
 (``model``, ``optimizer``, ``history``, ``epoch``) and stops training by setting
 ``self.state.stop_training = True``.
 """
@@ -17,6 +18,7 @@ works per epoch costs nothing per batch. Each callback sees the run through ``se
 from __future__ import annotations
 
 import csv
+import functools
 import math
 import os
 import sys
@@ -27,8 +29,10 @@ import numpy as np
 from chainrule.train.metrics import as_numpy
 
 __all__ = ["Callback", "TrainingState", "EarlyStopping", "ModelCheckpoint", "LRSchedulerCallback",
-           "GradientClipping", "CSVLogger", "ProgressBar", "uses_hook"]
+           "GradientClipping", "CSVLogger", "ProgressBar", "uses_hook", "callbacks_by_hook"]
 
+HOOKS = ("on_train_begin", "on_train_end", "on_epoch_begin", "on_epoch_end", "on_batch_begin",
+         "on_batch_end", "on_before_optimizer_step")
 BATCH_HOOKS = ("on_batch_begin", "on_batch_end", "on_before_optimizer_step")
 
 
@@ -65,6 +69,13 @@ class Callback:
     def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None: ...
     def on_before_optimizer_step(self, logs: dict[str, Any]) -> None: ...
 
+    def implemented_hooks(self) -> frozenset[str]:
+        """The epoch and batch hooks ``fit`` calls on this callback (``on_train_begin`` and
+        ``on_train_end`` always run): by default those its class overrides. ``fit`` asks after
+        ``on_train_begin``, so a callback whose needs depend on its settings or on what it found
+        there overrides this (``LRSchedulerCallback(per="epoch")`` drops ``on_batch_end``)."""
+        return _overridden_hooks(type(self))
+
     def state_dict(self) -> dict[str, Any]:
         """What a resumed run needs to carry on exactly (empty for stateless callbacks)."""
         return {}
@@ -73,9 +84,20 @@ class Callback:
         pass
 
 
+@functools.cache
+def _overridden_hooks(cls: type) -> frozenset[str]:
+    return frozenset(hook for hook in HOOKS if getattr(cls, hook) is not getattr(Callback, hook))
+
+
 def uses_hook(callback: Callback, hook: str) -> bool:
-    """True if ``callback`` overrides ``hook`` (so ``fit`` must call it)."""
-    return getattr(type(callback), hook, None) is not getattr(Callback, hook)
+    """True if ``callback`` declares ``hook`` (so ``fit`` must call it)."""
+    return hook in callback.implemented_hooks()
+
+
+def callbacks_by_hook(callbacks: list[Callback]) -> dict[str, list[Callback]]:
+    """For each hook, the callbacks that implement it, in their order."""
+    declared = [callback.implemented_hooks() for callback in callbacks]
+    return {hook: [c for c, hooks in zip(callbacks, declared) if hook in hooks] for hook in HOOKS}
 
 
 class _Monitor:
@@ -228,11 +250,15 @@ class LRSchedulerCallback(Callback):
         self.scheduler = scheduler
         self.per = per
         self.tracker = _Monitor(monitor, "min")
-        if per == "batch":
-            self.on_batch_end = self._step_per_batch  # only per-batch schedulers cost per batch
 
-    def _step_per_batch(self, batch: int, logs: dict[str, Any]) -> None:
-        self.scheduler.step()
+    def implemented_hooks(self) -> frozenset[str]:
+        # Only a per-batch scheduler costs anything per batch.
+        unused = "on_epoch_end" if self.per == "batch" else "on_batch_end"
+        return super().implemented_hooks() - {unused}
+
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self.per == "batch":
+            self.scheduler.step()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self.per != "epoch":
@@ -367,16 +393,20 @@ class ProgressBar(Callback):
                 # One batch bar for the run, reset every epoch (a new bar per epoch costs more).
                 self._batches = tqdm(total=self.state.batches_per_epoch, unit="batch",
                                      file=self.file, leave=False)
-                # An instance attribute, so fit dispatches batch hooks only when a bar shows them.
-                self.on_batch_end = self._batch_done
+
+    def implemented_hooks(self) -> frozenset[str]:
+        # Batches cost a call each only while a batch bar shows them.
+        hooks = super().implemented_hooks()
+        return hooks if self._batches is not None else hooks - {"on_batch_end"}
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any]) -> None:
         if self._batches is not None:
             self._batches.set_description_str(f"epoch {epoch + 1}", refresh=False)
             self._batches.reset(total=self.state.batches_per_epoch)
 
-    def _batch_done(self, batch: int, logs: dict[str, Any]) -> None:
-        self._batches.update(1)
+    def on_batch_end(self, batch: int, logs: dict[str, Any]) -> None:
+        if self._batches is not None:
+            self._batches.update(1)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any]) -> None:
         if self._bar is not None:

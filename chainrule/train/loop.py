@@ -24,8 +24,8 @@ from chainrule.train.callbacks import (
     LRSchedulerCallback,
     ProgressBar,
     TrainingState,
+    callbacks_by_hook,
     save_atomically,
-    uses_hook,
 )
 from chainrule.train.distributed import Ranks, ranks_for
 from chainrule.train.history import History
@@ -201,10 +201,11 @@ def _load_checkpoint(path) -> dict[str, Any]:
     return chainrule.load(path, weights_only=True)
 
 
-def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks, epoch: int,
-                     ranks: Ranks) -> float:
+def _train_one_epoch(model, criterion, optimizer, train_loader, hooked: dict[str, list[Callback]],
+                     epoch: int, ranks: Ranks) -> float:
+    """One pass over ``train_loader``; ``hooked`` maps each hook to the callbacks implementing it."""
     total, batches = 0.0, 0
-    if not batch_callbacks:
+    if not any(hooked[hook] for hook in BATCH_HOOKS):
         for inputs, targets in train_loader:
             optimizer.zero_grad()
             loss = criterion(model(inputs), targets)
@@ -213,9 +214,8 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
             total += _finite_loss(loss, optimizer, epoch, batches, ranks)
             batches += 1
         return total / max(batches, 1)
-    begin = [c for c in batch_callbacks if uses_hook(c, "on_batch_begin")]
-    before_step = [c for c in batch_callbacks if uses_hook(c, "on_before_optimizer_step")]
-    end = [c for c in batch_callbacks if uses_hook(c, "on_batch_end") or "on_batch_end" in vars(c)]
+    begin, before_step = hooked["on_batch_begin"], hooked["on_before_optimizer_step"]
+    end = hooked["on_batch_end"]
     for batch, (inputs, targets) in enumerate(train_loader):
         logs: dict[str, Any] = {}
         for callback in begin:
@@ -232,10 +232,6 @@ def _train_one_epoch(model, criterion, optimizer, train_loader, batch_callbacks,
         for callback in end:
             callback.on_batch_end(batch, logs)
     return total / max(batches, 1)
-
-
-def _wants_batch_hooks(callback: Callback) -> bool:
-    return any(uses_hook(callback, hook) or hook in vars(callback) for hook in BATCH_HOOKS)
 
 
 def fit(model, criterion, optimizer, train_loader: Iterable, valid_loader: Iterable | None = None,
@@ -350,19 +346,18 @@ def _run_epochs(state: TrainingState, criterion, training, valid_loader, metrics
     # DDP's forward may communicate; ranks score unequal shares of the validation set
     evaluated = trained.module if ranks.distributed else trained
     sampler = getattr(train_loader, "sampler", None)
-    batch_callbacks = [c for c in callbacks if _wants_batch_hooks(c)]
-    epoch_callbacks = [c for c in callbacks if uses_hook(c, "on_epoch_begin")]
+    hooked = callbacks_by_hook(callbacks)
     for epoch in range(state.epoch, state.epochs if not state.stop_training else state.epoch):
         state.epoch = epoch
         logs = state.logs = {}
-        for callback in epoch_callbacks:
+        for callback in hooked["on_epoch_begin"]:
             callback.on_epoch_begin(epoch, logs)
         if hasattr(sampler, "set_epoch"):
             sampler.set_epoch(epoch)  # a new shuffle each epoch, the same on every rank
         started = time.perf_counter()
         trained.train()
-        logs["loss"] = _train_one_epoch(trained, criterion, optimizer, train_loader,
-                                        batch_callbacks, epoch, ranks)
+        logs["loss"] = _train_one_epoch(trained, criterion, optimizer, train_loader, hooked,
+                                        epoch, ranks)
         if valid_loader is not None:
             scores = _evaluate(evaluated, criterion, valid_loader, metrics, ranks)
             if "loss" in scores:
@@ -373,7 +368,7 @@ def _run_epochs(state: TrainingState, criterion, training, valid_loader, metrics
             logs["lr"] = lr
         logs["time"] = time.perf_counter() - started
         history.append(logs)
-        for callback in callbacks:
+        for callback in hooked["on_epoch_end"]:
             callback.on_epoch_end(epoch, logs)
         if checkpoint_path is not None:
             _save_checkpoint(checkpoint_path, state, callbacks, train_loader)
