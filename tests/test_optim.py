@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 import chainrule
 import chainrule.optim as optim
 from chainrule._tensor import make_tensor
+from tests.conftest import require_torch
 
 torch = pytest.importorskip("torch")
 
@@ -577,3 +580,20 @@ def test_mnist_example_adadelta_with_step_lr():
         results.append((model.weight.detach().numpy().copy(), scheduler.get_last_lr()))
     np.testing.assert_allclose(results[0][0], results[1][0], rtol=1e-5, atol=1e-7)
     assert results[0][1] == pytest.approx(results[1][1]) == [1.0 * 0.7 ** 3]
+
+
+@pytest.mark.parametrize("name", ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adamax", "NAdam", "RAdam"])
+def test_inf_gradient_gives_torchs_values_without_numpy_warnings(name):
+    torch = require_torch()
+    results = []
+    for lib in (chainrule, torch):
+        p = lib.nn.Parameter(lib.tensor([1.0, 2.0, 3.0]))
+        p.grad = lib.tensor([float("inf"), 1.0, float("nan")])
+        getattr(lib.optim, name)([p], lr=0.1).step()
+        results.append(p.detach().numpy().copy())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        p = chainrule.nn.Parameter(chainrule.tensor([1.0, 2.0, 3.0]))
+        p.grad = chainrule.tensor([float("inf"), 1.0, float("nan")])
+        getattr(chainrule.optim, name)([p], lr=0.1).step()
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6, equal_nan=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule._float_errors import ignore_float_errors, restore_float_errors
 from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["Optimizer", "required"]
@@ -126,12 +127,16 @@ class Optimizer:
     def step(self, closure: Callable | None = None):
         """Update every parameter that has a gradient; returns ``closure()``'s loss if given."""
         loss = self._run_closure(closure)
-        for group in self.param_groups:
-            params = [p for p in group["params"] if p._grad is not None]
-            if params:
-                self.refuse_step(params, group)
-                for p in params:
-                    self._step_parameter(p, group)
+        token = ignore_float_errors()  # an inf gradient gives nan silently, as in PyTorch
+        try:
+            for group in self.param_groups:
+                params = [p for p in group["params"] if p._grad is not None]
+                if params:
+                    self.refuse_step(params, group)
+                    for p in params:
+                        self._step_parameter(p, group)
+        finally:
+            restore_float_errors(token)
         return loss
 
     def _step_parameter(self, p: Tensor, group: dict) -> None:
