@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from chainrule._dtype import result_type
-from chainrule._ops._util import Tensor, _type_label, normalize_dim
+from chainrule._ops._util import Tensor, normalize_dim, type_label
 from chainrule._ops.broadcasting import broadcast_tensors
 from chainrule._ops.reduction import VectorNorm, norm
 from chainrule.autograd.grad_mode import no_grad
@@ -25,7 +25,7 @@ def cosine_similarity(x1, x2, dim=1, eps=1e-8) -> Tensor:
     common = result_type(x1, x2)
     if not common.is_floating_point:
         raise RuntimeError("expected common dtype to be floating point, yet common dtype is "
-                           f"{_type_label(common.numpy)}")
+                           f"{type_label(common.numpy)}")
     x1, x2 = broadcast_tensors(x1.to(common), x2.to(common))
     dim = normalize_dim(dim, x1._data.ndim)
     scales = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._ops._util import tensor_method, type_label
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.grad_mode import state
 
@@ -54,11 +55,9 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
                 f"output with shape {list(target.shape)} doesn't match the broadcast shape "
                 f"{list(broadcast)}")
     if data.dtype != target.dtype and not np.can_cast(data.dtype, target.dtype, "same_kind"):
-        from chainrule._ops._util import _type_label
-
         raise RuntimeError(
-            f"result type {_type_label(data.dtype)} can't be cast to the desired output type "
-            f"{_type_label(target.dtype)}")
+            f"result type {type_label(data.dtype)} can't be cast to the desired output type "
+            f"{type_label(target.dtype)}")
     if not target.flags.writeable:
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
@@ -86,6 +85,19 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     result = op(self, *args, **kwargs)
     write_result(self, result._data, op_name)
     return self
+
+
+def inplace_form(op, *names: str):
+    """The in-place method ``x.<op>_(...)`` of ``op`` (an op function, or a ``Function``'s
+    ``apply`` for a node of its own), attached to ``Tensor`` as ``names`` (default: op's name + _)."""
+    names = names or (op.__name__ + "_",)
+
+    def inplace(self: Tensor, *args, **kwargs) -> Tensor:
+        return apply_inplace(self, op, args, kwargs, names[0])
+
+    inplace.__name__, inplace.__qualname__ = names[0], names[0]
+    inplace.__doc__ = f"In-place ``{names[0][:-1]}``."
+    return tensor_method(*names)(inplace)
 
 
 def _apply_inplace_on_view(self: Tensor, op, args: tuple, kwargs: dict, op_name: str) -> Tensor:

@@ -6,11 +6,11 @@ import numpy as np
 
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     broadcast_error,
     make_tensor,
     matmul_arrays,
     tensor_method,
+    type_label,
 )
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
@@ -177,7 +177,7 @@ def dot(input, tensor) -> Tensor:
     if x.dtype != y.dtype:
         raise RuntimeError(
             "dot : expected both vectors to have same dtype, but found "
-            f"{_type_label(x.dtype)} and {_type_label(y.dtype)}")
+            f"{type_label(x.dtype)} and {type_label(y.dtype)}")
     return Dot.apply(input, tensor)
 
 

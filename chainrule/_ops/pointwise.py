@@ -11,19 +11,20 @@ import numpy as np
 from chainrule._dtype import is_floating_numpy, result_type
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     binary_arrays,
     broadcast_error,
     broadcasting,
+    float_array,
     float_result_arrays,
     make_tensor,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.arithmetic import pow
-from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.inplace import apply_inplace, inplace_form
 from chainrule._ops.selection import _check_tensor_operand, where
 from chainrule._ops.trigonometric import float_operands
-from chainrule._ops.unary import Sign, _inplace_form, float_array
+from chainrule._ops.unary import Sign
 from chainrule.autograd.function import Function
 
 __all__ = ["exp2", "exp2_", "logaddexp", "logaddexp2", "sgn", "signbit", "copysign",
@@ -53,7 +54,7 @@ def exp2(input) -> Tensor:
     return Exp2.apply(input)
 
 
-exp2_ = _inplace_form(exp2)
+exp2_ = inplace_form(exp2)
 
 
 class LogAddExp(Function):
@@ -117,7 +118,7 @@ def sgn(input) -> Tensor:
     return Sgn.apply(input)
 
 
-_inplace_form(sgn)
+inplace_form(sgn)
 
 
 @tensor_method()
@@ -157,7 +158,7 @@ def copysign(input, other) -> Tensor:
     return (Copysign if isinstance(other, Tensor) else CopysignScalar).apply(input, other)
 
 
-_inplace_form(copysign)
+inplace_form(copysign)
 
 
 # ------------------------------------------------------------ powers
@@ -176,7 +177,7 @@ def float_power_(self, exponent) -> Tensor:
     """In-place ``float_power``; ``self`` must already be float64."""
     if self._data.dtype != np.float64:
         raise RuntimeError(
-            f"the base given to float_power_ has dtype {_type_label(self._data.dtype)} but the "
+            f"the base given to float_power_ has dtype {type_label(self._data.dtype)} but the "
             "operation's result requires dtype Double")
     return apply_inplace(self, float_power, (exponent,), None, "float_power_")
 
@@ -210,7 +211,7 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None) -> Tensor:
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
 
 
-nan_to_num_ = _inplace_form(nan_to_num)
+nan_to_num_ = inplace_form(nan_to_num)
 
 
 # ------------------------------------------------------------ fmax, fmin
@@ -342,5 +343,5 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
     return Addcdiv.apply(input, tensor1, tensor2, value=value)
 
 
-_inplace_form(addcmul)
-_inplace_form(addcdiv)
+inplace_form(addcmul)
+inplace_form(addcdiv)

@@ -11,11 +11,11 @@ import numpy as np
 
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     binary_arrays,
     broadcast_error,
     normalize_dim,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.selection import where
@@ -231,7 +231,7 @@ def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary") -> 
             raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {data.ndim}D")
         if data.dtype.kind != "f":
             raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
-                               f"{_type_label(data.dtype)}")
+                               f"{type_label(data.dtype)}")
     if a.shape[-1] != b.shape[-1]:
         raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} "
                            f"X2: {b.shape[-1]}")

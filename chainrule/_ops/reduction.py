@@ -124,9 +124,9 @@ class MeanDim(Mean):
 
 
 def _label(data) -> str:
-    from chainrule._ops._util import _type_label
+    from chainrule._ops._util import type_label
 
-    return _type_label(data.dtype)
+    return type_label(data.dtype)
 
 
 class SumToSize(Function):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.reduction import _return_type
 from chainrule._ops.selection import where
 from chainrule._ops.sorting import place_at_indices
@@ -26,7 +26,7 @@ class LogCumSumExp(Function):
         data = a._data
         if not is_floating_numpy(data.dtype):
             raise NotImplementedError(
-                f"\"logcumsumexp_out_cpu\" not implemented for '{_type_label(data.dtype)}'")
+                f"\"logcumsumexp_out_cpu\" not implemented for '{type_label(data.dtype)}'")
         result = np.logaddexp.accumulate(data, axis=dim) if data.ndim else data.copy()
         ctx.save_for_backward(a, result)
         ctx.dim = dim

@@ -11,12 +11,12 @@ import numpy as np
 from chainrule._dtype import result_type
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     binary_arrays,
     broadcast_error,
     broadcasting,
     make_tensor,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
@@ -67,7 +67,7 @@ def where(condition, input=None, other=None) -> Tensor | tuple:
     if mask.dtype != np.bool_:
         raise RuntimeError(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{_type_label(mask.dtype)}")
+            f"{type_label(mask.dtype)}")
     if input is None and other is None:
         return tuple(make_tensor(i.astype(np.int64, copy=False)) for i in np.nonzero(mask))
     return Where.apply(mask, input, other)

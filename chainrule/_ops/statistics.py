@@ -8,7 +8,7 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.reduction import (
     SpreadBack,
     Std,
@@ -63,7 +63,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """``mean`` of the elements that are not NaN (NaN where every element is)."""
     if not is_floating_numpy(input._data.dtype) and dtype is None:
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but "
-                           f"got {_type_label(input._data.dtype)}")
+                           f"got {type_label(input._data.dtype)}")
     counted = (~input.isnan()).sum(dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / counted
 

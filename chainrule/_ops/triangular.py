@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.indexing import CopySlices
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.shape import _viewed
@@ -148,7 +148,7 @@ def trace(input) -> Tensor:
     if data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {data.ndim}")
     if data.dtype == np.bool_:
-        raise NotImplementedError(f"\"trace\" not implemented for '{_type_label(data.dtype)}'")
+        raise NotImplementedError(f"\"trace\" not implemented for '{type_label(data.dtype)}'")
     return Trace.apply(input)
 
 

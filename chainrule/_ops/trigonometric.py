@@ -11,14 +11,14 @@ import numpy as np
 
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     broadcasting,
+    float_array,
     float_result_arrays,
     tensor_method,
+    type_label,
 )
-from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.inplace import inplace_form
 from chainrule._ops.selection import _check_tensor_operand
-from chainrule._ops.unary import _inplace_form, float_array
 from chainrule.autograd.function import Function
 
 __all__ = ["asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
@@ -169,7 +169,7 @@ for _alias, _op in (("arcsin", asin), ("arccos", acos), ("arctan", atan), ("arcs
     setattr(Tensor, _alias, _op)
 
 (asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
-    _inplace_form(op) for op in (asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
+    inplace_form(op) for op in (asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
 
 
 class _InplaceWithoutDerivative(Function):
@@ -197,19 +197,9 @@ class AtanhInplace(_InplaceWithoutDerivative):
     forward = Atanh.forward
 
 
-def _inplace_node(node: type[Function], name: str):
-    """An in-place form recorded under ``node``."""
-
-    def inplace(self) -> Tensor:
-        return apply_inplace(self, node.apply, (), None, name)
-
-    inplace.__name__, inplace.__doc__ = name, f"In-place ``{name[:-1]}``."
-    return tensor_method(name)(inplace)
-
-
-asinh_ = _inplace_node(AsinhInplace, "asinh_")
-acosh_ = _inplace_node(AcoshInplace, "acosh_")
-atanh_ = _inplace_node(AtanhInplace, "atanh_")
+asinh_ = inplace_form(AsinhInplace.apply, "asinh_")
+acosh_ = inplace_form(AcoshInplace.apply, "acosh_")
+atanh_ = inplace_form(AtanhInplace.apply, "atanh_")
 arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_ = asin_, acos_, atan_, asinh_, acosh_, atanh_
 for _alias, _op in (("arcsin_", asin_), ("arccos_", acos_), ("arctan_", atan_),
                     ("arcsinh_", asinh_), ("arccosh_", acosh_), ("arctanh_", atanh_)):
@@ -224,7 +214,7 @@ def float_operands(name: str, a, b, *, integers: bool = True) -> tuple:
     x, y = float_result_arrays(a, b)
     if not integers and a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
         raise NotImplementedError(
-            f"\"{name}_cpu\" not implemented for '{_type_label(np.result_type(a._data, b._data))}'")
+            f"\"{name}_cpu\" not implemented for '{type_label(np.result_type(a._data, b._data))}'")
     return x, y
 
 
@@ -281,5 +271,5 @@ def hypot(input, other) -> Tensor:
 
 
 arctan2 = atan2
-Tensor.atan2_ = Tensor.arctan2_ = _inplace_form(atan2)
-_inplace_form(hypot)
+Tensor.atan2_ = Tensor.arctan2_ = inplace_form(atan2)
+inplace_form(hypot)

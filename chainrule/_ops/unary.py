@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._dtype import get_default_dtype, is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, tensor_method
-from chainrule._ops.inplace import apply_inplace
+from chainrule._dtype import is_floating_numpy
+from chainrule._ops._util import Tensor, float_array, tensor_method, type_label
+from chainrule._ops.inplace import apply_inplace, inplace_form
 from chainrule.autograd.function import Function
 from chainrule.backends import native
-
-
-def float_array(t: Tensor) -> np.ndarray:
-    """The tensor's data, as the default float dtype if it is an integer or bool tensor."""
-    data = t._data
-    return data if is_floating_numpy(data.dtype) else data.astype(get_default_dtype().numpy)
 
 
 class Exp(Function):
@@ -435,7 +429,7 @@ class Frac(Function):
     def forward(ctx, a):
         data = a._data
         if not is_floating_numpy(data.dtype):
-            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_type_label(data.dtype)}'")
+            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{type_label(data.dtype)}'")
         return data - np.trunc(data)
 
     @staticmethod
@@ -596,31 +590,14 @@ def frac(input) -> Tensor:
 
 
 @tensor_method()
-def exp_(self) -> Tensor:
-    """In-place ``exp``."""
-    return apply_inplace(self, exp, (), None, "exp_")
-
-
-@tensor_method()
 def relu_(self) -> Tensor:
     """In-place ``relu``."""
     return apply_inplace(self, relu, (), None, "relu_")
 
 
-def _inplace_form(op):
-    name = op.__name__ + "_"
-
-    def inplace(self, *args, **kwargs) -> Tensor:
-        return apply_inplace(self, op, args, kwargs, name)
-
-    inplace.__name__ = name
-    inplace.__doc__ = f"In-place ``{op.__name__}``."
-    return tensor_method(name)(inplace)
-
-
-for _op in (log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal, sin, cos, tan, tanh,
+for _op in (exp, log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal, sin, cos, tan, tanh,
             sigmoid, abs, sign, erf, floor, ceil, trunc, round, frac):
-    _inplace_form(_op)
+    inplace_form(_op)
 Tensor.absolute_ = Tensor.abs_
 
 __all__ = ["abs", "absolute", "sign", "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt",
@@ -628,6 +605,7 @@ __all__ = ["abs", "absolute", "sign", "exp", "log", "log1p", "expm1", "log2", "l
            "ceil", "trunc", "fix", "round", "frac", "exp_", "relu_", "sqrt_", "sigmoid_", "tanh_"]
 absolute = abs
 fix = trunc
+exp_ = Tensor.exp_
 sqrt_ = Tensor.sqrt_
 sigmoid_ = Tensor.sigmoid_
 tanh_ = Tensor.tanh_

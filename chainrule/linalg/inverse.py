@@ -12,7 +12,7 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, make_tensor, tensor_method
+from chainrule._ops._util import Tensor, make_tensor, tensor_method, type_label
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
 
@@ -26,7 +26,7 @@ class LinAlgError(RuntimeError):
 def _check_square(name: str, data: np.ndarray) -> None:
     if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. "
-                           f"Got {_type_label(data.dtype)}")
+                           f"Got {type_label(data.dtype)}")
     if data.ndim < 2:
         raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
     if data.shape[-1] != data.shape[-2]:
@@ -254,7 +254,7 @@ def solve(A, B, *, left=True, out=None) -> Tensor:
     if y.dtype != x.dtype:
         raise RuntimeError(
             "linalg.solve: Expected A and B to have the same dtype, but found A of type "
-            f"{_type_label(x.dtype)} and B of type {_type_label(y.dtype)} instead")
+            f"{type_label(x.dtype)} and B of type {type_label(y.dtype)} instead")
     vector = left and (y.ndim == 1 or (y.ndim == x.ndim - 1 and y.shape == x.shape[:-1]))
     rows = y.shape[-1] if vector else y.shape[-2 if left else -1]
     if y.ndim < 1 or rows != x.shape[-1]:
