@@ -1,4 +1,5 @@
-"""Inverse trigonometric and hyperbolic functions, angle conversion, ``atan2`` and ``hypot``.
+"""Trigonometric and hyperbolic functions and their inverses, angle conversion, ``atan2`` and
+``hypot``.
 
 Integer and bool inputs compute in the default float dtype, as in PyTorch.
 """
@@ -21,11 +22,69 @@ from chainrule._ops.inplace import inplace_form
 from chainrule._ops.selection import _check_tensor_operand
 from chainrule.autograd.function import Function
 
-__all__ = ["asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
-           "arctan", "arcsinh", "arccosh", "arctanh", "deg2rad", "rad2deg", "atan2", "arctan2",
-           "hypot", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_", "acosh_", "atanh_",
-           "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_",
-           "rad2deg_"]
+__all__ = ["sin", "cos", "tan", "tanh", "sin_", "cos_", "tan_", "tanh_", "asin", "acos", "atan",
+           "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
+           "arccosh", "arctanh", "deg2rad", "rad2deg", "atan2", "arctan2", "hypot", "asin_",
+           "acos_", "atan_", "sinh_", "cosh_", "asinh_", "acosh_", "atanh_", "arcsin_", "arccos_",
+           "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_", "rad2deg_"]
+
+
+class Sin(Function):
+    node_name = "SinBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.sin(float_array(a))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * a.cos()
+
+
+class Cos(Function):
+    node_name = "CosBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        ctx.save_for_backward(a)
+        return np.cos(float_array(a))
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * -a.sin()
+
+
+class Tan(Function):
+    node_name = "TanBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        result = np.tan(float_array(a))
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        return grad * (1 + result * result)
+
+
+class Tanh(Function):
+    node_name = "TanhBackward0"
+
+    @staticmethod
+    def forward(ctx, a):
+        result = np.tanh(float_array(a))
+        ctx.save_for_backward(result)
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        return grad * (1 - result * result)
 
 
 class _SavesInput(Function):
@@ -144,6 +203,30 @@ class Rad2Deg(_Scale):
     factor = 180 / math.pi
 
 
+@tensor_method()
+def sin(input) -> Tensor:
+    """Sine of each element (radians)."""
+    return Sin.apply(input)
+
+
+@tensor_method()
+def cos(input) -> Tensor:
+    """Cosine of each element (radians)."""
+    return Cos.apply(input)
+
+
+@tensor_method()
+def tan(input) -> Tensor:
+    """Tangent of each element (radians)."""
+    return Tan.apply(input)
+
+
+@tensor_method()
+def tanh(input) -> Tensor:
+    """Hyperbolic tangent of each element."""
+    return Tanh.apply(input)
+
+
 def _unary(node: type[Function], name: str, doc: str):
     def op(input) -> Tensor:
         return node.apply(input)
@@ -168,8 +251,8 @@ for _alias, _op in (("arcsin", asin), ("arccos", acos), ("arctan", atan), ("arcs
                     ("arccosh", acosh), ("arctanh", atanh)):
     setattr(Tensor, _alias, _op)
 
-(asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
-    inplace_form(op) for op in (asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
+(sin_, cos_, tan_, tanh_, asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
+    inplace_form(op) for op in (sin, cos, tan, tanh, asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
 
 
 class _InplaceWithoutDerivative(Function):

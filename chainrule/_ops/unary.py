@@ -1,8 +1,9 @@
-"""Elementwise functions of one tensor (``exp``, ``log``, ``tanh``, ``relu``, ...) with gradients.
+"""Elementwise functions of one tensor (``exp``, ``log``, ``sigmoid``, ``relu``, ...) with gradients.
 
 Each backward is written with chainrule ops, so it can itself be differentiated.
-Where the gradient is simplest in terms of the result (``exp``, ``tanh``,
-``sigmoid``, ``sqrt``), forward saves its output.
+Where the gradient is simplest in terms of the result (``exp``, ``sigmoid``,
+``sqrt``), forward saves its output. The trigonometric and hyperbolic functions are in
+``trigonometric.py``.
 """
 
 from __future__ import annotations
@@ -60,21 +61,6 @@ class Sqrt(Function):
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
         return grad / (2 * result)
-
-
-class Tanh(Function):
-    node_name = "TanhBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tanh(float_array(a))
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        return grad * (1 - result * result)
 
 
 class Sigmoid(Function):
@@ -277,49 +263,6 @@ class Reciprocal(Function):
         return -grad * result * result
 
 
-class Sin(Function):
-    node_name = "SinBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.sin(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * a.cos()
-
-
-class Cos(Function):
-    node_name = "CosBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.cos(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * -a.sin()
-
-
-class Tan(Function):
-    node_name = "TanBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tan(float_array(a))
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        return grad * (1 + result * result)
-
-
 class Erf(Function):
     node_name = "ErfBackward0"
 
@@ -456,12 +399,6 @@ def sqrt(input) -> Tensor:
 
 
 @tensor_method()
-def tanh(input) -> Tensor:
-    """Hyperbolic tangent of each element."""
-    return Tanh.apply(input)
-
-
-@tensor_method()
 def sigmoid(input) -> Tensor:
     """1 / (1 + exp(-x)), computed without overflow."""
     return Sigmoid.apply(input)
@@ -526,24 +463,6 @@ def reciprocal(input) -> Tensor:
 
 
 @tensor_method()
-def sin(input) -> Tensor:
-    """Sine of each element (radians)."""
-    return Sin.apply(input)
-
-
-@tensor_method()
-def cos(input) -> Tensor:
-    """Cosine of each element (radians)."""
-    return Cos.apply(input)
-
-
-@tensor_method()
-def tan(input) -> Tensor:
-    """Tangent of each element (radians)."""
-    return Tan.apply(input)
-
-
-@tensor_method()
 def erf(input) -> Tensor:
     """The Gauss error function.
 
@@ -595,17 +514,19 @@ def relu_(self) -> Tensor:
     return apply_inplace(self, relu, (), None, "relu_")
 
 
-for _op in (exp, log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal, sin, cos, tan, tanh,
+for _op in (exp, log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal,
             sigmoid, abs, sign, erf, floor, ceil, trunc, round, frac):
     inplace_form(_op)
 Tensor.absolute_ = Tensor.abs_
 
 __all__ = ["abs", "absolute", "sign", "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt",
-           "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor",
-           "ceil", "trunc", "fix", "round", "frac", "exp_", "relu_", "sqrt_", "sigmoid_", "tanh_"]
+           "rsqrt", "reciprocal", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "fix",
+           "round", "frac", "exp_", "relu_", "sqrt_", "sigmoid_"]
 absolute = abs
 fix = trunc
 exp_ = Tensor.exp_
 sqrt_ = Tensor.sqrt_
 sigmoid_ = Tensor.sigmoid_
-tanh_ = Tensor.tanh_
+
+# Moved to trigonometric.py; nn.functional.activation imports tanh from here until the merge.
+from chainrule._ops.trigonometric import tanh  # noqa: E402, F401

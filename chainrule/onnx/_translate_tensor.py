@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops import arithmetic, indexing, linalg, reduction, shape, unary
+from chainrule._ops import arithmetic, indexing, linalg, reduction, shape, trigonometric, unary
 from chainrule.onnx._registry import translates
 from chainrule.onnx.errors import OnnxExporterError
 
@@ -59,9 +59,9 @@ def _unary(onnx_op: str):
 
 for _function, _onnx_op in (
         (arithmetic.Neg, "Neg"), (unary.Exp, "Exp"), (unary.Log, "Log"), (unary.Sqrt, "Sqrt"),
-        (unary.Tanh, "Tanh"), (unary.Sigmoid, "Sigmoid"), (unary.Relu, "Relu"), (unary.Abs, "Abs"),
-        (unary.Sign, "Sign"), (unary.Reciprocal, "Reciprocal"), (unary.Sin, "Sin"),
-        (unary.Cos, "Cos"), (unary.Erf, "Erf"), (unary.Floor, "Floor"), (unary.Ceil, "Ceil")):
+        (trigonometric.Tanh, "Tanh"), (unary.Sigmoid, "Sigmoid"), (unary.Relu, "Relu"), (unary.Abs, "Abs"),
+        (unary.Sign, "Sign"), (unary.Reciprocal, "Reciprocal"), (trigonometric.Sin, "Sin"),
+        (trigonometric.Cos, "Cos"), (unary.Erf, "Erf"), (unary.Floor, "Floor"), (unary.Ceil, "Ceil")):
     translates(_function)(_unary(_onnx_op))
 
 
