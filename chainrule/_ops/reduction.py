@@ -587,7 +587,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     return VectorNorm.apply(input, p=float(p), dims=dims, keepdim=keepdim)
 
 
-# ------------------------------------------------------------- log-sum-exp, scans
+# ------------------------------------------------------------- log-sum-exp, softmax
 class LogSumExp(Function):
     node_name = "LogsumexpBackward0"
 
@@ -639,64 +639,6 @@ def log_softmax(input, dim: int, dtype=None) -> Tensor:
     return log_softmax_function(input, dim, dtype=dtype)
 
 
-class Cumsum(Function):
-    node_name = "CumsumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim=0, dtype=None):
-        data = a._data
-        ctx.dim = dim
-        return _accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        # Each input element feeds every later output: the gradient is a reversed cumsum.
-        return _reversed_cumsum(grad, ctx.dim)
-
-
-class Cumprod(Function):
-    node_name = "CumprodBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim=0, dtype=None):
-        data = a._data
-        result = _accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
-        ctx.save_for_backward(a, result)
-        ctx.dim = dim
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, result, dim = *ctx.saved_tensors, ctx.dim
-        if (a._data != 0).all():
-            return _reversed_cumsum(grad * result, dim) / a
-        # Only elements up to the first zero of each line get a gradient; the first zero's
-        # is computed from the running product with that zero replaced by one.
-        zeros_so_far = make_tensor(np.cumsum(a._data == 0, axis=dim))
-        before_zero = zeros_so_far == 0
-        first_zero = (a == 0) & (zeros_so_far == 1)
-        grad_before = _reversed_cumsum(grad * result, dim) / where(before_zero, a, 1.0)
-        grad_first = _reversed_cumsum(grad * where(first_zero, 1.0, a).cumprod(dim), dim)
-        return where(before_zero, grad_before, where(first_zero, grad_first, 0.0))
-
-
-def _reversed_cumsum(grad: Tensor, dim: int) -> Tensor:
-    """``flip(cumsum(flip(grad)))``: each element's sum with all later ones along ``dim``."""
-    return grad.sum(dim, keepdim=True) - grad.cumsum(dim) + grad
-
-
-@tensor_method()
-def cumsum(input, dim, *, dtype=None) -> Tensor:
-    """Running sum along ``dim``; integers accumulate in int64."""
-    return Cumsum.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
-
-
-@tensor_method()
-def cumprod(input, dim, *, dtype=None) -> Tensor:
-    """Running product along ``dim``; integers accumulate in int64."""
-    return Cumprod.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
-
-
 def _truth_reduction(func, input, dim, keepdim) -> Tensor:
     data = input._data
     result = np.asarray(func(data, axis=reduction_dims(dim, data.ndim), keepdims=keepdim))
@@ -716,4 +658,4 @@ def any(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
 
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-           "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "cumprod", "all", "any"]
+           "norm", "logsumexp", "softmax", "log_softmax", "all", "any"]
