@@ -46,12 +46,14 @@ def _with_out(function):
     import functools
     import inspect
 
+    from chainrule._ops.inplace import maybe_out
+
     if "out" in inspect.signature(function).parameters:
         return function
 
     @functools.wraps(function)
     def call(*args, out=None, **kwargs):
-        return arithmetic._maybe_out(function(*args, **kwargs), out, function.__name__)
+        return maybe_out(function(*args, **kwargs), out, function.__name__)
 
     return call
 

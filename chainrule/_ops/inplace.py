@@ -1,4 +1,5 @@
-"""In-place ops (``add_``, ``mul_``, ``x[i] = v``, ...): the out-of-place op, written back.
+"""In-place ops (``add_``, ``mul_``, ``x[i] = v``, ...) and ``out=``: the out-of-place op,
+written back.
 
 Every in-place op runs its out-of-place twin and copies the result into the
 tensor's memory, so each gradient formula exists once. When autograd records,
@@ -64,6 +65,37 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
             "single memory location. Please clone() the tensor before performing the operation.")
     np.copyto(target, data, casting="unsafe")
     self._bump_version()
+
+
+# PyTorch's C++ names of the dtypes, which its linalg out= errors print.
+_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                   "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                   "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                   "bool": "bool"}
+
+
+def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *, check_dtype=None) -> Tensor:
+    """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch):
+    every op's ``out=`` goes through here. ``check_dtype(result_dtype, out_dtype)`` raises the
+    op's own error for an ``out`` of the wrong dtype (default: any dtype the result casts to)."""
+    if out is None:
+        return result
+    if result._requires_grad or (state.enabled and out._requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if check_dtype is not None:
+        check_dtype(result._data.dtype, out._data.dtype)
+    if out._data.shape != result._data.shape:
+        out._data = np.empty_like(result._data, dtype=out._data.dtype)
+    write_result(out, result._data, "out=")
+    return out
+
+
+def same_dtype(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
+    """``torch.linalg``'s rule for ``out=``: exactly the result's dtype."""
+    if out_dtype != result_dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {_CPP_TYPE_NAMES[result_dtype.name]}, "
+                           f"but got {_CPP_TYPE_NAMES[out_dtype.name]} instead")
 
 
 def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None,

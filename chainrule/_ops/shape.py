@@ -17,7 +17,9 @@ from chainrule._ops._util import (
     normalize_dim,
     shape_from_args,
     tensor_method,
+    type_label,
 )
+from chainrule._ops.inplace import maybe_out
 from chainrule._tensor import make_view
 from chainrule._tensor_str import type_name
 from chainrule.autograd.function import Function
@@ -378,6 +380,17 @@ def _skippable(t: Tensor) -> bool:
     return t._data.shape == (0,)
 
 
+def _castable_for_cat(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
+    """``cat``'s and ``stack``'s ``out=`` dtype error (both name ``torch.cat``)."""
+    if not np.can_cast(result_dtype, out_dtype, "same_kind"):
+        raise TypeError("torch.cat(): input types can't be cast to the desired output type "
+                        f"{type_label(out_dtype)}")
+
+
+def _joined_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
+    return maybe_out(result, out, name, check_dtype=_castable_for_cat)
+
+
 @tensor_method()
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Join tensors along an existing dimension.
@@ -392,7 +405,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     dtype = result_type(*tensors).numpy
     kept = [t for t in tensors if not _skippable(t)]
     if not kept:
-        return Cat.apply(*tensors, dim=0, dtype=dtype)
+        return _joined_out(Cat.apply(*tensors, dim=0, dtype=dtype), out, "cat")
     reference = kept[0]._data.shape
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
@@ -409,11 +422,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {dim}. Expected size "
                     f"{expected} but got size {got} for tensor number {position} in the list.")
-    result = Cat.apply(*kept, dim=dim, dtype=dtype)
-    if out is not None:
-        out._data = result._data
-        return out
-    return result
+    return _joined_out(Cat.apply(*kept, dim=dim, dtype=dtype), out, "cat")
 
 
 concat = concatenate = cat
@@ -444,11 +453,8 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {list(reference)} at entry 0 "
                 f"and {list(t._data.shape)} at entry {position}")
     dim = normalize_dim(dim, len(reference) + 1)
-    result = Stack.apply(*tensors, dim=dim, dtype=result_type(*tensors).numpy)
-    if out is not None:
-        out._data = result._data
-        return out
-    return result
+    return _joined_out(Stack.apply(*tensors, dim=dim, dtype=result_type(*tensors).numpy), out,
+                       "stack")
 
 
 def hstack(tensors) -> Tensor:

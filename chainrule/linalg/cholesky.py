@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._ops._util import Tensor, make_tensor
+from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule.autograd.function import Function
 from chainrule.linalg.inverse import LinAlgError, _check_square, inverse
 
@@ -74,4 +75,4 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     positive-definite."""
     _check_square("cholesky", A._data)
     factor = Cholesky.apply(A)
-    return factor.mT if upper else factor
+    return maybe_out(factor.mT if upper else factor, out, "linalg_cholesky_ex", check_dtype=same_dtype)

@@ -13,6 +13,7 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, make_tensor, tensor_method, type_label
+from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
 
@@ -97,7 +98,7 @@ def inverse(input) -> Tensor:
 
 def inv(A, *, out=None) -> Tensor:
     """``torch.linalg.inv``: the inverse of each square matrix; LinAlgError if singular."""
-    return inverse(A)
+    return maybe_out(inverse(A), out, "linalg_inv_ex", check_dtype=same_dtype)
 
 
 class Det(Function):
@@ -261,4 +262,5 @@ def solve(A, B, *, left=True, out=None) -> Tensor:
         shown = f"{y.shape[-1]}x1" if vector or y.ndim == 1 else "x".join(map(str, y.shape[-2:]))
         raise RuntimeError("linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({x.shape[-2]}x{x.shape[-1]} and {shown})")
-    return Solve.apply(A, B, left=left, vector=vector)
+    return maybe_out(Solve.apply(A, B, left=left, vector=vector), out, "_linalg_solve_ex",
+                     check_dtype=same_dtype)
