@@ -587,7 +587,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     return VectorNorm.apply(input, p=float(p), dims=dims, keepdim=keepdim)
 
 
-# ------------------------------------------------------------- log-sum-exp, softmax
+# ------------------------------------------------------------------- log-sum-exp
 class LogSumExp(Function):
     node_name = "LogsumexpBackward0"
 
@@ -623,22 +623,6 @@ def logsumexp(input, dim, keepdim=False) -> Tensor:
     return LogSumExp.apply(input, dims=dims, keepdim=keepdim)
 
 
-@tensor_method()
-def softmax(input, dim: int, dtype=None) -> Tensor:
-    """``exp(x) / exp(x).sum(dim)``: ``F.softmax`` as a method and a ``chainrule`` function."""
-    from chainrule.nn.functional.activation import softmax as softmax_function
-
-    return softmax_function(input, dim, dtype=dtype)
-
-
-@tensor_method()
-def log_softmax(input, dim: int, dtype=None) -> Tensor:
-    """``F.log_softmax`` as a method and a ``chainrule`` function."""
-    from chainrule.nn.functional.activation import log_softmax as log_softmax_function
-
-    return log_softmax_function(input, dim, dtype=dtype)
-
-
 def _truth_reduction(func, input, dim, keepdim) -> Tensor:
     data = input._data
     result = np.asarray(func(data, axis=reduction_dims(dim, data.ndim), keepdims=keepdim))
@@ -658,4 +642,4 @@ def any(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
 
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-           "norm", "logsumexp", "softmax", "log_softmax", "all", "any"]
+           "norm", "logsumexp", "all", "any"]
