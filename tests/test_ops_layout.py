@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,12 @@ def test_each_op_is_defined_in_its_familys_file(name):
     for function in (getattr(chainrule, name), getattr(chainrule.Tensor, name, None)):
         if function is not None:
             assert function.__module__ == f"chainrule._ops.{FAMILIES[name]}"
+
+
+def test_only_tensor_reads_its_version_counter():
+    """Everything else reads it through ``_version_counter()`` (to share it with a view) or
+    bumps it with ``_bump_version()``; assigning a shared counter is allowed."""
+    read = re.compile(r"\._vc\b(?!\s*=[^=])")
+    direct = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
+              if p.name != "_tensor.py" and read.search(p.read_text(encoding="utf-8"))]
+    assert direct == []

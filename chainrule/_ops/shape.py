@@ -58,10 +58,7 @@ class UnsafeView(Reshape):
 def _viewed(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
     """Mark ``result`` as a view of ``a`` when it shares its memory (``known_view``: no need to check)."""
     if known_view or (result._data.base is not None and np.shares_memory(result._data, a._data)):
-        counter = a._vc
-        if counter is None:
-            counter = a._vc = [0]
-        result._vc = counter
+        result._vc = a._version_counter()
         result._base = a if a._base is None else a._base
     return result
 
