@@ -12,7 +12,7 @@ from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["tensor_method", "broadcast_view", "broadcasting", "binary_arrays", "float_result_arrays", "normalize_dim",
            "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise",
-           "broadcast_error", "torch_namespaced", "type_label", "float_array", "matmul_arrays"]
+           "broadcast_error", "torch_namespaced", "type_label", "CPP_TYPE_NAMES", "float_array", "matmul_arrays"]
 
 
 def tensor_method(*names: str) -> Callable:
@@ -148,6 +148,12 @@ def type_label(np_dtype) -> str:
 
 
 _type_label = type_label  # old name, imported outside _ops until the merge
+
+# PyTorch's C++ names of the dtypes, which some of its messages print ("expected dtype float").
+CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                  "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                  "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                  "bool": "bool"}
 
 
 def float_array(t: Tensor) -> np.ndarray:

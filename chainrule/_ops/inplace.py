@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import tensor_method, type_label
+from chainrule._ops._util import CPP_TYPE_NAMES, tensor_method, type_label
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.grad_mode import state
 
 
-def _records(self: Tensor, args) -> bool:
+def records_inplace(self: Tensor, args) -> bool:
+    """Whether autograd records an in-place op on ``self`` with these arguments."""
     if not state.enabled:
         return False
     if self._requires_grad:
@@ -67,13 +68,6 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
     self._bump_version()
 
 
-# PyTorch's C++ names of the dtypes, which its linalg out= errors print.
-_CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
-                   "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
-                   "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-                   "bool": "bool"}
-
-
 def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *, check_dtype=None) -> Tensor:
     """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch):
     every op's ``out=`` goes through here. ``check_dtype(result_dtype, out_dtype)`` raises the
@@ -94,15 +88,15 @@ def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *, check_dtype
 def same_dtype(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
     """``torch.linalg``'s rule for ``out=``: exactly the result's dtype."""
     if out_dtype != result_dtype:
-        raise RuntimeError(f"Expected out tensor to have dtype {_CPP_TYPE_NAMES[result_dtype.name]}, "
-                           f"but got {_CPP_TYPE_NAMES[out_dtype.name]} instead")
+        raise RuntimeError(f"Expected out tensor to have dtype {CPP_TYPE_NAMES[result_dtype.name]}, "
+                           f"but got {CPP_TYPE_NAMES[out_dtype.name]} instead")
 
 
 def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None,
                   op_name: str = "") -> Tensor:
     """Run ``op(self, *args, **kwargs)`` out of place and write the result into ``self``."""
     kwargs = kwargs or {}
-    if _records(self, args):
+    if records_inplace(self, args):
         check_inplace_allowed(self, op_name or getattr(op, "__name__", "op") + "_")
         if self._base is not None and self._data.size:
             return _apply_inplace_on_view(self, op, args, kwargs, op_name)

@@ -22,7 +22,7 @@ from chainrule._ops._util import (
 )
 from chainrule._ops.arithmetic import pow
 from chainrule._ops.inplace import apply_inplace, inplace_form
-from chainrule._ops.selection import _check_tensor_operand, where
+from chainrule._ops.selection import check_tensor_operand, where
 from chainrule._ops.trigonometric import float_operands
 from chainrule._ops.unary import Sign
 from chainrule.autograd.function import Function
@@ -255,14 +255,14 @@ def _to_chosen(grad: Tensor, a_chosen: Tensor, needs) -> tuple:
 @tensor_method()
 def fmax(input, other) -> Tensor:
     """The elementwise maximum, ignoring NaN when the other value is a number."""
-    _check_tensor_operand("fmax", other)
+    check_tensor_operand("fmax", other)
     return Fmax.apply(input, other)
 
 
 @tensor_method()
 def fmin(input, other) -> Tensor:
     """The elementwise minimum, ignoring NaN when the other value is a number."""
-    _check_tensor_operand("fmin", other)
+    check_tensor_operand("fmin", other)
     return Fmin.apply(input, other)
 
 

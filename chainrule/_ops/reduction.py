@@ -37,16 +37,17 @@ def reduction_dims(dim, ndim: int) -> tuple[int, ...] | None:
     return None if ndim == 0 else dims
 
 
-def _accumulate_dtype(data: np.ndarray, dtype):
+def accumulate_dtype(data: np.ndarray, dtype):
+    """The NumPy dtype a sum accumulates in: ``dtype`` if given, int64 for integers, else None."""
     if dtype is not None:
         return to_dtype(dtype).numpy
     return np.int64 if data.dtype.kind in "iub" else None
 
 
-def _accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
+def accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
     """``accumulate(data, ...)`` (a sum or a running sum/product) as PyTorch accumulates:
     integers in int64, bfloat16 in float32, the result rounded back to its dtype once."""
-    result_dtype = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
+    result_dtype = np.dtype(accumulate_dtype(data, dtype) or data.dtype)
     return accumulate(data, dtype=compute_numpy(result_dtype), **kwargs).astype(result_dtype,
                                                                                  copy=False)
 
@@ -81,7 +82,7 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return _accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
+        return accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
@@ -105,7 +106,7 @@ class Mean(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        ctx.count = count = _reduced_size(data.shape, dims)
+        ctx.count = count = reduced_size(data.shape, dims)
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
         # np.mean's arithmetic (float16 accumulates in float32), without its Python overhead;
         # the mean of nothing is nan, silently, as in PyTorch.
@@ -185,12 +186,13 @@ def sum_to_size(self, *size) -> Tensor:
 
 
 # ------------------------------------------------------------ products and extremes
-def _as_kept(grad: Tensor, ctx) -> Tensor:
+def as_kept(grad: Tensor, ctx) -> Tensor:
     """The gradient of a reduction, reshaped so it broadcasts against the input."""
     return grad if ctx.keepdim else grad.reshape(_kept_shape(ctx.input_shape, ctx.dims))
 
 
-def _reduced_size(shape: tuple, dims: tuple | None) -> int:
+def reduced_size(shape: tuple, dims: tuple | None) -> int:
+    """How many elements each result of a reduction over ``dims`` combines."""
     return math.prod(shape if dims is None else [shape[d] for d in dims])
 
 
@@ -211,7 +213,7 @@ class Prod(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         data = a._data
-        result = np.prod(data, axis=dims, keepdims=keepdim, dtype=_accumulate_dtype(data, dtype))
+        result = np.prod(data, axis=dims, keepdims=keepdim, dtype=accumulate_dtype(data, dtype))
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -219,9 +221,9 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        grad = _as_kept(grad, ctx)
+        grad = as_kept(grad, ctx)
         if (a._data != 0).all():
-            return grad * _as_kept(result, ctx) / a
+            return grad * as_kept(result, ctx) / a
         return grad * make_tensor(_product_of_others(a._data, ctx.dims))
 
 
@@ -250,9 +252,9 @@ class Extreme(Function):
 
 def share_among_ties(grad: Tensor, a: Tensor, result: Tensor, ctx) -> Tensor:
     """The gradient of an extreme ``result`` of ``a``, split evenly among the elements equal to it."""
-    chosen = a == _as_kept(result, ctx).detach()
+    chosen = a == as_kept(result, ctx).detach()
     count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
-    return where(chosen, _as_kept(grad, ctx) / count, 0.0)
+    return where(chosen, as_kept(grad, ctx) / count, 0.0)
 
 
 class Amin(Extreme):
@@ -294,14 +296,14 @@ class ExtremeDim(Function):
         positions = np.arange(ctx.input_shape[ctx.dim]).reshape(
             (-1,) + (1,) * (len(ctx.input_shape) - ctx.dim - 1))
         chosen = make_tensor(positions == ctx.indices)
-        return where(chosen, _as_kept(grad, ctx), 0.0)
+        return where(chosen, as_kept(grad, ctx), 0.0)
 
 
 class MinDim(ExtremeDim):
     node_name = "MinBackward0"
 
 
-def _return_type(name: str):
+def return_type(name: str):
     """A ``(values, indices)`` named tuple printed like ``torch.return_types.<name>``."""
     base = namedtuple(name, ["values", "indices"])
 
@@ -312,8 +314,8 @@ def _return_type(name: str):
                                 "__module__": "torch.return_types"})
 
 
-max_return = _return_type("max")
-min_return = _return_type("min")
+max_return = return_type("max")
+min_return = return_type("min")
 
 
 def _check_nonempty(name: str, data: np.ndarray, dims) -> None:
@@ -422,13 +424,13 @@ def _check_float(name: str, data: np.ndarray) -> None:
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
 
 
-def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str,
+def variance_array(data: np.ndarray, dims, correction, keepdim: bool, name: str,
               root: bool = False) -> tuple:
     """The variance array (its square root if ``root``: the standard deviation) and its divisor
     ``N - correction``, warning as PyTorch does when <= 0. bfloat16 is computed in float32 and
     rounded once."""
     _check_float("std and var", data)
-    divisor = _reduced_size(data.shape, dims) - correction
+    divisor = reduced_size(data.shape, dims) - correction
     compute = compute_numpy(data.dtype)
     if divisor > 0:
         result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
@@ -448,7 +450,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        result, ctx.divisor = _variance(data, dims, correction, keepdim, "var")
+        result, ctx.divisor = variance_array(data, dims, correction, keepdim, "var")
         ctx.save_for_backward(a)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -459,7 +461,7 @@ class Var(Function):
         centred = a - a.mean(ctx.dims, keepdim=True)
         with np.errstate(divide="ignore"):
             scale = np.float64(2) / ctx.divisor
-        return _as_kept(grad, ctx) * centred * float(scale)
+        return as_kept(grad, ctx) * centred * float(scale)
 
 
 class Std(Function):
@@ -468,7 +470,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        result, ctx.divisor = _variance(data, dims, correction, keepdim, "std", root=True)
+        result, ctx.divisor = variance_array(data, dims, correction, keepdim, "std", root=True)
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -477,14 +479,14 @@ class Std(Function):
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
         centred = a - a.mean(ctx.dims, keepdim=True)
-        kept_result = _as_kept(result, ctx)
+        kept_result = as_kept(result, ctx)
         # A zero spread has no direction to move in: PyTorch defines that gradient as 0, not nan.
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = (_as_kept(grad, ctx) / kept_result).masked_fill(kept_result == 0, 0)
+            scale = (as_kept(grad, ctx) / kept_result).masked_fill(kept_result == 0, 0)
         return scale * centred / ctx.divisor
 
 
-def _spread(node: type[Function], input, dim, unbiased, keepdim, correction):
+def apply_variance_node(node: type[Function], input, dim, unbiased, keepdim, correction):
     """``node`` (var, std, or one of them with the mean) with PyTorch's argument rules."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
@@ -497,13 +499,13 @@ def _spread(node: type[Function], input, dim, unbiased, keepdim, correction):
 @tensor_method()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Variance over ``dim`` with ``correction`` (1: unbiased, Bessel's correction; 0: biased)."""
-    return _spread(Var, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(Var, input, dim, unbiased, keepdim, correction)
 
 
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Standard deviation over ``dim``, with ``correction`` as in ``var``."""
-    return _spread(Std, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(Std, input, dim, unbiased, keepdim, correction)
 
 
 # ----------------------------------------------------------------------- norms
@@ -536,7 +538,7 @@ class VectorNorm(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        p, grad, norm = ctx.p, _as_kept(grad, ctx), _as_kept(result, ctx)
+        p, grad, norm = ctx.p, as_kept(grad, ctx), as_kept(result, ctx)
         if p == 0:
             return None  # PyTorch leaves the gradient of a count undefined, not zero
         if p == 1:
@@ -613,7 +615,7 @@ class LogSumExp(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        return _as_kept(grad, ctx) * (a - _as_kept(result, ctx)).exp()
+        return as_kept(grad, ctx) * (a - as_kept(result, ctx)).exp()
 
 
 @tensor_method()

@@ -7,15 +7,15 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method, type_label
-from chainrule._ops.reduction import _accumulated, _return_type
+from chainrule._ops.reduction import accumulated, return_type
 from chainrule._ops.selection import where
 from chainrule._ops.sorting import place_at_indices
 from chainrule.autograd.function import Function
 
 __all__ = ["cumsum", "cumprod", "logcumsumexp", "cummax", "cummin"]
 
-cummax_return = _return_type("cummax")
-cummin_return = _return_type("cummin")
+cummax_return = return_type("cummax")
+cummin_return = return_type("cummin")
 
 
 class Cumsum(Function):
@@ -25,7 +25,7 @@ class Cumsum(Function):
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
         ctx.dim = dim
-        return _accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
+        return accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
 
     @staticmethod
     def backward(ctx, grad):
@@ -39,7 +39,7 @@ class Cumprod(Function):
     @staticmethod
     def forward(ctx, a, dim=0, dtype=None):
         data = a._data
-        result = _accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
+        result = accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
         ctx.save_for_backward(a, result)
         ctx.dim = dim
         return result

@@ -10,6 +10,7 @@ import numpy as np
 
 from chainrule._dtype import result_type
 from chainrule._ops._util import (
+    CPP_TYPE_NAMES,
     Tensor,
     binary_arrays,
     broadcast_error,
@@ -110,7 +111,8 @@ def _split_by_choice(grad, a_chosen, tie, needs) -> tuple:
     return grad_a, grad_b
 
 
-def _check_tensor_operand(op: str, other) -> None:
+def check_tensor_operand(op: str, other) -> None:
+    """PyTorch's TypeError where a binary op's ``other`` must be a tensor."""
     if not isinstance(other, Tensor):
         raise TypeError(
             f"{op}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
@@ -119,14 +121,14 @@ def _check_tensor_operand(op: str, other) -> None:
 @tensor_method()
 def maximum(input, other) -> Tensor:
     """Elementwise maximum of two tensors, broadcasting (NaN propagates)."""
-    _check_tensor_operand("maximum", other)
+    check_tensor_operand("maximum", other)
     return Maximum.apply(input, other)
 
 
 @tensor_method()
 def minimum(input, other) -> Tensor:
     """Elementwise minimum of two tensors, broadcasting (NaN propagates)."""
-    _check_tensor_operand("minimum", other)
+    check_tensor_operand("minimum", other)
     return Minimum.apply(input, other)
 
 
@@ -304,9 +306,7 @@ class LerpTensor(Function):
                 grad * (end - a) if need_weight else None)
 
 
-_C_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-                 "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-                 "bool": "bool", "float16": "c10::Half"}
+_C_TYPE_NAMES = CPP_TYPE_NAMES  # old name, imported outside _ops until the merge
 
 
 @tensor_method()
@@ -315,8 +315,8 @@ def lerp(input, end, weight) -> Tensor:
     for label, other in (("end", end), ("weight", weight)):
         if isinstance(other, Tensor) and other._data.dtype != input._data.dtype:
             raise RuntimeError(
-                f"expected dtype {_C_TYPE_NAMES[input._data.dtype.name]} for `{label}` but got "
-                f"dtype {_C_TYPE_NAMES[other._data.dtype.name]}")
+                f"expected dtype {CPP_TYPE_NAMES[input._data.dtype.name]} for `{label}` but got "
+                f"dtype {CPP_TYPE_NAMES[other._data.dtype.name]}")
     if isinstance(weight, Tensor):
         return LerpTensor.apply(input, end, weight)
     return Lerp.apply(input, end, weight=weight)

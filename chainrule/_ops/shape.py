@@ -55,7 +55,7 @@ class UnsafeView(Reshape):
     node_name = "UnsafeViewBackward0"
 
 
-def _viewed(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
+def mark_view(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
     """Mark ``result`` as a view of ``a`` when it shares its memory (``known_view``: no need to check)."""
     if known_view or (result._data.base is not None and np.shares_memory(result._data, a._data)):
         result._vc = a._version_counter()
@@ -79,7 +79,7 @@ def view(self, *shape) -> Tensor:
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
                 "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") from None
-    return _viewed(self, Reshape.apply(self, shape=target))
+    return mark_view(self, Reshape.apply(self, shape=target))
 
 
 @tensor_method()
@@ -87,9 +87,9 @@ def reshape(input, *shape) -> Tensor:
     """The same data with another shape (a view when possible, else a copy)."""
     target = _infer_shape(shape_from_args(shape), input._data.size, input._data.shape)
     if target == input._data.shape:
-        return _viewed(input, Reshape.apply(input, shape=target))
+        return mark_view(input, Reshape.apply(input, shape=target))
     node = Reshape if input._data.flags.c_contiguous else UnsafeView
-    return _viewed(input, node.apply(input, shape=target))
+    return mark_view(input, node.apply(input, shape=target))
 
 
 @tensor_method()
@@ -134,8 +134,8 @@ def expand(self, *sizes) -> Tensor:
                 f"({data.shape[i]}) at non-singleton dimension {lead + i}.  Target sizes: "
                 f"{list(sizes)}.  Tensor sizes: {list(data.shape)}")
     if target == data.shape:
-        return self if not self._requires_grad else _viewed(self, Expand.apply(self, shape=target))
-    return _viewed(self, Expand.apply(self, shape=target))
+        return self if not self._requires_grad else mark_view(self, Expand.apply(self, shape=target))
+    return mark_view(self, Expand.apply(self, shape=target))
 
 
 @tensor_method()
@@ -166,7 +166,7 @@ class T(Transpose):
 def transpose(input, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions (a view)."""
     ndim = input._data.ndim
-    return _viewed(input, Transpose.apply(input, dim0=normalize_dim(dim0, ndim),
+    return mark_view(input, Transpose.apply(input, dim0=normalize_dim(dim0, ndim),
                                           dim1=normalize_dim(dim1, ndim)))
 
 
@@ -176,8 +176,8 @@ def t(input) -> Tensor:
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
     if input._data.ndim < 2:
-        return _viewed(input, T.apply(input, dim0=0, dim1=0), True)
-    return _viewed(input, T.apply(input, dim0=0, dim1=1))
+        return mark_view(input, T.apply(input, dim0=0, dim1=0), True)
+    return mark_view(input, T.apply(input, dim0=0, dim1=1))
 
 
 Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self._data.ndim)))))
@@ -207,7 +207,7 @@ def permute(input, *dims) -> Tensor:
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
             f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal "
             f"to len(dims) = {len(dims)}")
-    return _viewed(input, Permute.apply(input, dims=dims))
+    return mark_view(input, Permute.apply(input, dims=dims))
 
 
 class Unsqueeze(Function):
@@ -226,7 +226,7 @@ class Unsqueeze(Function):
 @tensor_method()
 def unsqueeze(input, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim`` (a view)."""
-    return _viewed(input, Unsqueeze.apply(input, dim=normalize_dim(dim, input._data.ndim + 1)))
+    return mark_view(input, Unsqueeze.apply(input, dim=normalize_dim(dim, input._data.ndim + 1)))
 
 
 class Squeeze(Function):
@@ -255,11 +255,11 @@ def squeeze(input, dim=None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
     if dim is None:
-        return _viewed(input, Squeeze.apply(input))
+        return mark_view(input, Squeeze.apply(input))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     node = SqueezeDim if isinstance(dim, int) else SqueezeDims
     dims = tuple(d for d in (normalize_dim(d, len(shape)) for d in dims) if shape and shape[d] == 1)
-    return _viewed(input, node.apply(input, dims=dims))
+    return mark_view(input, node.apply(input, dims=dims))
 
 
 @tensor_method()
@@ -317,7 +317,7 @@ def movedim(input, source, destination) -> Tensor:
         raise RuntimeError(
             f"movedim: Invalid source or destination dims: source ({source} dims) should contain "
             f"the same number of dims as destination ({destination} dims)")
-    return _viewed(input, Permute.apply(input, dims=_moved_order(ndim, source, destination)))
+    return mark_view(input, Permute.apply(input, dims=_moved_order(ndim, source, destination)))
 
 
 def _moved_order(ndim: int, source: list, destination: list) -> tuple:
@@ -487,7 +487,7 @@ class SplitWithSizes(Split):
 
 
 def _split_views(input: Tensor, node: type[Split], sizes: list, dim: int) -> tuple:
-    return tuple(_viewed(input, part, True) for part in node.apply(input, sizes=tuple(sizes), dim=dim))
+    return tuple(mark_view(input, part, True) for part in node.apply(input, sizes=tuple(sizes), dim=dim))
 
 
 @tensor_method()
@@ -546,7 +546,7 @@ def unbind(input, dim: int = 0) -> tuple:
     dim = normalize_dim(dim, input._data.ndim)
     if input._data.shape[dim] == 0:
         return ()
-    return tuple(_viewed(input, part, True) for part in Unbind.apply(input, dim=dim))
+    return tuple(mark_view(input, part, True) for part in Unbind.apply(input, dim=dim))
 
 
 @tensor_method()

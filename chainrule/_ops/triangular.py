@@ -12,7 +12,7 @@ import numpy as np
 from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.indexing import CopySlices
 from chainrule._ops.inplace import apply_inplace
-from chainrule._ops.shape import _viewed
+from chainrule._ops.shape import mark_view
 from chainrule.autograd.function import Function
 
 __all__ = ["diagonal", "diag", "diag_embed", "diagflat", "trace", "tril", "triu"]
@@ -91,7 +91,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1) -> Tensor:
     ndim = input._data.ndim
     dim1, dim2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
     _check_distinct(dim1, dim2)
-    return _viewed(input, Diagonal.apply(input, offset=int(offset), dim1=dim1, dim2=dim2), True)
+    return mark_view(input, Diagonal.apply(input, offset=int(offset), dim1=dim1, dim2=dim2), True)
 
 
 @tensor_method()

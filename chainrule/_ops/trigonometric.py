@@ -19,7 +19,7 @@ from chainrule._ops._util import (
     type_label,
 )
 from chainrule._ops.inplace import inplace_form
-from chainrule._ops.selection import _check_tensor_operand
+from chainrule._ops.selection import check_tensor_operand
 from chainrule.autograd.function import Function
 
 __all__ = ["sin", "cos", "tan", "tanh", "sin_", "cos_", "tan_", "tanh_", "asin", "acos", "atan",
@@ -293,7 +293,7 @@ for _alias, _op in (("arcsin_", asin_), ("arccos_", acos_), ("arctan_", atan_),
 def float_operands(name: str, a, b, *, integers: bool = True) -> tuple:
     """The operands of a float-valued binary op, promoted (integers: the default float);
     ``integers=False``: PyTorch has no kernel for two integer tensors."""
-    _check_tensor_operand(name, b)
+    check_tensor_operand(name, b)
     x, y = float_result_arrays(a, b)
     if not integers and a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
         raise NotImplementedError(

@@ -19,7 +19,7 @@ import numpy as np
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule.autograd.function import Function
-from chainrule.linalg.inverse import LinAlgError, _check_square, inverse
+from chainrule.linalg.inverse import LinAlgError, check_square, inverse
 
 __all__ = ["cholesky"]
 
@@ -73,6 +73,6 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """The Cholesky factor of each symmetric positive-definite matrix (``L`` lower
     triangular, or ``L.mT`` with ``upper``); ``LinAlgError`` if a matrix is not
     positive-definite."""
-    _check_square("cholesky", A._data)
+    check_square("cholesky", A._data)
     factor = Cholesky.apply(A)
     return maybe_out(factor.mT if upper else factor, out, "linalg_cholesky_ex", check_dtype=same_dtype)

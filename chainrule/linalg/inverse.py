@@ -24,7 +24,8 @@ class LinAlgError(RuntimeError):
     """A matrix function failed on its input (a singular matrix): ``torch.linalg.LinAlgError``."""
 
 
-def _check_square(name: str, data: np.ndarray) -> None:
+def check_square(name: str, data: np.ndarray) -> None:
+    """PyTorch's errors for a ``linalg`` input that is not a (batch of) float square matrices."""
     if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. "
                            f"Got {type_label(data.dtype)}")
@@ -92,7 +93,7 @@ def inverse(input) -> Tensor:
     tensor([[0.5000, 0.0000],
             [0.0000, 0.2500]])
     """
-    _check_square("inv", input._data)
+    check_square("inv", input._data)
     return Inverse.apply(input)
 
 
@@ -141,7 +142,7 @@ def det(input) -> Tensor:
     >>> torch.det(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
     tensor(-2.)
     """
-    _check_square("det", input._data)
+    check_square("det", input._data)
     return Det.apply(input)
 
 
@@ -185,13 +186,13 @@ class Slogdet(Function):
 @tensor_method()
 def slogdet(input):
     """``(sign, logabsdet)`` of each square matrix: the determinant without overflow."""
-    _check_square("slogdet", input._data)
+    check_square("slogdet", input._data)
     return slogdet_return(*Slogdet.apply(input))
 
 
 def linalg_slogdet(A):
     """``torch.linalg.slogdet``: ``slogdet`` with the ``linalg_slogdet`` result type."""
-    _check_square("slogdet", A._data)
+    check_square("slogdet", A._data)
     return linalg_slogdet_return(*Slogdet.apply(A))
 
 
@@ -251,7 +252,7 @@ def solve(A, B, *, left=True, out=None) -> Tensor:
     tensor([0.5000, 0.2500])
     """
     x, y = A._data, B._data
-    _check_square("solve", x)
+    check_square("solve", x)
     if y.dtype != x.dtype:
         raise RuntimeError(
             "linalg.solve: Expected A and B to have the same dtype, but found A of type "
