@@ -23,10 +23,9 @@ def _check_same_dtype(x: np.ndarray, y: np.ndarray) -> None:
             f"{np.dtype(y.dtype).name}".replace("float32", "float").replace("float64", "double"))
 
 
-class Matmul(Function):
-    """The product of the last two dimensions, broadcasting the batch dimensions."""
-
-    node_name = "MmBackward0"
+class _MatrixProduct(Function):
+    """The product of the last two dimensions, broadcasting the batch dimensions; the subclasses
+    name PyTorch's node for each kind of operand."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -71,23 +70,27 @@ class Matmul(Function):
         return grad_a, grad_b
 
 
-class Dot(Matmul):
+class Mm(_MatrixProduct):
+    node_name = "MmBackward0"
+
+
+class Dot(_MatrixProduct):
     node_name = "DotBackward0"
 
 
-class Mv(Matmul):
+class Mv(_MatrixProduct):
     node_name = "MvBackward0"
 
 
-class Bmm(Matmul):
+class Bmm(_MatrixProduct):
     node_name = "BmmBackward0"
 
 
-class BatchedMatmul(Matmul):
+class BatchedMatmul(_MatrixProduct):
     node_name = "UnsafeViewBackward0"
 
 
-class VectorMatmul(Matmul):
+class VectorMatmul(_MatrixProduct):
     """``vector @ matrix``: PyTorch computes it as a 1-row ``mm`` and squeezes the row away."""
 
     node_name = "SqueezeBackward4"
@@ -101,7 +104,7 @@ def _matmul_node(x: np.ndarray, y: np.ndarray) -> type[Function]:
     if x.ndim == 1 and y.ndim == 2:
         return VectorMatmul
     if x.ndim == 2 and y.ndim == 2:
-        return Matmul
+        return Mm
     return BatchedMatmul
 
 
@@ -127,7 +130,7 @@ def mm(input, mat2) -> Tensor:
     input, mat2 = autocast_inputs("mm", input, mat2)
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else "mat2 must be a matrix")
-    return Matmul.apply(input, mat2)
+    return Mm.apply(input, mat2)
 
 
 Tensor.__matmul__ = matmul
@@ -190,7 +193,7 @@ def outer(input, vec2) -> Tensor:
 ger = outer
 
 
-class AddProduct(Function):
+class Addmm(Function):
     """``beta * input + alpha * (mat1 @ mat2)`` in one node (a linear layer's forward)."""
 
     node_name = "AddmmBackward0"
@@ -219,7 +222,7 @@ class AddProduct(Function):
                 a.mT @ scaled if need_b else None)
 
 
-class AddBatchProduct(AddProduct):
+class Baddbmm(Addmm):
     node_name = "BaddbmmBackward0"
 
 
@@ -230,7 +233,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     if mat1._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("mat1 must be a matrix" if mat1._data.ndim != 2 else "mat2 must be a matrix")
     _check_product_shapes(mat1._data, mat2._data)
-    return AddProduct.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+    return Addmm.apply(input, mat1, mat2, beta=beta, alpha=alpha)
 
 
 @tensor_method()
@@ -241,7 +244,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
         raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3
                            else "batch2 must be a 3D tensor")
     _check_product_shapes(batch1._data, batch2._data)
-    return AddBatchProduct.apply(input, batch1, batch2, beta=beta, alpha=alpha)
+    return Baddbmm.apply(input, batch1, batch2, beta=beta, alpha=alpha)
 
 
 def _check_product_shapes(x: np.ndarray, y: np.ndarray) -> None:

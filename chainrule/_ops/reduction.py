@@ -19,6 +19,7 @@ from chainrule._ops._util import (
     normalize_dims,
     shape_from_args,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.selection import maximum, minimum, where
 from chainrule.autograd.function import Function
@@ -102,7 +103,7 @@ class Mean(Function):
         if dtype is None and not is_floating_numpy(data.dtype):
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
-                f"or complex dtype. Got: {_label(data)}")
+                f"or complex dtype. Got: {type_label(data.dtype)}")
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
@@ -122,31 +123,6 @@ class Mean(Function):
 
 class MeanDim(Mean):
     node_name = "MeanBackward1"
-
-
-def _label(data) -> str:
-    from chainrule._ops._util import type_label
-
-    return type_label(data.dtype)
-
-
-class SumToSize(Function):
-    """Sum the broadcast dimensions of a tensor away, leaving ``shape`` (the adjoint of ``expand``)."""
-
-    node_name = "SumBackward1"
-
-    @staticmethod
-    def forward(ctx, a, shape=()):
-        data = a._data
-        ctx.input_shape = data.shape
-        lead = data.ndim - len(shape)
-        dims = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and data.shape[lead + i] != 1)
-        return np.sum(data, axis=dims, keepdims=True).reshape(shape) if dims else data.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.expand(ctx.input_shape)
 
 
 @tensor_method()
@@ -182,7 +158,11 @@ def sum_to_size(self, *size) -> Tensor:
     lead = len(data_shape) - len(shape)
     if lead < 0 or builtins.any(s != 1 and s != data_shape[lead + i] for i, s in enumerate(shape)):
         raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(data_shape)}}}.")
-    return SumToSize.apply(self, shape=shape)
+    # As PyTorch: one sum keeping the dims, then a view without the leading ones.
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and data_shape[lead + i] != 1)
+    total = SumDim.apply(self, dims=dims, keepdim=True)
+    return total.view(shape) if lead else total
 
 
 # ------------------------------------------------------------ products and extremes
@@ -565,7 +545,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     if not is_floating_numpy(data.dtype):
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-            f"{_label(data)}")
+            f"{type_label(data.dtype)}")
     if p == "fro" or p is None:
         if isinstance(dim, (tuple, list)) and len(dim) > 2:
             raise RuntimeError(
