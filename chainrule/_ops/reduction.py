@@ -13,7 +13,6 @@ import numpy as np
 from chainrule._dtype import compute_numpy, is_floating_numpy, to_dtype
 from chainrule._ops._util import (
     Tensor,
-    broadcast_view,
     make_tensor,
     normalize_dim,
     normalize_dims,
@@ -22,6 +21,7 @@ from chainrule._ops._util import (
     type_label,
 )
 from chainrule._ops.selection import maximum, minimum, where
+from chainrule._ops.shape import Expand
 from chainrule.autograd.function import Function
 
 
@@ -53,25 +53,11 @@ def accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
                                                                                  copy=False)
 
 
-class SpreadBack(Function):
+def spread_back(grad: Tensor, ctx, scale: float = 1.0) -> Tensor:
     """The gradient of a sum (``scale`` 1) or mean (``1 / count``): each reduced value's
     gradient, scaled, broadcast back over the elements it summed (a view, no copy)."""
-
-    node_name = "ExpandBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, input_shape, dims, scale=1.0):
-        g = grad._data
-        ctx.grad_shape, ctx.dims, ctx.scale = g.shape, dims, scale
-        g = g.reshape(_kept_shape(input_shape, dims))
-        if scale != 1.0:
-            g = g * g.dtype.type(scale)
-        return broadcast_view(g, input_shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        total = grad.sum(ctx.dims, keepdim=True).reshape(ctx.grad_shape)
-        return total * ctx.scale if ctx.scale != 1.0 else total
+    return Expand.apply(grad, shape=ctx.input_shape, kept_shape=_kept_shape(ctx.input_shape, ctx.dims),
+                        scale=scale)
 
 
 class Sum(Function):
@@ -87,7 +73,7 @@ class Sum(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims)
+        return spread_back(grad, ctx)
 
 
 class SumDim(Sum):
@@ -117,8 +103,7 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims,
-                                scale=1.0 / ctx.count if ctx.count else 0.0)
+        return spread_back(grad, ctx, scale=1.0 / ctx.count if ctx.count else 0.0)
 
 
 class MeanDim(Mean):

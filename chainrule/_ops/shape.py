@@ -103,16 +103,28 @@ def reshape_as(self, other: Tensor) -> Tensor:
 
 
 class Expand(Function):
+    """``a`` broadcast to ``shape`` without copying. The gradients of ``sum`` and ``mean`` are
+    one too: ``kept_shape`` first puts back the reduced dims, ``scale`` multiplies (1 / count)."""
+
     node_name = "ExpandBackward0"
 
     @staticmethod
-    def forward(ctx, a, shape=()):
-        ctx.input_shape = a._data.shape
-        return broadcast_view(a._data, shape)
+    def forward(ctx, a, shape=(), kept_shape=None, scale=1.0):
+        data = a._data
+        ctx.input_shape, ctx.kept_shape, ctx.scale = data.shape, kept_shape, scale
+        if kept_shape is not None:
+            data = data.reshape(kept_shape)
+        if scale != 1.0:
+            data = data * data.dtype.type(scale)
+        return broadcast_view(data, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.sum_to_size(ctx.input_shape)
+        if ctx.kept_shape is None:
+            total = grad.sum_to_size(ctx.input_shape)
+        else:
+            total = grad.sum_to_size(ctx.kept_shape).reshape(ctx.input_shape)
+        return total * ctx.scale if ctx.scale != 1.0 else total
 
 
 @tensor_method()

@@ -10,7 +10,6 @@ import numpy as np
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.reduction import (
-    SpreadBack,
     Std,
     Var,
     accumulate_dtype,
@@ -19,6 +18,7 @@ from chainrule._ops.reduction import (
     reduced_size,
     reduction_dims,
     share_among_ties,
+    spread_back,
     variance_array,
 )
 from chainrule.autograd.function import Function
@@ -42,7 +42,7 @@ class Nansum(Function):
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        spread = SpreadBack.apply(as_kept(grad, ctx), input_shape=ctx.input_shape, dims=ctx.dims)
+        spread = spread_back(as_kept(grad, ctx), ctx)
         return spread * ~a.isnan()  # a product, not a choice: a NaN gradient stays NaN, as in torch
 
 
