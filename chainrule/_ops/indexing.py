@@ -114,7 +114,7 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return ScatterInto.apply(grad, key=ctx.key, shape=ctx.input_shape)
+        return scatter_into(grad, ctx.key, ctx.input_shape)
 
 
 class Select(Index):
@@ -155,38 +155,25 @@ class MaskedSelect(Index):
     node_name = "MaskedSelectBackward0"
 
 
-class ScatterInto(Function):
+def scatter_into(grad: Tensor, key: tuple, shape: tuple) -> Tensor:
     """Zeros of ``shape`` with ``grad`` added at ``key``: the gradient of ``Index``."""
-
-    node_name = "IndexPutBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, key=(), shape=()):
-        ctx.key = key
-        out = np.zeros(shape, dtype=grad._data.dtype)
-        if _is_basic(key):
-            out[key] = grad._data
-        else:
-            np.add.at(out, _scatter_key(key), grad._data)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Index.apply(grad, key=ctx.key)
+    return IndexPut.apply(None, grad, key=key, accumulate=True, shape=shape)
 
 
 class IndexPut(Function):
-    """A copy of ``a`` with ``value`` written (or, with ``accumulate``, added) at ``key``."""
+    """A copy of ``a`` with ``value`` written (or, with ``accumulate``, added) at ``key``;
+    ``a`` None: zeros of ``shape``."""
 
     node_name = "IndexPutBackward0"
 
     @staticmethod
-    def forward(ctx, a, value, key=(), accumulate=False):
+    def forward(ctx, a, value, key=(), accumulate=False, shape=()):
         ctx.key, ctx.accumulate = key, accumulate
         ctx.value_shape = value._data.shape if isinstance(value, Tensor) else None
-        out = a._data.copy()
         source = value._data if isinstance(value, Tensor) else value
-        if accumulate:
+        out = np.zeros(shape, dtype=source.dtype) if a is None else a._data.copy()
+        # Adding to zeros at a basic key, which reaches each element once, is writing.
+        if accumulate and not (a is None and _is_basic(key)):
             np.add.at(out, _scatter_key(key), source)
         else:
             _write(out, key, source)

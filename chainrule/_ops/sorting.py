@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method
-from chainrule._ops.indexing import ScatterInto, gather_coordinates
+from chainrule._ops.indexing import gather_coordinates, scatter_into
 from chainrule._ops.reduction import reduction_dims, return_type
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
@@ -42,7 +42,7 @@ def place_at_indices(grad: Tensor, indices: np.ndarray, dim: int, shape: tuple) 
     rank): the gradient of an op that picked those elements."""
     if not shape:
         return grad.reshape(())
-    return ScatterInto.apply(grad, key=gather_coordinates(indices, dim, "scatter", shape), shape=shape)
+    return scatter_into(grad, gather_coordinates(indices, dim, "scatter", shape), shape)
 
 
 class _PickAlongDim(Function):
