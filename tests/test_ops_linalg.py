@@ -146,3 +146,14 @@ def test_broadcast_errors_of_products_match_torch(call):
     with pytest.raises(RuntimeError) as ours:
         call(chainrule)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (4,)), ((4,), (2, 4, 5)), ((2, 3, 4), (4, 5)),
+                                    ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 6))])
+def test_batched_matmul_records_torchs_product_node_under_its_unsafe_view(shapes):
+    def nodes(lib):
+        a, b = (lib.ones(*shape, requires_grad=True) for shape in shapes)
+        node = (a @ b).grad_fn
+        return node.name(), [f.name() for f, _ in node.next_functions]
+
+    assert nodes(chainrule) == nodes(torch)

@@ -12,6 +12,7 @@ from chainrule._ops._util import (
     tensor_method,
     type_label,
 )
+from chainrule._ops.shape import UnsafeView
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 
@@ -86,10 +87,6 @@ class Bmm(_MatrixProduct):
     node_name = "BmmBackward0"
 
 
-class BatchedMatmul(_MatrixProduct):
-    node_name = "UnsafeViewBackward0"
-
-
 class VectorMatmul(_MatrixProduct):
     """``vector @ matrix``: PyTorch computes it as a 1-row ``mm`` and squeezes the row away."""
 
@@ -103,9 +100,20 @@ def _matmul_node(x: np.ndarray, y: np.ndarray) -> type[Function]:
         return Mv
     if x.ndim == 1 and y.ndim == 2:
         return VectorMatmul
-    if x.ndim == 2 and y.ndim == 2:
-        return Mm
-    return BatchedMatmul
+    return Mm
+
+
+def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
+    """PyTorch folds a batched product into one ``mv``, ``mm`` or ``bmm`` and restores the batch
+    dimensions with ``_unsafe_view``: the same two nodes, the product computed batched."""
+    x, y = input._data, other._data
+    if x.ndim == 1 or y.ndim == 1:
+        product = Mv.apply(input, other)
+    elif x.ndim > 2 and y.ndim > 2:
+        product = Bmm.apply(input, other)
+    else:
+        product = Mm.apply(input, other)
+    return UnsafeView.apply(product, shape=product._data.shape)
 
 
 @tensor_method()
@@ -121,6 +129,8 @@ def matmul(input, other) -> Tensor:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {input._data.ndim}D "
             f"and {other._data.ndim}D")
+    if input._data.ndim > 2 or other._data.ndim > 2:
+        return _batched_matmul(input, other)
     return _matmul_node(input._data, other._data).apply(input, other)
 
 

@@ -39,7 +39,7 @@ def _binary(onnx_op: str):
 translates(arithmetic.Mul)(_binary("Mul"))
 translates(arithmetic.Div)(_binary("Div"))
 translates(arithmetic.Pow)(_binary("Pow"))
-translates(linalg.Mm, linalg.Bmm, linalg.BatchedMatmul, linalg.Mv, linalg.VectorMatmul)(
+translates(linalg.Mm, linalg.Bmm, linalg.Mv, linalg.VectorMatmul)(
     _binary("MatMul"))
 
 
