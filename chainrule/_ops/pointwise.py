@@ -9,12 +9,12 @@ import math
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy, result_type
+from chainrule._ops._elementwise import _SavesResult
 from chainrule._ops._util import (
     Tensor,
     binary_arrays,
     broadcast_error,
     broadcasting,
-    float_array,
     float_result_arrays,
     make_tensor,
     tensor_method,
@@ -33,14 +33,9 @@ __all__ = ["exp2", "exp2_", "logaddexp", "logaddexp2", "sgn", "signbit", "copysi
 _LN2 = math.log(2.0)
 
 
-class Exp2(Function):
+class Exp2(_SavesResult):
     node_name = "Exp2Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.exp2(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.exp2
 
     @staticmethod
     def backward(ctx, grad):

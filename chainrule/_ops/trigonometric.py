@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from chainrule._ops._elementwise import _SavesInput, _SavesResult
 from chainrule._ops._util import (
     Tensor,
     broadcasting,
@@ -29,13 +30,9 @@ __all__ = ["sin", "cos", "tan", "tanh", "sin_", "cos_", "tan_", "tanh_", "asin",
            "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_", "rad2deg_"]
 
 
-class Sin(Function):
+class Sin(_SavesInput):
     node_name = "SinBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.sin(float_array(a))
+    ufunc = np.sin
 
     @staticmethod
     def backward(ctx, grad):
@@ -43,13 +40,9 @@ class Sin(Function):
         return grad * a.cos()
 
 
-class Cos(Function):
+class Cos(_SavesInput):
     node_name = "CosBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.cos(float_array(a))
+    ufunc = np.cos
 
     @staticmethod
     def backward(ctx, grad):
@@ -57,14 +50,9 @@ class Cos(Function):
         return grad * -a.sin()
 
 
-class Tan(Function):
+class Tan(_SavesResult):
     node_name = "TanBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tan(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.tan
 
     @staticmethod
     def backward(ctx, grad):
@@ -72,30 +60,14 @@ class Tan(Function):
         return grad * (1 + result * result)
 
 
-class Tanh(Function):
+class Tanh(_SavesResult):
     node_name = "TanhBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tanh(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.tanh
 
     @staticmethod
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
         return grad * (1 - result * result)
-
-
-class _SavesInput(Function):
-    """A unary function whose derivative is written in terms of its input."""
-
-    ufunc = None
-
-    @classmethod
-    def forward(cls, ctx, a):
-        ctx.save_for_backward(a)
-        return cls.ufunc(float_array(a))
 
 
 class Asin(_SavesInput):
@@ -227,24 +199,65 @@ def tanh(input) -> Tensor:
     return Tanh.apply(input)
 
 
-def _unary(node: type[Function], name: str, doc: str):
-    def op(input) -> Tensor:
-        return node.apply(input)
-
-    op.__name__, op.__doc__ = name, doc
-    return tensor_method(name)(op)
+@tensor_method()
+def asin(input) -> Tensor:
+    """The arcsine of each element (NaN outside [-1, 1])."""
+    return Asin.apply(input)
 
 
-asin = _unary(Asin, "asin", "The arcsine of each element (NaN outside [-1, 1]).")
-acos = _unary(Acos, "acos", "The arccosine of each element (NaN outside [-1, 1]).")
-atan = _unary(Atan, "atan", "The arctangent of each element, in (-pi/2, pi/2).")
-sinh = _unary(Sinh, "sinh", "The hyperbolic sine of each element.")
-cosh = _unary(Cosh, "cosh", "The hyperbolic cosine of each element.")
-asinh = _unary(Asinh, "asinh", "The inverse hyperbolic sine of each element.")
-acosh = _unary(Acosh, "acosh", "The inverse hyperbolic cosine of each element (NaN below 1).")
-atanh = _unary(Atanh, "atanh", "The inverse hyperbolic tangent of each element (NaN outside [-1, 1]).")
-deg2rad = _unary(Deg2Rad, "deg2rad", "Each angle converted from degrees to radians.")
-rad2deg = _unary(Rad2Deg, "rad2deg", "Each angle converted from radians to degrees.")
+@tensor_method()
+def acos(input) -> Tensor:
+    """The arccosine of each element (NaN outside [-1, 1])."""
+    return Acos.apply(input)
+
+
+@tensor_method()
+def atan(input) -> Tensor:
+    """The arctangent of each element, in (-pi/2, pi/2)."""
+    return Atan.apply(input)
+
+
+@tensor_method()
+def sinh(input) -> Tensor:
+    """The hyperbolic sine of each element."""
+    return Sinh.apply(input)
+
+
+@tensor_method()
+def cosh(input) -> Tensor:
+    """The hyperbolic cosine of each element."""
+    return Cosh.apply(input)
+
+
+@tensor_method()
+def asinh(input) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+    return Asinh.apply(input)
+
+
+@tensor_method()
+def acosh(input) -> Tensor:
+    """The inverse hyperbolic cosine of each element (NaN below 1)."""
+    return Acosh.apply(input)
+
+
+@tensor_method()
+def atanh(input) -> Tensor:
+    """The inverse hyperbolic tangent of each element (NaN outside [-1, 1])."""
+    return Atanh.apply(input)
+
+
+@tensor_method()
+def deg2rad(input) -> Tensor:
+    """Each angle converted from degrees to radians."""
+    return Deg2Rad.apply(input)
+
+
+@tensor_method()
+def rad2deg(input) -> Tensor:
+    """Each angle converted from radians to degrees."""
+    return Rad2Deg.apply(input)
+
 
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 for _alias, _op in (("arcsin", asin), ("arccos", acos), ("arctan", atan), ("arcsinh", asinh),

@@ -11,20 +11,16 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
+from chainrule._ops._elementwise import _PiecewiseConstant, _SavesInput, _SavesResult, quietly
 from chainrule._ops._util import Tensor, float_array, tensor_method, type_label
 from chainrule._ops.inplace import apply_inplace, inplace_form
 from chainrule.autograd.function import Function
 from chainrule.backends import native
 
 
-class Exp(Function):
+class Exp(_SavesResult):
     node_name = "ExpBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.exp(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.exp
 
     @staticmethod
     def backward(ctx, grad):
@@ -32,14 +28,9 @@ class Exp(Function):
         return grad * result
 
 
-class Log(Function):
+class Log(_SavesInput):
     node_name = "LogBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(float_array(a))
+    ufunc = quietly(np.log)
 
     @staticmethod
     def backward(ctx, grad):
@@ -47,15 +38,9 @@ class Log(Function):
         return grad / a
 
 
-class Sqrt(Function):
+class Sqrt(_SavesResult):
     node_name = "SqrtBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            result = np.sqrt(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = quietly(np.sqrt)
 
     @staticmethod
     def backward(ctx, grad):
@@ -167,14 +152,9 @@ class Sign(Function):
         return grad * 0
 
 
-class Log1p(Function):
+class Log1p(_SavesInput):
     node_name = "Log1PBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(float_array(a))
+    ufunc = quietly(np.log1p)
 
     @staticmethod
     def backward(ctx, grad):
@@ -182,14 +162,9 @@ class Log1p(Function):
         return grad / (a + 1)
 
 
-class Expm1(Function):
+class Expm1(_SavesResult):
     node_name = "Expm1Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.expm1(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.expm1
 
     @staticmethod
     def backward(ctx, grad):
@@ -197,14 +172,9 @@ class Expm1(Function):
         return grad * (result + 1)
 
 
-class Log2(Function):
+class Log2(_SavesInput):
     node_name = "Log2Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log2(float_array(a))
+    ufunc = quietly(np.log2)
 
     @staticmethod
     def backward(ctx, grad):
@@ -212,14 +182,9 @@ class Log2(Function):
         return grad / (a * _LN2)
 
 
-class Log10(Function):
+class Log10(_SavesInput):
     node_name = "Log10Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(float_array(a))
+    ufunc = quietly(np.log10)
 
     @staticmethod
     def backward(ctx, grad):
@@ -231,15 +196,13 @@ _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
 
 
-class Rsqrt(Function):
-    node_name = "RsqrtBackward0"
+def _reciprocal_sqrt(x: np.ndarray) -> np.ndarray:
+    return 1 / np.sqrt(x)
 
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result = 1 / np.sqrt(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+
+class Rsqrt(_SavesResult):
+    node_name = "RsqrtBackward0"
+    ufunc = quietly(_reciprocal_sqrt)
 
     @staticmethod
     def backward(ctx, grad):
@@ -247,15 +210,9 @@ class Rsqrt(Function):
         return grad * -0.5 * result ** 3
 
 
-class Reciprocal(Function):
+class Reciprocal(_SavesResult):
     node_name = "ReciprocalBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore"):
-            result = 1 / float_array(a)
-        ctx.save_for_backward(result)
-        return result
+    ufunc = quietly(np.reciprocal)
 
     @staticmethod
     def backward(ctx, grad):
@@ -263,18 +220,6 @@ class Reciprocal(Function):
         return -grad * result * result
 
 
-class Erf(Function):
-    node_name = "ErfBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return erf_array(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
 _TWO_OVER_SQRT_PI = float(2 / np.sqrt(np.pi))
@@ -310,51 +255,36 @@ def erf_array(x: np.ndarray) -> np.ndarray:
     return np.copysign(result, x).astype(x.dtype, copy=False)
 
 
-class _PiecewiseConstant(Function):
-    """Ops whose derivative is zero wherever it exists (PyTorch sends back zeros)."""
+class Erf(_SavesInput):
+    node_name = "ErfBackward0"
+    ufunc = staticmethod(erf_array)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * 0
-
-
-def _rounded(a: Tensor, ufunc) -> np.ndarray:
-    data = a._data
-    return data.copy() if data.dtype.kind in "iub" else ufunc(data)
+        (a,) = ctx.saved_tensors
+        return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
 class Floor(_PiecewiseConstant):
     node_name = "FloorBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.floor)
+    ufunc = np.floor
 
 
 class Ceil(_PiecewiseConstant):
     node_name = "CeilBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.ceil)
+    ufunc = np.ceil
 
 
 class Trunc(_PiecewiseConstant):
     node_name = "TruncBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.trunc)
+    ufunc = np.trunc
 
 
 class Round(_PiecewiseConstant):
     """Round half to even, as PyTorch does."""
 
     node_name = "RoundBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.rint)
+    ufunc = np.rint
 
 
 class RoundDecimals(_PiecewiseConstant):
@@ -362,7 +292,8 @@ class RoundDecimals(_PiecewiseConstant):
 
     @staticmethod
     def forward(ctx, a, decimals=0):
-        return _rounded(a, lambda x: np.round(x, decimals))
+        data = a._data
+        return data.copy() if data.dtype.kind in "iub" else np.round(data, decimals)
 
 
 class Frac(Function):
