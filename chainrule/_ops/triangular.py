@@ -152,30 +152,30 @@ def trace(input) -> Tensor:
     return Trace.apply(input)
 
 
-class Tril(Function):
+class _Triangle(Function):
+    """One triangle of each matrix (``part``: ``np.tril`` or ``np.triu``), zeros elsewhere. It
+    is linear, so its gradient is the same triangle of the gradient."""
+
+    part = None
+
+    @classmethod
+    def forward(cls, ctx, a, diagonal=0):
+        ctx.diagonal = diagonal
+        return cls.part(a._data, diagonal)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        return cls.apply(grad, diagonal=ctx.diagonal)
+
+
+class Tril(_Triangle):
     node_name = "TrilBackward0"
-
-    @staticmethod
-    def forward(ctx, a, diagonal=0):
-        ctx.diagonal = diagonal
-        return np.tril(a._data, diagonal)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Tril.apply(grad, diagonal=ctx.diagonal)
+    part = np.tril
 
 
-class Triu(Function):
+class Triu(_Triangle):
     node_name = "TriuBackward0"
-
-    @staticmethod
-    def forward(ctx, a, diagonal=0):
-        ctx.diagonal = diagonal
-        return np.triu(a._data, diagonal)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Triu.apply(grad, diagonal=ctx.diagonal)
+    part = np.triu
 
 
 def _check_matrix(name: str, input: Tensor) -> None:

@@ -51,16 +51,23 @@ def _first_zero_pivot(matrix: np.ndarray) -> int | None:
     return first
 
 
+def first_failing_matrix(data: np.ndarray, locate) -> tuple[str, object] | None:
+    """The first matrix of a batch where ``locate(matrix)`` finds what failed (not None):
+    PyTorch's ``"(Batch element i): "`` prefix (empty for a single matrix) and that finding."""
+    for index, matrix in enumerate(data.reshape((-1,) + data.shape[-2:])):
+        found = locate(matrix)
+        if found is not None:
+            return (f"(Batch element {index}): " if data.ndim > 2 else ""), found
+    return None
+
+
 def _singular_error(data: np.ndarray) -> LinAlgError:
-    matrices = data.reshape((-1,) + data.shape[-2:])
-    for index, matrix in enumerate(matrices):
-        position = _first_zero_pivot(matrix)
-        if position is not None:
-            batch = f"(Batch element {index}): " if data.ndim > 2 else ""
-            return LinAlgError(
-                f"linalg.inv: {batch}The diagonal element {position} is zero, the inversion could "
-                "not be completed because the input matrix is singular.")
-    return LinAlgError("linalg.inv: the input matrix is singular.")
+    failure = first_failing_matrix(data, _first_zero_pivot)
+    if failure is None:
+        return LinAlgError("linalg.inv: the input matrix is singular.")
+    batch, position = failure
+    return LinAlgError(f"linalg.inv: {batch}The diagonal element {position} is zero, the inversion "
+                       "could not be completed because the input matrix is singular.")
 
 
 class Inverse(Function):
