@@ -1,11 +1,12 @@
-"""The one way to write an elementwise function of one tensor: a ``Function`` that names its
-NumPy ``ufunc`` and writes its ``backward``, from a base that says what forward saves.
+"""The one way to write an elementwise function: a ``Function`` that names its NumPy ``ufunc``
+and writes its ``backward``, from a base that says what forward saves.
 
 ``_SavesInput`` when the derivative is simplest in the input (``log``, ``sin``), ``_SavesResult``
 when it is simplest in the result (``exp``, ``tanh``). Integer and bool inputs compute in the
 default float dtype. A ufunc that meets zeros or the outside of its domain (``log``, ``sqrt``)
 is wrapped in ``quietly``: PyTorch gives inf or NaN there without a warning.
-``_PiecewiseConstant`` is for the rounding functions, whose derivative is zero.
+``_PiecewiseConstant`` is for the rounding functions, whose derivative is zero, and
+``_SavesOperands`` for functions of two broadcast tensors (``maximum``, ``fmod``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from chainrule._ops._util import float_array
+from chainrule._ops._util import binary_arrays, broadcasting, float_array
 from chainrule.autograd.function import Function
 
 
@@ -67,3 +68,16 @@ class _PiecewiseConstant(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad * 0
+
+
+class _SavesOperands(Function):
+    """``ufunc`` of two operands, promoted to PyTorch's result dtype and broadcast; ``backward``
+    reads both from ``ctx.saved_tensors``."""
+
+    ufunc: ClassVar = None
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        x, y = binary_arrays(a, b)
+        ctx.save_for_backward(a, b)
+        return broadcasting(cls.ufunc, x, y)

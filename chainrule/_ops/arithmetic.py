@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._ops._elementwise import _SavesOperands
 from chainrule._ops._util import (
     Tensor,
     binary_arrays,
@@ -149,16 +150,11 @@ class FloorDivide(Function):
         return grad * 0, None
 
 
-class Remainder(Function):
+class Remainder(_SavesOperands):
     """``a % b`` with the sign of ``b`` (Python's and PyTorch's convention)."""
 
     node_name = "RemainderBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.remainder, x, y)
+    ufunc = np.remainder
 
     @staticmethod
     def backward(ctx, grad):
@@ -174,16 +170,11 @@ class RemainderTensor(Remainder):
     node_name = "RemainderBackward1"
 
 
-class Fmod(Function):
+class Fmod(_SavesOperands):
     """C-style remainder: the sign of ``a``."""
 
     node_name = "FmodBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmod, x, y)
+    ufunc = np.fmod
 
     @staticmethod
     def backward(ctx, grad):

@@ -9,10 +9,9 @@ import math
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy, result_type
-from chainrule._ops._elementwise import _SavesResult
+from chainrule._ops._elementwise import _SavesOperands, _SavesResult
 from chainrule._ops._util import (
     Tensor,
-    binary_arrays,
     broadcast_error,
     broadcasting,
     float_result_arrays,
@@ -210,16 +209,11 @@ nan_to_num_ = inplace_form(nan_to_num)
 
 
 # ------------------------------------------------------------ fmax, fmin
-class Fmax(Function):
+class Fmax(_SavesOperands):
     """``maximum`` that ignores NaN (NaN only where both are NaN); ties go to ``input``."""
 
     node_name = "FmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmax, x, y)
+    ufunc = np.fmax
 
     @staticmethod
     def backward(ctx, grad):
@@ -227,14 +221,9 @@ class Fmax(Function):
         return _to_chosen(grad, (a >= b) | b.isnan(), ctx.needs_input_grad)
 
 
-class Fmin(Function):
+class Fmin(_SavesOperands):
     node_name = "FminBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmin, x, y)
+    ufunc = np.fmin
 
     @staticmethod
     def backward(ctx, grad):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import result_type
+from chainrule._ops._elementwise import _SavesOperands
 from chainrule._ops._util import (
     CPP_TYPE_NAMES,
     Tensor,
     binary_arrays,
     broadcast_error,
-    broadcasting,
     make_tensor,
     tensor_method,
     type_label,
@@ -74,14 +74,9 @@ def where(condition, input=None, other=None) -> Tensor | tuple:
     return Where.apply(mask, input, other)
 
 
-class Maximum(Function):
+class Maximum(_SavesOperands):
     node_name = "MaximumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.maximum, x, y)
+    ufunc = np.maximum
 
     @staticmethod
     def backward(ctx, grad):
@@ -89,14 +84,9 @@ class Maximum(Function):
         return _split_by_choice(grad, a > b, a == b, ctx.needs_input_grad)
 
 
-class Minimum(Function):
+class Minimum(_SavesOperands):
     node_name = "MinimumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.minimum, x, y)
+    ufunc = np.minimum
 
     @staticmethod
     def backward(ctx, grad):
