@@ -16,6 +16,8 @@ from the new base (``AsStridedBackward0``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from chainrule._ops._util import CPP_TYPE_NAMES, tensor_method, type_label
@@ -68,7 +70,8 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
     self._bump_version()
 
 
-def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *, check_dtype=None) -> Tensor:
+def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *,
+              check_dtype: Callable[[np.dtype, np.dtype], None] | None = None) -> Tensor:
     """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch):
     every op's ``out=`` goes through here. ``check_dtype(result_dtype, out_dtype)`` raises the
     op's own error for an ``out`` of the wrong dtype (default: any dtype the result casts to)."""
@@ -113,7 +116,7 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     return self
 
 
-def inplace_form(op, *names: str):
+def inplace_form(op: Callable, *names: str) -> Callable:
     """The in-place method ``x.<op>_(...)`` of ``op`` (an op function, or a ``Function``'s
     ``apply`` for a node of its own), attached to ``Tensor`` as ``names`` (default: op's name + _)."""
     names = names or (op.__name__ + "_",)
