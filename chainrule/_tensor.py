@@ -47,10 +47,7 @@ def make_tensor(data: np.ndarray, requires_grad: bool = False, grad_fn=None,
 def make_view(base: Tensor, data: np.ndarray, requires_grad: bool = False, grad_fn=None) -> Tensor:
     """A tensor sharing ``base``'s memory and version counter (views see in-place changes)."""
     t = make_tensor(data, requires_grad, grad_fn)
-    counter = base._vc
-    if counter is None:
-        counter = base._vc = [0]
-    t._vc = counter
+    t._vc = base._version_counter()
     t._base = base if base._base is None else base._base
     return t
 
@@ -238,6 +235,13 @@ class Tensor:
     def _version(self) -> int:
         return 0 if self._vc is None else self._vc[0]
 
+    def _version_counter(self) -> list[int]:
+        """The version counter (made on first use), to share with a view or a saved value."""
+        counter = self._vc
+        if counter is None:
+            counter = self._vc = [0]
+        return counter
+
     def _bump_version(self) -> None:
         counter = self._vc
         if counter is None:
@@ -301,10 +305,7 @@ class Tensor:
         """A tensor with the same values (shared memory and version counter) cut off from the
         graph: not a differentiable view, so in-place ops on it leave this tensor's history alone."""
         t = make_tensor(self._data)
-        counter = self._vc
-        if counter is None:
-            counter = self._vc = [0]
-        t._vc = counter
+        t._vc = self._version_counter()
         return t
 
     def detach_(self) -> Tensor:

@@ -500,3 +500,19 @@ def test_addcmul_addcdiv_dtypes_and_errors():
         with pytest.raises(RuntimeError, match=r"The size of tensor a \(3\) must match the size of "
                                                r"tensor b \(4\) at non-singleton dimension 0"):
             lib.addcmul(lib.ones(3), lib.ones(4), lib.ones(3))
+
+
+@pytest.mark.parametrize("name", ["sin_", "cos_", "tan_", "tanh_", "exp_", "sqrt_", "sigmoid_"])
+def test_inplace_function_forms_match_torch(name):
+    x = sample((2, 3), np.float64, 0.1, 1.0)
+    compare_with_torch(lambda lib, t: getattr(lib, name)(t * 1), x)
+
+
+@pytest.mark.parametrize("name", ["log", "log1p", "log2", "log10", "sqrt", "rsqrt", "reciprocal"])
+def test_poles_give_inf_or_nan_without_numpy_warnings(name):
+    import warnings
+
+    x = np.array([0.0, -1.0, -2.0, 1.0])
+    with np.errstate(all="warn"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compare_with_torch(lambda lib, t: getattr(lib, name)(t), x, grad=False)

@@ -146,3 +146,38 @@ def test_broadcast_errors_of_products_match_torch(call):
     with pytest.raises(RuntimeError) as ours:
         call(chainrule)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("shapes", [((2, 3, 4), (4,)), ((4,), (2, 4, 5)), ((2, 3, 4), (4, 5)),
+                                    ((2, 3, 4), (2, 4, 5)), ((2, 1, 3, 4), (5, 4, 6))])
+def test_batched_matmul_records_torchs_product_node_under_its_unsafe_view(shapes):
+    def nodes(lib):
+        a, b = (lib.ones(*shape, requires_grad=True) for shape in shapes)
+        node = (a @ b).grad_fn
+        return node.name(), [f.name() for f, _ in node.next_functions]
+
+    assert nodes(chainrule) == nodes(torch)
+
+
+@pytest.mark.parametrize("matrices", [
+    [[1.0, 2.0], [2.0, 1.0]],
+    [[[4.0, 2.0], [2.0, 2.0]], [[-1.0, 0.0], [0.0, 1.0]]],
+    [[[4.0, 0.0, 0.0], [0.0, 1.0, 3.0], [0.0, 3.0, 1.0]]],
+])
+def test_cholesky_of_a_matrix_that_is_not_positive_definite_raises_torchs_error(matrices):
+    _same_linalg_error(lambda lib: lib.linalg.cholesky(lib.tensor(matrices)))
+
+
+@pytest.mark.parametrize("matrices", [[[1.0, 2.0], [2.0, 4.0]],
+                                      [[[1.0, 0.0], [0.0, 1.0]], [[0.0, 0.0], [0.0, 1.0]]]])
+def test_inverse_of_a_singular_matrix_raises_torchs_error(matrices):
+    _same_linalg_error(lambda lib: lib.linalg.inv(lib.tensor(matrices)))
+
+
+def _same_linalg_error(call):
+    """``call(lib)`` raises each library's own ``linalg.LinAlgError`` with the same message."""
+    with pytest.raises(torch.linalg.LinAlgError) as theirs:
+        call(torch)
+    with pytest.raises(chainrule.linalg.LinAlgError) as ours:
+        call(chainrule)
+    assert str(ours.value) == str(theirs.value)

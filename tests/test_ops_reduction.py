@@ -289,3 +289,19 @@ def test_empty_reduction_errors_match_torch(call):
         call(chainrule)
     assert type(ours.value) is type(theirs.value)
     assert str(ours.value) == str(theirs.value)
+
+
+# sum_to_size: (input shape, target); PyTorch sums keeping the dims, then views without the lead.
+SUM_TO_SIZE_CASES = [((2, 3, 4), (3, 1)), ((2, 3, 4), (3, 4)), ((2, 3, 4), (1, 3, 1)),
+                     ((2, 3, 4), (2, 1, 4)), ((1, 3, 4), (3, 4)), ((2, 3), (1,))]
+
+
+@pytest.mark.parametrize("shape, size", SUM_TO_SIZE_CASES)
+@pytest.mark.parametrize("dtype", [np.float64, np.int32])
+def test_sum_to_size_matches_torch_with_its_graph(shape, size, dtype):
+    ours = compare_with_torch(lambda lib, t: t.sum_to_size(*size), sample(shape, dtype),
+                              grad=dtype != np.int32)
+    if dtype != np.int32:
+        theirs = torch.tensor(sample(shape, dtype), requires_grad=True).sum_to_size(*size)
+        assert ([type(node).__name__ for node, _ in ours.grad_fn.next_functions]
+                == [type(node).__name__ for node, _ in theirs.grad_fn.next_functions])

@@ -19,6 +19,7 @@ from chainrule._ops.reduction import *  # noqa: F403
 from chainrule._ops.scan import *  # noqa: F403
 from chainrule._ops.selection import *  # noqa: F403
 from chainrule._ops.shape import *  # noqa: F403
+from chainrule._ops.softmax_family import *  # noqa: F403
 from chainrule._ops.sorting import *  # noqa: F403
 from chainrule._ops.statistics import *  # noqa: F403
 from chainrule._ops.triangular import *  # noqa: F403
@@ -27,8 +28,8 @@ from chainrule._ops.unary import *  # noqa: F403
 
 from chainrule._ops import (  # noqa: E402 - the submodules, for __all__ below
     arithmetic, broadcasting, comparison, conversion, distance, index_write, indexing, linalg,
-    pointwise, products, rearrange, reduction, scan, selection, shape, sorting, statistics,
-    triangular, trigonometric, unary,
+    pointwise, products, rearrange, reduction, scan, selection, shape, softmax_family, sorting,
+    statistics, triangular, trigonometric, unary,
 )
 
 # PyTorch's functions that take ``out=``, where chainrule's own do not: the result is
@@ -46,12 +47,14 @@ def _with_out(function):
     import functools
     import inspect
 
+    from chainrule._ops.inplace import maybe_out
+
     if "out" in inspect.signature(function).parameters:
         return function
 
     @functools.wraps(function)
     def call(*args, out=None, **kwargs):
-        return arithmetic._maybe_out(function(*args, **kwargs), out, function.__name__)
+        return maybe_out(function(*args, **kwargs), out, function.__name__)
 
     return call
 
@@ -65,6 +68,6 @@ del _name
 # (chainrule.shape, chainrule.linalg ...) into the top-level namespace.
 __all__ = sorted({name for module in (
     arithmetic, broadcasting, comparison, conversion, distance, index_write, indexing, linalg,
-    pointwise, products, rearrange, reduction, scan, selection, shape, sorting, statistics,
-    triangular, trigonometric, unary) for name in module.__all__})
+    pointwise, products, rearrange, reduction, scan, selection, shape, softmax_family, sorting,
+    statistics, triangular, trigonometric, unary) for name in module.__all__})
 

@@ -12,7 +12,7 @@ from chainrule._tensor import Tensor, make_tensor
 
 __all__ = ["tensor_method", "broadcast_view", "broadcasting", "binary_arrays", "float_result_arrays", "normalize_dim",
            "normalize_dims", "shape_from_args", "Tensor", "make_tensor", "check_float_or_raise",
-           "broadcast_error", "torch_namespaced"]
+           "broadcast_error", "torch_namespaced", "type_label", "CPP_TYPE_NAMES", "float_array", "matmul_arrays"]
 
 
 def tensor_method(*names: str) -> Callable:
@@ -137,13 +137,29 @@ def matmul_arrays(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def check_float_or_raise(t: Tensor, op: str) -> None:
     if not is_floating_numpy(t._data.dtype):
-        raise RuntimeError(f"\"{op}\" not implemented for '{_type_label(t._data.dtype)}'")
+        raise RuntimeError(f"\"{op}\" not implemented for '{type_label(t._data.dtype)}'")
 
 
-def _type_label(np_dtype) -> str:
+def type_label(np_dtype) -> str:
+    """PyTorch's name for a NumPy dtype in error messages: ``Float``, ``Long``, ``Bool``, ..."""
     return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
             "bool": "Bool", "float32": "Float", "float64": "Double", "float16": "Half", "bfloat16": "BFloat16"}[
         _BY_NUMPY[np_dtype].name]
+
+
+_type_label = type_label  # old name, imported outside _ops until the merge
+
+# PyTorch's C++ names of the dtypes, which some of its messages print ("expected dtype float").
+CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",
+                  "bfloat16": "c10::BFloat16", "int64": "long int", "int32": "int",
+                  "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
+                  "bool": "bool"}
+
+
+def float_array(t: Tensor) -> np.ndarray:
+    """The tensor's data, as the default float dtype if it is an integer or bool tensor."""
+    data = t._data
+    return data if is_floating_numpy(data.dtype) else data.astype(get_default_dtype().numpy)
 
 
 def normalize_dim(dim: int, ndim: int) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._ops._elementwise import _SavesOperands
 from chainrule._ops._util import (
     Tensor,
     binary_arrays,
@@ -16,7 +17,7 @@ from chainrule._ops._util import (
     float_result_arrays,
     tensor_method,
 )
-from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.inplace import apply_inplace, maybe_out
 from chainrule._ops.unary import reciprocal
 from chainrule.autograd.function import Function
 
@@ -149,16 +150,11 @@ class FloorDivide(Function):
         return grad * 0, None
 
 
-class Remainder(Function):
+class Remainder(_SavesOperands):
     """``a % b`` with the sign of ``b`` (Python's and PyTorch's convention)."""
 
     node_name = "RemainderBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.remainder, x, y)
+    ufunc = np.remainder
 
     @staticmethod
     def backward(ctx, grad):
@@ -174,16 +170,11 @@ class RemainderTensor(Remainder):
     node_name = "RemainderBackward1"
 
 
-class Fmod(Function):
+class Fmod(_SavesOperands):
     """C-style remainder: the sign of ``a``."""
 
     node_name = "FmodBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmod, x, y)
+    ufunc = np.fmod
 
     @staticmethod
     def backward(ctx, grad):
@@ -296,29 +287,29 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     >>> torch.add(torch.tensor([1.0, 2.0]), 10)
     tensor([11., 12.])
     """
-    return _maybe_out(Add.apply(input, other, alpha=alpha), out, "add")
+    return maybe_out(Add.apply(input, other, alpha=alpha), out, "add")
 
 
 @tensor_method()
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``, broadcasting."""
     if not isinstance(input, Tensor):
-        return _maybe_out(RSub.apply(input, other, alpha=alpha), out, "sub")
-    return _maybe_out(Sub.apply(input, other, alpha=alpha), out, "sub")
+        return maybe_out(RSub.apply(input, other, alpha=alpha), out, "sub")
+    return maybe_out(Sub.apply(input, other, alpha=alpha), out, "sub")
 
 
 @tensor_method("mul", "multiply")
 def mul(input, other, *, out=None) -> Tensor:
     """Elementwise product, broadcasting."""
-    return _maybe_out(Mul.apply(input, other), out, "mul")
+    return maybe_out(Mul.apply(input, other), out, "mul")
 
 
 @tensor_method("div", "divide", "true_divide")
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """Elementwise quotient; integers give the default float dtype unless ``rounding_mode`` is set."""
     if rounding_mode is not None:
-        return _maybe_out(RoundedDiv.apply(input, other, rounding_mode), out, "div")
-    return _maybe_out(Div.apply(input, other), out, "div")
+        return maybe_out(RoundedDiv.apply(input, other, rounding_mode), out, "div")
+    return maybe_out(Div.apply(input, other), out, "div")
 
 
 @tensor_method()
@@ -356,24 +347,11 @@ def square(input) -> Tensor:
     return PowScalar.apply(input, exponent=2)
 
 
-def _maybe_out(result: Tensor, out: Tensor | None, name: str = "") -> Tensor:
-    """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch)."""
-    if out is None:
-        return result
-    if result.requires_grad:
-        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
-                           "differentiation, but one of the arguments requires grad.")
-    from chainrule._ops.inplace import write_result
-
-    if out._data.shape != result._data.shape:
-        out._data = np.empty_like(result._data, dtype=out._data.dtype)
-    write_result(out, result._data, "out=")
-    return out
-
-
 def _reflected(op):
     return lambda self, other: op(other, self)
 
+
+_maybe_out = maybe_out  # old name, imported outside _ops until the merge
 
 Tensor.__add__ = add
 Tensor.__radd__ = _reflected(add)

@@ -38,7 +38,9 @@ class Clone(Function):
         return grad
 
 
-def _parse_to_args(args, kwargs):
+def parse_to_args(args, kwargs):
+    """The dtype ``Tensor.to(...)`` / ``Module.to(...)`` converts to (None: keep), from their
+    call forms; a device other than the CPU raises."""
     target_dtype = kwargs.get("dtype")
     for arg in args:
         if isinstance(arg, Tensor):
@@ -55,7 +57,7 @@ def _parse_to_args(args, kwargs):
 @tensor_method()
 def to(self, *args, **kwargs) -> Tensor:
     """Convert dtype (and accept ``device='cpu'``): ``t.to(torch.float64)``, ``t.to('cpu')``."""
-    target = _parse_to_args(args, kwargs)
+    target = parse_to_args(args, kwargs)
     copy = kwargs.get("copy", False)
     if target is None or target.numpy == self._data.dtype:
         return clone(self) if copy else self
@@ -145,3 +147,5 @@ torch_namespaced(CopyFrom)
 
 def _copy_from(self: Tensor, src: Tensor) -> Tensor:
     return CopyFrom.apply(self, src)
+
+_parse_to_args = parse_to_args  # old name, imported outside _ops until the merge

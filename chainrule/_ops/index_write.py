@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, make_tensor, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.indexing import IndexPut
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.shape import cat
@@ -108,10 +108,10 @@ def masked_scatter(input, mask, source) -> Tensor:
     data = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
     if data.dtype != np.bool_:
         raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
-                           f"{_type_label(data.dtype)}")
+                           f"{type_label(data.dtype)}")
     if source._data.dtype != input._data.dtype:
         raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
-                           f"{_type_label(input._data.dtype)} and {_type_label(source._data.dtype)}")
+                           f"{type_label(input._data.dtype)} and {type_label(source._data.dtype)}")
     return MaskedScatter.apply(input, source, mask=data)
 
 

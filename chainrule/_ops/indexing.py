@@ -22,8 +22,8 @@ from chainrule._ops._util import (
     tensor_method,
     torch_namespaced,
 )
-from chainrule._ops.inplace import _records, apply_inplace
-from chainrule._ops.shape import _viewed, expand
+from chainrule._ops.inplace import apply_inplace, records_inplace
+from chainrule._ops.shape import expand, mark_view
 from chainrule.autograd.function import Function
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
@@ -114,7 +114,7 @@ class Index(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return ScatterInto.apply(grad, key=ctx.key, shape=ctx.input_shape)
+        return scatter_into(grad, ctx.key, ctx.input_shape)
 
 
 class Select(Index):
@@ -155,38 +155,25 @@ class MaskedSelect(Index):
     node_name = "MaskedSelectBackward0"
 
 
-class ScatterInto(Function):
+def scatter_into(grad: Tensor, key: tuple, shape: tuple) -> Tensor:
     """Zeros of ``shape`` with ``grad`` added at ``key``: the gradient of ``Index``."""
-
-    node_name = "IndexPutBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, key=(), shape=()):
-        ctx.key = key
-        out = np.zeros(shape, dtype=grad._data.dtype)
-        if _is_basic(key):
-            out[key] = grad._data
-        else:
-            np.add.at(out, _scatter_key(key), grad._data)
-        return out
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Index.apply(grad, key=ctx.key)
+    return IndexPut.apply(None, grad, key=key, accumulate=True, shape=shape)
 
 
 class IndexPut(Function):
-    """A copy of ``a`` with ``value`` written (or, with ``accumulate``, added) at ``key``."""
+    """A copy of ``a`` with ``value`` written (or, with ``accumulate``, added) at ``key``;
+    ``a`` None: zeros of ``shape``."""
 
     node_name = "IndexPutBackward0"
 
     @staticmethod
-    def forward(ctx, a, value, key=(), accumulate=False):
+    def forward(ctx, a, value, key=(), accumulate=False, shape=()):
         ctx.key, ctx.accumulate = key, accumulate
         ctx.value_shape = value._data.shape if isinstance(value, Tensor) else None
-        out = a._data.copy()
         source = value._data if isinstance(value, Tensor) else value
-        if accumulate:
+        out = np.zeros(shape, dtype=source.dtype) if a is None else a._data.copy()
+        # Adding to zeros at a basic key, which reaches each element once, is writing.
+        if accumulate and not (a is None and _is_basic(key)):
             np.add.at(out, _scatter_key(key), source)
         else:
             _write(out, key, source)
@@ -282,19 +269,19 @@ def __getitem__(self, key) -> Tensor:
     """
     kind = type(key)
     if kind is int:
-        return _viewed(self, Select.apply(self, key=(key,)), True)
+        return mark_view(self, Select.apply(self, key=(key,)), True)
     if kind is slice:
-        return _viewed(self, Slice.apply(self, key=(_key_item(key),)), True)
+        return mark_view(self, Slice.apply(self, key=(_key_item(key),)), True)
     key = _normalize_key(key)
     if _is_basic(key):
-        return _viewed(self, _basic_node(key).apply(self, key=key), True)
+        return mark_view(self, _basic_node(key).apply(self, key=key), True)
     return Index.apply(self, key=key)
 
 
 def __setitem__(self, key, value) -> None:
     """``x[key] = value`` (broadcast); recorded as ``CopySlices`` when autograd is watching."""
     key = _normalize_key(key)
-    if _records(self, (value,)):
+    if records_inplace(self, (value,)):
         if self.grad_fn is None and self._requires_grad:
             raise RuntimeError(
                 "a view of a leaf Variable that requires grad is being used in an in-place operation.")
@@ -321,7 +308,7 @@ def select(input, dim: int, index: int) -> Tensor:
     if not shape or not -shape[dim] <= index < shape[dim]:
         raise IndexError(f"select(): index {index} out of range for tensor of size {list(shape)} "
                          f"at dimension {dim}")
-    return _viewed(input, Select.apply(input, key=(slice(None),) * dim + (int(index),)), True)
+    return mark_view(input, Select.apply(input, key=(slice(None),) * dim + (int(index),)), True)
 
 
 # ------------------------------------------------------ gather / scatter
@@ -332,7 +319,7 @@ def _index_array(index, op: str) -> np.ndarray:
     return data
 
 
-def _coordinates(index: np.ndarray, dim: int, op: str, input_shape: tuple) -> tuple:
+def gather_coordinates(index: np.ndarray, dim: int, op: str, input_shape: tuple) -> tuple:
     """The key of ``gather``/``scatter``: ``index`` along ``dim``, each element's own position elsewhere."""
     if index.ndim == 0 and len(input_shape) <= 1:  # PyTorch reads a 0-d index as 1-d here
         if not input_shape and index != 0:
@@ -356,7 +343,7 @@ def gather(input, dim: int, index, *, sparse_grad: bool = False) -> Tensor:
     dim = normalize_dim(dim, input._data.ndim)
     index = _index_array(index, "gather")
     try:
-        return Gather.apply(input, key=_coordinates(index, dim, "gather", input._data.shape))
+        return Gather.apply(input, key=gather_coordinates(index, dim, "gather", input._data.shape))
     except IndexError as error:
         raise RuntimeError(str(error)) from None
 
@@ -375,7 +362,7 @@ def scatter(input, dim: int, index, src=None, *, value=None, reduce=None) -> Ten
         raise NotImplementedError("scatter(reduce=...) is not supported by chainrule; use scatter_reduce")
     dim = normalize_dim(dim, input._data.ndim)
     index = _index_array(index, "scatter")
-    key = _coordinates(index, dim, "scatter", input._data.shape)
+    key = gather_coordinates(index, dim, "scatter", input._data.shape)
     source = value if src is None else src
     if isinstance(source, Tensor):
         source = source[tuple(slice(0, n) for n in index.shape)]
@@ -388,7 +375,7 @@ def scatter_add(input, dim: int, index, src) -> Tensor:
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
     dim = normalize_dim(dim, input._data.ndim)
     index = _index_array(index, "scatter_add")
-    key = _coordinates(index, dim, "scatter_add", input._data.shape)
+    key = gather_coordinates(index, dim, "scatter_add", input._data.shape)
     source = src[tuple(slice(0, n) for n in index.shape)]
     return ScatterAdd.apply(input, source, key=key, accumulate=True)
 

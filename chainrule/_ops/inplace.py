@@ -1,4 +1,5 @@
-"""In-place ops (``add_``, ``mul_``, ``x[i] = v``, ...): the out-of-place op, written back.
+"""In-place ops (``add_``, ``mul_``, ``x[i] = v``, ...) and ``out=``: the out-of-place op,
+written back.
 
 Every in-place op runs its out-of-place twin and copies the result into the
 tensor's memory, so each gradient formula exists once. When autograd records,
@@ -15,13 +16,17 @@ from the new base (``AsStridedBackward0``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
+from chainrule._ops._util import CPP_TYPE_NAMES, tensor_method, type_label
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd.grad_mode import state
 
 
-def _records(self: Tensor, args) -> bool:
+def records_inplace(self: Tensor, args) -> bool:
+    """Whether autograd records an in-place op on ``self`` with these arguments."""
     if not state.enabled:
         return False
     if self._requires_grad:
@@ -54,11 +59,9 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
                 f"output with shape {list(target.shape)} doesn't match the broadcast shape "
                 f"{list(broadcast)}")
     if data.dtype != target.dtype and not np.can_cast(data.dtype, target.dtype, "same_kind"):
-        from chainrule._ops._util import _type_label
-
         raise RuntimeError(
-            f"result type {_type_label(data.dtype)} can't be cast to the desired output type "
-            f"{_type_label(target.dtype)}")
+            f"result type {type_label(data.dtype)} can't be cast to the desired output type "
+            f"{type_label(target.dtype)}")
     if not target.flags.writeable:
         raise RuntimeError(
             "unsupported operation: more than one element of the written-to tensor refers to a "
@@ -67,11 +70,36 @@ def write_result(self: Tensor, data: np.ndarray, op_name: str) -> None:
     self._bump_version()
 
 
+def maybe_out(result: Tensor, out: Tensor | None, name: str = "", *,
+              check_dtype: Callable[[np.dtype, np.dtype], None] | None = None) -> Tensor:
+    """``result``, or ``out`` overwritten with it (resized if its shape differs, as in PyTorch):
+    every op's ``out=`` goes through here. ``check_dtype(result_dtype, out_dtype)`` raises the
+    op's own error for an ``out`` of the wrong dtype (default: any dtype the result casts to)."""
+    if out is None:
+        return result
+    if result._requires_grad or (state.enabled and out._requires_grad):
+        raise RuntimeError(f"{name}(): functions with out=... arguments don't support automatic "
+                           "differentiation, but one of the arguments requires grad.")
+    if check_dtype is not None:
+        check_dtype(result._data.dtype, out._data.dtype)
+    if out._data.shape != result._data.shape:
+        out._data = np.empty_like(result._data, dtype=out._data.dtype)
+    write_result(out, result._data, "out=")
+    return out
+
+
+def same_dtype(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
+    """``torch.linalg``'s rule for ``out=``: exactly the result's dtype."""
+    if out_dtype != result_dtype:
+        raise RuntimeError(f"Expected out tensor to have dtype {CPP_TYPE_NAMES[result_dtype.name]}, "
+                           f"but got {CPP_TYPE_NAMES[out_dtype.name]} instead")
+
+
 def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None,
                   op_name: str = "") -> Tensor:
     """Run ``op(self, *args, **kwargs)`` out of place and write the result into ``self``."""
     kwargs = kwargs or {}
-    if _records(self, args):
+    if records_inplace(self, args):
         check_inplace_allowed(self, op_name or getattr(op, "__name__", "op") + "_")
         if self._base is not None and self._data.size:
             return _apply_inplace_on_view(self, op, args, kwargs, op_name)
@@ -86,6 +114,19 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     result = op(self, *args, **kwargs)
     write_result(self, result._data, op_name)
     return self
+
+
+def inplace_form(op: Callable, *names: str) -> Callable:
+    """The in-place method ``x.<op>_(...)`` of ``op`` (an op function, or a ``Function``'s
+    ``apply`` for a node of its own), attached to ``Tensor`` as ``names`` (default: op's name + _)."""
+    names = names or (op.__name__ + "_",)
+
+    def inplace(self: Tensor, *args, **kwargs) -> Tensor:
+        return apply_inplace(self, op, args, kwargs, names[0])
+
+    inplace.__name__, inplace.__qualname__ = names[0], names[0]
+    inplace.__doc__ = f"In-place ``{names[0][:-1]}``."
+    return tensor_method(*names)(inplace)
 
 
 def _apply_inplace_on_view(self: Tensor, op, args: tuple, kwargs: dict, op_name: str) -> Tensor:

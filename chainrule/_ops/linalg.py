@@ -6,12 +6,13 @@ import numpy as np
 
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     broadcast_error,
     make_tensor,
     matmul_arrays,
     tensor_method,
+    type_label,
 )
+from chainrule._ops.shape import UnsafeView
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 
@@ -23,10 +24,9 @@ def _check_same_dtype(x: np.ndarray, y: np.ndarray) -> None:
             f"{np.dtype(y.dtype).name}".replace("float32", "float").replace("float64", "double"))
 
 
-class Matmul(Function):
-    """The product of the last two dimensions, broadcasting the batch dimensions."""
-
-    node_name = "MmBackward0"
+class _MatrixProduct(Function):
+    """The product of the last two dimensions, broadcasting the batch dimensions; the subclasses
+    name PyTorch's node for each kind of operand."""
 
     @staticmethod
     def forward(ctx, a, b):
@@ -71,23 +71,23 @@ class Matmul(Function):
         return grad_a, grad_b
 
 
-class Dot(Matmul):
+class Mm(_MatrixProduct):
+    node_name = "MmBackward0"
+
+
+class Dot(_MatrixProduct):
     node_name = "DotBackward0"
 
 
-class Mv(Matmul):
+class Mv(_MatrixProduct):
     node_name = "MvBackward0"
 
 
-class Bmm(Matmul):
+class Bmm(_MatrixProduct):
     node_name = "BmmBackward0"
 
 
-class BatchedMatmul(Matmul):
-    node_name = "UnsafeViewBackward0"
-
-
-class VectorMatmul(Matmul):
+class VectorMatmul(_MatrixProduct):
     """``vector @ matrix``: PyTorch computes it as a 1-row ``mm`` and squeezes the row away."""
 
     node_name = "SqueezeBackward4"
@@ -100,9 +100,20 @@ def _matmul_node(x: np.ndarray, y: np.ndarray) -> type[Function]:
         return Mv
     if x.ndim == 1 and y.ndim == 2:
         return VectorMatmul
-    if x.ndim == 2 and y.ndim == 2:
-        return Matmul
-    return BatchedMatmul
+    return Mm
+
+
+def _batched_matmul(input: Tensor, other: Tensor) -> Tensor:
+    """PyTorch folds a batched product into one ``mv``, ``mm`` or ``bmm`` and restores the batch
+    dimensions with ``_unsafe_view``: the same two nodes, the product computed batched."""
+    x, y = input._data, other._data
+    if x.ndim == 1 or y.ndim == 1:
+        product = Mv.apply(input, other)
+    elif x.ndim > 2 and y.ndim > 2:
+        product = Bmm.apply(input, other)
+    else:
+        product = Mm.apply(input, other)
+    return UnsafeView.apply(product, shape=product._data.shape)
 
 
 @tensor_method()
@@ -118,6 +129,8 @@ def matmul(input, other) -> Tensor:
         raise RuntimeError(
             f"both arguments to matmul need to be at least 1D, but they are {input._data.ndim}D "
             f"and {other._data.ndim}D")
+    if input._data.ndim > 2 or other._data.ndim > 2:
+        return _batched_matmul(input, other)
     return _matmul_node(input._data, other._data).apply(input, other)
 
 
@@ -127,7 +140,7 @@ def mm(input, mat2) -> Tensor:
     input, mat2 = autocast_inputs("mm", input, mat2)
     if input._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("self must be a matrix" if input._data.ndim != 2 else "mat2 must be a matrix")
-    return Matmul.apply(input, mat2)
+    return Mm.apply(input, mat2)
 
 
 Tensor.__matmul__ = matmul
@@ -177,7 +190,7 @@ def dot(input, tensor) -> Tensor:
     if x.dtype != y.dtype:
         raise RuntimeError(
             "dot : expected both vectors to have same dtype, but found "
-            f"{_type_label(x.dtype)} and {_type_label(y.dtype)}")
+            f"{type_label(x.dtype)} and {type_label(y.dtype)}")
     return Dot.apply(input, tensor)
 
 
@@ -190,7 +203,7 @@ def outer(input, vec2) -> Tensor:
 ger = outer
 
 
-class AddProduct(Function):
+class Addmm(Function):
     """``beta * input + alpha * (mat1 @ mat2)`` in one node (a linear layer's forward)."""
 
     node_name = "AddmmBackward0"
@@ -219,7 +232,7 @@ class AddProduct(Function):
                 a.mT @ scaled if need_b else None)
 
 
-class AddBatchProduct(AddProduct):
+class Baddbmm(Addmm):
     node_name = "BaddbmmBackward0"
 
 
@@ -230,7 +243,7 @@ def addmm(input, mat1, mat2, *, beta=1, alpha=1) -> Tensor:
     if mat1._data.ndim != 2 or mat2._data.ndim != 2:
         raise RuntimeError("mat1 must be a matrix" if mat1._data.ndim != 2 else "mat2 must be a matrix")
     _check_product_shapes(mat1._data, mat2._data)
-    return AddProduct.apply(input, mat1, mat2, beta=beta, alpha=alpha)
+    return Addmm.apply(input, mat1, mat2, beta=beta, alpha=alpha)
 
 
 @tensor_method()
@@ -241,7 +254,7 @@ def baddbmm(input, batch1, batch2, *, beta=1, alpha=1) -> Tensor:
         raise RuntimeError("batch1 must be a 3D tensor" if batch1._data.ndim != 3
                            else "batch2 must be a 3D tensor")
     _check_product_shapes(batch1._data, batch2._data)
-    return AddBatchProduct.apply(input, batch1, batch2, beta=beta, alpha=alpha)
+    return Baddbmm.apply(input, batch1, batch2, beta=beta, alpha=alpha)
 
 
 def _check_product_shapes(x: np.ndarray, y: np.ndarray) -> None:

@@ -9,21 +9,21 @@ import math
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy, result_type
+from chainrule._ops._elementwise import _SavesOperands, _SavesResult
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
-    binary_arrays,
     broadcast_error,
     broadcasting,
     float_result_arrays,
     make_tensor,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.arithmetic import pow
-from chainrule._ops.inplace import apply_inplace
-from chainrule._ops.selection import _check_tensor_operand, where
+from chainrule._ops.inplace import apply_inplace, inplace_form
+from chainrule._ops.selection import check_tensor_operand, where
 from chainrule._ops.trigonometric import float_operands
-from chainrule._ops.unary import Sign, _inplace_form, float_array
+from chainrule._ops.unary import Sign
 from chainrule.autograd.function import Function
 
 __all__ = ["exp2", "exp2_", "logaddexp", "logaddexp2", "sgn", "signbit", "copysign",
@@ -32,14 +32,9 @@ __all__ = ["exp2", "exp2_", "logaddexp", "logaddexp2", "sgn", "signbit", "copysi
 _LN2 = math.log(2.0)
 
 
-class Exp2(Function):
+class Exp2(_SavesResult):
     node_name = "Exp2Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.exp2(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.exp2
 
     @staticmethod
     def backward(ctx, grad):
@@ -53,7 +48,7 @@ def exp2(input) -> Tensor:
     return Exp2.apply(input)
 
 
-exp2_ = _inplace_form(exp2)
+exp2_ = inplace_form(exp2)
 
 
 class LogAddExp(Function):
@@ -117,7 +112,7 @@ def sgn(input) -> Tensor:
     return Sgn.apply(input)
 
 
-_inplace_form(sgn)
+inplace_form(sgn)
 
 
 @tensor_method()
@@ -157,7 +152,7 @@ def copysign(input, other) -> Tensor:
     return (Copysign if isinstance(other, Tensor) else CopysignScalar).apply(input, other)
 
 
-_inplace_form(copysign)
+inplace_form(copysign)
 
 
 # ------------------------------------------------------------ powers
@@ -176,7 +171,7 @@ def float_power_(self, exponent) -> Tensor:
     """In-place ``float_power``; ``self`` must already be float64."""
     if self._data.dtype != np.float64:
         raise RuntimeError(
-            f"the base given to float_power_ has dtype {_type_label(self._data.dtype)} but the "
+            f"the base given to float_power_ has dtype {type_label(self._data.dtype)} but the "
             "operation's result requires dtype Double")
     return apply_inplace(self, float_power, (exponent,), None, "float_power_")
 
@@ -210,20 +205,15 @@ def nan_to_num(input, nan=0.0, posinf=None, neginf=None) -> Tensor:
     return NanToNum.apply(input, nan=nan, posinf=posinf, neginf=neginf)
 
 
-nan_to_num_ = _inplace_form(nan_to_num)
+nan_to_num_ = inplace_form(nan_to_num)
 
 
 # ------------------------------------------------------------ fmax, fmin
-class Fmax(Function):
+class Fmax(_SavesOperands):
     """``maximum`` that ignores NaN (NaN only where both are NaN); ties go to ``input``."""
 
     node_name = "FmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmax, x, y)
+    ufunc = np.fmax
 
     @staticmethod
     def backward(ctx, grad):
@@ -231,14 +221,9 @@ class Fmax(Function):
         return _to_chosen(grad, (a >= b) | b.isnan(), ctx.needs_input_grad)
 
 
-class Fmin(Function):
+class Fmin(_SavesOperands):
     node_name = "FminBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.fmin, x, y)
+    ufunc = np.fmin
 
     @staticmethod
     def backward(ctx, grad):
@@ -254,14 +239,14 @@ def _to_chosen(grad: Tensor, a_chosen: Tensor, needs) -> tuple:
 @tensor_method()
 def fmax(input, other) -> Tensor:
     """The elementwise maximum, ignoring NaN when the other value is a number."""
-    _check_tensor_operand("fmax", other)
+    check_tensor_operand("fmax", other)
     return Fmax.apply(input, other)
 
 
 @tensor_method()
 def fmin(input, other) -> Tensor:
     """The elementwise minimum, ignoring NaN when the other value is a number."""
-    _check_tensor_operand("fmin", other)
+    check_tensor_operand("fmin", other)
     return Fmin.apply(input, other)
 
 
@@ -342,5 +327,5 @@ def addcdiv(input, tensor1, tensor2, *, value=1) -> Tensor:
     return Addcdiv.apply(input, tensor1, tensor2, value=value)
 
 
-_inplace_form(addcmul)
-_inplace_form(addcdiv)
+inplace_form(addcmul)
+inplace_form(addcdiv)

@@ -1,4 +1,4 @@
-"""More products: ``tensordot``, ``inner``, ``kron``, ``cross``, ``cdist`` and the fused
+"""More products: ``tensordot``, ``inner``, ``kron``, ``cross`` and the fused
 ``addmv``/``addr``. ``tensordot``, ``inner`` and ``kron`` are composed from reshapes and a
 matrix product, as PyTorch composes them, so their gradients come for free."""
 
@@ -11,18 +11,16 @@ import numpy as np
 
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     binary_arrays,
     broadcast_error,
     normalize_dim,
     tensor_method,
 )
 from chainrule._ops.inplace import apply_inplace
-from chainrule._ops.selection import where
 from chainrule._ops.shape import UnsafeView
 from chainrule.autograd.function import Function
 
-__all__ = ["tensordot", "inner", "kron", "cross", "cdist", "addmv", "addmv_", "addr"]
+__all__ = ["tensordot", "inner", "kron", "cross", "addmv", "addmv_", "addr"]
 
 
 # ------------------------------------------------------------ tensordot, inner
@@ -152,100 +150,6 @@ def cross(input, other, dim=None) -> Tensor:
         if dim is None:
             raise RuntimeError("no dimension of size 3 in input")
     return _cross(input, other, dim)
-
-
-# ------------------------------------------------------------------- cdist
-class Cdist(Function):
-    """The ``p``-norm distance between every row of ``x1`` and every row of ``x2``
-    (``(..., P, M)`` and ``(..., R, M)`` give ``(..., P, R)``)."""
-
-    node_name = "CdistBackward0"
-
-    @staticmethod
-    def forward(ctx, x1, x2, p=2.0):
-        diff = x1._data[..., :, None, :] - x2._data[..., None, :, :]
-        ctx.save_for_backward(x1, x2)
-        ctx.p = p
-        if p == 0:
-            return (diff != 0).sum(-1).astype(diff.dtype)
-        if p == np.inf:
-            return np.abs(diff).max(-1, initial=0)
-        return (np.abs(diff) ** p).sum(-1) ** (1 / p) if p != 2 else np.sqrt((diff * diff).sum(-1))
-
-    @staticmethod
-    def backward(ctx, grad):
-        x1, x2 = ctx.saved_tensors
-        p = ctx.p
-        need_1, need_2 = ctx.needs_input_grad
-        diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)
-        if p == 0:
-            return (x1 * 0 if need_1 else None), (x2 * 0 if need_2 else None)
-        dist = Cdist.apply(x1, x2, p=p).unsqueeze(-1)
-        if p == 1:
-            ratio = diff.sign()
-        elif p == np.inf:
-            ratio = diff.sign() * (diff.abs() == dist)
-        else:
-            ratio = where(dist == 0, 0.0, diff * diff.abs() ** (p - 2) / dist ** (p - 1))
-        spread = grad.unsqueeze(-1) * ratio
-        return (spread.sum(-2) if need_1 else None), (-spread.sum(-3) if need_2 else None)
-
-
-class EuclideanDist(Function):
-    """Euclidean ``cdist`` through one matrix product: ``|a|^2 - 2 a.b + |b|^2``, clamped
-    at 1e-30 before the root. PyTorch takes this path for more than 25 rows."""
-
-    node_name = "EuclideanDistBackward0"
-
-    @staticmethod
-    def forward(ctx, x1, x2):
-        a, b = x1._data, x2._data
-        squares = (a * a).sum(-1)[..., :, None] + (b * b).sum(-1)[..., None, :]
-        result = np.sqrt(np.maximum(squares - 2 * (a @ np.swapaxes(b, -1, -2)), 1e-30))
-        result = result.astype(a.dtype, copy=False)
-        ctx.save_for_backward(x1, x2, result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        x1, x2, result = ctx.saved_tensors
-        ratio = where(result == 0, 0.0, grad / result)
-        return (x1 * ratio.sum(-1, keepdim=True) - ratio @ x2,
-                x2 * ratio.sum(-2).unsqueeze(-1) - ratio.mT @ x1)
-
-
-_CDIST_MODES = ("use_mm_for_euclid_dist_if_necessary", "use_mm_for_euclid_dist",
-                "donot_use_mm_for_euclid_dist")
-
-
-def cdist(x1, x2, p=2.0, compute_mode="use_mm_for_euclid_dist_if_necessary") -> Tensor:
-    """Pairwise ``p``-norm distances between the rows of ``x1`` and of ``x2`` (batched).
-
-    >>> import chainrule as torch
-    >>> torch.cdist(torch.tensor([[0.0, 0.0]]), torch.tensor([[3.0, 4.0], [0.0, 1.0]]))
-    tensor([[5., 1.]])
-    """
-    a, b = x1._data, x2._data
-    for name, data in (("X1", a), ("X2", b)):
-        if data.ndim < 2:
-            raise RuntimeError(f"cdist only supports at least 2D tensors, {name} got: {data.ndim}D")
-        if data.dtype.kind != "f":
-            raise RuntimeError(f"cdist only supports floating-point dtypes, {name} got: "
-                               f"{_type_label(data.dtype)}")
-    if a.shape[-1] != b.shape[-1]:
-        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: {a.shape[-1]} "
-                           f"X2: {b.shape[-1]}")
-    if p < 0:
-        raise RuntimeError("cdist only supports non-negative p values")
-    if compute_mode not in _CDIST_MODES:
-        raise ValueError(f"{compute_mode} is not a valid value for compute_mode")
-    matrix_product = p == 2 and (compute_mode == "use_mm_for_euclid_dist" or (
-        compute_mode == _CDIST_MODES[0] and (a.shape[-2] > 25 or b.shape[-2] > 25)))
-    if not matrix_product:
-        return Cdist.apply(x1, x2, p=float(p))
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    result = EuclideanDist.apply(x1.expand(batch + a.shape[-2:]), x2.expand(batch + b.shape[-2:]))
-    return result.view(batch + (a.shape[-2], b.shape[-2]))
 
 
 # ------------------------------------------------------------- addmv, addr

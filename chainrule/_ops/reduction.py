@@ -13,14 +13,15 @@ import numpy as np
 from chainrule._dtype import compute_numpy, is_floating_numpy, to_dtype
 from chainrule._ops._util import (
     Tensor,
-    broadcast_view,
     make_tensor,
     normalize_dim,
     normalize_dims,
     shape_from_args,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.selection import maximum, minimum, where
+from chainrule._ops.shape import Expand
 from chainrule.autograd.function import Function
 
 
@@ -37,39 +38,26 @@ def reduction_dims(dim, ndim: int) -> tuple[int, ...] | None:
     return None if ndim == 0 else dims
 
 
-def _accumulate_dtype(data: np.ndarray, dtype):
+def accumulate_dtype(data: np.ndarray, dtype):
+    """The NumPy dtype a sum accumulates in: ``dtype`` if given, int64 for integers, else None."""
     if dtype is not None:
         return to_dtype(dtype).numpy
     return np.int64 if data.dtype.kind in "iub" else None
 
 
-def _accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
+def accumulated(accumulate, data: np.ndarray, dtype, **kwargs) -> np.ndarray:
     """``accumulate(data, ...)`` (a sum or a running sum/product) as PyTorch accumulates:
     integers in int64, bfloat16 in float32, the result rounded back to its dtype once."""
-    result_dtype = np.dtype(_accumulate_dtype(data, dtype) or data.dtype)
+    result_dtype = np.dtype(accumulate_dtype(data, dtype) or data.dtype)
     return accumulate(data, dtype=compute_numpy(result_dtype), **kwargs).astype(result_dtype,
                                                                                  copy=False)
 
 
-class SpreadBack(Function):
+def spread_back(grad: Tensor, ctx, scale: float = 1.0) -> Tensor:
     """The gradient of a sum (``scale`` 1) or mean (``1 / count``): each reduced value's
     gradient, scaled, broadcast back over the elements it summed (a view, no copy)."""
-
-    node_name = "ExpandBackward0"
-
-    @staticmethod
-    def forward(ctx, grad, input_shape, dims, scale=1.0):
-        g = grad._data
-        ctx.grad_shape, ctx.dims, ctx.scale = g.shape, dims, scale
-        g = g.reshape(_kept_shape(input_shape, dims))
-        if scale != 1.0:
-            g = g * g.dtype.type(scale)
-        return broadcast_view(g, input_shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        total = grad.sum(ctx.dims, keepdim=True).reshape(ctx.grad_shape)
-        return total * ctx.scale if ctx.scale != 1.0 else total
+    return Expand.apply(grad, shape=ctx.input_shape, kept_shape=_kept_shape(ctx.input_shape, ctx.dims),
+                        scale=scale)
 
 
 class Sum(Function):
@@ -81,11 +69,11 @@ class Sum(Function):
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        return _accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
+        return accumulated(np.add.reduce, data, dtype, axis=dims, keepdims=keepdim)
 
     @staticmethod
     def backward(ctx, grad):
-        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims)
+        return spread_back(grad, ctx)
 
 
 class SumDim(Sum):
@@ -101,11 +89,11 @@ class Mean(Function):
         if dtype is None and not is_floating_numpy(data.dtype):
             raise RuntimeError(
                 "mean(): could not infer output dtype. Input dtype must be either a floating point "
-                f"or complex dtype. Got: {_label(data)}")
+                f"or complex dtype. Got: {type_label(data.dtype)}")
         ctx.input_shape = data.shape
         ctx.dims = dims
         ctx.keepdim = keepdim
-        ctx.count = count = _reduced_size(data.shape, dims)
+        ctx.count = count = reduced_size(data.shape, dims)
         out_dtype = to_dtype(dtype).numpy if dtype is not None else data.dtype
         # np.mean's arithmetic (float16 accumulates in float32), without its Python overhead;
         # the mean of nothing is nan, silently, as in PyTorch.
@@ -115,37 +103,11 @@ class Mean(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        return SpreadBack.apply(grad, input_shape=ctx.input_shape, dims=ctx.dims,
-                                scale=1.0 / ctx.count if ctx.count else 0.0)
+        return spread_back(grad, ctx, scale=1.0 / ctx.count if ctx.count else 0.0)
 
 
 class MeanDim(Mean):
     node_name = "MeanBackward1"
-
-
-def _label(data) -> str:
-    from chainrule._ops._util import _type_label
-
-    return _type_label(data.dtype)
-
-
-class SumToSize(Function):
-    """Sum the broadcast dimensions of a tensor away, leaving ``shape`` (the adjoint of ``expand``)."""
-
-    node_name = "SumBackward1"
-
-    @staticmethod
-    def forward(ctx, a, shape=()):
-        data = a._data
-        ctx.input_shape = data.shape
-        lead = data.ndim - len(shape)
-        dims = tuple(range(lead)) + tuple(
-            lead + i for i, s in enumerate(shape) if s == 1 and data.shape[lead + i] != 1)
-        return np.sum(data, axis=dims, keepdims=True).reshape(shape) if dims else data.reshape(shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return grad.expand(ctx.input_shape)
 
 
 @tensor_method()
@@ -181,16 +143,21 @@ def sum_to_size(self, *size) -> Tensor:
     lead = len(data_shape) - len(shape)
     if lead < 0 or builtins.any(s != 1 and s != data_shape[lead + i] for i, s in enumerate(shape)):
         raise RuntimeError(f"size {{{list(shape)}}} is not expandable to size {{{list(data_shape)}}}.")
-    return SumToSize.apply(self, shape=shape)
+    # As PyTorch: one sum keeping the dims, then a view without the leading ones.
+    dims = tuple(range(lead)) + tuple(
+        lead + i for i, s in enumerate(shape) if s == 1 and data_shape[lead + i] != 1)
+    total = SumDim.apply(self, dims=dims, keepdim=True)
+    return total.view(shape) if lead else total
 
 
 # ------------------------------------------------------------ products and extremes
-def _as_kept(grad: Tensor, ctx) -> Tensor:
+def as_kept(grad: Tensor, ctx) -> Tensor:
     """The gradient of a reduction, reshaped so it broadcasts against the input."""
     return grad if ctx.keepdim else grad.reshape(_kept_shape(ctx.input_shape, ctx.dims))
 
 
-def _reduced_size(shape: tuple, dims: tuple | None) -> int:
+def reduced_size(shape: tuple, dims: tuple | None) -> int:
+    """How many elements each result of a reduction over ``dims`` combines."""
     return math.prod(shape if dims is None else [shape[d] for d in dims])
 
 
@@ -211,7 +178,7 @@ class Prod(Function):
     @staticmethod
     def forward(ctx, a, dims=None, keepdim=False, dtype=None):
         data = a._data
-        result = np.prod(data, axis=dims, keepdims=keepdim, dtype=_accumulate_dtype(data, dtype))
+        result = np.prod(data, axis=dims, keepdims=keepdim, dtype=accumulate_dtype(data, dtype))
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -219,9 +186,9 @@ class Prod(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        grad = _as_kept(grad, ctx)
+        grad = as_kept(grad, ctx)
         if (a._data != 0).all():
-            return grad * _as_kept(result, ctx) / a
+            return grad * as_kept(result, ctx) / a
         return grad * make_tensor(_product_of_others(a._data, ctx.dims))
 
 
@@ -250,9 +217,9 @@ class Extreme(Function):
 
 def share_among_ties(grad: Tensor, a: Tensor, result: Tensor, ctx) -> Tensor:
     """The gradient of an extreme ``result`` of ``a``, split evenly among the elements equal to it."""
-    chosen = a == _as_kept(result, ctx).detach()
+    chosen = a == as_kept(result, ctx).detach()
     count = chosen.sum(ctx.dims, keepdim=True) if ctx.dims else chosen.sum()
-    return where(chosen, _as_kept(grad, ctx) / count, 0.0)
+    return where(chosen, as_kept(grad, ctx) / count, 0.0)
 
 
 class Amin(Extreme):
@@ -294,14 +261,14 @@ class ExtremeDim(Function):
         positions = np.arange(ctx.input_shape[ctx.dim]).reshape(
             (-1,) + (1,) * (len(ctx.input_shape) - ctx.dim - 1))
         chosen = make_tensor(positions == ctx.indices)
-        return where(chosen, _as_kept(grad, ctx), 0.0)
+        return where(chosen, as_kept(grad, ctx), 0.0)
 
 
 class MinDim(ExtremeDim):
     node_name = "MinBackward0"
 
 
-def _return_type(name: str):
+def return_type(name: str):
     """A ``(values, indices)`` named tuple printed like ``torch.return_types.<name>``."""
     base = namedtuple(name, ["values", "indices"])
 
@@ -312,8 +279,8 @@ def _return_type(name: str):
                                 "__module__": "torch.return_types"})
 
 
-max_return = _return_type("max")
-min_return = _return_type("min")
+max_return = return_type("max")
+min_return = return_type("min")
 
 
 def _check_nonempty(name: str, data: np.ndarray, dims) -> None:
@@ -422,13 +389,13 @@ def _check_float(name: str, data: np.ndarray) -> None:
         raise RuntimeError(f"{name} only support floating point and complex dtypes")
 
 
-def _variance(data: np.ndarray, dims, correction, keepdim: bool, name: str,
+def variance_array(data: np.ndarray, dims, correction, keepdim: bool, name: str,
               root: bool = False) -> tuple:
     """The variance array (its square root if ``root``: the standard deviation) and its divisor
     ``N - correction``, warning as PyTorch does when <= 0. bfloat16 is computed in float32 and
     rounded once."""
     _check_float("std and var", data)
-    divisor = _reduced_size(data.shape, dims) - correction
+    divisor = reduced_size(data.shape, dims) - correction
     compute = compute_numpy(data.dtype)
     if divisor > 0:
         result = np.var(data, axis=dims, ddof=correction, keepdims=keepdim, dtype=compute)
@@ -448,7 +415,7 @@ class Var(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        result, ctx.divisor = _variance(data, dims, correction, keepdim, "var")
+        result, ctx.divisor = variance_array(data, dims, correction, keepdim, "var")
         ctx.save_for_backward(a)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -459,7 +426,7 @@ class Var(Function):
         centred = a - a.mean(ctx.dims, keepdim=True)
         with np.errstate(divide="ignore"):
             scale = np.float64(2) / ctx.divisor
-        return _as_kept(grad, ctx) * centred * float(scale)
+        return as_kept(grad, ctx) * centred * float(scale)
 
 
 class Std(Function):
@@ -468,7 +435,7 @@ class Std(Function):
     @staticmethod
     def forward(ctx, a, dims=None, correction=1, keepdim=False):
         data = a._data
-        result, ctx.divisor = _variance(data, dims, correction, keepdim, "std", root=True)
+        result, ctx.divisor = variance_array(data, dims, correction, keepdim, "std", root=True)
         ctx.save_for_backward(a, result)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return result
@@ -477,14 +444,14 @@ class Std(Function):
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
         centred = a - a.mean(ctx.dims, keepdim=True)
-        kept_result = _as_kept(result, ctx)
+        kept_result = as_kept(result, ctx)
         # A zero spread has no direction to move in: PyTorch defines that gradient as 0, not nan.
         with np.errstate(divide="ignore", invalid="ignore"):
-            scale = (_as_kept(grad, ctx) / kept_result).masked_fill(kept_result == 0, 0)
+            scale = (as_kept(grad, ctx) / kept_result).masked_fill(kept_result == 0, 0)
         return scale * centred / ctx.divisor
 
 
-def _spread(node: type[Function], input, dim, unbiased, keepdim, correction):
+def apply_variance_node(node: type[Function], input, dim, unbiased, keepdim, correction):
     """``node`` (var, std, or one of them with the mean) with PyTorch's argument rules."""
     if isinstance(dim, bool):
         dim, unbiased = None, dim
@@ -497,13 +464,13 @@ def _spread(node: type[Function], input, dim, unbiased, keepdim, correction):
 @tensor_method()
 def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Variance over ``dim`` with ``correction`` (1: unbiased, Bessel's correction; 0: biased)."""
-    return _spread(Var, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(Var, input, dim, unbiased, keepdim, correction)
 
 
 @tensor_method()
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> Tensor:
     """Standard deviation over ``dim``, with ``correction`` as in ``var``."""
-    return _spread(Std, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(Std, input, dim, unbiased, keepdim, correction)
 
 
 # ----------------------------------------------------------------------- norms
@@ -536,7 +503,7 @@ class VectorNorm(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        p, grad, norm = ctx.p, _as_kept(grad, ctx), _as_kept(result, ctx)
+        p, grad, norm = ctx.p, as_kept(grad, ctx), as_kept(result, ctx)
         if p == 0:
             return None  # PyTorch leaves the gradient of a count undefined, not zero
         if p == 1:
@@ -563,7 +530,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     if not is_floating_numpy(data.dtype):
         raise RuntimeError(
             "linalg.vector_norm: Expected a floating point or complex tensor as input. Got "
-            f"{_label(data)}")
+            f"{type_label(data.dtype)}")
     if p == "fro" or p is None:
         if isinstance(dim, (tuple, list)) and len(dim) > 2:
             raise RuntimeError(
@@ -587,7 +554,7 @@ def norm(input, p="fro", dim=None, keepdim=False, dtype=None) -> Tensor:
     return VectorNorm.apply(input, p=float(p), dims=dims, keepdim=keepdim)
 
 
-# ------------------------------------------------------------- log-sum-exp, scans
+# ------------------------------------------------------------------- log-sum-exp
 class LogSumExp(Function):
     node_name = "LogsumexpBackward0"
 
@@ -613,7 +580,7 @@ class LogSumExp(Function):
     @staticmethod
     def backward(ctx, grad):
         a, result = ctx.saved_tensors
-        return _as_kept(grad, ctx) * (a - _as_kept(result, ctx)).exp()
+        return as_kept(grad, ctx) * (a - as_kept(result, ctx)).exp()
 
 
 @tensor_method()
@@ -621,80 +588,6 @@ def logsumexp(input, dim, keepdim=False) -> Tensor:
     """``log(sum(exp(x)))`` over ``dim``, computed without overflow."""
     dims = reduction_dims(dim, input._data.ndim)
     return LogSumExp.apply(input, dims=dims, keepdim=keepdim)
-
-
-@tensor_method()
-def softmax(input, dim: int, dtype=None) -> Tensor:
-    """``exp(x) / exp(x).sum(dim)``: ``F.softmax`` as a method and a ``chainrule`` function."""
-    from chainrule.nn.functional.activation import softmax as softmax_function
-
-    return softmax_function(input, dim, dtype=dtype)
-
-
-@tensor_method()
-def log_softmax(input, dim: int, dtype=None) -> Tensor:
-    """``F.log_softmax`` as a method and a ``chainrule`` function."""
-    from chainrule.nn.functional.activation import log_softmax as log_softmax_function
-
-    return log_softmax_function(input, dim, dtype=dtype)
-
-
-class Cumsum(Function):
-    node_name = "CumsumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim=0, dtype=None):
-        data = a._data
-        ctx.dim = dim
-        return _accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
-
-    @staticmethod
-    def backward(ctx, grad):
-        # Each input element feeds every later output: the gradient is a reversed cumsum.
-        return _reversed_cumsum(grad, ctx.dim)
-
-
-class Cumprod(Function):
-    node_name = "CumprodBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim=0, dtype=None):
-        data = a._data
-        result = _accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
-        ctx.save_for_backward(a, result)
-        ctx.dim = dim
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, result, dim = *ctx.saved_tensors, ctx.dim
-        if (a._data != 0).all():
-            return _reversed_cumsum(grad * result, dim) / a
-        # Only elements up to the first zero of each line get a gradient; the first zero's
-        # is computed from the running product with that zero replaced by one.
-        zeros_so_far = make_tensor(np.cumsum(a._data == 0, axis=dim))
-        before_zero = zeros_so_far == 0
-        first_zero = (a == 0) & (zeros_so_far == 1)
-        grad_before = _reversed_cumsum(grad * result, dim) / where(before_zero, a, 1.0)
-        grad_first = _reversed_cumsum(grad * where(first_zero, 1.0, a).cumprod(dim), dim)
-        return where(before_zero, grad_before, where(first_zero, grad_first, 0.0))
-
-
-def _reversed_cumsum(grad: Tensor, dim: int) -> Tensor:
-    """``flip(cumsum(flip(grad)))``: each element's sum with all later ones along ``dim``."""
-    return grad.sum(dim, keepdim=True) - grad.cumsum(dim) + grad
-
-
-@tensor_method()
-def cumsum(input, dim, *, dtype=None) -> Tensor:
-    """Running sum along ``dim``; integers accumulate in int64."""
-    return Cumsum.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
-
-
-@tensor_method()
-def cumprod(input, dim, *, dtype=None) -> Tensor:
-    """Running product along ``dim``; integers accumulate in int64."""
-    return Cumprod.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
 
 
 def _truth_reduction(func, input, dim, keepdim) -> Tensor:
@@ -716,4 +609,4 @@ def any(input, dim=None, keepdim=False) -> Tensor:  # noqa: A001
 
 
 __all__ = ["sum", "mean", "prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std",
-           "norm", "logsumexp", "softmax", "log_softmax", "cumsum", "cumprod", "all", "any"]
+           "norm", "logsumexp", "all", "any"]

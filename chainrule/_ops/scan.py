@@ -1,21 +1,79 @@
-"""Running reductions along a dimension: ``logcumsumexp``, ``cummax`` and ``cummin``
-(``cumsum`` and ``cumprod`` live with the other reductions)."""
+"""Running reductions along a dimension: ``cumsum``, ``cumprod``, ``logcumsumexp``, ``cummax``
+and ``cummin``."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
-from chainrule._ops.reduction import _return_type
+from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method, type_label
+from chainrule._ops.reduction import accumulated, return_type
 from chainrule._ops.selection import where
 from chainrule._ops.sorting import place_at_indices
 from chainrule.autograd.function import Function
 
-__all__ = ["logcumsumexp", "cummax", "cummin"]
+__all__ = ["cumsum", "cumprod", "logcumsumexp", "cummax", "cummin"]
 
-cummax_return = _return_type("cummax")
-cummin_return = _return_type("cummin")
+cummax_return = return_type("cummax")
+cummin_return = return_type("cummin")
+
+
+class Cumsum(Function):
+    node_name = "CumsumBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0, dtype=None):
+        data = a._data
+        ctx.dim = dim
+        return accumulated(np.cumsum, data, dtype, axis=dim).reshape(data.shape)
+
+    @staticmethod
+    def backward(ctx, grad):
+        # Each input element feeds every later output: the gradient is a reversed cumsum.
+        return _reversed_cumsum(grad, ctx.dim)
+
+
+class Cumprod(Function):
+    node_name = "CumprodBackward0"
+
+    @staticmethod
+    def forward(ctx, a, dim=0, dtype=None):
+        data = a._data
+        result = accumulated(np.cumprod, data, dtype, axis=dim).reshape(data.shape)
+        ctx.save_for_backward(a, result)
+        ctx.dim = dim
+        return result
+
+    @staticmethod
+    def backward(ctx, grad):
+        a, result, dim = *ctx.saved_tensors, ctx.dim
+        if (a._data != 0).all():
+            return _reversed_cumsum(grad * result, dim) / a
+        # Only elements up to the first zero of each line get a gradient; the first zero's
+        # is computed from the running product with that zero replaced by one.
+        zeros_so_far = make_tensor(np.cumsum(a._data == 0, axis=dim))
+        before_zero = zeros_so_far == 0
+        first_zero = (a == 0) & (zeros_so_far == 1)
+        grad_before = _reversed_cumsum(grad * result, dim) / where(before_zero, a, 1.0)
+        grad_first = _reversed_cumsum(grad * where(first_zero, 1.0, a).cumprod(dim), dim)
+        return where(before_zero, grad_before, where(first_zero, grad_first, 0.0))
+
+
+def _reversed_cumsum(grad: Tensor, dim: int) -> Tensor:
+    """``flip(cumsum(flip(grad)))``: each element's sum with all later ones along ``dim``."""
+    return grad.sum(dim, keepdim=True) - grad.cumsum(dim) + grad
+
+
+@tensor_method()
+def cumsum(input, dim, *, dtype=None) -> Tensor:
+    """Running sum along ``dim``; integers accumulate in int64."""
+    return Cumsum.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
+
+
+@tensor_method()
+def cumprod(input, dim, *, dtype=None) -> Tensor:
+    """Running product along ``dim``; integers accumulate in int64."""
+    return Cumprod.apply(input, dim=normalize_dim(dim, input._data.ndim), dtype=dtype)
 
 
 class LogCumSumExp(Function):
@@ -26,7 +84,7 @@ class LogCumSumExp(Function):
         data = a._data
         if not is_floating_numpy(data.dtype):
             raise NotImplementedError(
-                f"\"logcumsumexp_out_cpu\" not implemented for '{_type_label(data.dtype)}'")
+                f"\"logcumsumexp_out_cpu\" not implemented for '{type_label(data.dtype)}'")
         result = np.logaddexp.accumulate(data, axis=dim) if data.ndim else data.copy()
         ctx.save_for_backward(a, result)
         ctx.dim = dim

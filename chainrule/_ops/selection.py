@@ -9,14 +9,15 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import result_type
+from chainrule._ops._elementwise import _SavesOperands
 from chainrule._ops._util import (
+    CPP_TYPE_NAMES,
     Tensor,
-    _type_label,
     binary_arrays,
     broadcast_error,
-    broadcasting,
     make_tensor,
     tensor_method,
+    type_label,
 )
 from chainrule._ops.inplace import apply_inplace
 from chainrule.autograd.function import Function
@@ -67,20 +68,15 @@ def where(condition, input=None, other=None) -> Tensor | tuple:
     if mask.dtype != np.bool_:
         raise RuntimeError(
             "where expected condition to be a boolean tensor, but got a tensor with dtype "
-            f"{_type_label(mask.dtype)}")
+            f"{type_label(mask.dtype)}")
     if input is None and other is None:
         return tuple(make_tensor(i.astype(np.int64, copy=False)) for i in np.nonzero(mask))
     return Where.apply(mask, input, other)
 
 
-class Maximum(Function):
+class Maximum(_SavesOperands):
     node_name = "MaximumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.maximum, x, y)
+    ufunc = np.maximum
 
     @staticmethod
     def backward(ctx, grad):
@@ -88,14 +84,9 @@ class Maximum(Function):
         return _split_by_choice(grad, a > b, a == b, ctx.needs_input_grad)
 
 
-class Minimum(Function):
+class Minimum(_SavesOperands):
     node_name = "MinimumBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.minimum, x, y)
+    ufunc = np.minimum
 
     @staticmethod
     def backward(ctx, grad):
@@ -110,7 +101,8 @@ def _split_by_choice(grad, a_chosen, tie, needs) -> tuple:
     return grad_a, grad_b
 
 
-def _check_tensor_operand(op: str, other) -> None:
+def check_tensor_operand(op: str, other) -> None:
+    """PyTorch's TypeError where a binary op's ``other`` must be a tensor."""
     if not isinstance(other, Tensor):
         raise TypeError(
             f"{op}(): argument 'other' (position 2) must be Tensor, not {type(other).__name__}")
@@ -119,14 +111,14 @@ def _check_tensor_operand(op: str, other) -> None:
 @tensor_method()
 def maximum(input, other) -> Tensor:
     """Elementwise maximum of two tensors, broadcasting (NaN propagates)."""
-    _check_tensor_operand("maximum", other)
+    check_tensor_operand("maximum", other)
     return Maximum.apply(input, other)
 
 
 @tensor_method()
 def minimum(input, other) -> Tensor:
     """Elementwise minimum of two tensors, broadcasting (NaN propagates)."""
-    _check_tensor_operand("minimum", other)
+    check_tensor_operand("minimum", other)
     return Minimum.apply(input, other)
 
 
@@ -304,9 +296,7 @@ class LerpTensor(Function):
                 grad * (end - a) if need_weight else None)
 
 
-_C_TYPE_NAMES = {"float32": "float", "float64": "double", "int64": "long int", "int32": "int",
-                 "int16": "short int", "int8": "signed char", "uint8": "unsigned char",
-                 "bool": "bool", "float16": "c10::Half"}
+_C_TYPE_NAMES = CPP_TYPE_NAMES  # old name, imported outside _ops until the merge
 
 
 @tensor_method()
@@ -315,8 +305,8 @@ def lerp(input, end, weight) -> Tensor:
     for label, other in (("end", end), ("weight", weight)):
         if isinstance(other, Tensor) and other._data.dtype != input._data.dtype:
             raise RuntimeError(
-                f"expected dtype {_C_TYPE_NAMES[input._data.dtype.name]} for `{label}` but got "
-                f"dtype {_C_TYPE_NAMES[other._data.dtype.name]}")
+                f"expected dtype {CPP_TYPE_NAMES[input._data.dtype.name]} for `{label}` but got "
+                f"dtype {CPP_TYPE_NAMES[other._data.dtype.name]}")
     if isinstance(weight, Tensor):
         return LerpTensor.apply(input, end, weight)
     return Lerp.apply(input, end, weight=weight)

@@ -17,7 +17,9 @@ from chainrule._ops._util import (
     normalize_dim,
     shape_from_args,
     tensor_method,
+    type_label,
 )
+from chainrule._ops.inplace import maybe_out
 from chainrule._tensor import make_view
 from chainrule._tensor_str import type_name
 from chainrule.autograd.function import Function
@@ -53,13 +55,10 @@ class UnsafeView(Reshape):
     node_name = "UnsafeViewBackward0"
 
 
-def _viewed(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
+def mark_view(a: Tensor, result: Tensor, known_view: bool = False) -> Tensor:
     """Mark ``result`` as a view of ``a`` when it shares its memory (``known_view``: no need to check)."""
     if known_view or (result._data.base is not None and np.shares_memory(result._data, a._data)):
-        counter = a._vc
-        if counter is None:
-            counter = a._vc = [0]
-        result._vc = counter
+        result._vc = a._version_counter()
         result._base = a if a._base is None else a._base
     return result
 
@@ -80,7 +79,7 @@ def view(self, *shape) -> Tensor:
             raise RuntimeError(
                 "view size is not compatible with input tensor's size and stride (at least one "
                 "dimension spans across two contiguous subspaces). Use .reshape(...) instead.") from None
-    return _viewed(self, Reshape.apply(self, shape=target))
+    return mark_view(self, Reshape.apply(self, shape=target))
 
 
 @tensor_method()
@@ -88,9 +87,9 @@ def reshape(input, *shape) -> Tensor:
     """The same data with another shape (a view when possible, else a copy)."""
     target = _infer_shape(shape_from_args(shape), input._data.size, input._data.shape)
     if target == input._data.shape:
-        return _viewed(input, Reshape.apply(input, shape=target))
+        return mark_view(input, Reshape.apply(input, shape=target))
     node = Reshape if input._data.flags.c_contiguous else UnsafeView
-    return _viewed(input, node.apply(input, shape=target))
+    return mark_view(input, node.apply(input, shape=target))
 
 
 @tensor_method()
@@ -104,16 +103,28 @@ def reshape_as(self, other: Tensor) -> Tensor:
 
 
 class Expand(Function):
+    """``a`` broadcast to ``shape`` without copying. The gradients of ``sum`` and ``mean`` are
+    one too: ``kept_shape`` first puts back the reduced dims, ``scale`` multiplies (1 / count)."""
+
     node_name = "ExpandBackward0"
 
     @staticmethod
-    def forward(ctx, a, shape=()):
-        ctx.input_shape = a._data.shape
-        return broadcast_view(a._data, shape)
+    def forward(ctx, a, shape=(), kept_shape=None, scale=1.0):
+        data = a._data
+        ctx.input_shape, ctx.kept_shape, ctx.scale = data.shape, kept_shape, scale
+        if kept_shape is not None:
+            data = data.reshape(kept_shape)
+        if scale != 1.0:
+            data = data * data.dtype.type(scale)
+        return broadcast_view(data, shape)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad.sum_to_size(ctx.input_shape)
+        if ctx.kept_shape is None:
+            total = grad.sum_to_size(ctx.input_shape)
+        else:
+            total = grad.sum_to_size(ctx.kept_shape).reshape(ctx.input_shape)
+        return total * ctx.scale if ctx.scale != 1.0 else total
 
 
 @tensor_method()
@@ -135,8 +146,8 @@ def expand(self, *sizes) -> Tensor:
                 f"({data.shape[i]}) at non-singleton dimension {lead + i}.  Target sizes: "
                 f"{list(sizes)}.  Tensor sizes: {list(data.shape)}")
     if target == data.shape:
-        return self if not self._requires_grad else _viewed(self, Expand.apply(self, shape=target))
-    return _viewed(self, Expand.apply(self, shape=target))
+        return self if not self._requires_grad else mark_view(self, Expand.apply(self, shape=target))
+    return mark_view(self, Expand.apply(self, shape=target))
 
 
 @tensor_method()
@@ -167,7 +178,7 @@ class T(Transpose):
 def transpose(input, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions (a view)."""
     ndim = input._data.ndim
-    return _viewed(input, Transpose.apply(input, dim0=normalize_dim(dim0, ndim),
+    return mark_view(input, Transpose.apply(input, dim0=normalize_dim(dim0, ndim),
                                           dim1=normalize_dim(dim1, ndim)))
 
 
@@ -177,8 +188,8 @@ def t(input) -> Tensor:
     if input._data.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input._data.ndim}D")
     if input._data.ndim < 2:
-        return _viewed(input, T.apply(input, dim0=0, dim1=0), True)
-    return _viewed(input, T.apply(input, dim0=0, dim1=1))
+        return mark_view(input, T.apply(input, dim0=0, dim1=0), True)
+    return mark_view(input, T.apply(input, dim0=0, dim1=1))
 
 
 Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self._data.ndim)))))
@@ -208,7 +219,7 @@ def permute(input, *dims) -> Tensor:
             f"permute(sparse_coo): number of dimensions in the tensor input does not match the "
             f"length of the desired ordering of dimensions i.e. input.dim() = {ndim} is not equal "
             f"to len(dims) = {len(dims)}")
-    return _viewed(input, Permute.apply(input, dims=dims))
+    return mark_view(input, Permute.apply(input, dims=dims))
 
 
 class Unsqueeze(Function):
@@ -227,7 +238,7 @@ class Unsqueeze(Function):
 @tensor_method()
 def unsqueeze(input, dim: int) -> Tensor:
     """Insert a dimension of size 1 at ``dim`` (a view)."""
-    return _viewed(input, Unsqueeze.apply(input, dim=normalize_dim(dim, input._data.ndim + 1)))
+    return mark_view(input, Unsqueeze.apply(input, dim=normalize_dim(dim, input._data.ndim + 1)))
 
 
 class Squeeze(Function):
@@ -256,11 +267,11 @@ def squeeze(input, dim=None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim`` that have size 1)."""
     shape = input._data.shape
     if dim is None:
-        return _viewed(input, Squeeze.apply(input))
+        return mark_view(input, Squeeze.apply(input))
     dims = (dim,) if isinstance(dim, int) else tuple(dim)
     node = SqueezeDim if isinstance(dim, int) else SqueezeDims
     dims = tuple(d for d in (normalize_dim(d, len(shape)) for d in dims) if shape and shape[d] == 1)
-    return _viewed(input, node.apply(input, dims=dims))
+    return mark_view(input, node.apply(input, dims=dims))
 
 
 @tensor_method()
@@ -318,7 +329,7 @@ def movedim(input, source, destination) -> Tensor:
         raise RuntimeError(
             f"movedim: Invalid source or destination dims: source ({source} dims) should contain "
             f"the same number of dims as destination ({destination} dims)")
-    return _viewed(input, Permute.apply(input, dims=_moved_order(ndim, source, destination)))
+    return mark_view(input, Permute.apply(input, dims=_moved_order(ndim, source, destination)))
 
 
 def _moved_order(ndim: int, source: list, destination: list) -> tuple:
@@ -378,6 +389,17 @@ def _skippable(t: Tensor) -> bool:
     return t._data.shape == (0,)
 
 
+def _castable_for_cat(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
+    """``cat``'s and ``stack``'s ``out=`` dtype error (both name ``torch.cat``)."""
+    if not np.can_cast(result_dtype, out_dtype, "same_kind"):
+        raise TypeError("torch.cat(): input types can't be cast to the desired output type "
+                        f"{type_label(out_dtype)}")
+
+
+def _joined_out(result: Tensor, out: Tensor | None, name: str) -> Tensor:
+    return maybe_out(result, out, name, check_dtype=_castable_for_cat)
+
+
 @tensor_method()
 def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Join tensors along an existing dimension.
@@ -392,7 +414,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     dtype = result_type(*tensors).numpy
     kept = [t for t in tensors if not _skippable(t)]
     if not kept:
-        return Cat.apply(*tensors, dim=0, dtype=dtype)
+        return _joined_out(Cat.apply(*tensors, dim=0, dtype=dtype), out, "cat")
     reference = kept[0]._data.shape
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
@@ -409,11 +431,7 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
                 raise RuntimeError(
                     f"Sizes of tensors must match except in dimension {dim}. Expected size "
                     f"{expected} but got size {got} for tensor number {position} in the list.")
-    result = Cat.apply(*kept, dim=dim, dtype=dtype)
-    if out is not None:
-        out._data = result._data
-        return out
-    return result
+    return _joined_out(Cat.apply(*kept, dim=dim, dtype=dtype), out, "cat")
 
 
 concat = concatenate = cat
@@ -444,11 +462,8 @@ def stack(tensors, dim: int = 0, *, out=None) -> Tensor:
                 f"stack expects each tensor to be equal size, but got {list(reference)} at entry 0 "
                 f"and {list(t._data.shape)} at entry {position}")
     dim = normalize_dim(dim, len(reference) + 1)
-    result = Stack.apply(*tensors, dim=dim, dtype=result_type(*tensors).numpy)
-    if out is not None:
-        out._data = result._data
-        return out
-    return result
+    return _joined_out(Stack.apply(*tensors, dim=dim, dtype=result_type(*tensors).numpy), out,
+                       "stack")
 
 
 def hstack(tensors) -> Tensor:
@@ -484,7 +499,7 @@ class SplitWithSizes(Split):
 
 
 def _split_views(input: Tensor, node: type[Split], sizes: list, dim: int) -> tuple:
-    return tuple(_viewed(input, part, True) for part in node.apply(input, sizes=tuple(sizes), dim=dim))
+    return tuple(mark_view(input, part, True) for part in node.apply(input, sizes=tuple(sizes), dim=dim))
 
 
 @tensor_method()
@@ -543,7 +558,7 @@ def unbind(input, dim: int = 0) -> tuple:
     dim = normalize_dim(dim, input._data.ndim)
     if input._data.shape[dim] == 0:
         return ()
-    return tuple(_viewed(input, part, True) for part in Unbind.apply(input, dim=dim))
+    return tuple(mark_view(input, part, True) for part in Unbind.apply(input, dim=dim))
 
 
 @tensor_method()

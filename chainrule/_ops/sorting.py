@@ -12,19 +12,19 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import Tensor, make_tensor, normalize_dim, tensor_method
-from chainrule._ops.indexing import ScatterInto, _coordinates
-from chainrule._ops.reduction import _return_type, reduction_dims
+from chainrule._ops.indexing import gather_coordinates, scatter_into
+from chainrule._ops.reduction import reduction_dims, return_type
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
 
 __all__ = ["sort", "argsort", "msort", "topk", "kthvalue", "median", "nanmedian", "unique",
            "unique_consecutive", "count_nonzero", "searchsorted", "bucketize"]
 
-sort_return = _return_type("sort")
-topk_return = _return_type("topk")
-kthvalue_return = _return_type("kthvalue")
-median_return = _return_type("median")
-nanmedian_return = _return_type("nanmedian")
+sort_return = return_type("sort")
+topk_return = return_type("topk")
+kthvalue_return = return_type("kthvalue")
+median_return = return_type("median")
+nanmedian_return = return_type("nanmedian")
 
 
 def stable_argsort(data: np.ndarray, dim: int, descending: bool) -> np.ndarray:
@@ -42,7 +42,7 @@ def place_at_indices(grad: Tensor, indices: np.ndarray, dim: int, shape: tuple) 
     rank): the gradient of an op that picked those elements."""
     if not shape:
         return grad.reshape(())
-    return ScatterInto.apply(grad, key=_coordinates(indices, dim, "scatter", shape), shape=shape)
+    return scatter_into(grad, gather_coordinates(indices, dim, "scatter", shape), shape)
 
 
 class _PickAlongDim(Function):

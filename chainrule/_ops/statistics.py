@@ -8,18 +8,18 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.reduction import (
-    SpreadBack,
     Std,
     Var,
-    _accumulate_dtype,
-    _as_kept,
-    _reduced_size,
-    _spread,
-    _variance,
+    accumulate_dtype,
+    apply_variance_node,
+    as_kept,
+    reduced_size,
     reduction_dims,
     share_among_ties,
+    spread_back,
+    variance_array,
 )
 from chainrule.autograd.function import Function
 
@@ -37,12 +37,12 @@ class Nansum(Function):
         ctx.save_for_backward(a)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
         return np.asarray(np.nansum(data, axis=dims, keepdims=keepdim,
-                                    dtype=_accumulate_dtype(data, dtype)))
+                                    dtype=accumulate_dtype(data, dtype)))
 
     @staticmethod
     def backward(ctx, grad):
         (a,) = ctx.saved_tensors
-        spread = SpreadBack.apply(_as_kept(grad, ctx), input_shape=ctx.input_shape, dims=ctx.dims)
+        spread = spread_back(as_kept(grad, ctx), ctx)
         return spread * ~a.isnan()  # a product, not a choice: a NaN gradient stays NaN, as in torch
 
 
@@ -63,7 +63,7 @@ def nanmean(input, dim=None, keepdim=False, *, dtype=None) -> Tensor:
     """``mean`` of the elements that are not NaN (NaN where every element is)."""
     if not is_floating_numpy(input._data.dtype) and dtype is None:
         raise RuntimeError("nanmean(): expected input to have floating point or complex dtype but "
-                           f"got {_type_label(input._data.dtype)}")
+                           f"got {type_label(input._data.dtype)}")
     counted = (~input.isnan()).sum(dim, keepdim)
     return nansum(input, dim, keepdim, dtype=dtype) / counted
 
@@ -79,20 +79,20 @@ class VarMean(Function):
         data = a._data
         name = "var_mean" if cls.spread is Var else "std_mean"
         rooted = cls.spread is Std
-        spread, ctx.divisor = _variance(data, dims, correction, keepdim, name, root=rooted)
+        spread, ctx.divisor = variance_array(data, dims, correction, keepdim, name, root=rooted)
         if rooted:
             ctx.save_for_backward(a, spread)
         else:
             ctx.save_for_backward(a)
         ctx.input_shape, ctx.dims, ctx.keepdim = data.shape, dims, keepdim
-        ctx.count = count = _reduced_size(data.shape, dims)
+        ctx.count = count = reduced_size(data.shape, dims)
         total = np.add.reduce(data, axis=dims, keepdims=keepdim)
         return spread, np.asarray(np.true_divide(total, count), dtype=data.dtype)
 
     @classmethod
     def backward(cls, ctx, grad_spread, grad_mean):
         grad = cls.spread.backward(ctx, grad_spread)
-        return grad + _as_kept(grad_mean, ctx) / ctx.count
+        return grad + as_kept(grad_mean, ctx) / ctx.count
 
 
 class StdMean(VarMean):
@@ -102,12 +102,12 @@ class StdMean(VarMean):
 
 def var_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
     """``(var(input, ...), mean(input, ...))`` computed together."""
-    return _spread(VarMean, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(VarMean, input, dim, unbiased, keepdim, correction)
 
 
 def std_mean(input, dim=None, unbiased=None, keepdim=False, *, correction=None) -> tuple:
     """``(std(input, ...), mean(input, ...))`` computed together."""
-    return _spread(StdMean, input, dim, unbiased, keepdim, correction)
+    return apply_variance_node(StdMean, input, dim, unbiased, keepdim, correction)
 
 
 _aminmax_base = namedtuple("aminmax", ["min", "max"])

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label, normalize_dim, tensor_method
+from chainrule._ops._util import Tensor, normalize_dim, tensor_method, type_label
 from chainrule._ops.indexing import CopySlices
 from chainrule._ops.inplace import apply_inplace
-from chainrule._ops.shape import _viewed
+from chainrule._ops.shape import mark_view
 from chainrule.autograd.function import Function
 
 __all__ = ["diagonal", "diag", "diag_embed", "diagflat", "trace", "tril", "triu"]
@@ -91,7 +91,7 @@ def diagonal(input, offset=0, dim1=0, dim2=1) -> Tensor:
     ndim = input._data.ndim
     dim1, dim2 = normalize_dim(dim1, ndim), normalize_dim(dim2, ndim)
     _check_distinct(dim1, dim2)
-    return _viewed(input, Diagonal.apply(input, offset=int(offset), dim1=dim1, dim2=dim2), True)
+    return mark_view(input, Diagonal.apply(input, offset=int(offset), dim1=dim1, dim2=dim2), True)
 
 
 @tensor_method()
@@ -148,34 +148,34 @@ def trace(input) -> Tensor:
     if data.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {data.ndim}")
     if data.dtype == np.bool_:
-        raise NotImplementedError(f"\"trace\" not implemented for '{_type_label(data.dtype)}'")
+        raise NotImplementedError(f"\"trace\" not implemented for '{type_label(data.dtype)}'")
     return Trace.apply(input)
 
 
-class Tril(Function):
+class _Triangle(Function):
+    """One triangle of each matrix (``part``: ``np.tril`` or ``np.triu``), zeros elsewhere. It
+    is linear, so its gradient is the same triangle of the gradient."""
+
+    part = None
+
+    @classmethod
+    def forward(cls, ctx, a, diagonal=0):
+        ctx.diagonal = diagonal
+        return cls.part(a._data, diagonal)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        return cls.apply(grad, diagonal=ctx.diagonal)
+
+
+class Tril(_Triangle):
     node_name = "TrilBackward0"
-
-    @staticmethod
-    def forward(ctx, a, diagonal=0):
-        ctx.diagonal = diagonal
-        return np.tril(a._data, diagonal)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Tril.apply(grad, diagonal=ctx.diagonal)
+    part = np.tril
 
 
-class Triu(Function):
+class Triu(_Triangle):
     node_name = "TriuBackward0"
-
-    @staticmethod
-    def forward(ctx, a, diagonal=0):
-        ctx.diagonal = diagonal
-        return np.triu(a._data, diagonal)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Triu.apply(grad, diagonal=ctx.diagonal)
+    part = np.triu
 
 
 def _check_matrix(name: str, input: Tensor) -> None:

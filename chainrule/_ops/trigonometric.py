@@ -1,4 +1,5 @@
-"""Inverse trigonometric and hyperbolic functions, angle conversion, ``atan2`` and ``hypot``.
+"""Trigonometric and hyperbolic functions and their inverses, angle conversion, ``atan2`` and
+``hypot``.
 
 Integer and bool inputs compute in the default float dtype, as in PyTorch.
 """
@@ -9,34 +10,64 @@ import math
 
 import numpy as np
 
+from chainrule._ops._elementwise import _SavesInput, _SavesResult
 from chainrule._ops._util import (
     Tensor,
-    _type_label,
     broadcasting,
+    float_array,
     float_result_arrays,
     tensor_method,
+    type_label,
 )
-from chainrule._ops.inplace import apply_inplace
-from chainrule._ops.selection import _check_tensor_operand
-from chainrule._ops.unary import _inplace_form, float_array
+from chainrule._ops.inplace import inplace_form
+from chainrule._ops.selection import check_tensor_operand
 from chainrule.autograd.function import Function
 
-__all__ = ["asin", "acos", "atan", "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos",
-           "arctan", "arcsinh", "arccosh", "arctanh", "deg2rad", "rad2deg", "atan2", "arctan2",
-           "hypot", "asin_", "acos_", "atan_", "sinh_", "cosh_", "asinh_", "acosh_", "atanh_",
-           "arcsin_", "arccos_", "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_",
-           "rad2deg_"]
+__all__ = ["sin", "cos", "tan", "tanh", "sin_", "cos_", "tan_", "tanh_", "asin", "acos", "atan",
+           "sinh", "cosh", "asinh", "acosh", "atanh", "arcsin", "arccos", "arctan", "arcsinh",
+           "arccosh", "arctanh", "deg2rad", "rad2deg", "atan2", "arctan2", "hypot", "asin_",
+           "acos_", "atan_", "sinh_", "cosh_", "asinh_", "acosh_", "atanh_", "arcsin_", "arccos_",
+           "arctan_", "arcsinh_", "arccosh_", "arctanh_", "deg2rad_", "rad2deg_"]
 
 
-class _SavesInput(Function):
-    """A unary function whose derivative is written in terms of its input."""
+class Sin(_SavesInput):
+    node_name = "SinBackward0"
+    ufunc = np.sin
 
-    ufunc = None
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * a.cos()
 
-    @classmethod
-    def forward(cls, ctx, a):
-        ctx.save_for_backward(a)
-        return cls.ufunc(float_array(a))
+
+class Cos(_SavesInput):
+    node_name = "CosBackward0"
+    ufunc = np.cos
+
+    @staticmethod
+    def backward(ctx, grad):
+        (a,) = ctx.saved_tensors
+        return grad * -a.sin()
+
+
+class Tan(_SavesResult):
+    node_name = "TanBackward0"
+    ufunc = np.tan
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        return grad * (1 + result * result)
+
+
+class Tanh(_SavesResult):
+    node_name = "TanhBackward0"
+    ufunc = np.tanh
+
+    @staticmethod
+    def backward(ctx, grad):
+        (result,) = ctx.saved_tensors
+        return grad * (1 - result * result)
 
 
 class Asin(_SavesInput):
@@ -144,32 +175,97 @@ class Rad2Deg(_Scale):
     factor = 180 / math.pi
 
 
-def _unary(node: type[Function], name: str, doc: str):
-    def op(input) -> Tensor:
-        return node.apply(input)
-
-    op.__name__, op.__doc__ = name, doc
-    return tensor_method(name)(op)
+@tensor_method()
+def sin(input) -> Tensor:
+    """Sine of each element (radians)."""
+    return Sin.apply(input)
 
 
-asin = _unary(Asin, "asin", "The arcsine of each element (NaN outside [-1, 1]).")
-acos = _unary(Acos, "acos", "The arccosine of each element (NaN outside [-1, 1]).")
-atan = _unary(Atan, "atan", "The arctangent of each element, in (-pi/2, pi/2).")
-sinh = _unary(Sinh, "sinh", "The hyperbolic sine of each element.")
-cosh = _unary(Cosh, "cosh", "The hyperbolic cosine of each element.")
-asinh = _unary(Asinh, "asinh", "The inverse hyperbolic sine of each element.")
-acosh = _unary(Acosh, "acosh", "The inverse hyperbolic cosine of each element (NaN below 1).")
-atanh = _unary(Atanh, "atanh", "The inverse hyperbolic tangent of each element (NaN outside [-1, 1]).")
-deg2rad = _unary(Deg2Rad, "deg2rad", "Each angle converted from degrees to radians.")
-rad2deg = _unary(Rad2Deg, "rad2deg", "Each angle converted from radians to degrees.")
+@tensor_method()
+def cos(input) -> Tensor:
+    """Cosine of each element (radians)."""
+    return Cos.apply(input)
+
+
+@tensor_method()
+def tan(input) -> Tensor:
+    """Tangent of each element (radians)."""
+    return Tan.apply(input)
+
+
+@tensor_method()
+def tanh(input) -> Tensor:
+    """Hyperbolic tangent of each element."""
+    return Tanh.apply(input)
+
+
+@tensor_method()
+def asin(input) -> Tensor:
+    """The arcsine of each element (NaN outside [-1, 1])."""
+    return Asin.apply(input)
+
+
+@tensor_method()
+def acos(input) -> Tensor:
+    """The arccosine of each element (NaN outside [-1, 1])."""
+    return Acos.apply(input)
+
+
+@tensor_method()
+def atan(input) -> Tensor:
+    """The arctangent of each element, in (-pi/2, pi/2)."""
+    return Atan.apply(input)
+
+
+@tensor_method()
+def sinh(input) -> Tensor:
+    """The hyperbolic sine of each element."""
+    return Sinh.apply(input)
+
+
+@tensor_method()
+def cosh(input) -> Tensor:
+    """The hyperbolic cosine of each element."""
+    return Cosh.apply(input)
+
+
+@tensor_method()
+def asinh(input) -> Tensor:
+    """The inverse hyperbolic sine of each element."""
+    return Asinh.apply(input)
+
+
+@tensor_method()
+def acosh(input) -> Tensor:
+    """The inverse hyperbolic cosine of each element (NaN below 1)."""
+    return Acosh.apply(input)
+
+
+@tensor_method()
+def atanh(input) -> Tensor:
+    """The inverse hyperbolic tangent of each element (NaN outside [-1, 1])."""
+    return Atanh.apply(input)
+
+
+@tensor_method()
+def deg2rad(input) -> Tensor:
+    """Each angle converted from degrees to radians."""
+    return Deg2Rad.apply(input)
+
+
+@tensor_method()
+def rad2deg(input) -> Tensor:
+    """Each angle converted from radians to degrees."""
+    return Rad2Deg.apply(input)
+
 
 arcsin, arccos, arctan, arcsinh, arccosh, arctanh = asin, acos, atan, asinh, acosh, atanh
 for _alias, _op in (("arcsin", asin), ("arccos", acos), ("arctan", atan), ("arcsinh", asinh),
                     ("arccosh", acosh), ("arctanh", atanh)):
     setattr(Tensor, _alias, _op)
 
-(asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
-    _inplace_form(op) for op in (asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
+(sin_, cos_, tan_, tanh_, asin_, acos_, atan_, sinh_, cosh_, deg2rad_, rad2deg_) = (
+    inplace_form(op) for op in (sin, cos, tan, tanh, asin, acos, atan, sinh, cosh, deg2rad, rad2deg))
 
 
 class _InplaceWithoutDerivative(Function):
@@ -197,19 +293,9 @@ class AtanhInplace(_InplaceWithoutDerivative):
     forward = Atanh.forward
 
 
-def _inplace_node(node: type[Function], name: str):
-    """An in-place form recorded under ``node``."""
-
-    def inplace(self) -> Tensor:
-        return apply_inplace(self, node.apply, (), None, name)
-
-    inplace.__name__, inplace.__doc__ = name, f"In-place ``{name[:-1]}``."
-    return tensor_method(name)(inplace)
-
-
-asinh_ = _inplace_node(AsinhInplace, "asinh_")
-acosh_ = _inplace_node(AcoshInplace, "acosh_")
-atanh_ = _inplace_node(AtanhInplace, "atanh_")
+asinh_ = inplace_form(AsinhInplace.apply, "asinh_")
+acosh_ = inplace_form(AcoshInplace.apply, "acosh_")
+atanh_ = inplace_form(AtanhInplace.apply, "atanh_")
 arcsin_, arccos_, arctan_, arcsinh_, arccosh_, arctanh_ = asin_, acos_, atan_, asinh_, acosh_, atanh_
 for _alias, _op in (("arcsin_", asin_), ("arccos_", acos_), ("arctan_", atan_),
                     ("arcsinh_", asinh_), ("arccosh_", acosh_), ("arctanh_", atanh_)):
@@ -220,11 +306,11 @@ for _alias, _op in (("arcsin_", asin_), ("arccos_", acos_), ("arctan_", atan_),
 def float_operands(name: str, a, b, *, integers: bool = True) -> tuple:
     """The operands of a float-valued binary op, promoted (integers: the default float);
     ``integers=False``: PyTorch has no kernel for two integer tensors."""
-    _check_tensor_operand(name, b)
+    check_tensor_operand(name, b)
     x, y = float_result_arrays(a, b)
     if not integers and a._data.dtype.kind in "iub" and b._data.dtype.kind in "iub":
         raise NotImplementedError(
-            f"\"{name}_cpu\" not implemented for '{_type_label(np.result_type(a._data, b._data))}'")
+            f"\"{name}_cpu\" not implemented for '{type_label(np.result_type(a._data, b._data))}'")
     return x, y
 
 
@@ -281,5 +367,5 @@ def hypot(input, other) -> Tensor:
 
 
 arctan2 = atan2
-Tensor.atan2_ = Tensor.arctan2_ = _inplace_form(atan2)
-_inplace_form(hypot)
+Tensor.atan2_ = Tensor.arctan2_ = inplace_form(atan2)
+inplace_form(hypot)

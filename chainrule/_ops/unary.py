@@ -1,36 +1,27 @@
-"""Elementwise functions of one tensor (``exp``, ``log``, ``tanh``, ``relu``, ...) with gradients.
+"""Elementwise functions of one tensor (``exp``, ``log``, ``sigmoid``, ``relu``, ...) with gradients.
 
 Each backward is written with chainrule ops, so it can itself be differentiated.
-Where the gradient is simplest in terms of the result (``exp``, ``tanh``,
-``sigmoid``, ``sqrt``), forward saves its output.
+Where the gradient is simplest in terms of the result (``exp``, ``sigmoid``,
+``sqrt``), forward saves its output. The trigonometric and hyperbolic functions are in
+``trigonometric.py``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule._dtype import get_default_dtype, is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, tensor_method
-from chainrule._ops.inplace import apply_inplace
+from chainrule._dtype import is_floating_numpy
+from chainrule._ops._elementwise import _PiecewiseConstant, _SavesInput, _SavesResult, quietly
+from chainrule._ops._util import Tensor, float_array, tensor_method, type_label
+from chainrule._ops.inplace import apply_inplace, inplace_form
 from chainrule.autograd.function import Function
 from chainrule.backends.cpu import relu as relu_arrays
 from chainrule.backends.native import MIN_SIZE as NATIVE_MIN_SIZE  # noqa: F401 (read by F.gelu)
 
 
-def float_array(t: Tensor) -> np.ndarray:
-    """The tensor's data, as the default float dtype if it is an integer or bool tensor."""
-    data = t._data
-    return data if is_floating_numpy(data.dtype) else data.astype(get_default_dtype().numpy)
-
-
-class Exp(Function):
+class Exp(_SavesResult):
     node_name = "ExpBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.exp(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.exp
 
     @staticmethod
     def backward(ctx, grad):
@@ -38,14 +29,9 @@ class Exp(Function):
         return grad * result
 
 
-class Log(Function):
+class Log(_SavesInput):
     node_name = "LogBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log(float_array(a))
+    ufunc = quietly(np.log)
 
     @staticmethod
     def backward(ctx, grad):
@@ -53,35 +39,14 @@ class Log(Function):
         return grad / a
 
 
-class Sqrt(Function):
+class Sqrt(_SavesResult):
     node_name = "SqrtBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(invalid="ignore"):
-            result = np.sqrt(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = quietly(np.sqrt)
 
     @staticmethod
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
         return grad / (2 * result)
-
-
-class Tanh(Function):
-    node_name = "TanhBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tanh(float_array(a))
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        return grad * (1 - result * result)
 
 
 class Sigmoid(Function):
@@ -166,14 +131,9 @@ class Sign(Function):
         return grad * 0
 
 
-class Log1p(Function):
+class Log1p(_SavesInput):
     node_name = "Log1PBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log1p(float_array(a))
+    ufunc = quietly(np.log1p)
 
     @staticmethod
     def backward(ctx, grad):
@@ -181,14 +141,9 @@ class Log1p(Function):
         return grad / (a + 1)
 
 
-class Expm1(Function):
+class Expm1(_SavesResult):
     node_name = "Expm1Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.expm1(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+    ufunc = np.expm1
 
     @staticmethod
     def backward(ctx, grad):
@@ -196,14 +151,9 @@ class Expm1(Function):
         return grad * (result + 1)
 
 
-class Log2(Function):
+class Log2(_SavesInput):
     node_name = "Log2Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log2(float_array(a))
+    ufunc = quietly(np.log2)
 
     @staticmethod
     def backward(ctx, grad):
@@ -211,14 +161,9 @@ class Log2(Function):
         return grad / (a * _LN2)
 
 
-class Log10(Function):
+class Log10(_SavesInput):
     node_name = "Log10Backward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.log10(float_array(a))
+    ufunc = quietly(np.log10)
 
     @staticmethod
     def backward(ctx, grad):
@@ -230,15 +175,13 @@ _LN2 = float(np.log(2.0))
 _LN10 = float(np.log(10.0))
 
 
-class Rsqrt(Function):
-    node_name = "RsqrtBackward0"
+def _reciprocal_sqrt(x: np.ndarray) -> np.ndarray:
+    return 1 / np.sqrt(x)
 
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            result = 1 / np.sqrt(float_array(a))
-        ctx.save_for_backward(result)
-        return result
+
+class Rsqrt(_SavesResult):
+    node_name = "RsqrtBackward0"
+    ufunc = quietly(_reciprocal_sqrt)
 
     @staticmethod
     def backward(ctx, grad):
@@ -246,15 +189,9 @@ class Rsqrt(Function):
         return grad * -0.5 * result ** 3
 
 
-class Reciprocal(Function):
+class Reciprocal(_SavesResult):
     node_name = "ReciprocalBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        with np.errstate(divide="ignore"):
-            result = 1 / float_array(a)
-        ctx.save_for_backward(result)
-        return result
+    ufunc = quietly(np.reciprocal)
 
     @staticmethod
     def backward(ctx, grad):
@@ -262,61 +199,6 @@ class Reciprocal(Function):
         return -grad * result * result
 
 
-class Sin(Function):
-    node_name = "SinBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.sin(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * a.cos()
-
-
-class Cos(Function):
-    node_name = "CosBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return np.cos(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * -a.sin()
-
-
-class Tan(Function):
-    node_name = "TanBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        result = np.tan(float_array(a))
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        return grad * (1 + result * result)
-
-
-class Erf(Function):
-    node_name = "ErfBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return erf_array(float_array(a))
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
 _TWO_OVER_SQRT_PI = float(2 / np.sqrt(np.pi))
@@ -352,51 +234,36 @@ def erf_array(x: np.ndarray) -> np.ndarray:
     return np.copysign(result, x).astype(x.dtype, copy=False)
 
 
-class _PiecewiseConstant(Function):
-    """Ops whose derivative is zero wherever it exists (PyTorch sends back zeros)."""
+class Erf(_SavesInput):
+    node_name = "ErfBackward0"
+    ufunc = staticmethod(erf_array)
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * 0
-
-
-def _rounded(a: Tensor, ufunc) -> np.ndarray:
-    data = a._data
-    return data.copy() if data.dtype.kind in "iub" else ufunc(data)
+        (a,) = ctx.saved_tensors
+        return grad * _TWO_OVER_SQRT_PI * (-a * a).exp()
 
 
 class Floor(_PiecewiseConstant):
     node_name = "FloorBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.floor)
+    ufunc = np.floor
 
 
 class Ceil(_PiecewiseConstant):
     node_name = "CeilBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.ceil)
+    ufunc = np.ceil
 
 
 class Trunc(_PiecewiseConstant):
     node_name = "TruncBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.trunc)
+    ufunc = np.trunc
 
 
 class Round(_PiecewiseConstant):
     """Round half to even, as PyTorch does."""
 
     node_name = "RoundBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        return _rounded(a, np.rint)
+    ufunc = np.rint
 
 
 class RoundDecimals(_PiecewiseConstant):
@@ -404,7 +271,8 @@ class RoundDecimals(_PiecewiseConstant):
 
     @staticmethod
     def forward(ctx, a, decimals=0):
-        return _rounded(a, lambda x: np.round(x, decimals))
+        data = a._data
+        return data.copy() if data.dtype.kind in "iub" else np.round(data, decimals)
 
 
 class Frac(Function):
@@ -414,7 +282,7 @@ class Frac(Function):
     def forward(ctx, a):
         data = a._data
         if not is_floating_numpy(data.dtype):
-            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{_type_label(data.dtype)}'")
+            raise NotImplementedError(f"\"frac_cpu\" not implemented for '{type_label(data.dtype)}'")
         return data - np.trunc(data)
 
     @staticmethod
@@ -438,12 +306,6 @@ def log(input) -> Tensor:
 def sqrt(input) -> Tensor:
     """Square root of each element (nan for negatives)."""
     return Sqrt.apply(input)
-
-
-@tensor_method()
-def tanh(input) -> Tensor:
-    """Hyperbolic tangent of each element."""
-    return Tanh.apply(input)
 
 
 @tensor_method()
@@ -511,24 +373,6 @@ def reciprocal(input) -> Tensor:
 
 
 @tensor_method()
-def sin(input) -> Tensor:
-    """Sine of each element (radians)."""
-    return Sin.apply(input)
-
-
-@tensor_method()
-def cos(input) -> Tensor:
-    """Cosine of each element (radians)."""
-    return Cos.apply(input)
-
-
-@tensor_method()
-def tan(input) -> Tensor:
-    """Tangent of each element (radians)."""
-    return Tan.apply(input)
-
-
-@tensor_method()
 def erf(input) -> Tensor:
     """The Gauss error function.
 
@@ -575,38 +419,24 @@ def frac(input) -> Tensor:
 
 
 @tensor_method()
-def exp_(self) -> Tensor:
-    """In-place ``exp``."""
-    return apply_inplace(self, exp, (), None, "exp_")
-
-
-@tensor_method()
 def relu_(self) -> Tensor:
     """In-place ``relu``."""
     return apply_inplace(self, relu, (), None, "relu_")
 
 
-def _inplace_form(op):
-    name = op.__name__ + "_"
-
-    def inplace(self, *args, **kwargs) -> Tensor:
-        return apply_inplace(self, op, args, kwargs, name)
-
-    inplace.__name__ = name
-    inplace.__doc__ = f"In-place ``{op.__name__}``."
-    return tensor_method(name)(inplace)
-
-
-for _op in (log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal, sin, cos, tan, tanh,
+for _op in (exp, log, log1p, expm1, log2, log10, sqrt, rsqrt, reciprocal,
             sigmoid, abs, sign, erf, floor, ceil, trunc, round, frac):
-    _inplace_form(_op)
+    inplace_form(_op)
 Tensor.absolute_ = Tensor.abs_
 
 __all__ = ["abs", "absolute", "sign", "exp", "log", "log1p", "expm1", "log2", "log10", "sqrt",
-           "rsqrt", "reciprocal", "sin", "cos", "tan", "tanh", "sigmoid", "relu", "erf", "floor",
-           "ceil", "trunc", "fix", "round", "frac", "exp_", "relu_", "sqrt_", "sigmoid_", "tanh_"]
+           "rsqrt", "reciprocal", "sigmoid", "relu", "erf", "floor", "ceil", "trunc", "fix",
+           "round", "frac", "exp_", "relu_", "sqrt_", "sigmoid_"]
 absolute = abs
 fix = trunc
+exp_ = Tensor.exp_
 sqrt_ = Tensor.sqrt_
 sigmoid_ = Tensor.sigmoid_
-tanh_ = Tensor.tanh_
+
+# Moved to trigonometric.py; nn.functional.activation imports tanh from here until the merge.
+from chainrule._ops.trigonometric import tanh  # noqa: E402, F401

@@ -388,17 +388,13 @@ def _record_saved(node: BackwardNode, raw_outputs: tuple, arrays: tuple, outputs
         for j, raw in enumerate(raw_outputs):
             if value is raw:
                 saved[i] = _SavedOutput(j)
-                counter = outputs[j]._vc
-                if counter is None:
-                    counter = outputs[j]._vc = [0]
+                counter = outputs[j]._version_counter()
                 versions.append((counter, counter[0]))
                 node._output_data = arrays
                 break
         else:
             if isinstance(value, Tensor):
-                counter = value._vc
-                if counter is None:
-                    counter = value._vc = [0]
+                counter = value._version_counter()
                 versions.append((counter, counter[0]))
             else:
                 versions.append(None)

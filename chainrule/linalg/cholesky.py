@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._ops._util import Tensor, make_tensor
+from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule.autograd.function import Function
-from chainrule.linalg.inverse import LinAlgError, _check_square, inverse
+from chainrule.linalg.inverse import LinAlgError, check_square, first_failing_matrix, inverse
 
 __all__ = ["cholesky"]
 
@@ -28,19 +29,24 @@ def _symmetric_from_lower(data: np.ndarray) -> np.ndarray:
     return np.tril(data) + np.swapaxes(np.tril(data, -1), -1, -2)
 
 
+def _first_failing_minor(matrix: np.ndarray) -> int | None:
+    """The order of the first leading minor that is not positive-definite; None if none."""
+    for order in range(1, matrix.shape[-1] + 1):
+        try:
+            np.linalg.cholesky(matrix[:order, :order])
+        except np.linalg.LinAlgError:
+            return order
+    return None
+
+
 def _not_positive_definite(symmetric: np.ndarray) -> LinAlgError:
-    matrices = symmetric.reshape((-1,) + symmetric.shape[-2:])
-    for index, matrix in enumerate(matrices):
-        for order in range(1, matrix.shape[-1] + 1):
-            try:
-                np.linalg.cholesky(matrix[:order, :order])
-            except np.linalg.LinAlgError:
-                batch = f"(Batch element {index}): " if symmetric.ndim > 2 else ""
-                return LinAlgError(
-                    f"linalg.cholesky: {batch}The factorization could not be completed because "
-                    f"the input is not positive-definite (the leading minor of order {order} is "
-                    "not positive-definite).")
-    return LinAlgError("linalg.cholesky: the input is not positive-definite.")
+    failure = first_failing_matrix(symmetric, _first_failing_minor)
+    if failure is None:
+        return LinAlgError("linalg.cholesky: the input is not positive-definite.")
+    batch, order = failure
+    return LinAlgError(
+        f"linalg.cholesky: {batch}The factorization could not be completed because the input is "
+        f"not positive-definite (the leading minor of order {order} is not positive-definite).")
 
 
 class Cholesky(Function):
@@ -72,6 +78,6 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """The Cholesky factor of each symmetric positive-definite matrix (``L`` lower
     triangular, or ``L.mT`` with ``upper``); ``LinAlgError`` if a matrix is not
     positive-definite."""
-    _check_square("cholesky", A._data)
+    check_square("cholesky", A._data)
     factor = Cholesky.apply(A)
-    return factor.mT if upper else factor
+    return maybe_out(factor.mT if upper else factor, out, "linalg_cholesky_ex", check_dtype=same_dtype)

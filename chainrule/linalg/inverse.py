@@ -12,7 +12,8 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, make_tensor, tensor_method
+from chainrule._ops._util import Tensor, make_tensor, tensor_method, type_label
+from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule._ops.selection import where
 from chainrule.autograd.function import Function
 
@@ -23,10 +24,11 @@ class LinAlgError(RuntimeError):
     """A matrix function failed on its input (a singular matrix): ``torch.linalg.LinAlgError``."""
 
 
-def _check_square(name: str, data: np.ndarray) -> None:
+def check_square(name: str, data: np.ndarray) -> None:
+    """PyTorch's errors for a ``linalg`` input that is not a (batch of) float square matrices."""
     if not is_floating_numpy(data.dtype):
         raise RuntimeError(f"linalg.{name}: Expected a floating point or complex tensor as input. "
-                           f"Got {_type_label(data.dtype)}")
+                           f"Got {type_label(data.dtype)}")
     if data.ndim < 2:
         raise RuntimeError(f"linalg.{name}: The input tensor A must have at least 2 dimensions.")
     if data.shape[-1] != data.shape[-2]:
@@ -49,16 +51,23 @@ def _first_zero_pivot(matrix: np.ndarray) -> int | None:
     return first
 
 
+def first_failing_matrix(data: np.ndarray, locate) -> tuple[str, object] | None:
+    """The first matrix of a batch where ``locate(matrix)`` finds what failed (not None):
+    PyTorch's ``"(Batch element i): "`` prefix (empty for a single matrix) and that finding."""
+    for index, matrix in enumerate(data.reshape((-1,) + data.shape[-2:])):
+        found = locate(matrix)
+        if found is not None:
+            return (f"(Batch element {index}): " if data.ndim > 2 else ""), found
+    return None
+
+
 def _singular_error(data: np.ndarray) -> LinAlgError:
-    matrices = data.reshape((-1,) + data.shape[-2:])
-    for index, matrix in enumerate(matrices):
-        position = _first_zero_pivot(matrix)
-        if position is not None:
-            batch = f"(Batch element {index}): " if data.ndim > 2 else ""
-            return LinAlgError(
-                f"linalg.inv: {batch}The diagonal element {position} is zero, the inversion could "
-                "not be completed because the input matrix is singular.")
-    return LinAlgError("linalg.inv: the input matrix is singular.")
+    failure = first_failing_matrix(data, _first_zero_pivot)
+    if failure is None:
+        return LinAlgError("linalg.inv: the input matrix is singular.")
+    batch, position = failure
+    return LinAlgError(f"linalg.inv: {batch}The diagonal element {position} is zero, the inversion "
+                       "could not be completed because the input matrix is singular.")
 
 
 class Inverse(Function):
@@ -91,13 +100,13 @@ def inverse(input) -> Tensor:
     tensor([[0.5000, 0.0000],
             [0.0000, 0.2500]])
     """
-    _check_square("inv", input._data)
+    check_square("inv", input._data)
     return Inverse.apply(input)
 
 
 def inv(A, *, out=None) -> Tensor:
     """``torch.linalg.inv``: the inverse of each square matrix; LinAlgError if singular."""
-    return inverse(A)
+    return maybe_out(inverse(A), out, "linalg_inv_ex", check_dtype=same_dtype)
 
 
 class Det(Function):
@@ -140,7 +149,7 @@ def det(input) -> Tensor:
     >>> torch.det(torch.tensor([[1.0, 2.0], [3.0, 4.0]]))
     tensor(-2.)
     """
-    _check_square("det", input._data)
+    check_square("det", input._data)
     return Det.apply(input)
 
 
@@ -184,13 +193,13 @@ class Slogdet(Function):
 @tensor_method()
 def slogdet(input):
     """``(sign, logabsdet)`` of each square matrix: the determinant without overflow."""
-    _check_square("slogdet", input._data)
+    check_square("slogdet", input._data)
     return slogdet_return(*Slogdet.apply(input))
 
 
 def linalg_slogdet(A):
     """``torch.linalg.slogdet``: ``slogdet`` with the ``linalg_slogdet`` result type."""
-    _check_square("slogdet", A._data)
+    check_square("slogdet", A._data)
     return linalg_slogdet_return(*Slogdet.apply(A))
 
 
@@ -250,15 +259,16 @@ def solve(A, B, *, left=True, out=None) -> Tensor:
     tensor([0.5000, 0.2500])
     """
     x, y = A._data, B._data
-    _check_square("solve", x)
+    check_square("solve", x)
     if y.dtype != x.dtype:
         raise RuntimeError(
             "linalg.solve: Expected A and B to have the same dtype, but found A of type "
-            f"{_type_label(x.dtype)} and B of type {_type_label(y.dtype)} instead")
+            f"{type_label(x.dtype)} and B of type {type_label(y.dtype)} instead")
     vector = left and (y.ndim == 1 or (y.ndim == x.ndim - 1 and y.shape == x.shape[:-1]))
     rows = y.shape[-1] if vector else y.shape[-2 if left else -1]
     if y.ndim < 1 or rows != x.shape[-1]:
         shown = f"{y.shape[-1]}x1" if vector or y.ndim == 1 else "x".join(map(str, y.shape[-2:]))
         raise RuntimeError("linalg.solve: Incompatible shapes of A and B for the equation "
                            f"{'AX = B' if left else 'XA = B'} ({x.shape[-2]}x{x.shape[-1]} and {shown})")
-    return Solve.apply(A, B, left=left, vector=vector)
+    return maybe_out(Solve.apply(A, B, left=left, vector=vector), out, "_linalg_solve_ex",
+                     check_dtype=same_dtype)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule._dtype import is_floating_numpy
-from chainrule._ops._util import Tensor, _type_label, normalize_dim
+from chainrule._ops._util import Tensor, normalize_dim, type_label
 from chainrule._ops.reduction import norm as tensor_norm
 from chainrule.autograd.function import Function
 
@@ -88,7 +88,7 @@ def matrix_norm(A, ord="fro", dim=(-2, -1), keepdim=False, *, dtype=None) -> Ten
         raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 dimensions.")
     if not is_floating_numpy(data.dtype):
         raise RuntimeError("linalg.matrix_norm: Expected a floating point or complex tensor as "
-                           f"input. Got {_type_label(data.dtype)}")
+                           f"input. Got {type_label(data.dtype)}")
     rows, columns = _matrix_dims(dim, data.ndim)
     if dtype is not None:
         A = A.to(dtype)

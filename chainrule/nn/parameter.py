@@ -37,9 +37,7 @@ class Parameter(Tensor):
         param = _blank_tensor(cls, _shared_data(data))
         if isinstance(data, Tensor):
             # Sharing the version counter keeps in-place checks correct through either name.
-            if data._vc is None:
-                data._vc = [0]
-            param._vc = data._vc
+            param._vc = data._version_counter()
         param.requires_grad = requires_grad
         return param
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops import arithmetic, indexing, linalg, reduction, shape, unary
+from chainrule._ops import arithmetic, indexing, linalg, reduction, shape, trigonometric, unary
 from chainrule.onnx._registry import translates
 from chainrule.onnx.errors import OnnxExporterError
 
@@ -39,7 +39,7 @@ def _binary(onnx_op: str):
 translates(arithmetic.Mul)(_binary("Mul"))
 translates(arithmetic.Div)(_binary("Div"))
 translates(arithmetic.Pow)(_binary("Pow"))
-translates(linalg.Matmul, linalg.Bmm, linalg.BatchedMatmul, linalg.Mv, linalg.VectorMatmul)(
+translates(linalg.Mm, linalg.Bmm, linalg.Mv, linalg.VectorMatmul)(
     _binary("MatMul"))
 
 
@@ -59,9 +59,9 @@ def _unary(onnx_op: str):
 
 for _function, _onnx_op in (
         (arithmetic.Neg, "Neg"), (unary.Exp, "Exp"), (unary.Log, "Log"), (unary.Sqrt, "Sqrt"),
-        (unary.Tanh, "Tanh"), (unary.Sigmoid, "Sigmoid"), (unary.Relu, "Relu"), (unary.Abs, "Abs"),
-        (unary.Sign, "Sign"), (unary.Reciprocal, "Reciprocal"), (unary.Sin, "Sin"),
-        (unary.Cos, "Cos"), (unary.Erf, "Erf"), (unary.Floor, "Floor"), (unary.Ceil, "Ceil")):
+        (trigonometric.Tanh, "Tanh"), (unary.Sigmoid, "Sigmoid"), (unary.Relu, "Relu"), (unary.Abs, "Abs"),
+        (unary.Sign, "Sign"), (unary.Reciprocal, "Reciprocal"), (trigonometric.Sin, "Sin"),
+        (trigonometric.Cos, "Cos"), (unary.Erf, "Erf"), (unary.Floor, "Floor"), (unary.Ceil, "Ceil")):
     translates(_function)(_unary(_onnx_op))
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from chainrule._ops import unary
 from chainrule._ops._util import Tensor, check_float_or_raise, make_tensor, normalize_dim
 from chainrule._ops.inplace import apply_inplace
+from chainrule._ops.softmax_family import LogSoftmax, Softmax, softmax_operand
 from chainrule._ops.unary import erf_array, relu_, sigmoid, tanh
 from chainrule.autograd.function import Function
 from chainrule.backends.cpu import activation as cpu_activation
@@ -422,55 +423,7 @@ def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
 def _softmax_input(input: Tensor, dim, dtype, name: str, stacklevel: int) -> tuple[Tensor, int]:
     if dim is None:
         dim = _softmax_dim(name, input.ndim, stacklevel + 1)
-    if dtype is not None:
-        input = input.to(dtype)
-    check_float_or_raise(input, name if name != "softmax" else "softmax_lastdim_kernel_impl")
-    return input, normalize_dim(dim, input.ndim)
-
-
-def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
-    # Subtracting the max makes every exponent <= 0, so exp never overflows.
-    if x.ndim == 0:
-        return x - x
-    return x - x.max(axis=dim, keepdims=True)
-
-
-class Softmax(Function):
-    node_name = "SoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim):
-        ctx.dim = dim
-        exps = np.exp(_shifted(a._data, dim))
-        result = exps / exps.sum(axis=dim, keepdims=True) if exps.ndim else exps
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        weighted = grad * result
-        return weighted - result * weighted.sum(ctx.dim, keepdim=True), None
-
-
-class LogSoftmax(Function):
-    node_name = "LogSoftmaxBackward0"
-
-    @staticmethod
-    def forward(ctx, a, dim):
-        ctx.dim = dim
-        shifted = _shifted(a._data, dim)
-        if shifted.ndim == 0:
-            result = shifted
-        else:
-            result = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
-        ctx.save_for_backward(result)
-        return result
-
-    @staticmethod
-    def backward(ctx, grad):
-        (result,) = ctx.saved_tensors
-        return grad - result.exp() * grad.sum(ctx.dim, keepdim=True), None
+    return softmax_operand(input, dim, dtype, name)
 
 
 def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
