@@ -34,9 +34,9 @@ def _finish(array: np.ndarray, requires_grad: bool, device=None, out: Tensor | N
     check_device(device)
     t = make_tensor(array)
     if out is not None:
-        from chainrule._ops.arithmetic import _maybe_out
+        from chainrule._ops.inplace import maybe_out
 
-        return _maybe_out(t, out)
+        return maybe_out(t, out)
     if requires_grad:
         if not is_floating_numpy(array.dtype):
             raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")

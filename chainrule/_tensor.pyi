@@ -276,6 +276,10 @@ class Tensor:
     def _version(self) -> builtins.int:
         ...
 
+    # chainrule._tensor.Tensor._version_counter
+    def _version_counter(self) -> builtins.list[builtins.int]:
+        """The version counter (made on first use), to share with a view or a saved value."""
+
     # chainrule._tensor.Tensor._wrap_dim
     def _wrap_dim(self, dim: builtins.int) -> builtins.int:
         ...
@@ -284,7 +288,7 @@ class Tensor:
     def abs(self) -> Tensor:
         """Absolute value of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.abs_
     def abs_(self, *args, **kwargs) -> Tensor:
         """In-place ``abs``."""
 
@@ -292,24 +296,24 @@ class Tensor:
     def absolute(self) -> Tensor:
         """Absolute value of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.abs_
     def absolute_(self, *args, **kwargs) -> Tensor:
         """In-place ``abs``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.acos
     def acos(self) -> Tensor:
         """The arccosine of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.acos_
     def acos_(self, *args, **kwargs) -> Tensor:
         """In-place ``acos``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.acosh
     def acosh(self) -> Tensor:
         """The inverse hyperbolic cosine of each element (NaN below 1)."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def acosh_(self) -> Tensor:
+    # chainrule._ops.inplace.acosh_
+    def acosh_(self, *args, **kwargs) -> Tensor:
         """In-place ``acosh``."""
 
     # chainrule._ops.arithmetic.add
@@ -324,7 +328,7 @@ class Tensor:
     def addcdiv(self, tensor1, tensor2, *, value=1) -> Tensor:
         """``input + value * tensor1 / tensor2`` (Adam's step), broadcasting; float tensors only."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.addcdiv_
     def addcdiv_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcdiv``."""
 
@@ -332,7 +336,7 @@ class Tensor:
     def addcmul(self, tensor1, tensor2, *, value=1) -> Tensor:
         """``input + value * tensor1 * tensor2`` (Adam's moment updates), broadcasting."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.addcmul_
     def addcmul_(self, *args, **kwargs) -> Tensor:
         """In-place ``addcmul``."""
 
@@ -380,39 +384,39 @@ class Tensor:
     def any(self, dim=None, keepdim=False) -> Tensor:
         """Whether some element (over ``dim``) is nonzero; a bool tensor."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.acos
     def arccos(self) -> Tensor:
         """The arccosine of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.acos_
     def arccos_(self, *args, **kwargs) -> Tensor:
         """In-place ``acos``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.acosh
     def arccosh(self) -> Tensor:
         """The inverse hyperbolic cosine of each element (NaN below 1)."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def arccosh_(self) -> Tensor:
+    # chainrule._ops.inplace.acosh_
+    def arccosh_(self, *args, **kwargs) -> Tensor:
         """In-place ``acosh``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.asin
     def arcsin(self) -> Tensor:
         """The arcsine of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.asin_
     def arcsin_(self, *args, **kwargs) -> Tensor:
         """In-place ``asin``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.asinh
     def arcsinh(self) -> Tensor:
         """The inverse hyperbolic sine of each element."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def arcsinh_(self) -> Tensor:
+    # chainrule._ops.inplace.asinh_
+    def arcsinh_(self, *args, **kwargs) -> Tensor:
         """In-place ``asinh``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.atan
     def arctan(self) -> Tensor:
         """The arctangent of each element, in (-pi/2, pi/2)."""
 
@@ -420,20 +424,20 @@ class Tensor:
     def arctan2(self, other) -> Tensor:
         """The angle of the point ``(other, input)``, in (-pi, pi], elementwise and broadcasting."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.atan2_
     def arctan2_(self, *args, **kwargs) -> Tensor:
         """In-place ``atan2``."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.atan_
     def arctan_(self, *args, **kwargs) -> Tensor:
         """In-place ``atan``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.atanh
     def arctanh(self) -> Tensor:
         """The inverse hyperbolic tangent of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def arctanh_(self) -> Tensor:
+    # chainrule._ops.inplace.atanh_
+    def arctanh_(self, *args, **kwargs) -> Tensor:
         """In-place ``atanh``."""
 
     # chainrule._ops.reduction.argmax
@@ -452,23 +456,23 @@ class Tensor:
     def argwhere(self) -> Tensor:
         ...
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.asin
     def asin(self) -> Tensor:
         """The arcsine of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.asin_
     def asin_(self, *args, **kwargs) -> Tensor:
         """In-place ``asin``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.asinh
     def asinh(self) -> Tensor:
         """The inverse hyperbolic sine of each element."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def asinh_(self) -> Tensor:
+    # chainrule._ops.inplace.asinh_
+    def asinh_(self, *args, **kwargs) -> Tensor:
         """In-place ``asinh``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.atan
     def atan(self) -> Tensor:
         """The arctangent of each element, in (-pi/2, pi/2)."""
 
@@ -476,20 +480,20 @@ class Tensor:
     def atan2(self, other) -> Tensor:
         """The angle of the point ``(other, input)``, in (-pi, pi], elementwise and broadcasting."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.atan2_
     def atan2_(self, *args, **kwargs) -> Tensor:
         """In-place ``atan2``."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.atan_
     def atan_(self, *args, **kwargs) -> Tensor:
         """In-place ``atan``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.atanh
     def atanh(self) -> Tensor:
         """The inverse hyperbolic tangent of each element (NaN outside [-1, 1])."""
 
-    # chainrule._ops.trigonometric._inplace_node.<locals>.inplace
-    def atanh_(self) -> Tensor:
+    # chainrule._ops.inplace.atanh_
+    def atanh_(self, *args, **kwargs) -> Tensor:
         """In-place ``atanh``."""
 
     # chainrule._tensor.Tensor.backward
@@ -548,7 +552,7 @@ class Tensor:
     def ceil(self) -> Tensor:
         """The smallest integer >= each element (integers are kept)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.ceil_
     def ceil_(self, *args, **kwargs) -> Tensor:
         """In-place ``ceil``."""
 
@@ -608,23 +612,23 @@ class Tensor:
     def copysign(self, other) -> Tensor:
         """The magnitude of ``input`` with the sign of ``other`` (a tensor or a number)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.copysign_
     def copysign_(self, *args, **kwargs) -> Tensor:
         """In-place ``copysign``."""
 
-    # chainrule._ops.unary.cos
+    # chainrule._ops.trigonometric.cos
     def cos(self) -> Tensor:
         """Cosine of each element (radians)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.cos_
     def cos_(self, *args, **kwargs) -> Tensor:
         """In-place ``cos``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.cosh
     def cosh(self) -> Tensor:
         """The hyperbolic cosine of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.cosh_
     def cosh_(self, *args, **kwargs) -> Tensor:
         """In-place ``cosh``."""
 
@@ -652,11 +656,11 @@ class Tensor:
     def cummin(self, dim):
         """``(values, indices)``: the running minimum along ``dim`` and the index it came from."""
 
-    # chainrule._ops.reduction.cumprod
+    # chainrule._ops.scan.cumprod
     def cumprod(self, dim, *, dtype=None) -> Tensor:
         """Running product along ``dim``; integers accumulate in int64."""
 
-    # chainrule._ops.reduction.cumsum
+    # chainrule._ops.scan.cumsum
     def cumsum(self, dim, *, dtype=None) -> Tensor:
         """Running sum along ``dim``; integers accumulate in int64."""
 
@@ -672,11 +676,11 @@ class Tensor:
     def data_ptr(self) -> builtins.int:
         ...
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.deg2rad
     def deg2rad(self) -> Tensor:
         """Each angle converted from degrees to radians."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.deg2rad_
     def deg2rad_(self, *args, **kwargs) -> Tensor:
         """In-place ``deg2rad``."""
 
@@ -762,7 +766,7 @@ class Tensor:
     def erf(self) -> Tensor:
         """The Gauss error function."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.erf_
     def erf_(self, *args, **kwargs) -> Tensor:
         """In-place ``erf``."""
 
@@ -774,12 +778,12 @@ class Tensor:
     def exp2(self) -> Tensor:
         """2 to the power of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.exp2_
     def exp2_(self, *args, **kwargs) -> Tensor:
         """In-place ``exp2``."""
 
-    # chainrule._ops.unary.exp_
-    def exp_(self) -> Tensor:
+    # chainrule._ops.inplace.exp_
+    def exp_(self, *args, **kwargs) -> Tensor:
         """In-place ``exp``."""
 
     # chainrule._ops.shape.expand
@@ -794,7 +798,7 @@ class Tensor:
     def expm1(self) -> Tensor:
         """exp(x) - 1, accurate for small x."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.expm1_
     def expm1_(self, *args, **kwargs) -> Tensor:
         """In-place ``expm1``."""
 
@@ -846,7 +850,7 @@ class Tensor:
     def floor(self) -> Tensor:
         """The largest integer <= each element (integers are kept)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.floor_
     def floor_(self, *args, **kwargs) -> Tensor:
         """In-place ``floor``."""
 
@@ -874,7 +878,7 @@ class Tensor:
     def frac(self) -> Tensor:
         """x - trunc(x) (float tensors only)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.frac_
     def frac_(self, *args, **kwargs) -> Tensor:
         """In-place ``frac``."""
 
@@ -924,7 +928,7 @@ class Tensor:
     def hypot(self, other) -> Tensor:
         """``sqrt(input ** 2 + other ** 2)`` without overflow, elementwise and broadcasting."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.hypot_
     def hypot_(self, *args, **kwargs) -> Tensor:
         """In-place ``hypot``."""
 
@@ -1056,7 +1060,7 @@ class Tensor:
     def log10(self) -> Tensor:
         """Base-10 logarithm of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.log10_
     def log10_(self, *args, **kwargs) -> Tensor:
         """In-place ``log10``."""
 
@@ -1064,7 +1068,7 @@ class Tensor:
     def log1p(self) -> Tensor:
         """log(1 + x), accurate for small x."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.log1p_
     def log1p_(self, *args, **kwargs) -> Tensor:
         """In-place ``log1p``."""
 
@@ -1072,17 +1076,17 @@ class Tensor:
     def log2(self) -> Tensor:
         """Base-2 logarithm of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.log2_
     def log2_(self, *args, **kwargs) -> Tensor:
         """In-place ``log2``."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.log_
     def log_(self, *args, **kwargs) -> Tensor:
         """In-place ``log``."""
 
-    # chainrule._ops.reduction.log_softmax
+    # chainrule._ops.softmax_family.log_softmax
     def log_softmax(self, dim: builtins.int, dtype=None) -> Tensor:
-        """``F.log_softmax`` as a method and a ``chainrule`` function."""
+        """``log(softmax(x))`` in one stable step (never ``log(0)`` for large logits)."""
 
     # chainrule._ops.pointwise.logaddexp
     def logaddexp(self, other) -> Tensor:
@@ -1221,7 +1225,7 @@ class Tensor:
     def nan_to_num(self, nan=0.0, posinf=None, neginf=None) -> Tensor:
         """NaN replaced by ``nan``, infinities by ``posinf``/``neginf`` (the dtype's largest and"""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.nan_to_num_
     def nan_to_num_(self, *args, **kwargs) -> Tensor:
         """In-place ``nan_to_num``."""
 
@@ -1343,11 +1347,11 @@ class Tensor:
     def prod(self, dim=None, keepdim=False, *, dtype=None) -> Tensor:
         """Product of all elements, or along ``dim``; integers give int64."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.rad2deg
     def rad2deg(self) -> Tensor:
         """Each angle converted from radians to degrees."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.rad2deg_
     def rad2deg_(self, *args, **kwargs) -> Tensor:
         """In-place ``rad2deg``."""
 
@@ -1363,7 +1367,7 @@ class Tensor:
     def reciprocal(self) -> Tensor:
         """1 / x (integers give the default float dtype)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.reciprocal_
     def reciprocal_(self, *args, **kwargs) -> Tensor:
         """In-place ``reciprocal``."""
 
@@ -1448,7 +1452,7 @@ class Tensor:
     def round(self, *, decimals: builtins.int = 0) -> Tensor:
         """Round to ``decimals`` places, halves to even."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.round_
     def round_(self, *args, **kwargs) -> Tensor:
         """In-place ``round``."""
 
@@ -1456,7 +1460,7 @@ class Tensor:
     def rsqrt(self) -> Tensor:
         """1 / sqrt(x)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.rsqrt_
     def rsqrt_(self, *args, **kwargs) -> Tensor:
         """In-place ``rsqrt``."""
 
@@ -1484,7 +1488,7 @@ class Tensor:
     def sgn(self) -> Tensor:
         """The sign of each element (``sign`` for real tensors)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sgn_
     def sgn_(self, *args, **kwargs) -> Tensor:
         """In-place ``sgn``."""
 
@@ -1505,7 +1509,7 @@ class Tensor:
     def sigmoid(self) -> Tensor:
         """1 / (1 + exp(-x)), computed without overflow."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sigmoid_
     def sigmoid_(self, *args, **kwargs) -> Tensor:
         """In-place ``sigmoid``."""
 
@@ -1513,7 +1517,7 @@ class Tensor:
     def sign(self) -> Tensor:
         """-1, 0 or 1 by the sign of each element (0 for nan)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sign_
     def sign_(self, *args, **kwargs) -> Tensor:
         """In-place ``sign``."""
 
@@ -1521,19 +1525,19 @@ class Tensor:
     def signbit(self) -> Tensor:
         """Whether each element's sign bit is set (True for -0.0 and -nan); a bool tensor."""
 
-    # chainrule._ops.unary.sin
+    # chainrule._ops.trigonometric.sin
     def sin(self) -> Tensor:
         """Sine of each element (radians)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sin_
     def sin_(self, *args, **kwargs) -> Tensor:
         """In-place ``sin``."""
 
-    # chainrule._ops.trigonometric._unary.<locals>.op
+    # chainrule._ops.trigonometric.sinh
     def sinh(self) -> Tensor:
         """The hyperbolic sine of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sinh_
     def sinh_(self, *args, **kwargs) -> Tensor:
         """In-place ``sinh``."""
 
@@ -1545,9 +1549,9 @@ class Tensor:
     def slogdet(self):
         """``(sign, logabsdet)`` of each square matrix: the determinant without overflow."""
 
-    # chainrule._ops.reduction.softmax
+    # chainrule._ops.softmax_family.softmax
     def softmax(self, dim: builtins.int, dtype=None) -> Tensor:
-        """``exp(x) / exp(x).sum(dim)``: ``F.softmax`` as a method and a ``chainrule`` function."""
+        """``exp(x) / exp(x).sum(dim)``, computed stably (the max is subtracted first)."""
 
     # chainrule._ops.sorting.sort
     def sort(self, dim=-1, descending=False, *, stable=None):
@@ -1561,7 +1565,7 @@ class Tensor:
     def sqrt(self) -> Tensor:
         """Square root of each element (nan for negatives)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.sqrt_
     def sqrt_(self, *args, **kwargs) -> Tensor:
         """In-place ``sqrt``."""
 
@@ -1625,19 +1629,19 @@ class Tensor:
     def take_along_dim(self, indices, dim: builtins.int | None = None) -> Tensor:
         ...
 
-    # chainrule._ops.unary.tan
+    # chainrule._ops.trigonometric.tan
     def tan(self) -> Tensor:
         """Tangent of each element (radians)."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.tan_
     def tan_(self, *args, **kwargs) -> Tensor:
         """In-place ``tan``."""
 
-    # chainrule._ops.unary.tanh
+    # chainrule._ops.trigonometric.tanh
     def tanh(self) -> Tensor:
         """Hyperbolic tangent of each element."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.tanh_
     def tanh_(self, *args, **kwargs) -> Tensor:
         """In-place ``tanh``."""
 
@@ -1697,7 +1701,7 @@ class Tensor:
     def trunc(self) -> Tensor:
         """Each element rounded toward zero."""
 
-    # chainrule._ops.unary._inplace_form.<locals>.inplace
+    # chainrule._ops.inplace.trunc_
     def trunc_(self, *args, **kwargs) -> Tensor:
         """In-place ``trunc``."""
 

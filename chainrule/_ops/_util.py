@@ -147,7 +147,6 @@ def type_label(np_dtype) -> str:
         _BY_NUMPY[np_dtype].name]
 
 
-_type_label = type_label  # old name, imported outside _ops until the merge
 
 # PyTorch's C++ names of the dtypes, which some of its messages print ("expected dtype float").
 CPP_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half",

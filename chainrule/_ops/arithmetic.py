@@ -351,7 +351,6 @@ def _reflected(op):
     return lambda self, other: op(other, self)
 
 
-_maybe_out = maybe_out  # old name, imported outside _ops until the merge
 
 Tensor.__add__ = add
 Tensor.__radd__ = _reflected(add)

@@ -148,4 +148,3 @@ torch_namespaced(CopyFrom)
 def _copy_from(self: Tensor, src: Tensor) -> Tensor:
     return CopyFrom.apply(self, src)
 
-_parse_to_args = parse_to_args  # old name, imported outside _ops until the merge

@@ -15,6 +15,7 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._util import (
+    CPP_TYPE_NAMES,
     Tensor,
     broadcast_error,
     make_tensor,
@@ -441,12 +442,8 @@ def _mask_array(mask, op: str) -> np.ndarray:
     return data
 
 
-_C_TYPE_NAMES = {"float32": "float", "float64": "double", "float16": "c10::Half", "int64": "long int",
-                 "int32": "int", "int16": "short int", "int8": "signed char", "uint8": "unsigned char"}
-
-
 def _dtype_name(data: np.ndarray) -> str:
-    return _C_TYPE_NAMES.get(data.dtype.name, data.dtype.name)
+    return CPP_TYPE_NAMES.get(data.dtype.name, data.dtype.name)
 
 
 class MaskedFill(Function):

@@ -296,7 +296,6 @@ class LerpTensor(Function):
                 grad * (end - a) if need_weight else None)
 
 
-_C_TYPE_NAMES = CPP_TYPE_NAMES  # old name, imported outside _ops until the merge
 
 
 @tensor_method()

@@ -438,5 +438,3 @@ exp_ = Tensor.exp_
 sqrt_ = Tensor.sqrt_
 sigmoid_ = Tensor.sigmoid_
 
-# Moved to trigonometric.py; nn.functional.activation imports tanh from here until the merge.
-from chainrule._ops.trigonometric import tanh  # noqa: E402, F401

@@ -22,7 +22,8 @@ from chainrule._ops import unary
 from chainrule._ops._util import Tensor, check_float_or_raise, make_tensor, normalize_dim
 from chainrule._ops.inplace import apply_inplace
 from chainrule._ops.softmax_family import LogSoftmax, Softmax, softmax_operand
-from chainrule._ops.unary import erf_array, relu_, sigmoid, tanh
+from chainrule._ops.trigonometric import tanh
+from chainrule._ops.unary import erf_array, relu_, sigmoid
 from chainrule.autograd.function import Function
 from chainrule.backends.cpu import activation as cpu_activation
 

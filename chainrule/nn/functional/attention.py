@@ -27,8 +27,7 @@ import math
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, broadcast_error, make_tensor
-from chainrule._ops.selection import _C_TYPE_NAMES
+from chainrule._ops._util import CPP_TYPE_NAMES, Tensor, broadcast_error, make_tensor
 from chainrule.autograd.function import Function
 from chainrule.nn.functional.activation import softmax
 from chainrule.nn.functional.dropout import scaled_keep_mask
@@ -143,11 +142,11 @@ def _check_inputs(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_
                            "instead.")
     dtypes = [t._data.dtype for t in (query, key, value)]
     if len(set(dtypes)) > 1:
-        q, k, v = (_C_TYPE_NAMES[d.name] for d in dtypes)
+        q, k, v = (CPP_TYPE_NAMES[d.name] for d in dtypes)
         raise RuntimeError(f"Expected query, key, and value to have the same dtype, but got "
                            f"query.dtype: {q} key.dtype: {k} and value.dtype: {v} instead.")
     if dtypes[0].kind != "f":
-        raise RuntimeError(f"expected scalar type Float but found {_C_TYPE_NAMES[dtypes[0].name].title()}")
+        raise RuntimeError(f"expected scalar type Float but found {CPP_TYPE_NAMES[dtypes[0].name].title()}")
     if attn_mask is not None:
         if attn_mask.ndim < 2:
             raise IndexError(f"Dimension out of range (expected to be in range of [-{max(attn_mask.ndim, 1)}, "
@@ -156,8 +155,8 @@ def _check_inputs(query: Tensor, key: Tensor, value: Tensor, attn_mask, dropout_
         if mask_dtype != np.bool_ and mask_dtype != dtypes[0]:
             raise RuntimeError(
                 f"Expected attn_mask dtype to be bool or float or to match query dtype, but got "
-                f"attn_mask.dtype: {_C_TYPE_NAMES[mask_dtype.name]} and  query.dtype: "
-                f"{_C_TYPE_NAMES[dtypes[0].name]} instead.")
+                f"attn_mask.dtype: {CPP_TYPE_NAMES[mask_dtype.name]} and  query.dtype: "
+                f"{CPP_TYPE_NAMES[dtypes[0].name]} instead.")
     if dropout_p > 1.0:
         raise RuntimeError(f"dropout probability has to be between 0 and 1, but got {dropout_p}")
 

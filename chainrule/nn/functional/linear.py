@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, _type_label
+from chainrule._ops._util import Tensor, type_label
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 
@@ -36,7 +36,7 @@ def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
                            f"{in_features}x{out_features})")
     if x.dtype != w.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
-                           f"{_type_label(x.dtype)} and {_type_label(w.dtype)}")
+                           f"{type_label(x.dtype)} and {type_label(w.dtype)}")
     out_features = w.shape[0] if w.ndim == 2 else 1
     if bias is not None and bias._data.shape not in ((), (1,), (out_features,)):
         rows = x.size // x.shape[-1] if x.shape[-1] else int(np.prod(x.shape[:-1]))
@@ -46,7 +46,7 @@ def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
             f"[{rows}, {out_features}].  Tensor sizes: {list(bias._data.shape)}")
     if bias is not None and bias._data.dtype != x.dtype:
         raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{_type_label(x.dtype)} != {_type_label(bias._data.dtype)}")
+                           f"{type_label(x.dtype)} != {type_label(bias._data.dtype)}")
 
 
 def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -245,10 +245,10 @@ def _restore_layout(rows: np.ndarray, shape: tuple) -> np.ndarray:
 def _target_indices(target: np.ndarray, classes: int, ignore_index: int):
     """Safe indices into the classes and the mask of targets that count."""
     if target.dtype not in (np.int64, np.uint8):
-        from chainrule._ops._util import _type_label
+        from chainrule._ops._util import type_label
 
         raise RuntimeError(
-            f"expected target dtype to be Long or Byte, but got {_type_label(target.dtype)}")
+            f"expected target dtype to be Long or Byte, but got {type_label(target.dtype)}")
     kept = target != ignore_index
     safe = np.where(kept, target, 0)
     if safe.size and (safe.min() < 0 or safe.max() >= classes):
@@ -383,9 +383,9 @@ class CrossEntropyIndices2d(CrossEntropyIndices):
 
 
 def _dtype_name(t: Tensor) -> str:
-    from chainrule._ops._util import _type_label
+    from chainrule._ops._util import type_label
 
-    return _type_label(t._data.dtype)
+    return type_label(t._data.dtype)
 
 
 def _movedim(t: Tensor, source: int, destination: int) -> Tensor:
@@ -483,10 +483,10 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
     if not 0.0 <= label_smoothing <= 1.0:
         raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
     if not is_floating_numpy(input._data.dtype):
-        from chainrule._ops._util import _type_label
+        from chainrule._ops._util import type_label
 
         raise RuntimeError(
-            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{_type_label(input._data.dtype)}'")
+            f"\"log_softmax_lastdim_kernel_impl\" not implemented for '{type_label(input._data.dtype)}'")
     if target.shape == input.shape:
         if not is_floating_numpy(target._data.dtype):
             raise RuntimeError("Expected floating point type for target with class probabilities, "

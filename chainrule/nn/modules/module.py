@@ -27,7 +27,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any, NamedTuple
 
-from chainrule._ops.conversion import _parse_to_args
+from chainrule._ops.conversion import parse_to_args
 from chainrule._tensor import Tensor, make_tensor
 from chainrule._tensor_str import type_name
 from chainrule.autograd.grad_mode import no_grad
@@ -469,7 +469,7 @@ class Module:
 
     def to(self, *args, **kwargs) -> Module:
         """Cast floating-point parameters and buffers to a dtype (devices: only ``'cpu'``)."""
-        target = _parse_to_args(args, kwargs)
+        target = parse_to_args(args, kwargs)
         if target is None:
             return self
         if not target.is_floating_point:
