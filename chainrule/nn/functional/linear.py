@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._util import Tensor, type_label
+from chainrule._ops._util import Tensor, matrix_product, type_label
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
 
@@ -49,17 +49,6 @@ def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
                            f"{type_label(x.dtype)} != {type_label(bias._data.dtype)}")
 
 
-def _product(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b``. Float32/64 matrices go through ``np.dot``: ``np.matmul`` skips BLAS for some
-    strides (the outer product ``(128, 1) @ (1, 185)`` of a batch of one: 30 µs against 6 µs)."""
-    if a.ndim == 2 and b.ndim == 2 and a.dtype == b.dtype and a.dtype in _BLAS_DTYPES:
-        return np.dot(a, b)
-    return np.matmul(a, b)
-
-
-_BLAS_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
-
-
 class _Linear(Function):
     """``input @ weight.T (+ bias)`` for ``input`` of shape ``(*, in)``, ``weight`` ``(out, in)``."""
 
@@ -67,7 +56,7 @@ class _Linear(Function):
     def forward(ctx, input, weight, bias=None):
         ctx.save_for_backward(input, weight)
         x = input._data
-        result = _product(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, weight._data.T)
+        result = matrix_product(x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x, weight._data.T)
         if bias is not None:
             result += bias._data
         result = result.astype(x.dtype, copy=False)  # bfloat16 products come back as float32
@@ -98,10 +87,10 @@ class _Linear(Function):
         g2 = grad.reshape(-1, grad.shape[-1]) if grad.ndim != 2 else grad
         grad_input = grad_weight = grad_bias = None
         if needs_input:
-            grad_input = (_product(g2, w).reshape(grad.shape[:-1] + w.shape[1:]) if grad.ndim > 2
-                          else _product(grad, w))
+            grad_input = (matrix_product(g2, w).reshape(grad.shape[:-1] + w.shape[1:]) if grad.ndim > 2
+                          else matrix_product(grad, w))
         if needs_weight:
-            grad_weight = _product(g2.T, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
+            grad_weight = matrix_product(g2.T, x.reshape(-1, x.shape[-1]) if x.ndim != 2 else x)
         if needs_bias:
             grad_bias = g2.sum(0)
         return grad_input, grad_weight, grad_bias
