@@ -12,6 +12,7 @@ import numpy as np
 
 from chainrule._dtype import is_floating_numpy
 from chainrule._ops._elementwise import _PiecewiseConstant, _SavesInput, _SavesResult, quietly
+from chainrule._ops._linear_map import LinearMap
 from chainrule._ops._util import Tensor, float_array, tensor_method, type_label
 from chainrule._ops.inplace import apply_inplace, inplace_form
 from chainrule.autograd.function import Function
@@ -79,23 +80,17 @@ class Relu(Function):
     @staticmethod
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
-        return ActiveUnitsGrad.apply(grad, result=result._data)
+        return ActiveUnitsGrad.apply(grad, result._data)
 
 
-class ActiveUnitsGrad(Function):
+class ActiveUnitsGrad(LinearMap):
     """ReLU's backward: the gradient where the unit was active (``result > 0``), 0 elsewhere.
     It is linear in the gradient, so its own backward is itself."""
 
-    node_name = "ThresholdBackwardBackward0"
+    node_name, array_map = "ThresholdBackwardBackward0", staticmethod(relu_arrays.relu_grad)
 
-    @staticmethod
-    def forward(ctx, grad, result):
-        ctx.result = result
-        return relu_arrays.relu_grad(grad._data, result)
 
-    @staticmethod
-    def backward(ctx, gg):
-        return ActiveUnitsGrad.apply(gg, result=ctx.result)
+ActiveUnitsGrad.adjoint = ActiveUnitsGrad
 
 
 class Abs(Function):

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from chainrule._ops._linear_map import LinearMap
 from chainrule._ops._util import Tensor
-from chainrule.autograd.function import Function
 from chainrule.backends.cpu.windows import add_windows, window_view
 from chainrule.nn.functional.conv import pair
 
@@ -59,30 +59,15 @@ def _fold_array(cols: np.ndarray, sl: _Sliding) -> np.ndarray:
     return np.ascontiguousarray(padded[:, :, ph:ph + h, pw:pw + w])
 
 
-class Im2Col(Function):
-    node_name = "Im2ColBackward0"
-
-    @staticmethod
-    def forward(ctx, x, sliding):
-        ctx.sliding = sliding
-        return _unfold_array(x._data, sliding)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return Col2Im.apply(grad, sliding=ctx.sliding)
+class Im2Col(LinearMap):
+    node_name, array_map = "Im2ColBackward0", staticmethod(_unfold_array)
 
 
-class Col2Im(Function):
-    node_name = "Col2ImBackward0"
+class Col2Im(LinearMap):
+    node_name, array_map = "Col2ImBackward0", staticmethod(_fold_array)
 
-    @staticmethod
-    def forward(ctx, cols, sliding):
-        ctx.sliding = sliding
-        return _fold_array(cols._data, sliding)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return Im2Col.apply(grad, sliding=ctx.sliding)
+Im2Col.adjoint, Col2Im.adjoint = Col2Im, Im2Col
 
 
 def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tensor:
@@ -101,7 +86,7 @@ def unfold(input: Tensor, kernel_size, dilation=1, padding=0, stride=1) -> Tenso
             f"Input Error: Only 3D or 4D input Tensors are supported (got {input.ndim}D)")
     sl = _Sliding(pair(kernel_size), pair(dilation), pair(padding), pair(stride),
                   tuple(input.shape[2:]))
-    out = Im2Col.apply(input, sliding=sl)
+    out = Im2Col.apply(input, sl)
     return out.squeeze(0) if unbatched else out
 
 
@@ -118,5 +103,5 @@ def fold(input: Tensor, output_size, kernel_size, dilation=1, padding=0, stride=
             f"Expected size of input's dimension 2 to match the calculated number of sliding "
             f"blocks {sl.blocks[0]} * {sl.blocks[1]} = {blocks}, but got "
             f"input.size(2)={input.shape[-1]}.")
-    out = Col2Im.apply(input, sliding=sl)
+    out = Col2Im.apply(input, sl)
     return out.squeeze(0) if unbatched else out

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule._ops._linear_map import LinearMap
 from chainrule._ops._util import Tensor
-from chainrule.autograd.function import Function
 
 __all__ = ["pixel_shuffle", "pixel_unshuffle"]
 
@@ -44,31 +44,15 @@ def _unshuffle(x: np.ndarray, r: int) -> np.ndarray:
     return blocks.transpose(order).reshape(*lead, channels * r * r, height // r, width // r)
 
 
-class PixelShuffle(Function):
-    node_name = "PixelShuffleBackward0"
-
-    @staticmethod
-    def forward(ctx, a, r):
-        ctx.r = r
-        return _shuffle(a._data, r)
-
-    @staticmethod
-    def backward(ctx, grad):
-        return PixelUnshuffle.apply(grad, ctx.r), None
+class PixelShuffle(LinearMap):
+    node_name, array_map = "PixelShuffleBackward0", staticmethod(_shuffle)
 
 
-class PixelUnshuffle(Function):
-    node_name = "PixelUnshuffleBackward0"
+class PixelUnshuffle(LinearMap):
+    node_name, array_map = "PixelUnshuffleBackward0", staticmethod(_unshuffle)
 
-    @staticmethod
-    def forward(ctx, a, r):
-        ctx.r = r
-        return _unshuffle(a._data, r)
 
-    @staticmethod
-    def backward(ctx, grad):
-        return PixelShuffle.apply(grad, ctx.r), None
-
+PixelShuffle.adjoint, PixelUnshuffle.adjoint = PixelUnshuffle, PixelShuffle
 
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """``(*, C * r**2, H, W)`` to ``(*, C, H * r, W * r)``."""
