@@ -18,7 +18,7 @@ from chainrule._ops._util import (
     tensor_method,
 )
 from chainrule._ops.inplace import apply_inplace, maybe_out
-from chainrule._ops.unary import reciprocal
+from chainrule._ops.unary import floor, reciprocal, trunc
 from chainrule.autograd.function import Function
 
 __all__ = ["add", "sub", "mul", "div", "floor_divide", "remainder", "fmod", "neg", "pow", "square", "subtract", "multiply", "divide", "true_divide", "negative"]
@@ -150,18 +150,24 @@ class FloorDivide(Function):
         return grad * 0, None
 
 
-class Remainder(_SavesOperands):
-    """``a % b`` with the sign of ``b`` (Python's and PyTorch's convention)."""
+class _RoundedQuotientRemainder(_SavesOperands):
+    """``a - b * q`` with ``q`` the quotient rounded by ``round_quotient``: its gradient is
+    ``grad`` for ``a`` and ``-grad * q`` for ``b`` (``q`` is piecewise constant)."""
 
-    node_name = "RemainderBackward0"
-    ufunc = np.remainder
+    round_quotient: staticmethod
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
         need_a, need_b = ctx.needs_input_grad
-        grad_b = -grad * (a / b).floor() if need_b else None
+        grad_b = -grad * cls.round_quotient(a / b) if need_b else None
         return (grad if need_a else None), grad_b
+
+
+class Remainder(_RoundedQuotientRemainder):
+    """``a % b`` with the sign of ``b`` (Python's and PyTorch's convention)."""
+
+    node_name, ufunc, round_quotient = "RemainderBackward0", np.remainder, staticmethod(floor)
 
 
 class RemainderTensor(Remainder):
@@ -170,18 +176,10 @@ class RemainderTensor(Remainder):
     node_name = "RemainderBackward1"
 
 
-class Fmod(_SavesOperands):
+class Fmod(_RoundedQuotientRemainder):
     """C-style remainder: the sign of ``a``."""
 
-    node_name = "FmodBackward0"
-    ufunc = np.fmod
-
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        need_a, need_b = ctx.needs_input_grad
-        grad_b = -grad * (a / b).trunc() if need_b else None
-        return (grad if need_a else None), grad_b
+    node_name, ufunc, round_quotient = "FmodBackward0", np.fmod, staticmethod(trunc)
 
 
 class FmodTensor(Fmod):

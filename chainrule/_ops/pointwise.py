@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -209,26 +210,24 @@ nan_to_num_ = inplace_form(nan_to_num)
 
 
 # ------------------------------------------------------------ fmax, fmin
-class Fmax(_SavesOperands):
-    """``maximum`` that ignores NaN (NaN only where both are NaN); ties go to ``input``."""
+class _NanIgnoringExtremum(_SavesOperands):
+    """``maximum``/``minimum`` that ignore NaN (NaN only where both are NaN): the gradient goes
+    to the operand kept, ``a`` on ties; ``a_kept(a, b)`` says where ``a`` is kept."""
 
-    node_name = "FmaxBackward0"
-    ufunc = np.fmax
+    a_kept: staticmethod
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _to_chosen(grad, (a >= b) | b.isnan(), ctx.needs_input_grad)
+        return _to_chosen(grad, cls.a_kept(a, b) | b.isnan(), ctx.needs_input_grad)
 
 
-class Fmin(_SavesOperands):
-    node_name = "FminBackward0"
-    ufunc = np.fmin
+class Fmax(_NanIgnoringExtremum):
+    node_name, ufunc, a_kept = "FmaxBackward0", np.fmax, staticmethod(operator.ge)
 
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _to_chosen(grad, (a <= b) | b.isnan(), ctx.needs_input_grad)
+
+class Fmin(_NanIgnoringExtremum):
+    node_name, ufunc, a_kept = "FminBackward0", np.fmin, staticmethod(operator.le)
 
 
 def _to_chosen(grad: Tensor, a_chosen: Tensor, needs) -> tuple:

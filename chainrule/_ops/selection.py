@@ -6,6 +6,8 @@ and ``minimum`` tie, it is split evenly between both, as in PyTorch.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from chainrule._dtype import result_type
@@ -74,24 +76,24 @@ def where(condition, input=None, other=None) -> Tensor | tuple:
     return Where.apply(mask, input, other)
 
 
-class Maximum(_SavesOperands):
-    node_name = "MaximumBackward0"
-    ufunc = np.maximum
+class _Extremum(_SavesOperands):
+    """The larger (or smaller) of two operands: the gradient goes to the one chosen, split
+    evenly on ties. ``a_chosen(a, b)`` says where ``a`` wins outright."""
 
-    @staticmethod
-    def backward(ctx, grad):
+    a_chosen: staticmethod
+
+    @classmethod
+    def backward(cls, ctx, grad):
         a, b = ctx.saved_tensors
-        return _split_by_choice(grad, a > b, a == b, ctx.needs_input_grad)
+        return _split_by_choice(grad, cls.a_chosen(a, b), a == b, ctx.needs_input_grad)
 
 
-class Minimum(_SavesOperands):
-    node_name = "MinimumBackward0"
-    ufunc = np.minimum
+class Maximum(_Extremum):
+    node_name, ufunc, a_chosen = "MaximumBackward0", np.maximum, staticmethod(operator.gt)
 
-    @staticmethod
-    def backward(ctx, grad):
-        a, b = ctx.saved_tensors
-        return _split_by_choice(grad, a < b, a == b, ctx.needs_input_grad)
+
+class Minimum(_Extremum):
+    node_name, ufunc, a_chosen = "MinimumBackward0", np.minimum, staticmethod(operator.lt)
 
 
 def _split_by_choice(grad, a_chosen, tie, needs) -> tuple:
