@@ -68,14 +68,9 @@ class RSub(Sub):
     node_name = "RsubBackward1"
 
 
-class Mul(Function):
+class Mul(_SavesOperands):
     node_name = "MulBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        ctx.save_for_backward(a, b)
-        return broadcasting(np.multiply, x, y)
+    ufunc = np.multiply
 
     @staticmethod
     def backward(ctx, grad):

@@ -258,37 +258,45 @@ def _three_operands(a, t1, t2, value) -> tuple:
     return (*arrays, target.type(value))
 
 
-class Addcmul(Function):
-    """``input + value * tensor1 * tensor2`` in one node, all three broadcasting."""
+class _ScaledCombination(Function):
+    """``input + value * combine(tensor1, tensor2)`` in one node, all three broadcasting;
+    ``partials(scaled, t1, t2)`` are the gradients of ``t1`` and ``t2`` given
+    ``scaled = grad * value``."""
 
-    node_name = "AddcmulBackward0"
+    combine: staticmethod
 
-    @staticmethod
-    def forward(ctx, a, t1, t2, value=1):
+    @classmethod
+    def forward(cls, ctx, a, t1, t2, value=1):
         base, x, y, scale = _three_operands(a, t1, t2, value)
         ctx.save_for_backward(t1, t2)
         ctx.value = value
         try:
-            return base + scale * (x * y)
+            return base + scale * cls.combine(x, y)
         except ValueError as error:
             raise broadcast_error(error, a, t1, t2) from None
 
-    @staticmethod
-    def backward(ctx, grad):
+    @classmethod
+    def backward(cls, ctx, grad):
         t1, t2 = ctx.saved_tensors
         need_a, need_1, need_2 = ctx.needs_input_grad
         scaled = grad if ctx.value == 1 else grad * ctx.value
-        return (grad if need_a else None, scaled * t2 if need_1 else None,
-                scaled * t1 if need_2 else None)
+        grad_1, grad_2 = cls.partials(scaled, t1, t2, need_1, need_2)
+        return grad if need_a else None, grad_1, grad_2
 
 
-class Addcdiv(Function):
-    """``input + value * tensor1 / tensor2`` in one node, all three broadcasting."""
-
-    node_name = "AddcdivBackward0"
+class Addcmul(_ScaledCombination):
+    node_name, combine = "AddcmulBackward0", staticmethod(np.multiply)
 
     @staticmethod
-    def forward(ctx, a, t1, t2, value=1):
+    def partials(scaled, t1, t2, need_1, need_2):
+        return scaled * t2 if need_1 else None, scaled * t1 if need_2 else None
+
+
+class Addcdiv(_ScaledCombination):
+    node_name, combine = "AddcdivBackward0", staticmethod(np.true_divide)
+
+    @classmethod
+    def forward(cls, ctx, a, t1, t2, value=1):
         if t1._data.dtype.kind in "iub" and t2._data.dtype.kind in "iub":
             raise RuntimeError(
                 "Integer division with addcdiv is no longer supported, and in a future  release "
@@ -297,21 +305,11 @@ class Addcdiv(Function):
                 ".to(input.dtype) for integer inputs and as (input + value * tensor1 / tensor2) "
                 "for float inputs. The future addcdiv behavior is just the latter implementation: "
                 "(input + value * tensor1 / tensor2), for all dtypes.")
-        base, x, y, scale = _three_operands(a, t1, t2, value)
-        ctx.save_for_backward(t1, t2)
-        ctx.value = value
-        try:
-            return base + scale * (x / y)
-        except ValueError as error:
-            raise broadcast_error(error, a, t1, t2) from None
+        return super().forward(ctx, a, t1, t2, value)
 
     @staticmethod
-    def backward(ctx, grad):
-        t1, t2 = ctx.saved_tensors
-        need_a, need_1, need_2 = ctx.needs_input_grad
-        scaled = grad if ctx.value == 1 else grad * ctx.value
-        return (grad if need_a else None, scaled / t2 if need_1 else None,
-                -scaled * t1 / (t2 * t2) if need_2 else None)
+    def partials(scaled, t1, t2, need_1, need_2):
+        return scaled / t2 if need_1 else None, -scaled * t1 / (t2 * t2) if need_2 else None
 
 
 @tensor_method()
