@@ -6,7 +6,8 @@ when it is simplest in the result (``exp``, ``tanh``). Integer and bool inputs c
 default float dtype. A ufunc that meets zeros or the outside of its domain (``log``, ``sqrt``)
 is wrapped in ``quietly``: PyTorch gives inf or NaN there without a warning.
 ``_PiecewiseConstant`` is for the rounding functions, whose derivative is zero, and
-``_SavesOperands`` for functions of two broadcast tensors (``maximum``, ``fmod``).
+``_SavesOperands`` for functions of two broadcast tensors (``maximum``, ``fmod``), and
+``_SavesOperandsAndResult`` for those whose derivative reads the result too (``pow``, ``hypot``).
 """
 
 from __future__ import annotations
@@ -81,3 +82,18 @@ class _SavesOperands(Function):
         x, y = binary_arrays(a, b)
         ctx.save_for_backward(a, b)
         return broadcasting(cls.ufunc, x, y)
+
+
+class _SavesOperandsAndResult(Function):
+    """``ufunc`` of two broadcast operands, made arrays by ``operands(a, b)``; ``backward``
+    reads both operands and the result from ``ctx.saved_tensors``."""
+
+    ufunc: ClassVar = None
+    operands: ClassVar = staticmethod(binary_arrays)
+
+    @classmethod
+    def forward(cls, ctx, a, b):
+        x, y = cls.operands(a, b)
+        result = broadcasting(cls.ufunc, x, y)
+        ctx.save_for_backward(a, b, result)
+        return result

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainrule._ops._elementwise import _SavesOperands
+from chainrule._ops._elementwise import _SavesOperands, _SavesOperandsAndResult
 from chainrule._ops._util import (
     Tensor,
     binary_arrays,
@@ -224,17 +224,10 @@ class PowScalar(Function):
         return grad * exponent * a ** (exponent - 1)
 
 
-class Pow(Function):
+class Pow(_SavesOperandsAndResult):
     """``tensor ** tensor``."""
 
-    node_name = "PowBackward1"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = binary_arrays(a, b)
-        result = broadcasting(np.power, x, y)
-        ctx.save_for_backward(a, b, result)
-        return result
+    node_name, ufunc = "PowBackward1", np.power
 
     @staticmethod
     def backward(ctx, grad):

@@ -6,11 +6,12 @@ Integer and bool inputs compute in the default float dtype, as in PyTorch.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
-from chainrule._ops._elementwise import _SavesInput, _SavesResult
+from chainrule._ops._elementwise import _SavesInput, _SavesOperandsAndResult, _SavesResult
 from chainrule._ops._util import (
     Tensor,
     broadcasting,
@@ -331,15 +332,9 @@ class Atan2(Function):
         return (scale * b if need_a else None), (scale * -a if need_b else None)
 
 
-class Hypot(Function):
-    node_name = "HypotBackward0"
-
-    @staticmethod
-    def forward(ctx, a, b):
-        x, y = float_operands("hypot", a, b, integers=False)
-        result = broadcasting(np.hypot, x, y)
-        ctx.save_for_backward(a, b, result)
-        return result
+class Hypot(_SavesOperandsAndResult):
+    node_name, ufunc = "HypotBackward0", np.hypot
+    operands = staticmethod(functools.partial(float_operands, "hypot", integers=False))
 
     @staticmethod
     def backward(ctx, grad):
