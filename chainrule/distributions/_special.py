@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from chainrule._ops._elementwise import _SavesInput
 from chainrule._ops._util import Tensor
 from chainrule._ops.broadcasting import broadcast_tensors
 from chainrule._ops.unary import erf_array
@@ -77,32 +78,27 @@ def trigamma_array(x: np.ndarray) -> np.ndarray:
     return psi1.astype(np.asarray(x).dtype)
 
 
-class Lgamma(Function):
-    node_name = "LgammaBackward0"
-
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return _lgamma_elements(a._data).astype(a._data.dtype)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * Digamma.apply(a)
+def lgamma_array(x: np.ndarray) -> np.ndarray:
+    return _lgamma_elements(x).astype(x.dtype)
 
 
-class Digamma(Function):
-    node_name = "DigammaBackward0"
+class _DifferentiatesToNext(_SavesInput):
+    """A function whose derivative is the next op of the family: lgamma' = digamma,
+    digamma' = trigamma (``polygamma(1, x)``)."""
 
-    @staticmethod
-    def forward(ctx, a):
-        ctx.save_for_backward(a)
-        return digamma_array(a._data)
+    derivative: type[Function]
 
-    @staticmethod
-    def backward(ctx, grad):
-        (a,) = ctx.saved_tensors
-        return grad * Trigamma.apply(a)
+    @classmethod
+    def backward(cls, ctx, grad):
+        return grad * cls.derivative.apply(*ctx.saved_tensors)
+
+
+class Lgamma(_DifferentiatesToNext):
+    node_name, ufunc = "LgammaBackward0", staticmethod(lgamma_array)
+
+
+class Digamma(_DifferentiatesToNext):
+    node_name, ufunc = "DigammaBackward0", staticmethod(digamma_array)
 
 
 class Trigamma(Function):
@@ -116,6 +112,9 @@ class Trigamma(Function):
     def backward(ctx, grad):
         raise NotImplementedError("the derivative of polygamma(1, x) (a third derivative of "
                                   "lgamma) is not implemented")
+
+
+Lgamma.derivative, Digamma.derivative = Digamma, Trigamma
 
 
 def _float_input(input: Tensor, name: str) -> Tensor:

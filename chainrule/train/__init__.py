@@ -3,22 +3,12 @@
 >>> from chainrule.train import fit, EarlyStopping, accuracy
 """
 
-from chainrule.train.callbacks import (
-    Callback,
-    CSVLogger,
-    EarlyStopping,
-    GradientClipping,
-    LRSchedulerCallback,
-    ModelCheckpoint,
-    ProgressBar,
-    TrainingState,
-)
+from chainrule.train import callbacks
+from chainrule.train.callbacks import *  # its __all__: Callback, EarlyStopping, ...
 from chainrule.train.history import History
 from chainrule.train.loop import NonFiniteLossError, evaluate, fit, predict
 from chainrule.train.tensorboard import TensorBoard
 from chainrule.train.metrics import accuracy, confusion_matrix, mean_absolute_error, top_k_accuracy
 
-__all__ = ["fit", "evaluate", "predict", "NonFiniteLossError", "History", "Callback", "TrainingState", "EarlyStopping",
-           "ModelCheckpoint", "LRSchedulerCallback", "GradientClipping", "CSVLogger", "ProgressBar",
-           "TensorBoard",
-           "accuracy", "top_k_accuracy", "confusion_matrix", "mean_absolute_error"]
+__all__ = ["fit", "evaluate", "predict", "NonFiniteLossError", "History", *callbacks.__all__,
+           "TensorBoard", "accuracy", "top_k_accuracy", "confusion_matrix", "mean_absolute_error"]
