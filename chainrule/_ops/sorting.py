@@ -64,16 +64,25 @@ class _PickAlongDim(Function):
         ctx.mark_non_differentiable(indices)
         return values, indices.astype(np.int64, copy=False)
 
+    @staticmethod
+    def pick_sorted(ctx, data: np.ndarray, dim: int, descending: bool, keepdim: bool,
+                    positions=None) -> tuple:
+        """``finish`` for the elements at ``positions`` (all if ``None``) of the stable sorted
+        order along ``dim``."""
+        if not data.ndim:
+            return _PickAlongDim.finish(ctx, data, np.zeros((), np.int64), 0, keepdim)
+        order = stable_argsort(data, dim, descending)
+        if positions is not None:
+            order = np.take(order, positions, axis=dim)
+        return _PickAlongDim.finish(ctx, data, order, dim, keepdim)
+
 
 class Sort(_PickAlongDim):
     node_name = "SortBackward0"
 
     @staticmethod
     def forward(ctx, a, dim=-1, descending=False):
-        data = a._data
-        if not data.ndim:
-            return _PickAlongDim.finish(ctx, data, np.zeros((), np.int64), 0, True)
-        return _PickAlongDim.finish(ctx, data, stable_argsort(data, dim, descending), dim, True)
+        return _PickAlongDim.pick_sorted(ctx, a._data, dim, descending, True)
 
 
 class StableSort(Sort):
@@ -85,12 +94,7 @@ class Topk(_PickAlongDim):
 
     @staticmethod
     def forward(ctx, a, k=1, dim=-1, largest=True):
-        data = a._data
-        if not data.ndim:
-            return _PickAlongDim.finish(ctx, data, np.zeros((), np.int64), 0, True)
-        order = stable_argsort(data, dim, descending=largest)
-        indices = np.take(order, np.arange(k), axis=dim)
-        return _PickAlongDim.finish(ctx, data, indices, dim, True)
+        return _PickAlongDim.pick_sorted(ctx, a._data, dim, largest, True, np.arange(k))
 
 
 class Kthvalue(_PickAlongDim):
@@ -98,11 +102,7 @@ class Kthvalue(_PickAlongDim):
 
     @staticmethod
     def forward(ctx, a, k=1, dim=-1, keepdim=False):
-        data = a._data
-        if not data.ndim:
-            return _PickAlongDim.finish(ctx, data, np.zeros((), np.int64), 0, keepdim)
-        order = stable_argsort(data, dim, descending=False)
-        return _PickAlongDim.finish(ctx, data, np.take(order, [k - 1], axis=dim), dim, keepdim)
+        return _PickAlongDim.pick_sorted(ctx, a._data, dim, False, keepdim, [k - 1])
 
 
 class MedianDim(_PickAlongDim):
