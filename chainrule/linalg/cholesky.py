@@ -19,7 +19,13 @@ import numpy as np
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule._ops.inplace import maybe_out, same_dtype
 from chainrule.autograd.function import Function
-from chainrule.linalg.inverse import LinAlgError, check_square, first_failing_matrix, inverse
+from chainrule.linalg.inverse import (
+    LinAlgError,
+    check_square,
+    failure_error,
+    inverse,
+    lapack_result,
+)
 
 __all__ = ["cholesky"]
 
@@ -40,13 +46,10 @@ def _first_failing_minor(matrix: np.ndarray) -> int | None:
 
 
 def _not_positive_definite(symmetric: np.ndarray) -> LinAlgError:
-    failure = first_failing_matrix(symmetric, _first_failing_minor)
-    if failure is None:
-        return LinAlgError("linalg.cholesky: the input is not positive-definite.")
-    batch, order = failure
-    return LinAlgError(
-        f"linalg.cholesky: {batch}The factorization could not be completed because the input is "
-        f"not positive-definite (the leading minor of order {order} is not positive-definite).")
+    return failure_error("cholesky", symmetric, _first_failing_minor, lambda order: (
+        "The factorization could not be completed because the input is not positive-definite "
+        f"(the leading minor of order {order} is not positive-definite)."),
+        "the input is not positive-definite.")
 
 
 class Cholesky(Function):
@@ -55,10 +58,7 @@ class Cholesky(Function):
     @staticmethod
     def forward(ctx, a):
         symmetric = _symmetric_from_lower(a._data)
-        try:
-            factor = np.linalg.cholesky(symmetric) if symmetric.size else symmetric
-        except np.linalg.LinAlgError:
-            raise _not_positive_definite(symmetric) from None
+        factor = lapack_result(np.linalg.cholesky, symmetric, _not_positive_definite)
         ctx.save_for_backward(factor)
         return factor
 

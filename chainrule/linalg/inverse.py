@@ -51,23 +51,30 @@ def _first_zero_pivot(matrix: np.ndarray) -> int | None:
     return first
 
 
-def first_failing_matrix(data: np.ndarray, locate) -> tuple[str, object] | None:
-    """The first matrix of a batch where ``locate(matrix)`` finds what failed (not None):
-    PyTorch's ``"(Batch element i): "`` prefix (empty for a single matrix) and that finding."""
+def failure_error(name: str, data: np.ndarray, locate, describe, fallback: str) -> LinAlgError:
+    """``linalg.<name>``'s error for the first matrix of a batch where ``locate(matrix)`` finds
+    what failed (not None): PyTorch's ``"(Batch element i): "`` prefix (none for a single
+    matrix), then ``describe(finding)``; ``fallback`` if no matrix is found to fail."""
     for index, matrix in enumerate(data.reshape((-1,) + data.shape[-2:])):
         found = locate(matrix)
         if found is not None:
-            return (f"(Batch element {index}): " if data.ndim > 2 else ""), found
-    return None
+            batch = f"(Batch element {index}): " if data.ndim > 2 else ""
+            return LinAlgError(f"linalg.{name}: {batch}{describe(found)}")
+    return LinAlgError(f"linalg.{name}: {fallback}")
+
+
+def lapack_result(function, data: np.ndarray, error) -> np.ndarray:
+    """``function(data)`` (an empty batch: a copy), raising ``error(data)`` where LAPACK fails."""
+    try:
+        return function(data) if data.size else data.copy()
+    except np.linalg.LinAlgError:
+        raise error(data) from None
 
 
 def _singular_error(data: np.ndarray) -> LinAlgError:
-    failure = first_failing_matrix(data, _first_zero_pivot)
-    if failure is None:
-        return LinAlgError("linalg.inv: the input matrix is singular.")
-    batch, position = failure
-    return LinAlgError(f"linalg.inv: {batch}The diagonal element {position} is zero, the inversion "
-                       "could not be completed because the input matrix is singular.")
+    return failure_error("inv", data, _first_zero_pivot, lambda position: (
+        f"The diagonal element {position} is zero, the inversion could not be completed because "
+        "the input matrix is singular."), "the input matrix is singular.")
 
 
 class Inverse(Function):
@@ -75,11 +82,7 @@ class Inverse(Function):
 
     @staticmethod
     def forward(ctx, a):
-        data = a._data
-        try:
-            result = np.linalg.inv(data) if data.size else data.copy()
-        except np.linalg.LinAlgError:
-            raise _singular_error(data) from None
+        result = lapack_result(np.linalg.inv, a._data, _singular_error)
         ctx.save_for_backward(result)
         return result
 
