@@ -75,10 +75,7 @@ class CIFAR10(ImageClassificationDataset):
     def __init__(self, root: str | os.PathLike, train: bool = True,
                  transform: Callable | None = None, target_transform: Callable | None = None,
                  download: bool = False) -> None:
-        self.root = os.path.expanduser(str(root))
-        self.train = train
-        if download:
-            self.download()
+        self._open_root(root, train, download)
         if not self._check_integrity():
             raise RuntimeError("Dataset not found or corrupted. You can use download=True to "
                                "download it")

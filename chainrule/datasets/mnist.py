@@ -79,10 +79,7 @@ class MNIST(ImageClassificationDataset):
     def __init__(self, root: str | os.PathLike, train: bool = True,
                  transform: Callable | None = None, target_transform: Callable | None = None,
                  download: bool = False) -> None:
-        self.root = os.path.expanduser(str(root))
-        self.train = train
-        if download:
-            self.download()
+        self._open_root(root, train, download)
         prefix = "train" if train else "t10k"
         images = read_idx(self._find(f"{prefix}-images-idx3-ubyte"))
         labels = read_idx(self._find(f"{prefix}-labels-idx1-ubyte"))

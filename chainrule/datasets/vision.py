@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import numpy as np
@@ -25,6 +26,14 @@ class ImageClassificationDataset(Dataset):
         self._labels = np.asarray(labels, dtype=np.int64)
         self.transform = transform
         self.target_transform = target_transform
+
+    def _open_root(self, root: str | os.PathLike, train: bool, download: bool) -> None:
+        """Keep ``root`` (``~`` expanded) and ``train`` as torchvision does; with ``download``,
+        fetch the files first (the subclass's ``download``)."""
+        self.root = os.path.expanduser(str(root))
+        self.train = train
+        if download:
+            self.download()
 
     @property
     def data(self):
