@@ -153,46 +153,46 @@ def cross(input, other, dim=None) -> Tensor:
 
 
 # ------------------------------------------------------------- addmv, addr
-class Addmv(Function):
-    """``beta * input + alpha * (mat @ vec)`` in one node."""
+class _ScaledProductSum(Function):
+    """``beta * input + alpha * product(x, y)`` in one node. ``partials(scaled, x, y, need_x,
+    need_y)`` are the gradients of ``x`` and ``y`` given ``scaled = grad * alpha``."""
 
-    node_name = "AddmvBackward0"
+    product: staticmethod
 
-    @staticmethod
-    def forward(ctx, input, mat, vec, beta=1, alpha=1):
-        ctx.save_for_backward(mat, vec)
+    @classmethod
+    def forward(cls, ctx, input, x, y, beta=1, alpha=1):
+        ctx.save_for_backward(x, y)
         ctx.beta, ctx.alpha = beta, alpha
-        product = mat._data @ vec._data
-        return _scaled_sum(input, product, beta, alpha)
+        return _scaled_sum(input, cls.product(x._data, y._data), beta, alpha)
+
+    @classmethod
+    def backward(cls, ctx, grad):
+        x, y = ctx.saved_tensors
+        need_input, need_x, need_y = ctx.needs_input_grad
+        scaled = grad if ctx.alpha == 1 else grad * ctx.alpha
+        grad_input = (grad if ctx.beta == 1 else grad * ctx.beta) if need_input else None
+        return grad_input, *cls.partials(scaled, x, y, need_x, need_y)
+
+
+class Addmv(_ScaledProductSum):
+    """``beta * input + alpha * (mat @ vec)``."""
+
+    node_name, product = "AddmvBackward0", staticmethod(np.matmul)
 
     @staticmethod
-    def backward(ctx, grad):
-        mat, vec = ctx.saved_tensors
-        need_input, need_mat, need_vec = ctx.needs_input_grad
-        scaled = grad if ctx.alpha == 1 else grad * ctx.alpha
-        return (_scaled_input_grad(grad, ctx) if need_input else None,
-                scaled.unsqueeze(-1) * vec if need_mat else None,
+    def partials(scaled, mat, vec, need_mat, need_vec):
+        return (scaled.unsqueeze(-1) * vec if need_mat else None,
                 mat.t().mv(scaled) if need_vec else None)
 
 
-class Addr(Function):
-    """``beta * input + alpha * outer(vec1, vec2)`` in one node."""
+class Addr(_ScaledProductSum):
+    """``beta * input + alpha * outer(vec1, vec2)``."""
 
-    node_name = "AddrBackward0"
-
-    @staticmethod
-    def forward(ctx, input, vec1, vec2, beta=1, alpha=1):
-        ctx.save_for_backward(vec1, vec2)
-        ctx.beta, ctx.alpha = beta, alpha
-        return _scaled_sum(input, np.multiply.outer(vec1._data, vec2._data), beta, alpha)
+    node_name, product = "AddrBackward0", staticmethod(np.multiply.outer)
 
     @staticmethod
-    def backward(ctx, grad):
-        vec1, vec2 = ctx.saved_tensors
-        need_input, need_1, need_2 = ctx.needs_input_grad
-        scaled = grad if ctx.alpha == 1 else grad * ctx.alpha
-        return (_scaled_input_grad(grad, ctx) if need_input else None,
-                scaled.mv(vec2) if need_1 else None, scaled.t().mv(vec1) if need_2 else None)
+    def partials(scaled, vec1, vec2, need_1, need_2):
+        return scaled.mv(vec2) if need_1 else None, scaled.t().mv(vec1) if need_2 else None
 
 
 def _scaled_sum(input, product: np.ndarray, beta, alpha) -> np.ndarray:
@@ -203,10 +203,6 @@ def _scaled_sum(input, product: np.ndarray, beta, alpha) -> np.ndarray:
         return np.broadcast_to(product, product.shape).copy()
     bias = input._data if isinstance(input, Tensor) else input
     return product + (bias if beta == 1 else beta * bias)
-
-
-def _scaled_input_grad(grad: Tensor, ctx) -> Tensor:
-    return grad if ctx.beta == 1 else grad * ctx.beta
 
 
 @tensor_method()
