@@ -19,6 +19,7 @@ from chainrule._ops.shape import cat, stack
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules._checks import check_argument
+from chainrule.nn.modules._repr import changed_settings
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 from chainrule.nn.utils.rnn import PackedSequence
@@ -258,20 +259,9 @@ class RNNBase(Module):
             raise RuntimeError(f"For {kind} input, {what} should also be {wanted}-D but got {got}")
 
     def extra_repr(self) -> str:
-        text = f"{self.input_size}, {self.hidden_size}"
-        if self.proj_size != 0:
-            text += f", proj_size={self.proj_size}"
-        if self.num_layers != 1:
-            text += f", num_layers={self.num_layers}"
-        if self.bias is not True:
-            text += f", bias={self.bias}"
-        if self.batch_first is not False:
-            text += f", batch_first={self.batch_first}"
-        if self.dropout != 0:
-            text += f", dropout={self.dropout}"
-        if self.bidirectional is not False:
-            text += f", bidirectional={self.bidirectional}"
-        return text
+        return f"{self.input_size}, {self.hidden_size}" + changed_settings(
+            self, proj_size=0, num_layers=1, bias=True, batch_first=False, dropout=0,
+            bidirectional=False)
 
 
 class RNN(RNNBase):

@@ -8,6 +8,7 @@ from chainrule.autograd.grad_mode import no_grad
 from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.modules._checks import check_argument
+from chainrule.nn.modules._repr import changed_settings
 from chainrule.nn.modules.module import Module
 from chainrule.nn.parameter import Parameter
 
@@ -62,18 +63,8 @@ class Embedding(Module):
                            self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
-        text = f"{self.num_embeddings}, {self.embedding_dim}"
-        if self.padding_idx is not None:
-            text += f", padding_idx={self.padding_idx}"
-        if self.max_norm is not None:
-            text += f", max_norm={self.max_norm}"
-        if self.norm_type != 2:
-            text += f", norm_type={self.norm_type}"
-        if self.scale_grad_by_freq is not False:
-            text += ", scale_grad_by_freq=True"
-        if self.sparse is not False:
-            text += ", sparse=True"
-        return text
+        return f"{self.num_embeddings}, {self.embedding_dim}" + changed_settings(
+            self, padding_idx=None, max_norm=None, norm_type=2, scale_grad_by_freq=False, sparse=False)
 
     @classmethod
     def from_pretrained(cls, embeddings: Tensor, freeze: bool = True, padding_idx: int | None = None,
