@@ -41,6 +41,10 @@ EXACT = {
     "var": (lambda L, x, y: x.var(1), WIDE, WIDE),
     "std": (lambda L, x, y: x.std(), WIDE, WIDE),
     "linear": (lambda L, x, y: L.nn.functional.linear(x, y), WIDE, WIDE[:32]),
+}
+# Exact forward; torch's bfloat16 convolution backward rounds partial sums on some CPUs (seen
+# on AMD Zen 3, AVX2 only), so its gradients may differ by a couple of units there.
+EXACT_FORWARD = {
     "conv2d": (lambda L, x, y: L.nn.functional.conv2d(x, y), IMAGE, KERNEL),
 }
 # Ops torch runs as one fused float32 kernel and chainrule composes from bfloat16 steps: each
@@ -69,6 +73,7 @@ def run_in_bfloat16(lib, op, x, y):
 
 
 CASES = [(name, case, 0.0, 2 ** -7) for name, case in EXACT.items()] + [
+    (name, case, 0.0, 2 ** -5) for name, case in EXACT_FORWARD.items()] + [
     (name, case, 2 ** -6, 2 ** -5) for name, case in COMPOSED.items()]
 
 

@@ -71,12 +71,7 @@ class Convolution(Function):
     @staticmethod
     def backward(ctx, grad):
         x, weight = ctx.saved_tensors
-        geo = ctx.geometry
-        needs_x, needs_w, needs_b = ctx.needs_input_grad
-        gx = ConvolutionInputGrad.apply(grad, weight, None, geometry=geo) if needs_x else None
-        gw = ConvolutionWeightGrad.apply(x, grad, geometry=geo) if needs_w else None
-        gb = _sum_but_channels(grad) if needs_b else None
-        return gx, gw, gb
+        return _input_weight_bias_grads(ctx, grad, ConvolutionInputGrad, weight, (x, grad))
 
     @staticmethod
     def backward_arrays(ctx, grad):
@@ -109,12 +104,19 @@ class ConvolutionInputGrad(Function):
     @staticmethod
     def backward(ctx, gg):
         grad, weight = ctx.saved_tensors
-        geo = ctx.geometry
-        needs_g, needs_w, needs_b = ctx.needs_input_grad
-        g_grad = Convolution.apply(gg, weight, None, geometry=geo) if needs_g else None
-        w_grad = ConvolutionWeightGrad.apply(gg, grad, geometry=geo) if needs_w else None
-        b_grad = _sum_but_channels(gg) if needs_b else None
-        return g_grad, w_grad, b_grad
+        return _input_weight_bias_grads(ctx, gg, Convolution, weight, (gg, grad))
+
+
+def _input_weight_bias_grads(ctx, grad: Tensor, adjoint: type[Function], weight: Tensor,
+                             weight_grad_inputs: tuple) -> tuple:
+    """The gradients of an op linear in its input, in its weight, plus a per-channel bias
+    (a convolution, or its input gradient): ``adjoint`` of ``grad`` for the input, the weight
+    gradient of ``weight_grad_inputs``, the per-channel sums of ``grad`` for the bias."""
+    geo = ctx.geometry
+    needs_input, needs_weight, needs_bias = ctx.needs_input_grad
+    return (adjoint.apply(grad, weight, None, geometry=geo) if needs_input else None,
+            ConvolutionWeightGrad.apply(*weight_grad_inputs, geometry=geo) if needs_weight else None,
+            _sum_but_channels(grad) if needs_bias else None)
 
 
 class ConvolutionWeightGrad(Function):
