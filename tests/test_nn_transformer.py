@@ -319,4 +319,5 @@ def test_train_mode_dropout_has_torch_statistics(name):
     with chainrule.no_grad():
         deterministic = ours(*map(chainrule.tensor, arrays)).numpy()
     assert np.abs(mine.mean(1) - deterministic.mean(1)).max() > 1e-3  # dropout did act in train mode
-    np.testing.assert_array_equal(deterministic[:, 0], deterministic[:, -1])
+    # equal up to rounding: BLAS may sum the first and last rows of a batch in different orders
+    np.testing.assert_allclose(deterministic[:, 0], deterministic[:, -1], rtol=1e-5, atol=1e-6)
