@@ -1,0 +1,259 @@
+/* Scaled dot-product attention, softmax(q k^T * scale + mask) v, forward and backward, with no
+ * mask or the causal one (query row i sees keys 0..i), one (batch, head) pair at a time.
+ *
+ * Each matrix product of a pair runs over register tiles: a tile of output rows times one or two
+ * vectors of columns sums, over the inner dimension, scalars of the left operand times vectors
+ * of the right one. The left operand is read at any strides, so q, the softmax probabilities P
+ * and their gradient serve in place, transposed or not; the right one must have unit column
+ * stride and rows padded to whole tiles, so k, v, q and the output gradient are first copied
+ * (or transposed) into small zero-padded tiles, which is also what lets them have any strides:
+ * heads split off one tensor need no copy of their own. Causal products skip the tiles that the
+ * mask leaves at zero.
+ *
+ * The forward writes P, (B, H, L, S) contiguous, for the backward, which follows the NumPy
+ * path's formulas (attention.py):
+ *     dV = P^T G     dP = G V^T     dS = P * (dP - rowsum(dP * P))
+ *     dQ = dS K * scale             dK = dS^T Q * scale
+ *
+ * Geometry `g` (int64): g[0..6] = B, H, L, S, E, Ev, causal; then the element strides of the
+ * four dimensions (B, H, rows, columns) of each array in turn: q, k, v, out (forward); q, k, v,
+ * grad, dq, dk, dv (backward). The outputs' column stride must be 1.
+ *
+ * Two builds, picked at run time: one for AVX2 and FMA, one for any CPU (kernels.c's
+ * direct_level(), which tests may cap, says which). Single precision uses exp_f32.h's
+ * exponential, double precision libm's; results agree with the NumPy path to rounding. */
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exp_f32.h"
+
+int direct_level(void); /* kernels.c: 0 without AVX2 and FMA (or capped) */
+
+#if defined(__x86_64__) || defined(__i386__)
+#define FAST_TARGET __attribute__((target("avx2,fma")))
+#else
+#define FAST_TARGET
+#endif
+#define PLAIN_TARGET
+#define INLINE static inline __attribute__((always_inline))
+
+#define ROWS 4    /* rows of a register tile */
+#define COLUMNS 2 /* vectors of a register tile */
+typedef float avec_float __attribute__((vector_size(32)));
+typedef double avec_double __attribute__((vector_size(32)));
+/* Broadcasts, each one instruction as a shuffle: GCC 12 compiles the lanes spelled out, or
+ * `s + (avec){0}`, to eight inserts, which made the products three times slower. */
+INLINE avec_float splat_float(float s) {
+#if defined(__clang__) || __GNUC__ >= 12
+    const avec_float one = {s};
+    return __builtin_shufflevector(one, one, 0, 0, 0, 0, 0, 0, 0, 0);
+#else
+    return (avec_float){s, s, s, s, s, s, s, s};
+#endif
+}
+INLINE avec_double splat_double(double s) {
+#if defined(__clang__) || __GNUC__ >= 12
+    const avec_double one = {s};
+    return __builtin_shufflevector(one, one, 0, 0, 0, 0);
+#else
+    return (avec_double){s, s, s, s};
+#endif
+}
+
+/* Which products skip what the causal mask zeroes, for a tile of rows [i, i + R):
+ * KEYS_BELOW sums the inner index k < i + R (P and dS are zero beyond the diagonal),
+ * KEYS_ABOVE k >= i (their transposes), COLUMNS_BELOW computes columns n < i + R (scores). */
+enum { FULL, KEYS_BELOW, KEYS_ABOVE, COLUMNS_BELOW };
+
+/* `bytes` of zeros from a 64-byte boundary, so that the loops GCC vectorises start alike on
+ * every call (results must not depend on where the scratch lies); `*block` is what to free. */
+static void *aligned_zeros(size_t bytes, void **block) {
+    *block = calloc(bytes + 64, 1);
+    return *block ? (void *)(((uintptr_t)*block + 63) & ~(uintptr_t)63) : NULL;
+}
+
+static int64_t padded(int64_t n, int64_t lanes) {
+    const int64_t tile = COLUMNS * lanes;
+    return (n + tile - 1) / tile * tile;
+}
+
+#define ATTENTION_HELPERS(T)                                                                \
+    enum { LANES_##T = sizeof(avec_##T) / sizeof(T) };                                      \
+    INLINE avec_##T load_##T(const T *p) { avec_##T v; memcpy(&v, p, sizeof v); return v; } \
+    /* c[r][0..width) = alpha * sum over k in [k0, k1) of a[r * ar + k * ak] * b[k * ldb ..]  \
+     * for r < R; b holds COLUMNS whole vectors from each row. */                           \
+    INLINE void tile_##T(int R, const T *a, int64_t ar, int64_t ak, const T *b, int64_t ldb,  \
+                         int64_t k0, int64_t k1, T *c, int64_t ldc, int64_t width, T alpha) { \
+        avec_##T acc[ROWS][COLUMNS];                                                        \
+        for (int r = 0; r < ROWS; r++)                                                      \
+            for (int v = 0; v < COLUMNS; v++) acc[r][v] = splat_##T(0);                     \
+        for (int64_t k = k0; k < k1; k++) {                                                 \
+            avec_##T bv[COLUMNS];                                                           \
+            for (int v = 0; v < COLUMNS; v++) bv[v] = load_##T(b + k * ldb + v * LANES_##T); \
+            for (int r = 0; r < R; r++) {                                                   \
+                const avec_##T av = splat_##T(a[r * ar + k * ak]);                          \
+                for (int v = 0; v < COLUMNS; v++) acc[r][v] += av * bv[v];                  \
+            }                                                                               \
+        }                                                                                   \
+        for (int r = 0; r < R; r++)                                                         \
+            for (int v = 0; v < COLUMNS && v * LANES_##T < width; v++) {                    \
+                const avec_##T out = acc[r][v] * alpha;                                     \
+                T *to = c + r * ldc + v * LANES_##T;                                        \
+                if (width - v * LANES_##T >= LANES_##T) /* a fixed size: one vector store */ \
+                    memcpy(to, &out, sizeof out);                                           \
+                else                                                                        \
+                    memcpy(to, &out, (width - v * LANES_##T) * sizeof(T));                  \
+            }                                                                               \
+    }                                                                                       \
+    /* c (M x N) = alpha * a (M x K) b (K x N), skipping what `skip` says is zero. */        \
+    INLINE void product_##T(int64_t M, int64_t N, int64_t K, const T *a, int64_t ar, int64_t ak, \
+                            const T *b, int64_t ldb, T *c, int64_t ldc, T alpha, int skip) { \
+        for (int64_t i = 0; i < M; i += ROWS) {                                             \
+            const int R = M - i < ROWS ? (int)(M - i) : ROWS;                               \
+            const int64_t below = i + R < K ? i + R : K, left = i + R < N ? i + R : N;      \
+            const int64_t k0 = skip == KEYS_ABOVE ? (i < K ? i : K) : 0;                    \
+            const int64_t k1 = skip == KEYS_BELOW ? below : K;                              \
+            const int64_t n1 = skip == COLUMNS_BELOW ? left : N;                            \
+            for (int64_t n = 0; n < n1; n += COLUMNS * LANES_##T) {                         \
+                const int64_t width = n1 - n < COLUMNS * LANES_##T ? n1 - n : COLUMNS * LANES_##T; \
+                if (R == ROWS)                                                              \
+                    tile_##T(ROWS, a + i * ar, ar, ak, b + n, ldb, k0, k1, c + i * ldc + n, ldc, \
+                             width, alpha);                                                 \
+                else                                                                        \
+                    for (int r = 0; r < R; r++)                                             \
+                        tile_##T(1, a + (i + r) * ar, ar, ak, b + n, ldb, k0, k1,           \
+                                 c + (i + r) * ldc + n, ldc, width, alpha);                 \
+            }                                                                               \
+        }                                                                                   \
+    }                                                                                       \
+    /* dst[r * ld + c] = src[r * row + c * col]: a strided matrix into a padded tile. */    \
+    INLINE void gather_##T(const T *src, int64_t row, int64_t col, int64_t rows, int64_t cols, \
+                           T *dst, int64_t ld) {                                            \
+        for (int64_t r = 0; r < rows; r++)                                                  \
+            if (col == 1)                                                                   \
+                memcpy(dst + r * ld, src + r * row, cols * sizeof(T));                      \
+            else                                                                            \
+                for (int64_t c = 0; c < cols; c++) dst[r * ld + c] = src[r * row + c * col]; \
+    }                                                                                       \
+    /* The sum of x[j] * y[j], or of x[j] where y is NULL, for j < n. */                    \
+    INLINE T sum_##T(const T *x, const T *y, int64_t n) {                                   \
+        avec_##T partial = splat_##T(0);                                                    \
+        int64_t j = 0;                                                                      \
+        for (; j + LANES_##T <= n; j += LANES_##T)                                          \
+            partial += y ? load_##T(x + j) * load_##T(y + j) : load_##T(x + j);            \
+        T total = 0;                                                                        \
+        for (int l = 0; l < LANES_##T; l++) total += partial[l];                            \
+        for (; j < n; j++) total += y ? x[j] * y[j] : x[j];                                 \
+        return total;                                                                       \
+    }
+
+/* The keys query row i sees. */
+#define VISIBLE(i) (causal ? ((i) + 1 < S ? (i) + 1 : S) : S)
+#define UNPACK_GEOMETRY                                                                     \
+    const int64_t B = g[0], H = g[1], L = g[2], S = g[3], E = g[4], Ev = g[5], causal = g[6]; \
+    const int64_t *qs = g + 7, *ks = g + 11, *vs = g + 15;
+
+/* out = softmax(q k^T * scale + mask) v and P, for every pair. */
+#define ATTENTION_FORWARD(T, BUILD, TARGET, EXP)                                            \
+    TARGET static int attention_##T##_##BUILD(const T *q, const T *k, const T *v, T *out,   \
+                                              T *probs, const int64_t *g, T scale) {        \
+        UNPACK_GEOMETRY                                                                     \
+        const int64_t *os = g + 19, lds = padded(S, LANES_##T), ldv = padded(Ev, LANES_##T); \
+        void *block;                                                                        \
+        T *kt = aligned_zeros((E * lds + S * ldv + L * lds) * sizeof(T), &block);           \
+        if (!kt) return -1;                                                                 \
+        T *vc = kt + E * lds, *scores = vc + S * ldv;                                       \
+        for (int64_t b = 0; b < B; b++)                                                     \
+            for (int64_t h = 0; h < H; h++) {                                               \
+                const T *qp = q + b * qs[0] + h * qs[1];                                    \
+                T *p = probs + (b * H + h) * L * S;                                         \
+                gather_##T(k + b * ks[0] + h * ks[1], ks[3], ks[2], E, S, kt, lds);         \
+                gather_##T(v + b * vs[0] + h * vs[1], vs[2], vs[3], S, Ev, vc, ldv);        \
+                product_##T(L, S, E, qp, qs[2], qs[3], kt, lds, scores, lds, scale,         \
+                            causal ? COLUMNS_BELOW : FULL);                                 \
+                for (int64_t i = 0; i < L; i++) {                                           \
+                    T *s = scores + i * lds; /* exponentiated in place: aligned */          \
+                    T *row = p + i * S;                                                     \
+                    const int64_t seen = VISIBLE(i);                                        \
+                    T max = -INFINITY;                                                      \
+                    for (int64_t j = 0; j < seen; j++) max = s[j] > max ? s[j] : max;       \
+                    if (!isfinite(max)) max = 0;                                            \
+                    for (int64_t j = 0; j < seen; j++) s[j] = EXP(s[j] - max);              \
+                    T total = sum_##T(s, NULL, seen);                                       \
+                    if (total == 0) total = 1;                                              \
+                    for (int64_t j = 0; j < seen; j++) row[j] = s[j] / total;               \
+                    for (int64_t j = seen; j < S; j++) row[j] = 0;                          \
+                }                                                                           \
+                product_##T(L, Ev, S, p, S, 1, vc, ldv, out + b * os[0] + h * os[1], os[2], 1, \
+                            causal ? KEYS_BELOW : FULL);                                    \
+            }                                                                               \
+        free(block);                                                                        \
+        return 0;                                                                           \
+    }
+
+/* dq, dk, dv from the output gradient and P, for every pair. */
+#define ATTENTION_BACKWARD(T, BUILD, TARGET)                                                \
+    TARGET static int attention_grad_##T##_##BUILD(                                         \
+        const T *q, const T *k, const T *v, const T *probs, const T *grad, T *dq, T *dk,    \
+        T *dv, const int64_t *g, T scale) {                                                 \
+        UNPACK_GEOMETRY                                                                     \
+        const int64_t *gs = g + 19, *dqs = g + 23, *dks = g + 27, *dvs = g + 31;            \
+        const int64_t lds = padded(S, LANES_##T), lde = padded(E, LANES_##T),               \
+                      ldv = padded(Ev, LANES_##T);                                          \
+        void *block;                                                                        \
+        T *vt = aligned_zeros((Ev * lds + L * ldv + S * lde + L * lde + L * lds + L * S)     \
+                              * sizeof(T), &block);                                         \
+        if (!vt) return -1;                                                                 \
+        T *gc = vt + Ev * lds, *kc = gc + L * ldv, *qc = kc + S * lde, *dp = qc + L * lde,  \
+          *ds = dp + L * lds;                                                               \
+        for (int64_t b = 0; b < B; b++)                                                     \
+            for (int64_t h = 0; h < H; h++) {                                               \
+                const T *p = probs + (b * H + h) * L * S, *gp = grad + b * gs[0] + h * gs[1]; \
+                gather_##T(v + b * vs[0] + h * vs[1], vs[3], vs[2], Ev, S, vt, lds);        \
+                gather_##T(gp, gs[2], gs[3], L, Ev, gc, ldv);                               \
+                gather_##T(k + b * ks[0] + h * ks[1], ks[2], ks[3], S, E, kc, lde);         \
+                gather_##T(q + b * qs[0] + h * qs[1], qs[2], qs[3], L, E, qc, lde);         \
+                product_##T(S, Ev, L, p, 1, S, gc, ldv, dv + b * dvs[0] + h * dvs[1], dvs[2], 1, \
+                            causal ? KEYS_ABOVE : FULL);                                    \
+                product_##T(L, S, Ev, gp, gs[2], gs[3], vt, lds, dp, lds, 1,                \
+                            causal ? COLUMNS_BELOW : FULL);                                 \
+                for (int64_t i = 0; i < L; i++) {                                           \
+                    const T *pr = p + i * S, *dpr = dp + i * lds;                           \
+                    T *dsr = ds + i * S;                                                    \
+                    const int64_t seen = VISIBLE(i);                                        \
+                    const T delta = sum_##T(dpr, pr, seen);                                 \
+                    for (int64_t j = 0; j < seen; j++) dsr[j] = pr[j] * (dpr[j] - delta);   \
+                    for (int64_t j = seen; j < S; j++) dsr[j] = 0;                          \
+                }                                                                           \
+                product_##T(L, E, S, ds, S, 1, kc, lde, dq + b * dqs[0] + h * dqs[1], dqs[2], \
+                            scale, causal ? KEYS_BELOW : FULL);                             \
+                product_##T(S, E, L, ds, 1, S, qc, lde, dk + b * dks[0] + h * dks[1], dks[2], \
+                            scale, causal ? KEYS_ABOVE : FULL);                             \
+            }                                                                               \
+        free(block);                                                                        \
+        return 0;                                                                           \
+    }
+
+#define ATTENTION_EXPORTS(T, SUFFIX, EXP)                                                   \
+    ATTENTION_HELPERS(T)                                                                    \
+    ATTENTION_FORWARD(T, fast, FAST_TARGET, EXP)                                            \
+    ATTENTION_FORWARD(T, plain, PLAIN_TARGET, EXP)                                          \
+    ATTENTION_BACKWARD(T, fast, FAST_TARGET)                                                \
+    ATTENTION_BACKWARD(T, plain, PLAIN_TARGET)                                              \
+    int attention_##SUFFIX(const T *q, const T *k, const T *v, T *out, T *probs,            \
+                           const int64_t *g, double scale) {                                \
+        return (direct_level() ? attention_##T##_fast : attention_##T##_plain)(             \
+            q, k, v, out, probs, g, (T)scale);                                              \
+    }                                                                                       \
+    int attention_grad_##SUFFIX(const T *q, const T *k, const T *v, const T *probs,         \
+                                const T *grad, T *dq, T *dk, T *dv, const int64_t *g,       \
+                                double scale) {                                             \
+        return (direct_level() ? attention_grad_##T##_fast : attention_grad_##T##_plain)(   \
+            q, k, v, probs, grad, dq, dk, dv, g, (T)scale);                                 \
+    }
+
+ATTENTION_EXPORTS(float, f32, exp_f32)
+ATTENTION_EXPORTS(double, f64, exp)
