@@ -11,6 +11,10 @@ alike: arrays when no graph is recorded (the fast, common case), tensors when
     dS = P * (dP - rowsum(dP * P))      (softmax's Jacobian, applied without building it)
     dQ = dS @ K * scale       dK = dS.T @ Q * scale       dmask = dS
 
+Without dropout and with no mask or the causal one alone, both passes (the array form of the
+backward) run on the compiled kernels where they are built (``backends.cpu.attention``), which
+the op asks first: the same formulas, fused per batch and head.
+
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
 >>> q = torch.zeros(1, 3, 2)  # equal scores: each position averages the values it may see
