@@ -12,11 +12,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
-$(STAMP_RUN): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
+$(STAMP_RUN): pyproject.toml setup.py chainrule/_native/kernels.c chainrule/_native/attention.c chainrule/_native/exp_f32.h | $(PY)
 	$(PY) -m pip install -q -e ".[plot]"
 	touch $@
 
-$(STAMP_TEST): pyproject.toml setup.py chainrule/_native/kernels.c | $(PY)
+$(STAMP_TEST): pyproject.toml setup.py chainrule/_native/kernels.c chainrule/_native/attention.c chainrule/_native/exp_f32.h | $(PY)
 	$(PY) -m pip install -q -e ".[test]"
 	touch $@ $(STAMP_RUN)
 

@@ -1,13 +1,14 @@
-"""Builds the optional compiled kernels (chainrule/_native/kernels.c); everything else is in
-pyproject.toml. Without a C compiler the build is skipped and chainrule runs on NumPy alone."""
+"""Builds the optional compiled kernels (chainrule/_native/kernels.c and attention.c); everything
+else is in pyproject.toml. Without a C compiler the build is skipped and chainrule runs on NumPy alone."""
 
 import sys
 
 from setuptools import Extension, setup
 
 setup(ext_modules=[Extension(
-    "chainrule._native._kernels", ["chainrule/_native/kernels.c"], optional=True,
-    libraries=[] if sys.platform == "win32" else ["m"],  # GELU's double-precision erf
+    "chainrule._native._kernels", ["chainrule/_native/kernels.c", "chainrule/_native/attention.c"],
+    depends=["chainrule/_native/exp_f32.h"], optional=True,
+    libraries=[] if sys.platform == "win32" else ["m"],  # GELU's erf, attention's exp in double precision
     # no-trapping-math lets GCC turn the selects of GELU's single-precision erf into vector code
     extra_compile_args=[] if sys.platform == "win32" else ["-O3", "-std=c99", "-ffp-contract=fast",
                                                            "-fno-trapping-math"])])

@@ -1,7 +1,7 @@
-"""The optional compiled kernels of ``kernels.c``, loaded with ctypes.
+"""The optional compiled kernels of ``kernels.c`` and ``attention.c``, loaded with ctypes.
 
-pip compiles ``kernels.c`` when it installs chainrule and a C compiler is at hand; without
-one, ``library`` is ``None`` and chainrule runs on NumPy alone, with the same results.
+pip compiles them into one library when it installs chainrule and a C compiler is at hand;
+without one, ``library`` is ``None`` and chainrule runs on NumPy alone, with the same results.
 ``chainrule.backends.native`` is the switch users see.
 """
 
@@ -46,14 +46,17 @@ _SIGNATURES = {
     "direct_conv": ((_P, _P, _P, _P, _P, ctypes.c_int64), _INT),
     "direct_weight_grad": ((_P, _P, _P, _P, ctypes.c_int64), _INT),
     "direct_input_grad": ((_P, _P, _P, _P, ctypes.c_int64), _INT),
+    "attention": ((_P, _P, _P, _P, _P, _P, ctypes.c_double), _INT),
+    "attention_grad": ((_P, _P, _P, _P, _P, _P, _P, _P, _P, ctypes.c_double), _INT),
 }
 
 
 class Kernels:
     """The kernels for one element type, as methods named after them (``im2col``, ``maxpool``
     ...) that take the C function's arguments with arrays in place of pointers. Arrays must be
-    C-contiguous and of that type; ``geometry`` is the int64 array described at the top of
-    ``kernels.c``. A kernel that cannot allocate its scratch memory raises ``MemoryError``."""
+    of that type and C-contiguous, but for attention's, which come with their strides;
+    ``geometry`` is the int64 array described at the top of ``kernels.c`` (of ``attention.c``
+    for attention). A kernel that cannot allocate its scratch memory raises ``MemoryError``."""
 
     def __init__(self, lib: ctypes.CDLL, suffix: str):
         self.direct_level = lib.direct_level()  # the direct convolutions' build for this CPU
@@ -81,7 +84,8 @@ if library is not None:
 
 def cap_cpu_level(cap: int) -> None:
     """Run the direct convolutions' build for at most this CPU level (2: AVX-512, 1: AVX2 and
-    FMA, 0: none, im2col instead), as tests do to cover what this CPU would not pick."""
+    FMA, 0: none, im2col instead), and attention's (AVX2 and FMA from level 1, plain C at 0),
+    as tests do to cover what this CPU would not pick."""
     library.direct_cap_cpu_level(cap)
     for kernels in KERNELS.values():
         kernels.direct_level = library.direct_level()

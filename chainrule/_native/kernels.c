@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exp_f32.h"
+
 /* Plain loops over long arrays, compiled also for AVX2 and AVX-512 and picked at load time
  * where the CPU has them (GCC and Clang on x86-64 with glibc); elsewhere the baseline build
  * alone. AVX-512 runs GELU in 2.3x less time than AVX2 (0.24 vs 0.55 ms over 393,216 floats). */
@@ -389,23 +391,11 @@ RELU(double, relu_f64, relu_grad_f64)
 
 /* GELU, forward and backward (the incoming gradient times the slope), in the exact form
  * x * Phi(x) or, with `tanh_form`, the tanh approximation. In double precision erf, exp and
- * tanh are libm's; in single precision they are the short branch-free formulas below, which
- * the compiler turns into vector instructions (libm's erff runs one element at a time, at a
- * tenth of the speed). The NumPy path computes the same single-precision erf; in double
+ * tanh are libm's; in single precision they are the short branch-free formulas below (and
+ * exp_f32.h's exp), which the compiler turns into vector instructions (libm's erff runs one
+ * element at a time, at a tenth of the speed). The NumPy path computes the same single-precision erf; in double
  * precision it evaluates a rational polynomial where this calls libm: results agree to
  * rounding. */
-
-/* e^x to about 1 ulp: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by Cephes' polynomial, 2^n
- * written into the exponent bits. */
-static inline float exp_f32(float x) {
-    x = x < -87.3f ? -87.3f : (x > 88.7f ? 88.7f : x);
-    float n = floorf(x * 1.44269504f + 0.5f);
-    float r = x - n * 0.693359375f + n * 2.12194440e-4f;
-    float p = ((((1.9875691500e-4f * r + 1.3981999507e-3f) * r + 8.3334519073e-3f) * r
-                + 4.1665795894e-2f) * r + 1.6666665459e-1f) * r + 5.0000001201e-1f;
-    union { int32_t bits; float value; } scale = {.bits = ((int32_t)n + 127) << 23};
-    return (p * r * r + r + 1) * scale.value;
-}
 
 /* Abramowitz and Stegun's 7.1.26 (absolute error below 1.5e-7), as PyTorch's vectorised
  * CPU erf computes it. */

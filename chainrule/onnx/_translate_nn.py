@@ -212,7 +212,7 @@ def embedding(g, op):
             ScaledDotProductAttentionMatrix)
 def scaled_dot_product_attention(g, op):
     """``softmax(query @ key.T * scale + bias) @ value``; dropout (``keep``) has no export."""
-    query, key, value, bias, keep, scale = op.args
+    query, key, value, bias, keep, scale = op.args[:6]
     if keep is not None:
         raise g.unsupported(op, "dropout_p > 0 inside scaled_dot_product_attention")
     order = list(range(key.ndim))

@@ -4,8 +4,9 @@ The ops in ``chainrule._ops`` and ``chainrule.nn.functional`` read as the textbo
 (im2col, matrix product, col2im; the plain activation); the modules in this package hold what
 makes them fast on a CPU (memory layouts, geometry caches, the optional compiled kernels of
 ``chainrule.backends.native``) and choose between the fast and the plain path in one place:
-``conv`` (convolutions), ``pooling`` (max pooling), ``relu`` and ``windows`` (the strided views
-of sliding windows that im2col, col2im and pooling share).
+``attention`` (scaled dot-product attention), ``conv`` (convolutions), ``pooling`` (max
+pooling), ``relu`` and ``windows`` (the strided views of sliding windows that im2col, col2im and
+pooling share).
 
 >>> import chainrule
 >>> chainrule.backends.cpu.get_cpu_capability() in ("DEFAULT", "AVX2", "AVX512")

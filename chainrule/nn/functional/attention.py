@@ -11,6 +11,10 @@ alike: arrays when no graph is recorded (the fast, common case), tensors when
     dS = P * (dP - rowsum(dP * P))      (softmax's Jacobian, applied without building it)
     dQ = dS @ K * scale       dK = dS.T @ Q * scale       dmask = dS
 
+Without dropout and with no mask or the causal one alone, both passes (the array form of the
+backward) run on the compiled kernels where they are built (``backends.cpu.attention``), which
+the op asks first: the same formulas, fused per batch and head.
+
 >>> import chainrule as torch
 >>> import chainrule.nn.functional as F
 >>> q = torch.zeros(1, 3, 2)  # equal scores: each position averages the values it may see
@@ -29,6 +33,7 @@ import numpy as np
 
 from chainrule._ops._util import CPP_TYPE_NAMES, Tensor, broadcast_error, make_tensor
 from chainrule.autograd.function import Function
+from chainrule.backends.cpu import attention as compiled
 from chainrule.nn.functional.activation import softmax
 from chainrule.nn.functional.dropout import scaled_keep_mask
 
@@ -98,14 +103,20 @@ class ScaledDotProductAttention(Function):
     node_name = "ScaledDotProductFlashAttentionForCpuBackward0"
 
     @staticmethod
-    def forward(ctx, query, key, value, bias, keep, scale):
+    def forward(ctx, query, key, value, bias, keep, scale, causal=False):
+        # ``causal``: ``bias`` is the causal mask alone, which the compiled kernels apply themselves.
+        ctx.save_for_backward(query, key, value, bias)
+        ctx.keep, ctx.scale, ctx.causal = keep, scale, causal
+        ctx.compiled = keep is None and (bias is None or causal)
+        fused = compiled.attention(query._data, key._data, value._data, causal, scale) if ctx.compiled else None
+        if fused is not None:
+            out, ctx.probs = fused
+            return out
         scores = np.matmul(query._data, _transposed(key._data)) * scale
         if bias is not None:
             scores += bias._data
-        probs = _probabilities_of_arrays(scores)
-        ctx.save_for_backward(query, key, value, bias)
-        ctx.probs, ctx.keep, ctx.scale = probs, keep, scale
-        return np.matmul(probs if keep is None else probs * keep, value._data)
+        ctx.probs = _probabilities_of_arrays(scores)
+        return np.matmul(ctx.probs if keep is None else ctx.probs * keep, value._data)
 
     @staticmethod
     def backward(ctx, grad):
@@ -113,16 +124,26 @@ class ScaledDotProductAttention(Function):
         # The probabilities rebuilt as a function of query and key, for a second derivative.
         probs = _probabilities_of_tensors(query, key, bias, ctx.scale)
         keep = None if ctx.keep is None else make_tensor(ctx.keep)
-        return attention_grads(query, key, value, probs, keep, grad, ctx.scale) + (None, None)
+        return _argument_grads(ctx, attention_grads(query, key, value, probs, keep, grad, ctx.scale))
 
     @staticmethod
     def backward_arrays(ctx, grad):
         query, key, value = (t._data for t in ctx.saved_tensors[:3])
+        if ctx.compiled:
+            grads = compiled.attention_grads(query, key, value, ctx.probs, grad, ctx.causal, ctx.scale)
+            if grads is not None:
+                return _argument_grads(ctx, grads + (None,))
         # Each input's gradient laid out in memory like the input, as PyTorch's flash attention
         # does: for heads split off a wider tensor, what flows back is then a view, not a copy.
         batch = ctx.probs.shape[:-2]
         out = tuple(np.empty_like(t) if t.shape[:-2] == batch else None for t in (query, key, value))
-        return attention_grads(query, key, value, ctx.probs, ctx.keep, grad, ctx.scale, out) + (None, None)
+        return _argument_grads(ctx, attention_grads(query, key, value, ctx.probs, ctx.keep, grad, ctx.scale, out))
+
+
+def _argument_grads(ctx, grads: tuple) -> tuple:
+    """One gradient per argument of ``apply`` from query's, key's, value's and the mask's: the
+    mask's only where it requires one (the compiled kernels, used only without one, give none)."""
+    return grads[:3] + (grads[3] if ctx.needs_input_grad[3] else None, None, None, None)
 
 
 class ScaledDotProductAttentionMath(ScaledDotProductAttention):
@@ -268,4 +289,4 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         function = ScaledDotProductAttentionMatrix
     else:
         function = ScaledDotProductAttentionMath
-    return function.apply(query, key, value, bias, keep, scale)
+    return function.apply(query, key, value, bias, keep, scale, is_causal and attn_mask is None)
