@@ -309,6 +309,27 @@ def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("tail", [1, 7, 9])  # elements past the last whole vector
+def test_gelu_at_large_magnitudes_and_vector_tails(dtype, approximate, tail):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    size = native.MIN_SIZE + 64 + tail
+    x = np.random.default_rng(tail).standard_normal(size).astype(dtype)
+    x[-12:] = [1e4, -1e4, 100.0, -100.0, 15.0, -15.0, 9.5, -9.5, 5.0, -5.0, 3e-20, -3e-20]
+    grad = np.random.default_rng(7).standard_normal(size).astype(dtype)
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=True)
+        out = lib.nn.functional.gelu(xt, approximate=approximate)
+        out.backward(lib.tensor(grad))
+        return [out.detach().numpy(), xt.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("normalized_shape,affine", [((128,), True), ((4, 32), True), ((128,), False)])
 def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normalized_shape, affine):
     torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
