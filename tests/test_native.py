@@ -330,6 +330,43 @@ def test_gelu_at_large_magnitudes_and_vector_tails(dtype, approximate, tail):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 129, 1000])
+@pytest.mark.parametrize("params", ["weight and bias", "weight", "none", "frozen input"])
+def test_layer_norm_of_odd_widths_and_constant_rows(dtype, width, params):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(width)
+    x = (rng.standard_normal((40, width)) * 3 + 1).astype(dtype)
+    x[:3] = np.array([[0.1], [-7.0], [0.0]], dtype)  # constant rows: x_hat is 0 there
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    weight, bias = (rng.standard_normal(width).astype(dtype) for _ in range(2))
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=params != "frozen input")
+        tensors = [xt] if params != "frozen input" else []
+        kwargs = {}
+        if params != "none":
+            kwargs["weight"] = lib.tensor(weight, requires_grad=True)
+            tensors.append(kwargs["weight"])
+        if params in ("weight and bias", "frozen input"):
+            kwargs["bias"] = lib.tensor(bias, requires_grad=True)
+            tensors.append(kwargs["bias"])
+        out = lib.nn.functional.layer_norm(xt, (width,), **kwargs)
+        if not tensors:
+            return [out.numpy()]
+        out.backward(lib.tensor(grad))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    theirs = run(torch)
+    if width == 1:  # all rows constant: torch's gradients are rounding noise around 0
+        for a, b in zip(on, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
+    else:
+        assert_close(on, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("normalized_shape,affine", [((128,), True), ((4, 32), True), ((128,), False)])
 def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normalized_shape, affine):
     torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")

@@ -38,7 +38,7 @@ _SIGNATURES = {
     "gelu": ((_P, _P, ctypes.c_int64, _INT), None),
     "gelu_grad": ((_P, _P, _P, ctypes.c_int64, _INT), None),
     "layer_norm": ((_P, _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_double), None),
-    "layer_norm_grad": ((_P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64), None),
+    "layer_norm_grad": ((_P, _P, _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64), _INT),
     "maxpool": ((_P, _P, _P, _P), _INT),
     "maxpool_disjoint": ((_P, _P, _P, _P), _INT),
     "maxpool_scatter": ((_P, _P, _P, _P), _INT),

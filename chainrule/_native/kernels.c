@@ -471,24 +471,41 @@ GELU(double, gelu_f64, gelu_grad_f64, erf, erf_gauss_f64, tanh)
 
 /* Layer norm over the rows of a rows x width matrix: x_hat = (x - mean) * invstd with
  * invstd = 1 / sqrt(var + eps) (biased variance), out = x_hat * weight + bias (either may be
- * NULL); and the gradient of x, invstd * (g - mean(g) - x_hat * mean(g * x_hat)) with
- * g = grad * weight. Row sums accumulate in double; NumPy's pairwise sums agree to rounding. */
+ * NULL); and the gradients: of x, invstd * (g - mean(g) - x_hat * mean(g * x_hat)) with
+ * g = grad * weight, and of weight and bias, the column sums of grad * x_hat and grad (each
+ * NULL when not wanted). All sums accumulate in double, NumPy's in the input's type: they
+ * agree to rounding. A row's sums run in ROW_LANES independent partial sums, which the
+ * compiler turns into vector additions (one chain of additions would wait on each one). */
+#define ROW_LANES 8
+static inline double lanes_total(const double *part) {
+    return ((part[0] + part[4]) + (part[2] + part[6])) + ((part[1] + part[5]) + (part[3] + part[7]));
+}
+
 #define LAYER_NORM(T, NAME, GRAD_NAME)                                                      \
-    void NAME(const T *restrict x, const T *restrict weight, const T *restrict bias,       \
-              T *restrict out, T *restrict x_hat, T *restrict invstd, int64_t rows,        \
-              int64_t width, double eps) {                                                 \
+    WIDE_VECTORS void NAME(const T *restrict x, const T *restrict weight,                   \
+                           const T *restrict bias, T *restrict out, T *restrict x_hat,      \
+                           T *restrict invstd, int64_t rows, int64_t width, double eps) {   \
+        const int64_t body = width - width % ROW_LANES;                                     \
         for (int64_t r = 0; r < rows; r++) {                                                \
             const T *row = x + r * width;                                                   \
             T *hat = x_hat + r * width, *o = out + r * width;                               \
-            double sum = 0, squares = 0;                                                    \
-            for (int64_t c = 0; c < width; c++) sum += row[c];                              \
-            T mean = (T)(sum / width);                                                      \
-            for (int64_t c = 0; c < width; c++) {                                           \
+            double sum[ROW_LANES] = {0}, squares[ROW_LANES] = {0};                          \
+            for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
+                for (int k = 0; k < ROW_LANES; k++) sum[k] += row[c + k];                   \
+            for (int64_t c = body; c < width; c++) sum[c - body] += row[c];                 \
+            const T mean = (T)(lanes_total(sum) / width);                                   \
+            for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
+                for (int k = 0; k < ROW_LANES; k++) {                                       \
+                    T centered = row[c + k] - mean;                                         \
+                    hat[c + k] = centered;                                                  \
+                    squares[k] += (double)centered * centered;                              \
+                }                                                                           \
+            for (int64_t c = body; c < width; c++) {                                        \
                 T centered = row[c] - mean;                                                 \
                 hat[c] = centered;                                                          \
-                squares += (double)centered * centered;                                     \
+                squares[c - body] += (double)centered * centered;                           \
             }                                                                               \
-            T scale = (T)(1 / sqrt((T)(squares / width) + (T)eps));                         \
+            const T scale = (T)(1 / sqrt((T)(lanes_total(squares) / width) + (T)eps));      \
             invstd[r] = scale;                                                              \
             for (int64_t c = 0; c < width; c++) {                                           \
                 T value = hat[c] * scale;                                                   \
@@ -499,22 +516,48 @@ GELU(double, gelu_f64, gelu_grad_f64, erf, erf_gauss_f64, tanh)
             }                                                                               \
         }                                                                                   \
     }                                                                                       \
-    void GRAD_NAME(const T *restrict grad, const T *restrict x_hat, const T *restrict invstd, \
-                   const T *restrict weight, T *restrict grad_x, int64_t rows, int64_t width) { \
+    WIDE_VECTORS int GRAD_NAME(const T *restrict grad, const T *restrict x_hat,             \
+                               const T *restrict invstd, const T *restrict weight,          \
+                               T *restrict grad_x, T *restrict grad_weight,                 \
+                               T *restrict grad_bias, int64_t rows, int64_t width) {        \
+        const int64_t body = width - width % ROW_LANES;                                     \
+        double *column_sums = NULL, *g_hat_columns, *g_columns;                             \
+        if (grad_weight || grad_bias) {                                                     \
+            column_sums = calloc(2 * width, sizeof(double));                                \
+            if (!column_sums) return -1;                                                    \
+        }                                                                                   \
+        g_hat_columns = column_sums, g_columns = column_sums + width;                       \
         for (int64_t r = 0; r < rows; r++) {                                                \
             const T *g = grad + r * width, *hat = x_hat + r * width;                        \
+            if (column_sums)                                                                \
+                for (int64_t c = 0; c < width; c++) {                                       \
+                    g_hat_columns[c] += (double)g[c] * hat[c];                              \
+                    g_columns[c] += g[c];                                                   \
+                }                                                                           \
+            if (!grad_x) continue;                                                          \
             T *gx = grad_x + r * width;                                                     \
-            double g_sum = 0, g_hat_sum = 0;                                                \
-            for (int64_t c = 0; c < width; c++) {                                           \
-                T scaled = weight ? g[c] * weight[c] : g[c];                                \
-                gx[c] = scaled;                                                             \
-                g_sum += scaled;                                                            \
-                g_hat_sum += (double)scaled * hat[c];                                       \
+            double g_sum[ROW_LANES] = {0}, g_hat_sum[ROW_LANES] = {0};                      \
+            for (int64_t c = 0; c < width; c++) gx[c] = weight ? g[c] * weight[c] : g[c];   \
+            for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
+                for (int k = 0; k < ROW_LANES; k++) {                                       \
+                    g_sum[k] += gx[c + k];                                                  \
+                    g_hat_sum[k] += (double)gx[c + k] * hat[c + k];                         \
+                }                                                                           \
+            for (int64_t c = body; c < width; c++) {                                        \
+                g_sum[c - body] += gx[c];                                                   \
+                g_hat_sum[c - body] += (double)gx[c] * hat[c];                              \
             }                                                                               \
-            T g_mean = (T)(g_sum / width), g_hat_mean = (T)(g_hat_sum / width);             \
+            const T g_mean = (T)(lanes_total(g_sum) / width);                               \
+            const T g_hat_mean = (T)(lanes_total(g_hat_sum) / width);                       \
             for (int64_t c = 0; c < width; c++)                                             \
                 gx[c] = (gx[c] - g_mean - hat[c] * g_hat_mean) * invstd[r];                 \
         }                                                                                   \
+        for (int64_t c = 0; c < width && column_sums; c++) {                                \
+            if (grad_weight) grad_weight[c] = (T)g_hat_columns[c];                          \
+            if (grad_bias) grad_bias[c] = (T)g_columns[c];                                  \
+        }                                                                                   \
+        free(column_sums);                                                                  \
+        return 0;                                                                           \
     }
 
 LAYER_NORM(float, layer_norm_f32, layer_norm_grad_f32)
