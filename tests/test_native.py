@@ -4,8 +4,9 @@ Each case runs the same op twice, kernels on and off, and compares the results v
 value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The
 exceptions, compared to rounding, are the direct convolutions (stride 1, no dilation, one
 group, and short columns or few output channels), which add in their own order, GELU,
-whose exp, erf and tanh the kernels evaluate with formulas of their own, and layer norm,
-whose row sums they accumulate in double precision.
+whose exp, erf and tanh the kernels evaluate with formulas of their own, layer norm, whose
+sums they accumulate in double precision, and the embedding gradient, whose rows they add one
+after another where NumPy's segmented sum may pair them.
 """
 
 from __future__ import annotations
@@ -384,4 +385,25 @@ def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normaliz
 
     on, off = both_ways(lambda: run(chainrule))
     assert_close(on, off)
+    assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"padding_idx": 3}, {"scale_grad_by_freq": True}])
+def test_embedding_gradient_matches_numpy_path_and_torch(dtype, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((65, 130)).astype(dtype)
+    ids = rng.integers(0, 60, (12, 64))  # rows 60-64 never looked up: their gradient is 0
+    grad = rng.standard_normal((12, 64, 130)).astype(dtype)
+
+    def run(lib, index_dtype=np.int64):
+        weight = lib.tensor(table, requires_grad=True)
+        lib.nn.functional.embedding(lib.tensor(ids.astype(index_dtype)), weight, **options).backward(
+            lib.tensor(grad))
+        return [weight.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(chainrule, np.int32))
     assert_close(on, run(torch))

@@ -35,6 +35,7 @@ _SIGNATURES = {
     "col2im": ((_P, _P, _P, _INT), _INT),
     "relu": ((_P, _P, ctypes.c_int64), None),
     "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
+    "add_rows_at": ((_P, _P, _P, ctypes.c_int64, ctypes.c_int64), None),
     "gelu": ((_P, _P, ctypes.c_int64, _INT), None),
     "gelu_grad": ((_P, _P, _P, ctypes.c_int64, _INT), None),
     "layer_norm": ((_P, _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_double), None),

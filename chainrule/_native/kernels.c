@@ -388,6 +388,21 @@ PICK(double, uint64_t)
 RELU(float, relu_f32, relu_grad_f32)
 RELU(double, relu_f64, relu_grad_f64)
 
+/* Embedding's gradient: out[indices[k]] += rows[k] for k in order, into out zeroed by the
+ * caller. Each index's rows are added in their order, as the NumPy path adds them. */
+#define ADD_ROWS_AT(T, NAME)                                                                \
+    WIDE_VECTORS void NAME(const T *restrict rows, const int64_t *restrict indices,         \
+                           T *restrict out, int64_t count, int64_t width) {                 \
+        for (int64_t k = 0; k < count; k++) {                                               \
+            T *to = out + indices[k] * width;                                               \
+            const T *from = rows + k * width;                                               \
+            for (int64_t c = 0; c < width; c++) to[c] += from[c];                           \
+        }                                                                                   \
+    }
+
+ADD_ROWS_AT(float, add_rows_at_f32)
+ADD_ROWS_AT(double, add_rows_at_f64)
+
 /* GELU, forward and backward (the incoming gradient times the slope), in the exact form
  * x * Phi(x) or, with `tanh_form`, the tanh approximation. In double precision erf, exp and
  * tanh are libm's; in single precision they are the short branch-free formulas below, which

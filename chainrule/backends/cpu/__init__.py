@@ -4,7 +4,8 @@ The ops in ``chainrule._ops`` and ``chainrule.nn.functional`` read as the textbo
 (im2col, matrix product, col2im; the plain activation); the modules in this package hold what
 makes them fast on a CPU (memory layouts, geometry caches, the optional compiled kernels of
 ``chainrule.backends.native``) and choose between the fast and the plain path in one place:
-``conv`` (convolutions), ``pooling`` (max pooling), ``relu`` and ``windows`` (the strided views
+``conv`` (convolutions), ``pooling`` (max pooling), ``relu``, ``activation`` (GELU),
+``normalization`` (layer norm), ``embedding`` (its gradient) and ``windows`` (the strided views
 of sliding windows that im2col, col2im and pooling share).
 
 >>> import chainrule
