@@ -414,7 +414,7 @@ ADD_ROWS_AT(double, add_rows_at_f64)
 
 /* e^x to about 1 ulp: x = n ln 2 + r with |r| <= ln 2 / 2, e^r by Cephes' polynomial, 2^n
  * written into the exponent bits. Adding 1.5 * 2^23 rounds x / ln 2 to the integer n and
- * leaves n in the low bits of the sum. */
+ * leaves n in the low bits of the sum. x is clamped to [-87.3, 88.7], where 2^n is normal. */
 static inline float exp_f32(float x) {
     x = x < -87.3f ? -87.3f : x;
     x = x > 88.7f ? 88.7f : x;
@@ -428,13 +428,15 @@ static inline float exp_f32(float x) {
 }
 
 /* erf(z) by Abramowitz and Stegun's 7.1.26 (absolute error below 1.5e-7), as PyTorch's
- * vectorised CPU erf computes it, and e^(-z^2) on the way, in *gauss. */
+ * vectorised CPU erf computes it, and e^(-z^2) on the way, in *gauss (0 where exp_f32 would
+ * clamp: the slope's x * e^(-x^2 / 2) must vanish even for x near the float range's end). */
 static inline float erf_gauss_f32(float z, float *gauss) {
     float a = fabsf(z), t = 1 / (1 + 0.3275911f * a);
     float poly = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t
                   + 0.254829592f) * t;
-    *gauss = exp_f32(-a * a);
-    return copysignf(1 - poly * *gauss, z);
+    float e = exp_f32(-a * a);
+    *gauss = a * a < 87.3f ? e : 0;
+    return copysignf(1 - poly * e, z);
 }
 
 static inline double erf_gauss_f64(double z, double *gauss) {
