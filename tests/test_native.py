@@ -330,6 +330,9 @@ def test_gelu_at_large_magnitudes_and_vector_tails(dtype, approximate, tail):
     on, off = both_ways(lambda: run(chainrule))
     assert_close(on, off)
     assert_close(on, run(torch))
+    x[-3:] = [np.nan, np.inf, -np.inf]  # as in torch: NaN but at +inf (where x * Phi(x) is inf)
+    for result in [*both_ways(lambda: run(chainrule)), run(torch)]:
+        np.testing.assert_array_equal([r[-3:] for r in result], [[np.nan, np.inf, np.nan], [np.nan] * 3])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
