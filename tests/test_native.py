@@ -5,8 +5,9 @@ value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additi
 exceptions, compared to rounding, are the direct convolutions (stride 1, no dilation, one
 group, and short columns or few output channels), which add in their own order, GELU,
 whose exp, erf and tanh the kernels evaluate with formulas of their own, layer norm, whose
-sums they accumulate in double precision, and the embedding gradient, whose rows they add one
-after another where NumPy's segmented sum may pair them.
+sums they accumulate in double precision, the embedding gradient, whose rows they add one
+after another where NumPy's segmented sum may pair them, and Adam's step, whose lines they fuse
+into multiply-adds.
 """
 
 from __future__ import annotations
@@ -411,4 +412,30 @@ def test_embedding_gradient_matches_numpy_path_and_torch(dtype, options):
     on, off = both_ways(lambda: run(chainrule))
     assert_close(on, off)
     assert_close(on, run(chainrule, np.int32))
+    assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, options", [
+    ("Adam", {}), ("Adam", {"weight_decay": 0.1, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("AdamW", {"weight_decay": 0.3}), ("AdamW", {"maximize": True}), ("AdamW", {"amsgrad": True})])
+def test_adam_steps_match_numpy_path_and_torch(dtype, name, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(11)
+    shapes = [(37, 29), (7,), ()]  # vector tails, and a 0-d parameter
+    values = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    grads = [[rng.standard_normal(shape).astype(dtype) for shape in shapes] for _ in range(4)]
+
+    def run(lib):
+        params = [lib.nn.Parameter(lib.tensor(v)) for v in values]
+        optimizer = getattr(lib.optim, name)(params, lr=0.05, **options)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = lib.tensor(g)
+            optimizer.step()
+        return [p.detach().numpy() for p in params] + [
+            optimizer.state[p][key].numpy() for p in params for key in ("exp_avg", "exp_avg_sq")]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
     assert_close(on, run(torch))

@@ -403,6 +403,32 @@ RELU(double, relu_f64, relu_grad_f64)
 ADD_ROWS_AT(float, add_rows_at_f32)
 ADD_ROWS_AT(double, add_rows_at_f64)
 
+/* One Adam step of one parameter, in place, in PyTorch's order of operations (that of
+ * chainrule/optim/adam.py):
+ *   g = grad + l2 * param;  param *= shrink;  m += (g - m) * (1 - beta1);
+ *   v = v * beta2 + g * g * (1 - beta2);  param += m / (sqrt(v) / root_bc2 + eps) * step,
+ * with h = {l2, shrink, 1 - beta1, beta2, 1 - beta2, root_bc2, eps, step}: l2 the L2 weight
+ * decay (else 0), shrink 1 - lr * decoupled weight decay (else 1), root_bc2 the square root
+ * of the second moment's bias correction, step -lr / (the first moment's). */
+#define ADAM(T, NAME, SQRT)                                                                 \
+    WIDE_VECTORS void NAME(T *restrict param, const T *restrict grad, T *restrict m,        \
+                           T *restrict v, int64_t n, const double *h) {                     \
+        const T l2 = (T)h[0], shrink = (T)h[1], keep1 = (T)h[2], beta2 = (T)h[3];           \
+        const T keep2 = (T)h[4], root_bc2 = (T)h[5], eps = (T)h[6], step = (T)h[7];         \
+        for (int64_t e = 0; e < n; e++) {                                                   \
+            T g = grad[e] + l2 * param[e];                                                  \
+            T average = m[e] + (g - m[e]) * keep1;                                          \
+            T square_average = v[e] * beta2 + g * g * keep2;                                \
+            m[e] = average;                                                                 \
+            v[e] = square_average;                                                          \
+            param[e] = param[e] * shrink                                                    \
+                       + average / (SQRT(square_average) / root_bc2 + eps) * step;          \
+        }                                                                                   \
+    }
+
+ADAM(float, adam_f32, sqrtf)
+ADAM(double, adam_f64, sqrt)
+
 /* GELU, forward and backward (the incoming gradient times the slope), in the exact form
  * x * Phi(x) or, with `tanh_form`, the tanh approximation. In double precision erf, exp and
  * tanh are libm's; in single precision they are the short branch-free formulas below, which
