@@ -3,11 +3,11 @@
 Each case runs the same op twice, kernels on and off, and compares the results value for
 value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The
 exceptions, compared to rounding, are the direct convolutions (stride 1, no dilation, one
-group, and short columns or few output channels), which add in their own order, GELU,
-whose exp, erf and tanh the kernels evaluate with formulas of their own, layer norm, whose
-sums they accumulate in double precision, the embedding gradient, whose rows they add one
-after another where NumPy's segmented sum may pair them, and Adam's step, whose lines they fuse
-into multiply-adds.
+group, and short columns or few output channels), which add in their own order, GELU and
+cross-entropy's softmax, whose exp, erf and tanh the kernels evaluate with formulas of their
+own, layer norm, whose sums they accumulate in double precision, the embedding gradient, whose
+rows they add one after another where NumPy's segmented sum may pair them, and Adam's step,
+whose lines they fuse into multiply-adds.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 import chainrule
 import chainrule.nn.functional as F
 from chainrule.backends import native
+from chainrule.backends.cpu import softmax as cpu_softmax
 
 pytestmark = pytest.mark.skipif(not native.is_available(),
                                 reason="the compiled kernels were not built (no C compiler)")
@@ -439,3 +440,34 @@ def test_adam_steps_match_numpy_path_and_torch(dtype, name, options):
     on, off = both_ways(lambda: run(chainrule))
     assert_close(on, off)
     assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 65, 129])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1, "reduction": "none"}])
+def test_cross_entropy_softmax_rows_match_numpy_path_and_torch(dtype, width, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(width)
+    rows = native.MIN_SIZE // width + 3
+    logits = (rng.standard_normal((rows, width)) * 4).astype(dtype)
+    logits[0] = 7.0  # a constant row
+    logits[1, ::2] = -200.0  # exponentials far below the smallest normal float: 0
+    targets = rng.integers(0, width, rows)
+    grad = rng.standard_normal(rows if options else ()).astype(dtype)
+
+    def run(lib):
+        x = lib.tensor(logits, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor(targets), **options)
+        loss.backward(lib.tensor(grad))
+        return [loss.detach().numpy(), x.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    theirs = run(torch)
+    if width > 1:  # e^-200 is 0 in float32 (as NumPy's exp gives), not the smallest normal float
+        probs = cpu_softmax.log_softmax_rows(logits)[1]
+        assert (probs[1, ::2] == 0).all() == (dtype == np.float32)
+    if width == 1:  # one class: the gradient is 0, ours up to rounding (with or without kernels)
+        np.testing.assert_allclose(on[1], theirs[1], atol=1e-6)
+        on, theirs = on[:1], theirs[:1]
+    assert_close(on, theirs)

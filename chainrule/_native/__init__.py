@@ -37,6 +37,7 @@ _SIGNATURES = {
     "relu_grad": ((_P, _P, _P, ctypes.c_int64), None),
     "add_rows_at": ((_P, _P, _P, ctypes.c_int64, ctypes.c_int64), None),
     "adam": ((_P, _P, _P, _P, ctypes.c_int64, _P), None),
+    "log_softmax_rows": ((_P, _P, _P, ctypes.c_int64, ctypes.c_int64), None),
     "gelu": ((_P, _P, ctypes.c_int64, _INT), None),
     "gelu_grad": ((_P, _P, _P, ctypes.c_int64, _INT), None),
     "layer_norm": ((_P, _P, _P, _P, _P, _P, ctypes.c_int64, ctypes.c_int64, ctypes.c_double), None),

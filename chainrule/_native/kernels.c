@@ -610,6 +610,49 @@ static inline double lanes_total(const double *part) {
 
 LAYER_NORM(float, layer_norm_f32, layer_norm_grad_f32)
 LAYER_NORM(double, layer_norm_f64, layer_norm_grad_f64)
+
+/* e^x for x <= 0: 0 below e^-87.3, where exp_f32 would leave the normal floats. */
+static inline float exp_nonpositive_f32(float x) {
+    float inside = x > -87.3f ? x : -87.3f, e = exp_f32(inside);
+    return x > -87.3f ? e : 0;
+}
+
+/* Softmax and log-softmax along the rows of a rows x width matrix, stably: the row's largest
+ * value subtracted first, its exponentials summed in double (in ROW_LANES partial sums, as
+ * layer norm's). A row holding NaN comes out NaN, as in NumPy. */
+#define LOG_SOFTMAX(T, NAME, EXP, LOG)                                                      \
+    WIDE_VECTORS void NAME(const T *restrict x, T *restrict log_probs, T *restrict probs,   \
+                           int64_t rows, int64_t width) {                                   \
+        const int64_t body = width - width % ROW_LANES;                                     \
+        for (int64_t r = 0; r < rows; r++) {                                                \
+            const T *row = x + r * width;                                                   \
+            T *lp = log_probs + r * width, *p = probs + r * width, top[ROW_LANES];          \
+            double total[ROW_LANES] = {0};                                                  \
+            for (int k = 0; k < ROW_LANES; k++) top[k] = row[0];                            \
+            for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
+                for (int k = 0; k < ROW_LANES; k++)                                         \
+                    top[k] = row[c + k] > top[k] ? row[c + k] : top[k];                     \
+            for (int64_t c = body; c < width; c++)                                          \
+                top[c - body] = row[c] > top[c - body] ? row[c] : top[c - body];            \
+            for (int k = 1; k < ROW_LANES; k++) top[0] = top[k] > top[0] ? top[k] : top[0]; \
+            for (int64_t c = 0; c < width; c++) {                                           \
+                T shifted = row[c] - top[0];                                                \
+                lp[c] = shifted;                                                            \
+                p[c] = shifted == shifted ? EXP(shifted) : shifted;                         \
+            }                                                                               \
+            for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
+                for (int k = 0; k < ROW_LANES; k++) total[k] += p[c + k];                   \
+            for (int64_t c = body; c < width; c++) total[c - body] += p[c];                 \
+            const T sum = (T)lanes_total(total), log_sum = LOG(sum);                        \
+            for (int64_t c = 0; c < width; c++) {                                           \
+                p[c] /= sum;                                                                \
+                lp[c] -= log_sum;                                                           \
+            }                                                                               \
+        }                                                                                   \
+    }
+
+LOG_SOFTMAX(float, log_softmax_rows_f32, exp_nonpositive_f32, logf)
+LOG_SOFTMAX(double, log_softmax_rows_f64, exp, log)
 /* Max pooling's gradient for side-by-side windows: every input element inside a window
  * gets its window's gradient if it won, else 0 (and elements outside all windows 0), written
  * row by row with no scattered additions. */

@@ -5,7 +5,8 @@ The ops in ``chainrule._ops`` and ``chainrule.nn.functional`` read as the textbo
 makes them fast on a CPU (memory layouts, geometry caches, the optional compiled kernels of
 ``chainrule.backends.native``) and choose between the fast and the plain path in one place:
 ``conv`` (convolutions), ``pooling`` (max pooling), ``relu``, ``activation`` (GELU),
-``normalization`` (layer norm), ``embedding`` (its gradient), ``optim`` (Adam's step) and
+``normalization`` (layer norm), ``softmax`` (cross-entropy's), ``embedding`` (its gradient),
+``optim`` (Adam's step) and
 ``windows`` (the strided views of sliding windows that im2col, col2im and pooling share).
 
 >>> import chainrule
