@@ -66,9 +66,22 @@ class Kernels:
             setattr(self, name, _with_arrays(function, name))
 
 
+def _address(a: np.ndarray) -> int:
+    """The address of an array's data: through the buffer protocol, in a third of the time of
+    ``a.ctypes.data``, which serves the arrays that cannot export a writable buffer (read-only,
+    empty, not contiguous)."""
+    try:
+        return _addressof(_byte_at(a))
+    except (TypeError, ValueError, BufferError):
+        return a.ctypes.data
+
+
+_addressof, _byte_at = ctypes.addressof, ctypes.c_char.from_buffer
+
+
 def _with_arrays(function, name: str):
     def call(*args):
-        status = function(*[a.ctypes.data if isinstance(a, np.ndarray) else a for a in args])
+        status = function(*[_address(a) if isinstance(a, np.ndarray) else a for a in args])
         if status == -1:
             raise MemoryError(f"chainrule's compiled {name}: out of memory for scratch space")
         if status:
