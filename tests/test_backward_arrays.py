@@ -23,6 +23,8 @@ from conftest import require_torch
 
 import chainrule
 import chainrule.nn.functional as F
+from chainrule._ops.conversion import Clone
+from chainrule._ops.shape import Reshape, Split, Transpose
 from chainrule._tensor import make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
@@ -125,6 +127,20 @@ CASES: dict[type, list[Case]] = {
         _cross_entropy(((4, 5),), (4,), ignore_index=1, label_smoothing=0.2, weight=True),
         _cross_entropy(((2, 5, 3),), (2, 3), label_smoothing=0.1),
     ],
+    Reshape: [
+        Case("view", ((2, 3, 4),), lambda x: x.view(6, 4)),
+        Case("reshape-of-transposed", ((2, 3, 4),), lambda x: x.transpose(0, 2).reshape(-1)),
+    ],
+    Transpose: [
+        Case("3d", ((2, 3, 4),), lambda x: x.transpose(0, 2)),
+        Case("matrix-t", ((2, 3),), lambda x: x.t()),
+        Case("vector-t", ((3,),), lambda x: x.t()),
+    ],
+    Split: [
+        Case("last-dim", ((2, 3, 7),), lambda x: x.split(3, -1)),
+        Case("first-dim", ((5, 2),), lambda x: x.split(2, 0)),
+    ],
+    Clone: [Case("2d", ((3, 4),), lambda x: x.clone())],
     Gelu: [
         Case("2d", ((3, 4),), F.gelu),
         Case("3d-tanh", ((2, 3, 4),), lambda x: F.gelu(x, approximate="tanh")),
@@ -197,13 +213,14 @@ def test_backward_arrays_agrees_with_backward(function, case, dtype, monkeypatch
             label = f"compiled={compiled}, requires_grad={needs}"
             chainrule.manual_seed(0)
             inputs = [chainrule.tensor(v, requires_grad=r) for v, r in zip(values, needs)]
-            out = case.run(*inputs)
-            node = out.grad_fn
+            outs = _as_tuple(case.run(*inputs))  # several for an op with several outputs
+            node = outs[0].grad_fn
             assert issubclass(node._function, function), label
-            grad = rng.standard_normal(out.shape).astype(dtype)
+            grads = [rng.standard_normal(out.shape).astype(dtype) for out in outs]
             with chainrule.no_grad():
-                from_backward = _as_tuple(node._function.backward(node, make_tensor(grad.copy())))
-            from_arrays = _as_tuple(node._function.backward_arrays(node, grad.copy()))
+                from_backward = _as_tuple(node._function.backward(
+                    node, *(make_tensor(grad.copy()) for grad in grads)))
+            from_arrays = _as_tuple(node._function.backward_arrays(node, *(grad.copy() for grad in grads)))
             _assert_agree(from_backward, from_arrays, dtype, label)
 
 
@@ -238,3 +255,20 @@ def test_attention_gradients_are_laid_out_like_the_inputs():
     for grad, input in zip(grads[:3], (query, key, value)):
         assert np.argsort(grad.strides).tolist() == np.argsort(input._data.strides).tolist()
         assert grad.transpose(0, 2, 1, 3).flags.c_contiguous
+
+
+def test_split_backward_joins_adjacent_gradients_without_a_copy():
+    """Gradients that lie one after another in one array (query, key and value written into one
+    buffer) come back joined as a view of it; any others are concatenated."""
+    qkv = chainrule.tensor(np.zeros((2, 4, 9)), requires_grad=True)
+    node = qkv.split(3, -1)[0].grad_fn
+    buffer = np.arange(72.0).reshape(2, 4, 9)
+    adjacent = tuple(buffer[..., i:i + 3] for i in (0, 3, 6))
+    joined = node._function.backward_arrays(node, *adjacent)
+    assert np.shares_memory(joined, buffer) and not joined.flags.writeable
+    np.testing.assert_array_equal(joined, buffer)
+    for parts in (adjacent[::-1], (adjacent[0], adjacent[1], adjacent[2].copy()),
+                  tuple(np.arange(72.0).reshape(2, 4, 9)[..., i:i + 3] for i in (0, 3, 6))):
+        joined = node._function.backward_arrays(node, *parts)
+        assert not any(np.shares_memory(joined, part) for part in parts)
+        np.testing.assert_array_equal(joined, np.concatenate(parts, -1))

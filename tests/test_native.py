@@ -3,9 +3,11 @@
 Each case runs the same op twice, kernels on and off, and compares the results value for
 value (``np.array_equal``, with NaN equal to NaN): the kernels reorder no additions. The
 exceptions, compared to rounding, are the direct convolutions (stride 1, no dilation, one
-group, and short columns or few output channels), which add in their own order, GELU,
-whose exp, erf and tanh the kernels evaluate with formulas of their own, and layer norm,
-whose row sums they accumulate in double precision.
+group, and short columns or few output channels), which add in their own order, GELU and
+cross-entropy's softmax, whose exp, erf and tanh the kernels evaluate with formulas of their
+own, layer norm, whose sums they accumulate in double precision, the embedding gradient, whose
+rows they add one after another where NumPy's segmented sum may pair them, and Adam's step,
+whose lines they fuse into multiply-adds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from hypothesis import strategies as st
 import chainrule
 import chainrule.nn.functional as F
 from chainrule.backends import native
+from chainrule.backends.cpu import softmax as cpu_softmax
 
 pytestmark = pytest.mark.skipif(not native.is_available(),
                                 reason="the compiled kernels were not built (no C compiler)")
@@ -309,6 +312,69 @@ def test_gelu_and_its_gradients_match_numpy_path_and_torch(dtype, approximate):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("tail", [1, 7, 9])  # elements past the last whole vector
+def test_gelu_at_large_magnitudes_and_vector_tails(dtype, approximate, tail):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    size = native.MIN_SIZE + 64 + tail
+    x = np.random.default_rng(tail).standard_normal(size).astype(dtype)
+    big = 3e37 if approximate == "none" else 1e12  # x**3 beyond float32: torch's slope is NaN
+    x[-14:] = [big, -big, 1e4, -1e4, 100.0, -100.0, 15.0, -15.0, 9.5, -9.5, 5.0, -5.0, 3e-20,
+               -3e-20]
+    grad = np.random.default_rng(7).standard_normal(size).astype(dtype)
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=True)
+        out = lib.nn.functional.gelu(xt, approximate=approximate)
+        out.backward(lib.tensor(grad))
+        return [out.detach().numpy(), xt.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(torch))
+    x[-3:] = [np.nan, np.inf, -np.inf]  # as in torch: NaN but at +inf (where x * Phi(x) is inf)
+    for result in [*both_ways(lambda: run(chainrule)), run(torch)]:
+        np.testing.assert_array_equal([r[-3:] for r in result], [[np.nan, np.inf, np.nan], [np.nan] * 3])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 129, 1000])
+@pytest.mark.parametrize("params", ["weight and bias", "weight", "none", "frozen input"])
+def test_layer_norm_of_odd_widths_and_constant_rows(dtype, width, params):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(width)
+    x = (rng.standard_normal((40, width)) * 3 + 1).astype(dtype)
+    x[:3] = np.array([[0.1], [-7.0], [0.0]], dtype)  # constant rows: x_hat is 0 there
+    grad = rng.standard_normal(x.shape).astype(dtype)
+    weight, bias = (rng.standard_normal(width).astype(dtype) for _ in range(2))
+
+    def run(lib):
+        xt = lib.tensor(x, requires_grad=params != "frozen input")
+        tensors = [xt] if params != "frozen input" else []
+        kwargs = {}
+        if params != "none":
+            kwargs["weight"] = lib.tensor(weight, requires_grad=True)
+            tensors.append(kwargs["weight"])
+        if params in ("weight and bias", "frozen input"):
+            kwargs["bias"] = lib.tensor(bias, requires_grad=True)
+            tensors.append(kwargs["bias"])
+        out = lib.nn.functional.layer_norm(xt, (width,), **kwargs)
+        if not tensors:
+            return [out.numpy()]
+        out.backward(lib.tensor(grad))
+        return [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    theirs = run(torch)
+    if width == 1:  # all rows constant: torch's gradients are rounding noise around 0
+        for a, b in zip(on, theirs):
+            np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-3)
+    else:
+        assert_close(on, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("normalized_shape,affine", [((128,), True), ((4, 32), True), ((128,), False)])
 def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normalized_shape, affine):
     torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
@@ -327,3 +393,81 @@ def test_layer_norm_and_its_gradients_match_numpy_path_and_torch(dtype, normaliz
     on, off = both_ways(lambda: run(chainrule))
     assert_close(on, off)
     assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("options", [{}, {"padding_idx": 3}, {"scale_grad_by_freq": True}])
+def test_embedding_gradient_matches_numpy_path_and_torch(dtype, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((65, 130)).astype(dtype)
+    ids = rng.integers(0, 60, (12, 64))  # rows 60-64 never looked up: their gradient is 0
+    grad = rng.standard_normal((12, 64, 130)).astype(dtype)
+
+    def run(lib, index_dtype=np.int64):
+        weight = lib.tensor(table, requires_grad=True)
+        lib.nn.functional.embedding(lib.tensor(ids.astype(index_dtype)), weight, **options).backward(
+            lib.tensor(grad))
+        return [weight.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(chainrule, np.int32))
+    assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("name, options", [
+    ("Adam", {}), ("Adam", {"weight_decay": 0.1, "betas": (0.8, 0.99), "eps": 1e-6}),
+    ("AdamW", {"weight_decay": 0.3}), ("AdamW", {"maximize": True}), ("AdamW", {"amsgrad": True})])
+def test_adam_steps_match_numpy_path_and_torch(dtype, name, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(11)
+    shapes = [(37, 29), (7,), ()]  # vector tails, and a 0-d parameter
+    values = [rng.standard_normal(shape).astype(dtype) for shape in shapes]
+    grads = [[rng.standard_normal(shape).astype(dtype) for shape in shapes] for _ in range(4)]
+
+    def run(lib):
+        params = [lib.nn.Parameter(lib.tensor(v)) for v in values]
+        optimizer = getattr(lib.optim, name)(params, lr=0.05, **options)
+        for step_grads in grads:
+            for p, g in zip(params, step_grads):
+                p.grad = lib.tensor(g)
+            optimizer.step()
+        return [p.detach().numpy() for p in params] + [
+            optimizer.state[p][key].numpy() for p in params for key in ("exp_avg", "exp_avg_sq")]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    assert_close(on, run(torch))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("width", [1, 7, 65, 129])
+@pytest.mark.parametrize("options", [{}, {"label_smoothing": 0.1, "reduction": "none"}])
+def test_cross_entropy_softmax_rows_match_numpy_path_and_torch(dtype, width, options):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    rng = np.random.default_rng(width)
+    rows = native.MIN_SIZE // width + 3
+    logits = (rng.standard_normal((rows, width)) * 4).astype(dtype)
+    logits[0] = 7.0  # a constant row
+    logits[1, ::2] = -200.0  # exponentials far below the smallest normal float: 0
+    targets = rng.integers(0, width, rows)
+    grad = rng.standard_normal(rows if options else ()).astype(dtype)
+
+    def run(lib):
+        x = lib.tensor(logits, requires_grad=True)
+        loss = lib.nn.functional.cross_entropy(x, lib.tensor(targets), **options)
+        loss.backward(lib.tensor(grad))
+        return [loss.detach().numpy(), x.grad.numpy()]
+
+    on, off = both_ways(lambda: run(chainrule))
+    assert_close(on, off)
+    theirs = run(torch)
+    if width > 1:  # e^-200 is 0 in float32 (as NumPy's exp gives), not the smallest normal float
+        probs = cpu_softmax.log_softmax_rows(logits)[1]
+        assert (probs[1, ::2] == 0).all() == (dtype == np.float32)
+    if width == 1:  # one class: the gradient is 0, ours up to rounding (with or without kernels)
+        np.testing.assert_allclose(on[1], theirs[1], atol=1e-6)
+        on, theirs = on[:1], theirs[:1]
+    assert_close(on, theirs)

@@ -337,5 +337,5 @@ static int64_t padded(int64_t n, int64_t lanes) {
             q, k, v, probs, grad, dq, dk, dv, g, (T)scale);                                 \
     }
 
-ATTENTION_EXPORTS(float, f32, exp_f32)
+ATTENTION_EXPORTS(float, f32, exp_nonpositive_f32)
 ATTENTION_EXPORTS(double, f64, exp)

@@ -37,6 +37,10 @@ class Clone(Function):
     def backward(ctx, grad):
         return grad
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return grad
+
 
 def parse_to_args(args, kwargs):
     """The dtype ``Tensor.to(...)`` / ``Module.to(...)`` converts to (None: keep), from their

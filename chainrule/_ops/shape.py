@@ -50,6 +50,10 @@ class Reshape(Function):
     def backward(ctx, grad):
         return grad.reshape(ctx.input_shape)
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return grad.reshape(ctx.input_shape)
+
 
 class UnsafeView(Reshape):
     node_name = "UnsafeViewBackward0"
@@ -168,6 +172,10 @@ class Transpose(Function):
     @staticmethod
     def backward(ctx, grad):
         return grad.transpose(*ctx.dims)
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return np.swapaxes(grad, *ctx.dims) if grad.ndim >= 2 else grad
 
 
 class T(Transpose):
@@ -492,6 +500,28 @@ class Split(Function):
     @staticmethod
     def backward(ctx, *grads):
         return cat(grads, ctx.dim)
+
+    @staticmethod
+    def backward_arrays(ctx, *grads):
+        joined = _adjacent_parts(grads, ctx.dim)
+        return joined if joined is not None else np.concatenate(grads, axis=ctx.dim)
+
+
+def _adjacent_parts(parts: tuple, dim: int) -> np.ndarray | None:
+    """``parts`` as one array without a copy, if they lie one after another along ``dim`` in one
+    array's memory (as the gradients of query, key and value split off one product can); else
+    ``None``."""
+    first = parts[0]
+    if first.base is None or len(parts) < 2:
+        return None
+    strides, address = first.strides, first.ctypes.data
+    for part in parts:
+        if (part.base is not first.base or part.strides != strides or part.ctypes.data != address
+                or part.shape[:dim] + part.shape[dim + 1:] != first.shape[:dim] + first.shape[dim + 1:]):
+            return None
+        address += part.shape[dim] * strides[dim]
+    shape = first.shape[:dim] + (sum(part.shape[dim] for part in parts),) + first.shape[dim + 1:]
+    return np.lib.stride_tricks.as_strided(first, shape, strides, writeable=False)
 
 
 class SplitWithSizes(Split):

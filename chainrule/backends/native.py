@@ -1,13 +1,15 @@
 """``chainrule.backends.native``: compiled kernels for the copies around convolutions, for max
-pooling, for ReLU, GELU and layer norm, for scaled dot-product attention (no mask or the causal
-one, no dropout) and, on x86 CPUs with AVX2 and FMA, direct convolutions for layers with few
-input channels (and, with AVX-512, the input gradient of those with few output channels), in
-the spirit of ``torch.backends.mkldnn``. pip builds them from ``chainrule/_native/kernels.c``
-and ``attention.c`` when a C compiler (GCC or Clang) is present; they are used when built. They
-give the pure-NumPy path's results value for value, except GELU (its own exp, erf and tanh
-formulas), layer norm (row sums in double precision), attention and the direct convolutions
-(stride 1, no dilation, one group; ``backends.cpu.conv.ConvGeometry.direct`` and
-``direct_input_grad``), which add in their own order: those agree to rounding.
+pooling, for ReLU, GELU, layer norm, cross-entropy's softmax, embedding's gradient, Adam's step
+and scaled dot-product attention (no mask or the causal one, no dropout), and, on x86 CPUs with
+AVX2 and FMA, direct convolutions for layers with few input channels (and, with AVX-512, the
+input gradient of those with few output channels), in the spirit of ``torch.backends.mkldnn``.
+pip builds them from ``chainrule/_native/kernels.c`` and ``attention.c`` when a C compiler (GCC
+or Clang) is present; they are used when built. They give the pure-NumPy path's results value
+for value, except GELU and softmax (their own exp, erf and tanh formulas), layer norm (sums in
+double precision), embedding's gradient (rows added in order), Adam (fused multiply-adds),
+attention and the direct convolutions (stride 1, no dilation, one group;
+``backends.cpu.conv.ConvGeometry.direct`` and ``direct_input_grad``), which add in their own
+order: those agree to rounding.
 
 Set ``enabled = False`` (or the environment variable ``CHAINRULE_NATIVE=0``) to run on
 NumPy alone.

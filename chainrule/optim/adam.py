@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule.backends.cpu import optim as cpu_optim
 from chainrule.optim._moments import (
     adam_denominator,
     add_ratio,
@@ -53,6 +54,11 @@ class Adam(Optimizer):
     def update(self, param: Array, grad: Array, state: ArrayState, group: dict) -> None:
         lr, eps, step = group["lr"], group["eps"], float(state["step"])
         beta1, beta2 = group["betas"]
+        if not group["amsgrad"] and cpu_optim.adam(
+                param, grad, state["exp_avg"], state["exp_avg_sq"], lr=lr, betas=(beta1, beta2),
+                eps=eps, weight_decay=group["weight_decay"],
+                decoupled=group["decoupled_weight_decay"], step=step):
+            return
         scratch = np.empty_like(param)
         _, m, v = update_adam_moments(param, grad, state, group, scratch)
         if group["amsgrad"]:  # the largest v so far, so steps never grow from v shrinking

@@ -5,8 +5,9 @@ The ops in ``chainrule._ops`` and ``chainrule.nn.functional`` read as the textbo
 makes them fast on a CPU (memory layouts, geometry caches, the optional compiled kernels of
 ``chainrule.backends.native``) and choose between the fast and the plain path in one place:
 ``attention`` (scaled dot-product attention), ``conv`` (convolutions), ``pooling`` (max
-pooling), ``relu`` and ``windows`` (the strided views of sliding windows that im2col, col2im and
-pooling share).
+pooling), ``relu``, ``activation`` (GELU), ``normalization`` (layer norm), ``softmax``
+(cross-entropy's), ``embedding`` (its gradient), ``optim`` (Adam's step) and ``windows`` (the
+strided views of sliding windows that im2col, col2im and pooling share).
 
 >>> import chainrule
 >>> chainrule.backends.cpu.get_cpu_capability() in ("DEFAULT", "AVX2", "AVX512")

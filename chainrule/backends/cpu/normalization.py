@@ -56,12 +56,17 @@ def layer_norm(x: np.ndarray, weight: np.ndarray | None, bias: np.ndarray | None
 
 
 def layer_norm_grad(grad: np.ndarray, x_hat: np.ndarray, invstd: np.ndarray,
-                    weight: np.ndarray | None, layout) -> np.ndarray | None:
-    """The input's gradient, ``invstd * (g - mean(g) - x_hat * mean(g * x_hat))`` per row with
-    ``g = grad * weight``; or ``None``."""
+                    weight: np.ndarray | None, layout, needs: tuple[bool, bool, bool]
+                    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None] | None:
+    """The gradients of the input, weight and bias (each ``None`` where ``needs`` says it is not
+    wanted), or ``None``: per row, ``invstd * (g - mean(g) - x_hat * mean(g * x_hat))`` with
+    ``g = grad * weight``; over the rows, the sums of ``grad * x_hat`` and of ``grad``."""
     kernels = _kernels(layout, x_hat, grad, weight)
     if kernels is None:
         return None
-    grad_x = np.empty_like(x_hat)
-    kernels.layer_norm_grad(grad, x_hat, invstd, weight, grad_x, invstd.size, x_hat.size // invstd.size)
-    return grad_x
+    rows = invstd.size
+    params = x_hat.shape[x_hat.ndim - len(layout.stats_axes):]
+    grads = (np.empty_like(x_hat) if needs[0] else None,
+             *(np.empty(params, x_hat.dtype) if need else None for need in needs[1:]))
+    kernels.layer_norm_grad(grad, x_hat, invstd, weight, *grads, rows, x_hat.size // rows)
+    return grads

@@ -27,6 +27,7 @@ from chainrule._ops._util import broadcast_error
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.amp.autocast_mode import autocast_inputs
 from chainrule.autograd.function import Function
+from chainrule.backends.cpu import softmax as cpu_softmax
 
 __all__ = [
     "mse_loss", "l1_loss", "smooth_l1_loss", "huber_loss", "cross_entropy", "nll_loss",
@@ -259,6 +260,9 @@ def _target_indices(target: np.ndarray, classes: int, ignore_index: int):
 
 def _log_softmax_rows(rows: np.ndarray):
     """``log_softmax`` along the last axis, stably, and the softmax it came from."""
+    compiled = cpu_softmax.log_softmax_rows(rows)
+    if compiled is not None:
+        return compiled
     shifted = rows - rows.max(axis=-1, keepdims=True)
     probs = np.exp(shifted)
     total = probs.sum(axis=-1, keepdims=True)

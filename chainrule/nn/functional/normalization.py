@@ -106,12 +106,14 @@ class Normalize(Function):
     def backward_arrays(ctx, grad):
         _, weight = ctx.saved_tensors
         w = None if weight is None else weight._data
+        compiled = cpu_normalization.layer_norm_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout,
+                                                     ctx.needs_input_grad)
+        if compiled is not None:
+            grad_x, grad_w, grad_b = compiled
+            return (grad_x, None if grad_w is None else grad_w.reshape(w.shape),
+                    None if grad_b is None else grad_b.reshape(ctx.bias_shape))
         grad_w, grad_b = _affine_grads(ctx, grad, ctx.x_hat, w)
-        grad_x = None
-        if ctx.needs_input_grad[0]:
-            grad_x = cpu_normalization.layer_norm_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout)
-            if grad_x is None:
-                grad_x = _input_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout)
+        grad_x = _input_grad(grad, ctx.x_hat, ctx.invstd, w, ctx.layout) if ctx.needs_input_grad[0] else None
         return grad_x, grad_w, grad_b
 
 

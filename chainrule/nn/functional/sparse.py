@@ -14,6 +14,7 @@ import numpy as np
 from chainrule._ops._util import Tensor, make_tensor
 from chainrule._tensor_str import type_name
 from chainrule.autograd.function import Function
+from chainrule.backends.cpu import embedding as cpu_embedding
 
 __all__ = ["embedding", "one_hot"]
 
@@ -45,7 +46,9 @@ class Embedding(Function):
         if scale_grad_by_freq:
             counts = np.bincount(flat, minlength=shape[0])
             rows = rows / counts[flat, None].astype(rows.dtype)
-        grad_weight = _sum_rows_by_index(rows, flat, shape)
+        grad_weight = cpu_embedding.add_rows_at(rows, flat, shape)
+        if grad_weight is None:
+            grad_weight = _sum_rows_by_index(rows, flat, shape)
         if padding_idx is not None:
             grad_weight[padding_idx] = 0
         return make_tensor(grad_weight), None, None, None

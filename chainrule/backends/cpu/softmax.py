@@ -1,0 +1,32 @@
+"""Softmax along rows on the compiled kernels: where cross-entropy's ``log_softmax`` takes the
+fast path. NumPy spends a pass per line of the stable formula, and its float32 exp is slow; the
+kernel makes one row at a time, with exp_f32 (GELU's).
+
+``log_softmax_rows`` returns the kernel's ``(log_probs, probs)``, or ``None`` when the kernels
+do not apply (switched off, not built for the dtype, too small, not C-contiguous); the caller
+then computes them in NumPy. The two agree to rounding.
+
+>>> import numpy as np
+>>> from chainrule.backends.cpu import softmax
+>>> softmax.log_softmax_rows(np.zeros((2, 2), np.float32)) is None  # too small for a call
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.backends import native
+
+__all__ = ["log_softmax_rows"]
+
+
+def log_softmax_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(log_softmax(rows), softmax(rows))`` along the last axis of the matrix ``rows``, or
+    ``None``."""
+    kernels = native.kernels_for(rows)
+    if kernels is None or rows.ndim != 2 or rows.shape[1] == 0:
+        return None
+    log_probs, probs = np.empty_like(rows), np.empty_like(rows)
+    kernels.log_softmax_rows(rows, log_probs, probs, rows.shape[0], rows.shape[1])
+    return log_probs, probs
