@@ -167,3 +167,34 @@ def test_cases_left_to_numpy():
     assert not F.scaled_dot_product_attention(t, t, t, attn_mask=mask).grad_fn.compiled
     assert not F.scaled_dot_product_attention(t, t, t, attn_mask=mask > 0, is_causal=True).grad_fn.compiled
     assert not F.scaled_dot_product_attention(t, t, t, dropout_p=0.5).grad_fn.compiled
+
+
+def test_gradients_of_heads_split_off_one_projection_share_one_array():
+    """q, k and v split off one (B, T, 3C) projection get gradients at the same places of one
+    new array, which split's backward then returns whole, without a copy; values as NumPy's."""
+    b, t, heads, d = 2, 5, 2, 4
+    width = heads * d
+    rng = np.random.default_rng(3)
+    projection = rng.standard_normal((b, t, 3 * width)).astype(np.float32)
+    q, k, v = (projection[..., i * width:(i + 1) * width].reshape(b, t, heads, d).transpose(0, 2, 1, 3)
+               for i in range(3))
+    out, probs = compiled.attention(q, k, v, True, 0.5)
+    grads = compiled.attention_grads(q, k, v, probs, np.ones_like(out), True, 0.5)
+    assert grads[0].base is not None and all(g.base is grads[0].base for g in grads)
+    assert [g.strides for g in grads] == [a.strides for a in (q, k, v)]
+    assert grads[1].ctypes.data - grads[0].ctypes.data == width * 4  # k's columns follow q's
+
+    def through_split():
+        x = chainrule.from_numpy(projection).requires_grad_()
+        parts = (p.view(b, t, heads, d).transpose(1, 2) for p in x.split(width, dim=2))
+        F.scaled_dot_product_attention(*parts, is_causal=True).sum().backward()
+        return x.grad.numpy()
+
+    saved = native.enabled
+    try:
+        on = through_split()
+        native.enabled = False
+        off = through_split()
+    finally:
+        native.enabled = saved
+    np.testing.assert_allclose(on, off, **TOL[np.float32])

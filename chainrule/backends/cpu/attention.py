@@ -89,13 +89,27 @@ def attention_grads(query: np.ndarray, key: np.ndarray, value: np.ndarray, probs
     kernels = _kernels(query, key, value, grad)
     if kernels is None or not probs.flags.c_contiguous or probs.dtype != query.dtype:
         return None
-    grads = tuple(_like(t) for t in (query, key, value))
+    grads = _grads_like(query, key, value)
     strides = _strides(query, key, value, grad, *grads)
     if strides is None:
         return None
     kernels.attention_grad(query, key, value, probs, grad, *grads,
                            _geometry(query, key, value, causal, strides), scale)
     return grads
+
+
+def _grads_like(*inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Arrays for the inputs' gradients. Where the inputs are views that tile one array (query,
+    key and value split off one projection), views of one new array at the same places, so
+    that the split's backward joins them without a copy; else one array each (``_like``)."""
+    base = inputs[0].base
+    if (base is not None and base.flags.c_contiguous and all(x.base is base for x in inputs)
+            and base.size == sum(x.size for x in inputs)
+            and all(x.strides[-1] == x.itemsize for x in inputs)):
+        whole, start = np.empty(base.size, base.dtype), base.ctypes.data
+        return tuple(np.ndarray(x.shape, x.dtype, whole, x.ctypes.data - start, x.strides)
+                     for x in inputs)
+    return tuple(_like(x) for x in inputs)
 
 
 def _like(x: np.ndarray) -> np.ndarray:
