@@ -53,16 +53,20 @@ def _attention(lib, arrays, grad, **kwargs) -> list[np.ndarray]:
     return [out.detach().numpy()] + [t.grad.numpy() for t in tensors]
 
 
-def _kernels_and_numpy(arrays, grad, **kwargs):
+def _with_and_without_kernels(run) -> tuple:
+    """``run()`` with the compiled kernels on, then off."""
     saved = native.enabled
     try:
         native.enabled = True
-        on = _attention(chainrule, arrays, grad, **kwargs)
+        on = run()
         native.enabled = False
-        off = _attention(chainrule, arrays, grad, **kwargs)
+        return on, run()
     finally:
         native.enabled = saved
-    return on, off
+
+
+def _kernels_and_numpy(arrays, grad, **kwargs):
+    return _with_and_without_kernels(lambda: _attention(chainrule, arrays, grad, **kwargs))
 
 
 def _check(sizes, dtype, layout, causal, torch=None):
@@ -136,13 +140,7 @@ def test_empty_rows_and_upstream_gradient_of_stride_zero():
         F.scaled_dot_product_attention(*tensors, is_causal=True).sum().backward()
         return [t.grad.numpy() for t in tensors]
 
-    saved = native.enabled
-    try:
-        on = run()
-        native.enabled = False
-        off = run()
-    finally:
-        native.enabled = saved
+    on, off = _with_and_without_kernels(run)
     for a, b in zip(on, off):
         np.testing.assert_allclose(a, b, **TOL[np.float64])
 
@@ -190,11 +188,5 @@ def test_gradients_of_heads_split_off_one_projection_share_one_array():
         F.scaled_dot_product_attention(*parts, is_causal=True).sum().backward()
         return x.grad.numpy()
 
-    saved = native.enabled
-    try:
-        on = through_split()
-        native.enabled = False
-        off = through_split()
-    finally:
-        native.enabled = saved
+    on, off = _with_and_without_kernels(through_split)
     np.testing.assert_allclose(on, off, **TOL[np.float32])
