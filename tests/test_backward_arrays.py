@@ -23,6 +23,7 @@ from conftest import require_torch
 
 import chainrule
 import chainrule.nn.functional as F
+from chainrule._ops.shape import Cat
 from chainrule._tensor import make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
@@ -124,6 +125,11 @@ CASES: dict[type, list[Case]] = {
         _cross_entropy(((4, 5),), (4,), reduction="sum", weight=True),
         _cross_entropy(((4, 5),), (4,), ignore_index=1, label_smoothing=0.2, weight=True),
         _cross_entropy(((2, 5, 3),), (2, 3), label_smoothing=0.1),
+    ],
+    Cat: [
+        Case("dim-1", ((1, 3), (1, 5)), lambda a, b: chainrule.cat((a, b), 1)),
+        Case("dim-0-three", ((2, 3), (1, 3), (4, 3)), lambda a, b, c: chainrule.cat((a, b, c))),
+        Case("dim-1-of-3d", ((2, 1, 4), (2, 3, 4)), lambda a, b: chainrule.cat((a, b), 1)),
     ],
     Gelu: [
         Case("2d", ((3, 4),), F.gelu),

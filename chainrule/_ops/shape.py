@@ -383,6 +383,20 @@ class Cat(Function):
     def backward(ctx, grad):
         return tuple(grad.split(ctx.sizes, ctx.dim))
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return _pieces(grad, ctx.sizes, ctx.dim)
+
+
+def _pieces(data: np.ndarray, sizes, dim: int) -> tuple:
+    """Consecutive views of ``data`` along ``dim``, of the given sizes."""
+    lead = (slice(None),) * dim
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(data[lead + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
 
 def _skippable(t: Tensor) -> bool:
     """PyTorch still accepts legacy empty 1-D tensors of shape ``(0,)`` in ``cat``."""
@@ -484,10 +498,7 @@ class Split(Function):
     @staticmethod
     def forward(ctx, a, sizes=(), dim=0):
         ctx.dim = dim
-        data = a._data
-        lead = (slice(None),) * dim
-        starts = np.cumsum((0,) + sizes[:-1]).tolist()
-        return tuple(data[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes, strict=True))
+        return _pieces(a._data, sizes, dim)
 
     @staticmethod
     def backward(ctx, *grads):
