@@ -433,19 +433,24 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, len(reference))
+    outside = (reference[:dim], reference[dim + 1:])
     for position, t in enumerate(tensors):
         shape = t._data.shape
-        if _skippable(t):
-            continue
-        if len(shape) != len(reference):
-            raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {len(reference)} and {len(shape)}")
-        for d, (expected, got) in enumerate(zip(reference, shape, strict=True)):
-            if d != dim and expected != got:
-                raise RuntimeError(
-                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
-                    f"{expected} but got size {got} for tensor number {position} in the list.")
+        if (len(shape) != len(reference) or (shape[:dim], shape[dim + 1:]) != outside) \
+                and not _skippable(t):
+            _raise_cat_mismatch(reference, shape, dim, position)
     return _joined_out(Cat.apply(*kept, dim=dim, dtype=dtype), out, "cat")
+
+
+def _raise_cat_mismatch(reference: tuple, shape: tuple, dim: int, position: int) -> None:
+    if len(shape) != len(reference):
+        raise RuntimeError(
+            f"Tensors must have same number of dimensions: got {len(reference)} and {len(shape)}")
+    for d, (expected, got) in enumerate(zip(reference, shape, strict=True)):
+        if d != dim and expected != got:
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                f"{expected} but got size {got} for tensor number {position} in the list.")
 
 
 concat = concatenate = cat
