@@ -24,6 +24,7 @@ from conftest import require_torch
 import chainrule
 import chainrule.nn.functional as F
 from chainrule._ops.shape import Cat
+from chainrule._ops.softmax_family import LogSoftmax, Softmax
 from chainrule._tensor import make_tensor
 from chainrule.autograd.function import Function
 from chainrule.backends import native
@@ -130,6 +131,16 @@ CASES: dict[type, list[Case]] = {
         Case("dim-1", ((1, 3), (1, 5)), lambda a, b: chainrule.cat((a, b), 1)),
         Case("dim-0-three", ((2, 3), (1, 3), (4, 3)), lambda a, b, c: chainrule.cat((a, b, c))),
         Case("dim-1-of-3d", ((2, 1, 4), (2, 3, 4)), lambda a, b: chainrule.cat((a, b), 1)),
+    ],
+    Softmax: [
+        Case("2d-dim-1", ((3, 5),), lambda x: chainrule.softmax(x, 1)),
+        Case("3d-dim-0", ((2, 3, 4),), lambda x: chainrule.softmax(x, 0)),
+        Case("0d", ((),), lambda x: chainrule.softmax(x, 0)),
+    ],
+    LogSoftmax: [
+        Case("2d-dim-1", ((3, 5),), lambda x: chainrule.log_softmax(x, 1)),
+        Case("3d-dim-1", ((2, 3, 4),), lambda x: chainrule.log_softmax(x, 1)),
+        Case("0d", ((),), lambda x: chainrule.log_softmax(x, -1)),
     ],
     Gelu: [
         Case("2d", ((3, 4),), F.gelu),
