@@ -6,14 +6,18 @@ import functools
 
 
 class _GradState:
-    """Process-wide switches read on every op (a class attribute is the cheapest global)."""
+    """Process-wide switches read on every op, and written twice by every recorded one: slots
+    of one instance (a class attribute reads no faster, and writes three times slower)."""
 
-    enabled = True
-    anomaly = False
-    anomaly_check_nan = True
+    __slots__ = ("enabled", "anomaly", "anomaly_check_nan")
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.anomaly = False
+        self.anomaly_check_nan = True
 
 
-state = _GradState
+state = _GradState()
 
 
 def is_grad_enabled() -> bool:
