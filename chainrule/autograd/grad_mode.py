@@ -7,7 +7,8 @@ import functools
 
 class _GradState:
     """Process-wide switches read on every op, and written twice by every recorded one: slots
-    of one instance (a class attribute reads no faster, and writes three times slower)."""
+    of one instance. Class attributes are slower to read and about five times slower to write
+    (each write invalidates the class's attribute caches): 3% of the char-RNN step."""
 
     __slots__ = ("enabled", "anomaly", "anomaly_check_nan")
 
