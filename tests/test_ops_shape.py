@@ -152,11 +152,18 @@ def test_errors_match_torch(call, error):
     assert str(ours.value).split("(")[0].split(":")[0] == str(theirs.value).split("(")[0].split(":")[0]
 
 
-def test_cat_error_message_names_sizes():
+@pytest.mark.parametrize("shapes, dim", [
+    (((2, 3), (2, 4)), 0),
+    (((2, 3), (2, 3), (3, 3)), 1),
+    (((0,), (2, 3), (2, 3), (2, 1, 3)), 0),
+    (((1, 2, 3), (1, 5, 3), (1, 2, 4)), 1),
+    (((2, 3), (2,)), 1),
+])
+def test_cat_error_message_names_sizes(shapes, dim):
     with pytest.raises(RuntimeError) as theirs:
-        torch.cat([torch.zeros(2, 3), torch.zeros(2, 4)])
+        torch.cat([torch.zeros(shape) for shape in shapes], dim)
     with pytest.raises(RuntimeError) as ours:
-        chainrule.cat([chainrule.zeros(2, 3), chainrule.zeros(2, 4)])
+        chainrule.cat([chainrule.zeros(shape) for shape in shapes], dim)
     assert str(ours.value) == str(theirs.value)
 
 

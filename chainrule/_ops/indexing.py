@@ -66,7 +66,10 @@ def _normalize_key(key) -> tuple:
 
 
 def _is_basic(key: tuple) -> bool:
-    return all(isinstance(item, _BASIC) and not isinstance(item, bool) for item in key)
+    for item in key:  # a loop, not all(...): every x[i] asks, and a generator costs twice as much
+        if not isinstance(item, _BASIC) or isinstance(item, bool):
+            return False
+    return True
 
 
 def _scatter_key(key: tuple) -> tuple:

@@ -391,6 +391,20 @@ class Cat(Function):
     def backward(ctx, grad):
         return tuple(grad.split(ctx.sizes, ctx.dim))
 
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        return _pieces(grad, ctx.sizes, ctx.dim)
+
+
+def _pieces(data: np.ndarray, sizes, dim: int) -> tuple:
+    """Consecutive views of ``data`` along ``dim``, of the given sizes."""
+    lead = (slice(None),) * dim
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(data[lead + (slice(start, start + size),)])
+        start += size
+    return tuple(pieces)
+
 
 def _skippable(t: Tensor) -> bool:
     """PyTorch still accepts legacy empty 1-D tensors of shape ``(0,)`` in ``cat``."""
@@ -427,19 +441,24 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, len(reference))
+    outside = (reference[:dim], reference[dim + 1:])
     for position, t in enumerate(tensors):
         shape = t._data.shape
-        if _skippable(t):
-            continue
-        if len(shape) != len(reference):
-            raise RuntimeError(
-                f"Tensors must have same number of dimensions: got {len(reference)} and {len(shape)}")
-        for d, (expected, got) in enumerate(zip(reference, shape, strict=True)):
-            if d != dim and expected != got:
-                raise RuntimeError(
-                    f"Sizes of tensors must match except in dimension {dim}. Expected size "
-                    f"{expected} but got size {got} for tensor number {position} in the list.")
+        if (len(shape) != len(reference) or (shape[:dim], shape[dim + 1:]) != outside) \
+                and not _skippable(t):
+            _raise_cat_mismatch(reference, shape, dim, position)
     return _joined_out(Cat.apply(*kept, dim=dim, dtype=dtype), out, "cat")
+
+
+def _raise_cat_mismatch(reference: tuple, shape: tuple, dim: int, position: int) -> None:
+    if len(shape) != len(reference):
+        raise RuntimeError(
+            f"Tensors must have same number of dimensions: got {len(reference)} and {len(shape)}")
+    for d, (expected, got) in enumerate(zip(reference, shape, strict=True)):
+        if d != dim and expected != got:
+            raise RuntimeError(
+                f"Sizes of tensors must match except in dimension {dim}. Expected size "
+                f"{expected} but got size {got} for tensor number {position} in the list.")
 
 
 concat = concatenate = cat
@@ -492,10 +511,7 @@ class Split(Function):
     @staticmethod
     def forward(ctx, a, sizes=(), dim=0):
         ctx.dim = dim
-        data = a._data
-        lead = (slice(None),) * dim
-        starts = np.cumsum((0,) + sizes[:-1]).tolist()
-        return tuple(data[lead + (slice(start, start + size),)] for start, size in zip(starts, sizes, strict=True))
+        return _pieces(a._data, sizes, dim)
 
     @staticmethod
     def backward(ctx, *grads):

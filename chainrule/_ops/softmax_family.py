@@ -26,6 +26,12 @@ def _shifted(x: np.ndarray, dim: int) -> np.ndarray:
     return x - x.max(axis=dim, keepdims=True)
 
 
+def _sum_along(x: np.ndarray, dim: int) -> np.ndarray:
+    # A 0-dim tensor takes dim 0 (as in PyTorch); NumPy's sum has no axis there (and the
+    # arithmetic on its result gives NumPy scalars, hence the callers' np.asarray).
+    return x.sum(axis=dim if x.ndim else None, keepdims=True)
+
+
 class Softmax(Function):
     node_name = "SoftmaxBackward0"
 
@@ -42,6 +48,12 @@ class Softmax(Function):
         (result,) = ctx.saved_tensors
         weighted = grad * result
         return weighted - result * weighted.sum(ctx.dim, keepdim=True), None
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        result = ctx.saved_tensors[0]._data
+        weighted = grad * result
+        return np.asarray(weighted - result * _sum_along(weighted, ctx.dim)), None
 
 
 class LogSoftmax(Function):
@@ -62,6 +74,11 @@ class LogSoftmax(Function):
     def backward(ctx, grad):
         (result,) = ctx.saved_tensors
         return grad - result.exp() * grad.sum(ctx.dim, keepdim=True), None
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
+        result = ctx.saved_tensors[0]._data
+        return np.asarray(grad - np.exp(result) * _sum_along(grad, ctx.dim)), None
 
 
 @tensor_method()

@@ -216,10 +216,10 @@ def _call_backward(node: Node, grads: list) -> tuple:
     if state.enabled or function.backward_arrays is None:
         results = function.backward(node, *grads)
         return results if isinstance(results, tuple) else (results,)
-    results = function.backward_arrays(node, *(None if g is None else g._data for g in grads))
+    results = function.backward_arrays(node, *[None if g is None else g._data for g in grads])
     if not isinstance(results, tuple):
         results = (results,)
-    return tuple(None if r is None else make_tensor(r) for r in results)
+    return tuple([None if r is None else make_tensor(r) for r in results])
 
 
 def _match_inputs(node: Node, results: tuple) -> tuple:

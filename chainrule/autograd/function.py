@@ -292,7 +292,7 @@ class Function:
         if type(result) is np.ndarray:
             return make_tensor(result)
         if isinstance(result, tuple):
-            return tuple(make_tensor(_as_array(r)) if r is not None else None for r in result)
+            return tuple([make_tensor(_as_array(r)) if r is not None else None for r in result])
         return make_tensor(_as_array(result))
 
     @classmethod
@@ -351,10 +351,10 @@ def _wrap_outputs(node: BackwardNode, result):
     floating outputs not marked non-differentiable get ``node`` as their ``grad_fn``."""
     single = not isinstance(result, tuple)
     raw = (result,) if single else result
-    arrays = tuple(_as_array(r) for r in raw)
+    arrays = tuple([_as_array(r) for r in raw])
     node._num_outputs = len(arrays)
     if not single:
-        node._output_meta = tuple((a.shape, a.dtype) for a in arrays)
+        node._output_meta = tuple([(a.shape, a.dtype) for a in arrays])
     excluded = node._non_differentiable
     outputs = []
     for i, data in enumerate(arrays):

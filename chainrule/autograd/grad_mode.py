@@ -6,14 +6,19 @@ import functools
 
 
 class _GradState:
-    """Process-wide switches read on every op (a class attribute is the cheapest global)."""
+    """Process-wide switches read on every op, and written twice by every recorded one: slots
+    of one instance. Class attributes are slower to read and about five times slower to write
+    (each write invalidates the class's attribute caches): 3% of the char-RNN step."""
 
-    enabled = True
-    anomaly = False
-    anomaly_check_nan = True
+    __slots__ = ("enabled", "anomaly", "anomaly_check_nan")
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.anomaly = False
+        self.anomaly_check_nan = True
 
 
-state = _GradState
+state = _GradState()
 
 
 def is_grad_enabled() -> bool:
