@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule._float_errors import ignore_float_errors, restore_float_errors
 from chainrule._ops._util import CPP_TYPE_NAMES, tensor_method, type_label
 from chainrule._tensor import Tensor, make_tensor
 from chainrule.autograd import function
@@ -131,7 +132,11 @@ def add_in_place(self: Tensor, other, alpha) -> bool:
     if (x.dtype != y.dtype or x.dtype.kind != "f" or x.shape != y.shape
             or not x.flags.writeable or records_inplace(self, (other,))):
         return False
-    np.add(x, y if alpha == 1 else alpha * y, out=x)
+    token = ignore_float_errors()  # overflow gives inf silently, as in every op
+    try:
+        np.add(x, y if alpha == 1 else alpha * y, out=x)
+    finally:
+        restore_float_errors(token)
     self._bump_version()
     return True
 
