@@ -33,7 +33,7 @@ from chainrule.nn.functional.activation import Gelu
 from chainrule.nn.functional.attention import ScaledDotProductAttention
 from chainrule.nn.functional.conv import Convolution
 from chainrule.nn.functional.linear import _Linear
-from chainrule.nn.functional.loss import CrossEntropyIndices
+from chainrule.nn.functional.loss import CrossEntropyIndices, NllLoss
 from chainrule.nn.functional.normalization import Normalize
 
 
@@ -54,14 +54,15 @@ def _targets(shape: tuple, classes: int, ignored: int | None = None) -> chainrul
     return chainrule.from_numpy(targets)
 
 
-def _cross_entropy(shapes: tuple, target_shape: tuple, **kwargs) -> Case:
-    classes = shapes[0][1]
+def _cross_entropy(shapes: tuple, target_shape: tuple, loss=F.cross_entropy, **kwargs) -> Case:
+    """A class-index loss (``cross_entropy``, or ``nll_loss`` given ``loss``) on ``shapes[0]``."""
+    classes = shapes[0][1 if len(shapes[0]) > 1 else 0]
     targets = _targets(target_shape, classes, kwargs.get("ignore_index"))
     weight = kwargs.pop("weight", None)
 
     def run(x):
         w = None if weight is None else chainrule.tensor(np.linspace(0.5, 2.0, classes), dtype=x.dtype)
-        return F.cross_entropy(x, targets, weight=w, **kwargs)
+        return loss(x, targets, weight=w, **kwargs)
 
     name = "-".join([f"{len(shapes[0])}d"] + [f"{k}={v}" for k, v in kwargs.items()]
                     + (["weight"] if weight is not None else []))
@@ -127,6 +128,12 @@ CASES: dict[type, list[Case]] = {
         _cross_entropy(((4, 5),), (4,), reduction="sum", weight=True),
         _cross_entropy(((4, 5),), (4,), ignore_index=1, label_smoothing=0.2, weight=True),
         _cross_entropy(((2, 5, 3),), (2, 3), label_smoothing=0.1),
+    ],
+    NllLoss: [
+        _cross_entropy(((1, 5),), (1,), F.nll_loss),
+        _cross_entropy(((5,),), (), F.nll_loss, reduction="sum"),
+        _cross_entropy(((4, 5),), (4,), F.nll_loss, ignore_index=1, weight=True),
+        _cross_entropy(((4, 5),), (4,), F.nll_loss, reduction="none"),
     ],
     Reshape: [
         Case("view", ((2, 3, 4),), lambda x: x.view(6, 4)),

@@ -386,3 +386,39 @@ def test_module_to_accepts_tensor_and_keyword_forms():
     model.weight.grad = chainrule.zeros(2, 2)
     model.double()
     assert model.weight.grad.dtype == chainrule.float64
+
+
+_FRESH_PROCESS_HOOKS = """
+import pickle
+import chainrule
+from chainrule import nn
+from chainrule.nn.modules import module
+
+
+class Double:
+    def __call__(self, layer, args):
+        return (args[0] * 2,)
+
+
+x = chainrule.ones(1, 2)
+layer = nn.Linear(2, 2)
+assert not module._hooks_registered
+layer.register_forward_pre_hook(Double())
+assert chainrule.equal(layer(x), layer.forward(x * 2)), "the registered hook did not run"
+saved = pickle.dumps(layer)
+module._hooks_registered = False  # as in a process that never registered a hook
+loaded = pickle.loads(saved)
+assert chainrule.equal(loaded(x), loaded.forward(x * 2)), "the unpickled hook did not run"
+print("ok")
+"""
+
+
+def test_calls_skip_hook_lookups_only_until_a_hook_exists():
+    """Module calls skip the hook dicts while no hook was ever registered (a process-wide flag):
+    the first registration, and unpickling a module that holds a hook, turn the lookups on."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", _FRESH_PROCESS_HOOKS], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

@@ -130,6 +130,30 @@ def test_inplace_shape_mismatch_matches_torch():
         assert str(ours.value) == str(theirs.value)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("alpha", [1, -0.005, 3])
+def test_untracked_add_inplace_writes_in_place_like_torch(dtype, alpha):
+    """The optimizer-style ``p.data.add_(g, alpha=...)`` path: exact values, the same memory
+    (views see it), one version bump; the parameter's own counter is untouched, as in torch."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((3, 4)).astype(dtype) for _ in range(2))
+    param = chainrule.nn.Parameter(chainrule.tensor(a))
+    expected = (chainrule.tensor(a) + alpha * chainrule.tensor(b)).numpy()
+    data, view = param.data, param[1]
+    before, param_version = data._version, param._version
+    assert data.add_(chainrule.tensor(b), alpha=alpha) is data
+    ref = torch.tensor(a).add_(torch.tensor(b), alpha=alpha)
+    np.testing.assert_array_equal(param.detach().numpy(), expected)
+    np.testing.assert_allclose(param.detach().numpy(), ref.numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(view.detach().numpy(), expected[1])
+    assert (data._version, param._version) == (before + 1, param_version)
+    with chainrule.no_grad():
+        param.add_(chainrule.tensor(b), alpha=alpha)
+    assert param._version == param_version + 1
+    with pytest.raises(RuntimeError, match="leaf Variable that requires grad"):
+        param.add_(chainrule.tensor(b), alpha=alpha)
+
+
 def test_rounded_division_has_zero_gradients():
     ours = compare_with_torch(lambda lib, a, b: lib.div(a, b, rounding_mode="floor"),
                               sample((4,), np.float64), sample((4,), np.float64, 1, 2))

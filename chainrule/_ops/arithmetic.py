@@ -17,7 +17,7 @@ from chainrule._ops._util import (
     float_result_arrays,
     tensor_method,
 )
-from chainrule._ops.inplace import apply_inplace, maybe_out
+from chainrule._ops.inplace import add_in_place, apply_inplace, maybe_out
 from chainrule._ops.unary import floor, reciprocal, trunc
 from chainrule.autograd.function import Function
 
@@ -361,6 +361,8 @@ Tensor.__pos__ = lambda self: self
 @tensor_method()
 def add_(self, other, *, alpha=1) -> Tensor:
     """In-place ``self += alpha * other``."""
+    if add_in_place(self, other, alpha):
+        return self
     return apply_inplace(self, add, (other,), {"alpha": alpha}, "add_")
 
 

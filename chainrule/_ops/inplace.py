@@ -20,8 +20,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from chainrule._float_errors import ignore_float_errors, restore_float_errors
 from chainrule._ops._util import CPP_TYPE_NAMES, tensor_method, type_label
 from chainrule._tensor import Tensor, make_tensor
+from chainrule.autograd import function
 from chainrule.autograd.grad_mode import state
 
 
@@ -117,6 +119,26 @@ def apply_inplace(self: Tensor, op, args: tuple = (), kwargs: dict | None = None
     result = op(self, *args, **kwargs)
     write_result(self, result._data, op_name)
     return self
+
+
+def add_in_place(self: Tensor, other, alpha) -> bool:
+    """``self += alpha * other`` straight into ``self``'s memory, for the common untracked case
+    (the optimizer-style ``p.data.add_(p.grad.data, alpha=-lr)``): same floating dtype and shape,
+    a Python number ``alpha``. Returns False, having done nothing, when ``apply_inplace`` must run.
+    The values equal ``Add``'s ``x + alpha * y`` exactly."""
+    if type(other) is not Tensor or type(alpha) not in (float, int) or function.trace_hook:
+        return False
+    x, y = self._data, other._data
+    if (x.dtype != y.dtype or x.dtype.kind != "f" or x.shape != y.shape
+            or not x.flags.writeable or records_inplace(self, (other,))):
+        return False
+    token = ignore_float_errors()  # overflow gives inf silently, as in every op
+    try:
+        np.add(x, y if alpha == 1 else alpha * y, out=x)
+    finally:
+        restore_float_errors(token)
+    self._bump_version()
+    return True
 
 
 def inplace_form(op: Callable, *names: str) -> Callable:

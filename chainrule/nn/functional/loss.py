@@ -258,6 +258,14 @@ def _target_indices(target: np.ndarray, classes: int, ignore_index: int):
     return safe, kept
 
 
+def _every_target_counts(target: np.ndarray, classes: int, ignore_index: int) -> bool:
+    """Whether the targets are class indices, none of them ``ignore_index`` (the common case)."""
+    if not target.size or target.dtype not in (np.int64, np.uint8) or 0 <= ignore_index < classes:
+        return False
+    low, high = (target.item(),) * 2 if target.size == 1 else (target.min(), target.max())
+    return 0 <= low and high < classes
+
+
 def _log_softmax_rows(rows: np.ndarray):
     """``log_softmax`` along the last axis, stably, and the softmax it came from."""
     compiled = cpu_softmax.log_softmax_rows(rows)
@@ -279,7 +287,6 @@ class _NllTerms:
     """
 
     def __init__(self, target, classes, weight, ignore_index, reduction, smoothing, dtype):
-        self.safe, self.kept = _target_indices(target, classes, ignore_index)
         w = weight._data.astype(dtype, copy=False) if weight is not None else None
         if w is not None and w.shape != (classes,):
             raise RuntimeError(
@@ -289,9 +296,17 @@ class _NllTerms:
         self.smoothing = smoothing
         self.classes = classes
         self.reduction = reduction
-        row_weight = (w[self.safe] if w is not None else np.ones(len(self.safe), dtype)) * self.kept
         nll_scale, smooth_scale = 1.0 - smoothing, smoothing / classes
         self.undefined_mean = False
+        if w is None and _every_target_counts(target, classes, ignore_index):
+            # every row counts once: no masks, no per-row weights to sum
+            self.safe = target.copy()  # backward reads it, as it reads the copy np.where makes
+            denominator = len(target) if reduction == "mean" else 1
+            self.nll_row_scale = np.full(len(target), nll_scale / denominator, dtype)
+            self.smooth_row_scale = np.full(len(target), smooth_scale / denominator, dtype)
+            return
+        self.safe, kept = _target_indices(target, classes, ignore_index)
+        row_weight = (w[self.safe] if w is not None else np.ones(len(self.safe), dtype)) * kept
         if reduction == "mean":
             denominator = float(row_weight.sum(dtype=dtype))
             self.undefined_mean = denominator == 0  # torch gives nan, and zero gradients
@@ -299,7 +314,7 @@ class _NllTerms:
             smooth_scale /= denominator or 1.0
         # what d(loss)/d(-log_prob[target]) and d(loss)/d(smoothing term) are, per row
         self.nll_row_scale = (row_weight * nll_scale).astype(dtype, copy=False)
-        self.smooth_row_scale = (self.kept * smooth_scale).astype(dtype, copy=False)
+        self.smooth_row_scale = (kept * smooth_scale).astype(dtype, copy=False)
 
     def value(self, log_probs: np.ndarray) -> np.ndarray:
         rows = np.arange(len(self.safe))
@@ -334,11 +349,15 @@ class NllLoss(Function):
 
     @staticmethod
     def backward(ctx, grad):
+        return make_tensor(NllLoss.backward_arrays(ctx, grad._data)[0]), None
+
+    @staticmethod
+    def backward_arrays(ctx, grad):
         terms = ctx.terms
-        coefficient, _ = terms.row_coefficients(grad._data)
-        rows = np.zeros((len(terms.safe), terms.classes), dtype=grad._data.dtype)
+        coefficient, _ = terms.row_coefficients(grad)
+        rows = np.zeros((len(terms.safe), terms.classes), dtype=grad.dtype)
         rows[np.arange(len(terms.safe)), terms.safe] = -coefficient
-        return make_tensor(_restore_layout(rows, ctx.input_shape)), None
+        return _restore_layout(rows, ctx.input_shape), None
 
 
 class NllLoss2d(NllLoss):

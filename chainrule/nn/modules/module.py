@@ -44,6 +44,11 @@ _global_forward_pre_hooks: OrderedDict = OrderedDict()
 _global_forward_hooks: OrderedDict = OrderedDict()
 _global_backward_hooks: OrderedDict = OrderedDict()
 _global_backward_pre_hooks: OrderedDict = OrderedDict()
+# False until a forward or backward hook is registered on any module (or globally), or a module
+# holding one is unpickled: until then a call is just ``forward``, without looking at 8 dicts.
+_hooks_registered = False
+_CALL_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks",
+                    "_backward_pre_hooks")
 
 
 def _typename(value) -> str:
@@ -81,6 +86,8 @@ class _HookHandle(RemovableHandle):
 
 def _add_hook(hooks: OrderedDict, hook: Callable, prepend: bool = False,
               flag_dicts: tuple = ()) -> _HookHandle:
+    global _hooks_registered
+    _hooks_registered = True
     handle = _HookHandle.add(hooks, hook)
     handle.extra_dicts = flag_dicts
     for flags in flag_dicts:
@@ -341,7 +348,10 @@ class Module:
         return sorted(key for key in keys if not key[0].isdigit())
 
     def __setstate__(self, state: dict) -> None:
+        global _hooks_registered
         self.__dict__.update(state)
+        if any(state.get(name) for name in _CALL_HOOK_DICTS):
+            _hooks_registered = True
 
     # ------------------------------------------------------------- traversal
     def _named_members(self, get_members: Callable, prefix: str = "", recurse: bool = True,
@@ -503,6 +513,8 @@ class Module:
 
     # ------------------------------------------------------------- calling
     def _call_impl(self, *args, **kwargs):
+        if not _hooks_registered:
+            return self.forward(*args, **kwargs)
         if not (self._forward_hooks or self._forward_pre_hooks or self._backward_hooks
                 or self._backward_pre_hooks or _global_forward_hooks
                 or _global_forward_pre_hooks or _global_backward_hooks
