@@ -471,3 +471,28 @@ def test_cross_entropy_softmax_rows_match_numpy_path_and_torch(dtype, width, opt
         np.testing.assert_allclose(on[1], theirs[1], atol=1e-6)
         on, theirs = on[:1], theirs[:1]
     assert_close(on, theirs)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 18), (3, 1), (5, 33)])
+def test_log_softmax_of_small_rows_matches_numpy_path_and_torch(dtype, shape):
+    torch = pytest.importorskip("torch", reason="torch (the test oracle) is not installed")
+    logits = (np.random.default_rng(shape[1]).standard_normal(shape) * 4).astype(dtype)
+    logits[0, 0] = 90.0  # exp would overflow unshifted
+    logits[-1] = -np.inf if shape[0] > 2 else logits[-1]  # a row of -inf: NaN throughout
+    grad = np.random.default_rng(1).standard_normal(shape).astype(dtype)
+
+    def run(lib):
+        x = lib.tensor(logits, requires_grad=True)
+        out = lib.nn.LogSoftmax(dim=1)(x)
+        out.backward(lib.tensor(grad))
+        return [out.detach().numpy(), x.grad.numpy()]
+
+    assert cpu_softmax.log_softmax_rows(logits, min_size=0) is not None  # the kernel's case
+    on, off = both_ways(lambda: run(chainrule))
+    np.testing.assert_array_equal(np.isnan(on[0]), np.isnan(off[0]))
+    def finite(arrays):
+        return [np.nan_to_num(a) for a in arrays]
+
+    assert_close(finite(on), finite(off))
+    assert_close(finite(on), finite(run(torch)))

@@ -21,11 +21,16 @@ from chainrule.backends import native
 __all__ = ["log_softmax_rows"]
 
 
-def log_softmax_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def log_softmax_rows(rows: np.ndarray, min_size: int = native.MIN_SIZE
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
     """``(log_softmax(rows), softmax(rows))`` along the last axis of the matrix ``rows``, or
-    ``None``."""
-    kernels = native.kernels_for(rows)
-    if kernels is None or rows.ndim != 2 or rows.shape[1] == 0:
+    ``None``. ``min_size=0`` takes rows of any size (``LogSoftmax`` does: NumPy's six passes
+    cost more than the call even on one row of 18)."""
+    if (rows.size < min_size or rows.ndim != 2 or rows.shape[1] == 0
+            or not rows.flags.c_contiguous):
+        return None
+    kernels = native.kernels(rows.dtype)
+    if kernels is None:
         return None
     log_probs, probs = np.empty_like(rows), np.empty_like(rows)
     kernels.log_softmax_rows(rows, log_probs, probs, rows.shape[0], rows.shape[1])
