@@ -406,9 +406,7 @@ def _pieces(data: np.ndarray, sizes, dim: int) -> tuple:
     return tuple(pieces)
 
 
-def _skippable(t: Tensor) -> bool:
-    """PyTorch still accepts legacy empty 1-D tensors of shape ``(0,)`` in ``cat``."""
-    return t._data.shape == (0,)
+_LEGACY_EMPTY = (0,)  # PyTorch still accepts legacy empty 1-D tensors of this shape in ``cat``
 
 
 def _castable_for_cat(result_dtype: np.dtype, out_dtype: np.dtype) -> None:
@@ -434,7 +432,9 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
     dtype = result_type(*tensors).numpy
-    kept = [t for t in tensors if not _skippable(t)]
+    shapes = [t._data.shape for t in tensors]
+    kept = ([t for t, shape in zip(tensors, shapes) if shape != _LEGACY_EMPTY]
+            if _LEGACY_EMPTY in shapes else tensors)
     if not kept:
         return _joined_out(Cat.apply(*tensors, dim=0, dtype=dtype), out, "cat")
     reference = kept[0]._data.shape
@@ -442,12 +442,12 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, len(reference))
     outside = (reference[:dim], reference[dim + 1:])
-    for position, t in enumerate(tensors):
-        shape = t._data.shape
+    for position, shape in enumerate(shapes):
         if (len(shape) != len(reference) or (shape[:dim], shape[dim + 1:]) != outside) \
-                and not _skippable(t):
+                and shape != _LEGACY_EMPTY:
             _raise_cat_mismatch(reference, shape, dim, position)
-    return _joined_out(Cat.apply(*kept, dim=dim, dtype=dtype), out, "cat")
+    result = Cat.apply(*kept, dim=dim, dtype=dtype)
+    return result if out is None else _joined_out(result, out, "cat")
 
 
 def _raise_cat_mismatch(reference: tuple, shape: tuple, dim: int, position: int) -> None:
