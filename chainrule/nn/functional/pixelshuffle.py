@@ -54,6 +54,7 @@ class PixelUnshuffle(LinearMap):
 
 PixelShuffle.adjoint, PixelUnshuffle.adjoint = PixelUnshuffle, PixelShuffle
 
+
 def pixel_shuffle(input: Tensor, upscale_factor: int) -> Tensor:
     """``(*, C * r**2, H, W)`` to ``(*, C, H * r, W * r)``."""
     r = upscale_factor
