@@ -131,6 +131,7 @@ CASES: dict[type, list[Case]] = {
     ],
     NllLoss: [
         _cross_entropy(((1, 5),), (1,), F.nll_loss),
+        _cross_entropy(((4, 5),), (4,), F.nll_loss, reduction="sum"),
         _cross_entropy(((5,),), (), F.nll_loss, reduction="sum"),
         _cross_entropy(((4, 5),), (4,), F.nll_loss, ignore_index=1, weight=True),
         _cross_entropy(((4, 5),), (4,), F.nll_loss, reduction="none"),
