@@ -225,7 +225,7 @@ def test_lenet_training_steps_agree_with_and_without_kernels():
 
     def losses():
         step = build(chainrule, batch=8)
-        return [np.array([step().item() for _ in range(3)])]
+        return [np.array([step().item() for _ in range(3)], np.float32)]  # float32 losses
 
     assert_close(*both_ways(losses))
 

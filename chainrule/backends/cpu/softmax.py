@@ -4,12 +4,12 @@ kernel makes one row at a time, with exp_f32 (GELU's).
 
 ``log_softmax_rows`` returns the kernel's ``(log_probs, probs)``, ``log_softmax`` the
 log-probabilities alone, or ``None`` when the kernels do not apply (switched off, not built for
-the dtype, too small, not a C-contiguous matrix); the caller then computes them in NumPy. The two
+the dtype, not a C-contiguous matrix); the caller then computes them in NumPy. The two
 agree to rounding.
 
 >>> import numpy as np
 >>> from chainrule.backends.cpu import softmax
->>> softmax.log_softmax_rows(np.zeros((2, 2), np.float32)) is None  # too small for a call
+>>> softmax.log_softmax_rows(np.zeros((2, 3), np.float32).T) is None  # not C-contiguous
 True
 """
 
@@ -22,18 +22,16 @@ from chainrule.backends import native
 __all__ = ["log_softmax", "log_softmax_rows"]
 
 
-def _kernels_for_rows(rows: np.ndarray, min_size: int):
-    if (rows.size < min_size or rows.ndim != 2 or rows.shape[1] == 0
-            or not rows.flags.c_contiguous):
+def _kernels_for_rows(rows: np.ndarray):
+    if rows.ndim != 2 or rows.shape[1] == 0 or not rows.flags.c_contiguous:
         return None
     return native.kernels(rows.dtype)
 
 
-def log_softmax_rows(rows: np.ndarray, min_size: int = native.MIN_SIZE
-                     ) -> tuple[np.ndarray, np.ndarray] | None:
+def log_softmax_rows(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``(log_softmax(rows), softmax(rows))`` along the last axis of the matrix ``rows``, or
-    ``None``."""
-    kernels = _kernels_for_rows(rows, min_size)
+    ``None``. At any size: NumPy's six passes cost more than the call even on one row of 18."""
+    kernels = _kernels_for_rows(rows)
     if kernels is None:
         return None
     log_probs, probs = np.empty_like(rows), np.empty_like(rows)
@@ -42,9 +40,8 @@ def log_softmax_rows(rows: np.ndarray, min_size: int = native.MIN_SIZE
 
 
 def log_softmax(rows: np.ndarray) -> np.ndarray | None:
-    """``log_softmax(rows)`` along the last axis of the matrix ``rows``, at any size (NumPy's
-    six passes cost more than the call even on one row of 18), or ``None``."""
-    kernels = _kernels_for_rows(rows, 0)
+    """``log_softmax(rows)`` alone along the last axis of the matrix ``rows``, or ``None``."""
+    kernels = _kernels_for_rows(rows)
     if kernels is None:
         return None
     log_probs = np.empty_like(rows)
