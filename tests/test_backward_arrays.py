@@ -82,6 +82,8 @@ def _causal_float_mask(length: int):
 CASES: dict[type, list[Case]] = {
     _Linear: [
         Case("2d", ((4, 3), (5, 3), (5,)), F.linear),
+        Case("batch-of-one", ((1, 3), (5, 3), (5,)), F.linear),
+        Case("3d-batch-of-one", ((1, 1, 3), (5, 3), (5,)), F.linear),
         Case("3d", ((2, 4, 3), (5, 3), (5,)), F.linear),
         Case("2d-no-bias", ((4, 3), (5, 3)), F.linear),
         Case("3d-no-bias", ((2, 4, 3), (5, 3)), F.linear),
@@ -131,6 +133,7 @@ CASES: dict[type, list[Case]] = {
     ],
     NllLoss: [
         _cross_entropy(((1, 5),), (1,), F.nll_loss),
+        _cross_entropy(((4, 5),), (4,), F.nll_loss, reduction="sum"),
         _cross_entropy(((5,),), (), F.nll_loss, reduction="sum"),
         _cross_entropy(((4, 5),), (4,), F.nll_loss, ignore_index=1, weight=True),
         _cross_entropy(((4, 5),), (4,), F.nll_loss, reduction="none"),

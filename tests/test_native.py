@@ -225,7 +225,7 @@ def test_lenet_training_steps_agree_with_and_without_kernels():
 
     def losses():
         step = build(chainrule, batch=8)
-        return [np.array([step().item() for _ in range(3)])]
+        return [np.array([step().item() for _ in range(3)], np.float32)]  # float32 losses
 
     assert_close(*both_ways(losses))
 
@@ -488,7 +488,7 @@ def test_log_softmax_of_small_rows_matches_numpy_path_and_torch(dtype, shape):
         out.backward(lib.tensor(grad))
         return [out.detach().numpy(), x.grad.numpy()]
 
-    assert cpu_softmax.log_softmax_rows(logits, min_size=0) is not None  # the kernel's case
+    assert cpu_softmax.log_softmax(logits) is not None  # the kernel's case
     on, off = both_ways(lambda: run(chainrule))
     np.testing.assert_array_equal(np.isnan(on[0]), np.isnan(off[0]))
     def finite(arrays):

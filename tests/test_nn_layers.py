@@ -185,6 +185,17 @@ def test_linear_backward_skips_unneeded_grads():
     np.testing.assert_allclose(layer.bias.grad.numpy(), np.full(3, 4.0))
 
 
+def test_linear_uses_a_weight_replaced_by_a_plain_tensor_and_no_bias():
+    results = []
+    for lib in (chainrule, torch):
+        layer = lib.nn.Linear(3, 2)
+        del layer.weight
+        layer.weight = lib.ones(2, 3)
+        layer.bias = None
+        results.append(layer(lib.ones(1, 3)).numpy())
+    np.testing.assert_array_equal(*results)
+
+
 def test_linear_shape_and_dtype_errors():
     layer = nn.Linear(784, 128)
     with pytest.raises(RuntimeError, match=r"mat1 and mat2 shapes cannot be multiplied \(64x100 and 784x128\)"):

@@ -158,12 +158,23 @@ def test_errors_match_torch(call, error):
     (((0,), (2, 3), (2, 3), (2, 1, 3)), 0),
     (((1, 2, 3), (1, 5, 3), (1, 2, 4)), 1),
     (((2, 3), (2,)), 1),
+    (((2,), ()), 0),
+    (((0,), (2, 3), (3, 4)), 1),
 ])
 def test_cat_error_message_names_sizes(shapes, dim):
     with pytest.raises(RuntimeError) as theirs:
         torch.cat([torch.zeros(shape) for shape in shapes], dim)
     with pytest.raises(RuntimeError) as ours:
         chainrule.cat([chainrule.zeros(shape) for shape in shapes], dim)
+    assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("other", [1, "a", None, np.ones(2)])
+def test_cat_of_a_non_tensor_names_its_position_and_type(other):
+    with pytest.raises(TypeError) as theirs:
+        torch.cat([torch.ones(2), other])
+    with pytest.raises(TypeError) as ours:
+        chainrule.cat([chainrule.ones(2), other])
     assert str(ours.value) == str(theirs.value)
 
 

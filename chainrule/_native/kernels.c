@@ -605,14 +605,16 @@ LAYER_NORM(double, layer_norm_f64, layer_norm_grad_f64)
 
 /* Softmax and log-softmax along the rows of a rows x width matrix, stably: the row's largest
  * value subtracted first, its exponentials summed in double (in ROW_LANES partial sums, as
- * layer norm's). A row holding NaN comes out NaN, as in NumPy. */
+ * layer norm's). A row holding NaN comes out NaN, as in NumPy. With probs NULL only the
+ * log-probabilities are written (the exponentials pass through log_probs on the way). */
 #define LOG_SOFTMAX(T, NAME, EXP, LOG)                                                      \
-    WIDE_VECTORS void NAME(const T *restrict x, T *restrict log_probs, T *restrict probs,   \
-                           int64_t rows, int64_t width) {                                   \
+    WIDE_VECTORS void NAME(const T *restrict x, T *log_probs, T *probs, int64_t rows,       \
+                           int64_t width) {                                                 \
         const int64_t body = width - width % ROW_LANES;                                     \
         for (int64_t r = 0; r < rows; r++) {                                                \
             const T *row = x + r * width;                                                   \
-            T *lp = log_probs + r * width, *p = probs + r * width, top[ROW_LANES];          \
+            T *lp = log_probs + r * width, *p = probs ? probs + r * width : lp;             \
+            T top[ROW_LANES];                                                               \
             double total[ROW_LANES] = {0};                                                  \
             for (int k = 0; k < ROW_LANES; k++) top[k] = row[0];                            \
             for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
@@ -623,17 +625,19 @@ LAYER_NORM(double, layer_norm_f64, layer_norm_grad_f64)
             for (int k = 1; k < ROW_LANES; k++) top[0] = top[k] > top[0] ? top[k] : top[0]; \
             for (int64_t c = 0; c < width; c++) {                                           \
                 T shifted = row[c] - top[0];                                                \
-                lp[c] = shifted;                                                            \
                 p[c] = shifted == shifted ? EXP(shifted) : shifted;                         \
             }                                                                               \
             for (int64_t c = 0; c < body; c += ROW_LANES)                                   \
                 for (int k = 0; k < ROW_LANES; k++) total[k] += p[c + k];                   \
             for (int64_t c = body; c < width; c++) total[c - body] += p[c];                 \
             const T sum = (T)lanes_total(total), log_sum = LOG(sum);                        \
-            for (int64_t c = 0; c < width; c++) {                                           \
-                p[c] /= sum;                                                                \
-                lp[c] -= log_sum;                                                           \
-            }                                                                               \
+            if (probs)                                                                      \
+                for (int64_t c = 0; c < width; c++) {                                       \
+                    p[c] /= sum;                                                            \
+                    lp[c] = (row[c] - top[0]) - log_sum;                                    \
+                }                                                                           \
+            else                                                                            \
+                for (int64_t c = 0; c < width; c++) lp[c] = (row[c] - top[0]) - log_sum;    \
         }                                                                                   \
     }
 

@@ -25,7 +25,10 @@ from chainrule._ops._util import (
 )
 from chainrule._ops.inplace import apply_inplace, records_inplace
 from chainrule._ops.shape import expand, mark_view
+from chainrule._tensor import make_view
+from chainrule.autograd import function
 from chainrule.autograd.function import Function
+from chainrule.autograd.grad_mode import state
 
 __all__ = ["gather", "scatter", "scatter_add", "index_select", "index_add", "masked_fill",
            "masked_select", "take", "take_along_dim", "nonzero", "argwhere", "select"]
@@ -273,7 +276,9 @@ def __getitem__(self, key) -> Tensor:
     """
     kind = type(key)
     if kind is int:
-        return mark_view(self, Select.apply(self, key=(key,)), True)
+        if (self._requires_grad and state.enabled) or function.trace_hook:
+            return mark_view(self, Select.apply(self, key=(key,)), True)
+        return make_view(self, _read(self._data, (key,)))  # nothing to record: no node
     if kind is slice:
         return mark_view(self, Slice.apply(self, key=(_key_item(key),)), True)
     key = _normalize_key(key)

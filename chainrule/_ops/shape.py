@@ -383,9 +383,10 @@ class Cat(Function):
 
     @staticmethod
     def forward(ctx, *tensors, dim=0, dtype=None):
+        result = np.concatenate([t._data for t in tensors], axis=dim, dtype=dtype)
         ctx.dim = dim
         ctx.sizes = [t._data.shape[dim] if t._data.ndim else 0 for t in tensors]
-        return np.concatenate([t._data for t in tensors], axis=dim, dtype=dtype)
+        return result
 
     @staticmethod
     def backward(ctx, grad):
@@ -431,8 +432,8 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     tensors = list(tensors)
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
-    dtype = result_type(*tensors).numpy
-    shapes = [t._data.shape for t in tensors]
+    shapes = _shapes_of(tensors)
+    dtype = _joined_dtype(tensors)
     kept = ([t for t, shape in zip(tensors, shapes) if shape != _LEGACY_EMPTY]
             if _LEGACY_EMPTY in shapes else tensors)
     if not kept:
@@ -441,13 +442,48 @@ def cat(tensors, dim: int = 0, *, out=None) -> Tensor:
     if not reference:
         raise RuntimeError("zero-dimensional tensor (at position 0) cannot be concatenated")
     dim = normalize_dim(dim, len(reference))
+    try:
+        result = Cat.apply(*kept, dim=dim, dtype=dtype)
+    except ValueError:  # NumPy found the shapes mismatched: word PyTorch's error
+        _check_cat_shapes(reference, shapes, dim)
+        raise
+    return result if out is None else _joined_out(result, out, "cat")
+
+
+def _shapes_of(tensors: list) -> list:
+    try:
+        return [t._data.shape for t in tensors]
+    except AttributeError:
+        position = next(i for i, t in enumerate(tensors) if not isinstance(t, Tensor))
+        raise TypeError(f"expected Tensor as element {position} in argument 0, but got "
+                        f"{_python_type_name(tensors[position])}") from None
+
+
+def _python_type_name(value) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
+def _joined_dtype(tensors: list) -> np.dtype:
+    """The result dtype of ``cat``/``stack``: the common one, else PyTorch's promotion."""
+    dtype = tensors[0]._data.dtype
+    for t in tensors:
+        if t._data.dtype != dtype:
+            return result_type(*tensors).numpy
+    return dtype
+
+
+def _check_cat_shapes(reference: tuple, shapes: list, dim: int) -> None:
+    """Raise PyTorch's error for the first tensor whose shape cannot join ``reference``'s."""
     outside = (reference[:dim], reference[dim + 1:])
     for position, shape in enumerate(shapes):
-        if (len(shape) != len(reference) or (shape[:dim], shape[dim + 1:]) != outside) \
-                and shape != _LEGACY_EMPTY:
+        if shape == _LEGACY_EMPTY:
+            continue
+        if not shape:
+            raise RuntimeError(
+                f"zero-dimensional tensor (at position {position}) cannot be concatenated")
+        if len(shape) != len(reference) or (shape[:dim], shape[dim + 1:]) != outside:
             _raise_cat_mismatch(reference, shape, dim, position)
-    result = Cat.apply(*kept, dim=dim, dtype=dtype)
-    return result if out is None else _joined_out(result, out, "cat")
 
 
 def _raise_cat_mismatch(reference: tuple, shape: tuple, dim: int, position: int) -> None:

@@ -25,6 +25,9 @@ __all__ = ["linear", "bilinear"]
 
 def _check_linear(input: Tensor, weight: Tensor, bias: Tensor | None) -> None:
     x, w = input._data, weight._data
+    if (w.ndim == 2 and x.ndim and x.shape[-1] == w.shape[1] and x.dtype == w.dtype
+            and (bias is None or bias._data.shape == w.shape[:1] and bias._data.dtype == x.dtype)):
+        return  # the common case, valid: one test
     if x.ndim == 0 or w.ndim == 0:
         raise RuntimeError(f"both arguments to linear need to be at least 1D, but they are "
                            f"{x.ndim}D and {w.ndim}D")
@@ -99,6 +102,8 @@ class _Linear(Function):
 def _column_sums(matrix: np.ndarray) -> np.ndarray:
     """``matrix.sum(0)``; for float32/64 as a product with a vector of ones, which BLAS computes
     in a third to a half of the reduction's time (e.g. 28 vs 43 us for 768 x 384 float32)."""
+    if matrix.shape[0] == 1:  # a batch of one: its row is the sum (a view, as a sum would copy)
+        return matrix.reshape(-1)
     if matrix.dtype not in (np.float32, np.float64):
         return matrix.sum(0)
     return matrix_product(np.ones((1, matrix.shape[0]), matrix.dtype), matrix).reshape(-1)

@@ -340,10 +340,20 @@ class NllLoss(Function):
 
     @staticmethod
     def forward(ctx, input, target, weight=None, ignore_index=-100, reduction="mean"):
-        x = input._data
-        rows, flat = _class_layout(x, target._data)
+        x, t = input._data, target._data
+        ctx.input_shape = x.shape
+        if (weight is None and reduction != "none" and x.ndim == 2 and t.shape == x.shape[:1]
+                and _every_target_counts(t, x.shape[1], ignore_index)):
+            # The common case in a few NumPy calls: every row's target counts, with one scale.
+            ctx.terms, ctx.scale = None, 1 / len(t) if reduction == "mean" else 1.0
+            if len(t) == 1:  # one sample: plain indices, nothing to gather or sum
+                ctx.targets = (0, t.item())
+                return -x[ctx.targets]
+            ctx.targets = (np.arange(len(t)), t.copy())
+            return -np.add.reduce(x[ctx.targets] * ctx.scale)
+        rows, flat = _class_layout(x, t)
         terms = _NllTerms(flat, rows.shape[1], weight, ignore_index, reduction, 0.0, x.dtype)
-        ctx.terms, ctx.input_shape, ctx.target_shape = terms, x.shape, target.shape
+        ctx.terms = terms
         value = terms.value(rows)
         return value.reshape(target.shape) if reduction == "none" else value
 
@@ -354,6 +364,10 @@ class NllLoss(Function):
     @staticmethod
     def backward_arrays(ctx, grad):
         terms = ctx.terms
+        if terms is None:
+            rows = np.zeros(ctx.input_shape, grad.dtype)
+            rows[ctx.targets] = grad * -ctx.scale
+            return rows, None
         coefficient, _ = terms.row_coefficients(grad)
         rows = np.zeros((len(terms.safe), terms.classes), dtype=grad.dtype)
         rows[np.arange(len(terms.safe)), terms.safe] = -coefficient
