@@ -210,3 +210,152 @@ def test_liveness_watcher_names_the_first_rank_to_die(tmp_path):
         time.sleep(0.2)
     assert [rank for _, rank in watcher.deaths] == [2, 1]
     assert watcher.first_failed() == 2
+
+
+class ParkableSelect:
+    """Patches the watcher's selector so a test can park the watcher thread between two of its
+    wake-ups, as a starved thread would be, and choose what the parked wake-up returns."""
+
+    def __init__(self, monkeypatch) -> None:
+        import selectors
+        import threading
+
+        self.real_select = selectors.EpollSelector.select
+        self.selectors: list = []
+        self.gate, self.parked = threading.Event(), threading.Event()
+        self.gate.set()
+        self.return_nothing = False
+        monkeypatch.setattr(selectors.EpollSelector, "select",
+                            lambda selector, timeout=None: self._select(selector, timeout))
+
+    def _select(self, selector, timeout):
+        self.selectors.append(selector)
+        if not self.gate.is_set():
+            self.parked.set()
+            self.gate.wait()
+            if self.return_nothing:  # as a timeout that saw nothing would
+                return []
+        return self.real_select(selector, timeout)
+
+    def park_after_rank_lines(self, count: int) -> None:
+        deadline = time.monotonic() + LIMIT
+        while self._rank_lines_read() < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.gate.clear()
+        assert self.parked.wait(LIMIT)
+
+    def _rank_lines_read(self) -> int:
+        keys = self.selectors[-1].get_map().values() if self.selectors else []
+        return sum(1 for key in keys if key.data and key.data.text.endswith(b"\n"))
+
+
+def connect_ranks(path, count: int) -> list:
+    import socket
+
+    clients = []
+    for rank in range(count):
+        clients.append(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM))
+        clients[-1].connect(str(path))
+        clients[-1].sendall(f"{rank}\n".encode())
+    return clients
+
+
+needs_epoll = pytest.mark.skipif(not hasattr(__import__("selectors"), "EpollSelector"),
+                                 reason="the watcher's order within a batch needs Linux's epoll")
+
+
+@needs_epoll
+def test_liveness_watcher_orders_deaths_seen_in_one_batch(tmp_path, monkeypatch):
+    # Under load the watcher thread may wake only after mpiexec has killed the other ranks:
+    # every death then arrives in one batch, and epoll lists them in the order they happened.
+    from chainrule.distributed._liveness import Watcher
+
+    select = ParkableSelect(monkeypatch)
+    with Watcher(str(tmp_path / "alive.sock")) as watcher:
+        clients = connect_ranks(tmp_path / "alive.sock", 3)
+        select.park_after_rank_lines(3)
+        for rank in (1, 2, 0):
+            clients[rank].close()
+        select.gate.set()
+        deadline = time.monotonic() + LIMIT
+        while len(watcher.deaths) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert [rank for _, rank in watcher.deaths] == [1, 2, 0]
+    assert len({batch for batch, _ in watcher.deaths}) == 1
+    assert watcher.first_failed() == 1
+
+
+@needs_epoll
+def test_liveness_watcher_reads_every_death_before_it_stops(tmp_path, monkeypatch):
+    # A watcher starved until mpiexec has exited (and the launcher has told it to stop) must
+    # still see the deaths: without them the verdict falls back on mpiexec's report, which
+    # may name a rank that mpiexec killed.
+    from chainrule.distributed._liveness import Watcher
+
+    select = ParkableSelect(monkeypatch)
+    watcher = Watcher(str(tmp_path / "alive.sock")).__enter__()
+    clients = connect_ranks(tmp_path / "alive.sock", 3)
+    select.park_after_rank_lines(3)
+    for rank in (2, 0, 1):
+        clients[rank].close()
+    select.return_nothing = True
+    watcher._stop.set()  # the first half of __exit__, while the thread is still parked
+    select.gate.set()
+    watcher.__exit__(None, None, None)
+    assert [rank for _, rank in watcher.deaths] == [2, 0, 1]
+    assert watcher.first_failed() == 2
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "pidfd_open"), reason="needs Linux's pidfd")
+def test_liveness_watcher_times_a_death_by_the_process_not_its_socket(tmp_path):
+    # The end of a rank's process is its death, even while its connection stays open: here a
+    # forked child inherits rank 1's connection, as a fork-started DataLoader worker would.
+    import signal
+
+    from chainrule.distributed._liveness import SOCKET_ENV, Watcher
+
+    rank_code = textwrap.dedent("""
+        import os, sys, time
+        from chainrule.distributed import _liveness
+        _liveness.announce(int(sys.argv[1]))
+        if sys.argv[1] == "1":
+            os.fork()  # the child lingers with the connection, as the parent does
+        os.write(1, f"ready {os.getpid()}\\n".encode())  # one write: rank 1's two lines stay whole
+        time.sleep(600)  # until the test kills it
+    """)
+    env = {**rank_environment(), SOCKET_ENV: str(tmp_path / "alive.sock")}
+    ranks, lingering = [], []
+
+    def watched_processes() -> int:
+        links = []
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                links.append(os.readlink(f"/proc/self/fd/{fd}"))
+            except FileNotFoundError:  # listdir's own descriptor, closed since
+                pass
+        return links.count("anon_inode:[pidfd]")
+
+    with Watcher(str(tmp_path / "alive.sock")) as watcher:
+        try:
+            for rank in range(3):
+                ranks.append(subprocess.Popen([sys.executable, "-c", rank_code, str(rank)],
+                                              env=env, stdout=subprocess.PIPE, text=True))
+            lines = [rank.stdout.readline() for rank in ranks for _ in range(1 + (rank is ranks[1]))]
+            lingering = [int(line.split()[1]) for line in lines
+                         if int(line.split()[1]) not in {rank.pid for rank in ranks}]
+            deadline = time.monotonic() + LIMIT
+            while watched_processes() < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            for rank in (ranks[1], ranks[2]):
+                rank.kill()
+                rank.wait()
+            deadline = time.monotonic() + LIMIT
+            while len(watcher.deaths) < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert [rank for _, rank in watcher.deaths] == [1, 2]
+        finally:
+            for rank in ranks:
+                rank.kill()
+                rank.wait()
+            for pid in lingering:
+                os.kill(pid, signal.SIGKILL)
